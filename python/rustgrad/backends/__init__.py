@@ -1,0 +1,3 @@
+"""``rustgrad.backends``: availability probes matching ``torch.backends``."""
+
+from rustgrad.backends import cudnn, mps  # noqa: F401

@@ -1,0 +1,7 @@
+enabled = False
+benchmark = False
+deterministic = False
+
+
+def is_available():
+    return False

@@ -1,0 +1,108 @@
+//! Graph nodes: a backward function with edges to the nodes of its inputs, or a leaf's
+//! gradient accumulator.
+
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::shape::Shape;
+use crate::tensor::{Tensor, TensorImpl};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+/// Maps output gradients to input gradients; the bool slice says which inputs need one.
+pub type BackwardFn = Box<dyn Fn(&[Tensor], &[bool]) -> Result<Vec<Option<Tensor>>> + Send + Sync>;
+/// A tensor hook: sees a gradient and may replace it.
+pub type Hook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+
+/// Where a gradient goes: output slot `input_nr` of `node`.
+#[derive(Clone)]
+pub struct Edge {
+    pub node: Arc<Node>,
+    pub input_nr: usize,
+}
+
+pub(crate) enum NodeKind {
+    Function {
+        backward: Mutex<Option<BackwardFn>>,
+        saves_tensors: bool,
+    },
+    Accumulate {
+        leaf: Weak<TensorImpl>,
+    },
+}
+
+pub struct Node {
+    name: &'static str,
+    pub next: Vec<Option<Edge>>,
+    pub(crate) kind: NodeKind,
+    /// Shape and dtype of each output, to make zero gradients for outputs that got none.
+    pub(crate) outputs: Vec<(Shape, DType)>,
+    /// Output tensors with hooks or retain_grad, looked at when their gradient arrives.
+    pub(crate) watched: Mutex<Vec<(usize, Weak<TensorImpl>)>>,
+    /// Creation order; later nodes run first, as in PyTorch.
+    pub(crate) seq: u64,
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl Node {
+    pub(crate) fn function(
+        name: &'static str,
+        next: Vec<Option<Edge>>,
+        outputs: Vec<(Shape, DType)>,
+        saves_tensors: bool,
+        backward: BackwardFn,
+    ) -> Node {
+        Node {
+            name,
+            next,
+            kind: NodeKind::Function {
+                backward: Mutex::new(Some(backward)),
+                saves_tensors,
+            },
+            outputs,
+            watched: Mutex::new(Vec::new()),
+            seq: SEQ.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn accumulator(leaf: &Tensor) -> Arc<Node> {
+        Arc::new(Node {
+            name: "AccumulateGrad",
+            next: Vec::new(),
+            kind: NodeKind::Accumulate {
+                leaf: leaf.downgrade(),
+            },
+            outputs: vec![(leaf.shape(), leaf.dtype())],
+            watched: Mutex::new(Vec::new()),
+            seq: SEQ.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
+    /// PyTorch's class name for this node, e.g. "MulBackward0".
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn is_accumulator(&self) -> bool {
+        matches!(self.kind, NodeKind::Accumulate { .. })
+    }
+
+    /// The leaf tensor of an accumulator node.
+    pub fn variable(&self) -> Option<Tensor> {
+        match &self.kind {
+            NodeKind::Accumulate { leaf } => Tensor::from_weak(leaf),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn watch_output(&self, nr: usize, t: &Tensor) {
+        let mut w = self.watched.lock();
+        if !w
+            .iter()
+            .any(|(n, p)| *n == nr && std::ptr::eq(p.as_ptr(), Arc::as_ptr(&t.0)))
+        {
+            w.push((nr, t.downgrade()));
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Blocked GEMM driver: cache blocking, packing and the rayon work split.
+//!
+//! Loop nest (outer to inner): NC columns of B → KC depth → [pack B block,
+//! shared by all threads] → per thread: MC rows of its row range → [pack A
+//! block, private] → NR micro-panels of its column range → MR micro-panels →
+//! micro-kernel. The B micro-panel stays in L1 across the MR loop, the A
+//! block in the thread's L2, and the B block in L3.
+
+use rayon::prelude::*;
+
+use super::blocking::{split, Grid, Kernel};
+use super::buffer::{with_buf, Slot};
+use super::pack::{pack_a, pack_b};
+use super::Element;
+
+/// Below this many multiply-adds the rayon hand-off costs more than it saves.
+const PAR_MIN_FLOPS: usize = 96 * 96 * 96;
+
+/// Read-only strided matrix view.
+pub(super) struct MatRef<T> {
+    pub ptr: *const T,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+/// Writable strided matrix view.
+pub(super) struct MatMut<T> {
+    pub ptr: *mut T,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+// SAFETY: the views are plain pointers. The driver only shares them across
+// rayon tasks that read A/B and write disjoint parts of C (or of a packing
+// buffer), and the public API requires the caller to keep the memory alive
+// and unaliased for the whole call.
+unsafe impl<T: Sync> Send for MatRef<T> {}
+// SAFETY: see above.
+unsafe impl<T: Sync> Sync for MatRef<T> {}
+// SAFETY: see above; concurrent tasks touch disjoint elements.
+unsafe impl<T: Send> Send for MatMut<T> {}
+// SAFETY: see above.
+unsafe impl<T: Send> Sync for MatMut<T> {}
+
+// Manual impls: derive would demand `T: Copy`, but these are just pointers.
+impl<T> Clone for MatRef<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for MatRef<T> {}
+impl<T> Clone for MatMut<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for MatMut<T> {}
+impl<T> Clone for SendPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SendPtr<T> {}
+
+impl<T> MatRef<T> {
+    pub fn new(ptr: *const T, rs: isize, cs: isize) -> Self {
+        MatRef { ptr, rs, cs }
+    }
+
+    /// Pointer to element (i, j); wrapping arithmetic because a pointer past
+    /// the matrix is only formed, never read, at block edges.
+    pub fn offset(self, i: usize, j: usize) -> *const T {
+        self.ptr
+            .wrapping_offset(i as isize * self.rs)
+            .wrapping_offset(j as isize * self.cs)
+    }
+
+    fn sub(self, i: usize, j: usize) -> Self {
+        MatRef::new(self.offset(i, j), self.rs, self.cs)
+    }
+}
+
+impl<T> MatMut<T> {
+    pub fn new(ptr: *mut T, rs: isize, cs: isize) -> Self {
+        MatMut { ptr, rs, cs }
+    }
+
+    fn offset(self, i: usize, j: usize) -> *mut T {
+        self.ptr
+            .wrapping_offset(i as isize * self.rs)
+            .wrapping_offset(j as isize * self.cs)
+    }
+}
+
+/// `C = beta * C` (writing zeros, never reading, when beta == 0).
+///
+/// # Safety
+/// C must be valid for reads and writes over m×n.
+unsafe fn scale_c<T: Element>(m: usize, n: usize, beta: T, c: MatMut<T>) {
+    for i in 0..m {
+        for j in 0..n {
+            let p = c.offset(i, j);
+            // SAFETY: (i, j) is inside C.
+            unsafe { *p = if beta == T::ZERO { T::ZERO } else { beta * *p } };
+        }
+    }
+}
+
+/// `C = alpha * A·B + beta * C` with micro-kernel `kern`; see the public
+/// `sgemm` for the contract.
+///
+/// # Safety
+/// A (m×k) and B (k×n) readable, C (m×n) readable and writable, C's
+/// elements distinct and not overlapping A or B.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gemm<T: Element>(
+    kern: &Kernel<T>,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: MatRef<T>,
+    b: MatRef<T>,
+    beta: T,
+    c: MatMut<T>,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 || alpha == T::ZERO {
+        // BLAS semantics: A and B are not referenced, so NaNs there do not
+        // leak into C.
+        // SAFETY: forwarded caller contract.
+        unsafe { scale_c(m, n, beta, c) };
+        return;
+    }
+    let threads = if m.saturating_mul(n).saturating_mul(k) < PAR_MIN_FLOPS {
+        1
+    } else {
+        rayon::current_num_threads()
+    };
+
+    let b_len = kern.nc.min(n).div_ceil(kern.nr) * kern.nr * kern.kc.min(k);
+    with_buf(Slot::B, b_len, |bbuf: *mut T| {
+        let bbuf = SendPtr(bbuf);
+        for jc in (0..n).step_by(kern.nc) {
+            let nc = kern.nc.min(n - jc);
+            let n_panels = nc.div_ceil(kern.nr);
+            let grid = Grid::choose(threads, m.div_ceil(kern.mr), n_panels);
+            for pc in (0..k).step_by(kern.kc) {
+                let kc = kern.kc.min(k - pc);
+                let beta = if pc == 0 { beta } else { T::ONE };
+                let bsrc = b.sub(pc, jc);
+
+                // Phase 1: pack the shared B block, split by panels.
+                let pack_part = |t: usize, parts: usize| {
+                    // SAFETY: each part writes its own panel range of `bbuf`,
+                    // which holds `b_len >= n_panels*nr*kc` values.
+                    unsafe { pack_b(kc, nc, bsrc, kern.nr, split(n_panels, parts, t), bbuf.get()) }
+                };
+                let bt = grid.threads();
+                if bt == 1 {
+                    pack_part(0, 1);
+                } else {
+                    (0..bt).into_par_iter().for_each(|t| pack_part(t, bt));
+                }
+
+                // Phase 2: every thread multiplies its part of the grid.
+                let work = |t: usize| {
+                    let (ti, tj) = (t / grid.tn, t % grid.tn);
+                    let (m0, m1) = split(m.div_ceil(kern.mr), grid.tm, ti);
+                    let (m0, m1) = (m0 * kern.mr, (m1 * kern.mr).min(m));
+                    let panels = split(n_panels, grid.tn, tj);
+                    // SAFETY: this task reads the packed B (complete after
+                    // phase 1) and writes rows m0..m1 × its panel columns of C,
+                    // disjoint from every other task.
+                    unsafe {
+                        row_range(
+                            kern,
+                            (m0, m1),
+                            panels,
+                            (pc, kc),
+                            jc,
+                            nc,
+                            alpha,
+                            a,
+                            bbuf.get(),
+                            beta,
+                            c,
+                        )
+                    };
+                };
+                if bt == 1 {
+                    work(0);
+                } else {
+                    (0..bt).into_par_iter().for_each(work);
+                }
+            }
+        }
+    });
+}
+
+/// One task: rows `rows.0..rows.1` of C against B micro-panels
+/// `panels.0..panels.1` of the packed block for columns `jc..jc+nc`, depth
+/// `kr.0..kr.0+kr.1`.
+///
+/// # Safety
+/// As for `gemm`, plus `bpack` holds the packed KC×NC block of B.
+#[allow(clippy::too_many_arguments)]
+unsafe fn row_range<T: Element>(
+    kern: &Kernel<T>,
+    rows: (usize, usize),
+    panels: (usize, usize),
+    kr: (usize, usize),
+    jc: usize,
+    nc: usize,
+    alpha: T,
+    a: MatRef<T>,
+    bpack: *const T,
+    beta: T,
+    c: MatMut<T>,
+) {
+    let (pc, kc) = kr;
+    if rows.0 >= rows.1 || panels.0 >= panels.1 {
+        return;
+    }
+    let a_len = kern.mc.min(rows.1 - rows.0).div_ceil(kern.mr) * kern.mr * kc;
+    with_buf(Slot::A, a_len, |apack: *mut T| {
+        for ic in (rows.0..rows.1).step_by(kern.mc) {
+            let mc = kern.mc.min(rows.1 - ic);
+            // SAFETY: the A block is inside A; `apack` holds `a_len` values.
+            unsafe { pack_a(mc, kc, a.sub(ic, pc), alpha, kern.mr, apack) };
+            for jp in panels.0..panels.1 {
+                let j0 = jp * kern.nr;
+                let nr = kern.nr.min(nc - j0);
+                // SAFETY: panel `jp` lies inside the packed B block.
+                let bp = unsafe { bpack.add(jp * kern.nr * kc) };
+                for (ip, i0) in (0..mc).step_by(kern.mr).enumerate() {
+                    let mr = kern.mr.min(mc - i0);
+                    // SAFETY: the tile (ic+i0.., jc+j0..) of size mr×nr is
+                    // inside C and owned by this task; panels are in bounds.
+                    unsafe {
+                        (kern.func)(
+                            mr,
+                            nr,
+                            kc,
+                            apack.add(ip * kern.mr * kc),
+                            bp,
+                            beta,
+                            c.offset(ic + i0, jc + j0),
+                            c.rs,
+                            c.cs,
+                        )
+                    };
+                }
+            }
+        }
+    });
+}
+
+/// A raw pointer that may cross into rayon tasks; tasks write disjoint
+/// ranges of the buffer it points to.
+struct SendPtr<T>(*mut T);
+
+// SAFETY: only used for packing buffers whose concurrent accesses are to
+// disjoint ranges, or read-only after a join.
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: see above.
+unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}

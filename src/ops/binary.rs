@@ -1,0 +1,383 @@
+//! Binary elementwise ops with broadcasting and type promotion: arithmetic, comparisons,
+//! logical ops. Python scalars on either side become 0-d tensors after promotion is decided.
+
+use super::{materialize, operand, result_type2, Scalar};
+use crate::autograd::{record, SavedTensor};
+use crate::cpu::loops::map2;
+use crate::cpu::num::Num;
+use crate::dtype::{result_type, DType};
+use crate::error::{Error, Result};
+use crate::shape::broadcast_shapes;
+use crate::tensor::Tensor;
+use crate::{with_dtype, with_num_dtype};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Rem,
+    Pow,
+    Maximum,
+    Minimum,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogicOp {
+    And,
+    Or,
+    Xor,
+}
+
+/// A 0-d tensor holding `s` converted to `dtype`.
+pub fn scalar_tensor(s: Scalar, dtype: DType) -> Result<Tensor> {
+    with_dtype!(dtype, T, Tensor::scalar::<T>(s.cast::<T>()))
+}
+
+/// The dtype an arithmetic op computes in, given the promoted input dtype.
+fn compute_dtype(op: BinaryOp, promoted: DType) -> Result<DType> {
+    Ok(match op {
+        BinaryOp::Div if !promoted.is_float() => crate::dtype::default_float(),
+        BinaryOp::Sub if promoted == DType::Bool => {
+            return Err(Error::runtime(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.",
+            ))
+        }
+        // Bool arithmetic runs in uint8 and is cast back (True + True == True, as in PyTorch).
+        _ => promoted,
+    })
+}
+
+fn cast_if(t: &Tensor, dtype: DType) -> Result<Tensor> {
+    if t.dtype() == dtype {
+        Ok(t.clone())
+    } else {
+        materialize(t, dtype)
+    }
+}
+
+/// Forward kernel only: `a op b` in `dtype` with broadcasting.
+pub(crate) fn binary_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor> {
+    let shape = broadcast_shapes(&a.shape(), &b.shape())?;
+    let work = if dtype == DType::Bool {
+        DType::U8
+    } else {
+        dtype
+    };
+    let (a, b) = (cast_if(a, work)?, cast_if(b, work)?);
+    if matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) && !work.is_float() && has_zero(&b)? {
+        return Err(Error::runtime("ZeroDivisionError"));
+    }
+    let out = Tensor::empty(&shape, work)?;
+    let (ad, bd) = (a.data(), b.data());
+    let (al, bl) = (ad.layout.expand(&shape)?, bd.layout.expand(&shape)?);
+    let (ap, bp, op_) = (
+        ad.storage.cpu_ptr(),
+        bd.storage.cpu_ptr(),
+        out.storage().cpu_ptr(),
+    );
+    with_num_dtype!(
+        work,
+        T,
+        {
+            let (ap, bp, o) = (ap as *const T, bp as *const T, op_ as *mut T);
+            // SAFETY: layouts expanded to `shape` over their own storages; out is fresh.
+            unsafe {
+                match op {
+                    BinaryOp::Add => map2(ap, &al, bp, &bl, o, <T as Num>::add),
+                    BinaryOp::Sub => map2(ap, &al, bp, &bl, o, <T as Num>::sub),
+                    BinaryOp::Mul => map2(ap, &al, bp, &bl, o, <T as Num>::mul),
+                    BinaryOp::Div => map2(ap, &al, bp, &bl, o, <T as Num>::div),
+                    BinaryOp::FloorDiv => map2(ap, &al, bp, &bl, o, <T as Num>::floor_div),
+                    BinaryOp::Rem => map2(ap, &al, bp, &bl, o, <T as Num>::rem),
+                    BinaryOp::Pow => map2(ap, &al, bp, &bl, o, <T as Num>::pow),
+                    BinaryOp::Maximum => map2(ap, &al, bp, &bl, o, <T as Num>::maximum),
+                    BinaryOp::Minimum => map2(ap, &al, bp, &bl, o, <T as Num>::minimum),
+                }
+            }
+        },
+        unreachable!("bool arithmetic runs in uint8")
+    );
+    if dtype == DType::Bool {
+        return materialize(&out, DType::Bool);
+    }
+    Ok(out)
+}
+
+fn has_zero(t: &Tensor) -> Result<bool> {
+    let z = cmp_kernel(CmpOp::Eq, t, &scalar_tensor(Scalar::Int(0), t.dtype())?)?;
+    Ok(z.to_vec::<bool>()?.into_iter().any(|v| v))
+}
+
+/// Gradient `g` of a broadcast result, summed back to `like`'s shape and cast to its dtype.
+pub fn reduce_grad(g: &Tensor, like_shape: &[usize], like_dtype: DType) -> Result<Tensor> {
+    let g = super::sum_to(g, like_shape)?;
+    if g.dtype() != like_dtype && like_dtype.is_float() {
+        super::to_dtype(&g, like_dtype)
+    } else {
+        Ok(g)
+    }
+}
+
+/// `a op b` with promotion, broadcasting and autograd.
+pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dtype = compute_dtype(op, result_type2(a, b))?;
+    binary_typed(op, a, b, dtype)
+}
+
+/// `a op s` (or `s op a` when `reverse`) for a Python scalar `s`.
+pub fn binary_scalar(op: BinaryOp, a: &Tensor, s: Scalar, reverse: bool) -> Result<Tensor> {
+    let dtype = compute_dtype(op, result_type(&[operand(a), s.operand()]))?;
+    let st = scalar_tensor(
+        s,
+        if dtype == DType::Bool {
+            DType::Bool
+        } else {
+            dtype
+        },
+    )?;
+    if reverse {
+        binary_typed(op, &st, a, dtype)
+    } else {
+        binary_typed(op, a, &st, dtype)
+    }
+}
+
+fn binary_typed(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor> {
+    let out = binary_kernel(op, a, b, dtype)?;
+    if !crate::autograd::needs_grad(&[a, b]) {
+        return Ok(out);
+    }
+    let (sa, sb) = (a.shape(), b.shape());
+    let (da, db) = (a.dtype(), b.dtype());
+    match op {
+        BinaryOp::Add => record("AddBackward0", &[a, b], &[&out], false, move |g, n| {
+            Ok(vec![
+                n[0].then(|| reduce_grad(&g[0], &sa, da)).transpose()?,
+                n[1].then(|| reduce_grad(&g[0], &sb, db)).transpose()?,
+            ])
+        }),
+        BinaryOp::Sub => record("SubBackward0", &[a, b], &[&out], false, move |g, n| {
+            Ok(vec![
+                n[0].then(|| reduce_grad(&g[0], &sa, da)).transpose()?,
+                n[1].then(|| reduce_grad(&super::neg(&g[0])?, &sb, db))
+                    .transpose()?,
+            ])
+        }),
+        BinaryOp::Mul => {
+            let (xa, xb) = (SavedTensor::new(a), SavedTensor::new(b));
+            record("MulBackward0", &[a, b], &[&out], true, move |g, n| {
+                Ok(vec![
+                    n[0].then(|| reduce_grad(&mul(&g[0], &xb.get()?)?, &sa, da))
+                        .transpose()?,
+                    n[1].then(|| reduce_grad(&mul(&g[0], &xa.get()?)?, &sb, db))
+                        .transpose()?,
+                ])
+            })
+        }
+        BinaryOp::Div => {
+            let (xa, xb) = (SavedTensor::new(a), SavedTensor::new(b));
+            record("DivBackward0", &[a, b], &[&out], true, move |g, n| {
+                let bv = xb.get()?;
+                Ok(vec![
+                    n[0].then(|| reduce_grad(&div(&g[0], &bv)?, &sa, da))
+                        .transpose()?,
+                    n[1].then(|| {
+                        // d(a/b)/db = -a / b^2
+                        let t = div(&mul(&g[0], &xa.get()?)?, &mul(&bv, &bv)?)?;
+                        reduce_grad(&super::neg(&t)?, &sb, db)
+                    })
+                    .transpose()?,
+                ])
+            })
+        }
+        BinaryOp::Pow => {
+            let (xa, xb) = (SavedTensor::new(a), SavedTensor::new(b));
+            record("PowBackward1", &[a, b], &[&out], true, move |g, n| {
+                let (av, bv) = (xa.get()?, xb.get()?);
+                let ga = if n[0] {
+                    // b * a^(b-1), with 0 where b == 0 (PyTorch's convention for 0^0).
+                    let bm1 = binary_scalar(BinaryOp::Sub, &bv, Scalar::Int(1), false)?;
+                    let d = mul(&bv, &binary(BinaryOp::Pow, &av, &bm1)?)?;
+                    let zero_exp = compare_scalar(CmpOp::Eq, &bv, Scalar::Int(0))?;
+                    let d =
+                        super::where_(&zero_exp, &scalar_tensor(Scalar::Int(0), d.dtype())?, &d)?;
+                    Some(reduce_grad(&mul(&g[0], &d)?, &sa, da)?)
+                } else {
+                    None
+                };
+                let gb = if n[1] {
+                    // a^b * ln(a), with 0 where a == 0 and b >= 0.
+                    let p = binary(BinaryOp::Pow, &av, &bv)?;
+                    let d = mul(&p, &super::log(&av)?)?;
+                    let mask = logical(
+                        LogicOp::And,
+                        &compare_scalar(CmpOp::Eq, &av, Scalar::Int(0))?,
+                        &compare_scalar(CmpOp::Ge, &bv, Scalar::Int(0))?,
+                    )?;
+                    let d = super::where_(&mask, &scalar_tensor(Scalar::Int(0), d.dtype())?, &d)?;
+                    Some(reduce_grad(&mul(&g[0], &d)?, &sb, db)?)
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
+            })
+        }
+        BinaryOp::Maximum | BinaryOp::Minimum => {
+            let (xa, xb) = (SavedTensor::new(a), SavedTensor::new(b));
+            let name = if op == BinaryOp::Maximum {
+                "MaximumBackward0"
+            } else {
+                "MinimumBackward0"
+            };
+            record(name, &[a, b], &[&out], true, move |g, n| {
+                let (av, bv) = (xa.get()?, xb.get()?);
+                // Ties split the gradient evenly, as PyTorch does.
+                let win = compare(
+                    if op == BinaryOp::Maximum {
+                        CmpOp::Gt
+                    } else {
+                        CmpOp::Lt
+                    },
+                    &av,
+                    &bv,
+                )?;
+                let tie = compare(CmpOp::Eq, &av, &bv)?;
+                let gd = g[0].dtype();
+                let one = scalar_tensor(Scalar::Float(1.0), gd)?;
+                let half = scalar_tensor(Scalar::Float(0.5), gd)?;
+                let zero = scalar_tensor(Scalar::Float(0.0), gd)?;
+                let wa = super::where_(&win, &one, &super::where_(&tie, &half, &zero)?)?;
+                let lose = logical(LogicOp::Or, &win, &tie)?;
+                let wb = super::where_(&lose, &super::where_(&tie, &half, &zero)?, &one)?;
+                Ok(vec![
+                    n[0].then(|| reduce_grad(&mul(&g[0], &wa)?, &sa, da))
+                        .transpose()?,
+                    n[1].then(|| reduce_grad(&mul(&g[0], &wb)?, &sb, db))
+                        .transpose()?,
+                ])
+            })
+        }
+        // Piecewise constant in both inputs: zero gradient almost everywhere.
+        BinaryOp::FloorDiv | BinaryOp::Rem => {
+            let name = if op == BinaryOp::Rem {
+                "RemainderBackward0"
+            } else {
+                "DivBackward0"
+            };
+            record(name, &[a, b], &[&out], false, move |g, n| {
+                let ga = if n[0] && op == BinaryOp::Rem {
+                    Some(reduce_grad(&g[0], &sa, da)?)
+                } else {
+                    None
+                };
+                let gb = if n[1] {
+                    Some(super::zeros(&sb, db)?)
+                } else {
+                    None
+                };
+                let ga = match (ga, n[0]) {
+                    (Some(x), _) => Some(x),
+                    (None, true) => Some(super::zeros(&sa, da)?),
+                    _ => None,
+                };
+                Ok(vec![ga, gb])
+            })
+        }
+    }
+    Ok(out)
+}
+
+pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinaryOp::Add, a, b)
+}
+pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinaryOp::Sub, a, b)
+}
+pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinaryOp::Mul, a, b)
+}
+pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinaryOp::Div, a, b)
+}
+pub fn mul_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
+    binary_scalar(BinaryOp::Mul, a, Scalar::Float(s), false)
+}
+pub fn add_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
+    binary_scalar(BinaryOp::Add, a, Scalar::Float(s), false)
+}
+
+/// Comparison kernel: bool output, inputs promoted first.
+pub(crate) fn cmp_kernel(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dtype = result_type2(a, b);
+    let shape = broadcast_shapes(&a.shape(), &b.shape())?;
+    let (a, b) = (cast_if(a, dtype)?, cast_if(b, dtype)?);
+    let out = Tensor::empty(&shape, DType::Bool)?;
+    let (ad, bd) = (a.data(), b.data());
+    let (al, bl) = (ad.layout.expand(&shape)?, bd.layout.expand(&shape)?);
+    let (ap, bp, o) = (
+        ad.storage.cpu_ptr(),
+        bd.storage.cpu_ptr(),
+        out.storage().cpu_ptr() as *mut bool,
+    );
+    with_dtype!(dtype, T, {
+        let (ap, bp) = (ap as *const T, bp as *const T);
+        // SAFETY: as in binary_kernel.
+        unsafe {
+            match op {
+                CmpOp::Eq => map2(ap, &al, bp, &bl, o, |x: T, y: T| x == y),
+                CmpOp::Ne => map2(ap, &al, bp, &bl, o, |x: T, y: T| x != y),
+                CmpOp::Lt => map2(ap, &al, bp, &bl, o, |x: T, y: T| x < y),
+                CmpOp::Le => map2(ap, &al, bp, &bl, o, |x: T, y: T| x <= y),
+                CmpOp::Gt => map2(ap, &al, bp, &bl, o, |x: T, y: T| x > y),
+                CmpOp::Ge => map2(ap, &al, bp, &bl, o, |x: T, y: T| x >= y),
+            }
+        }
+    });
+    Ok(out)
+}
+
+/// `a == b` etc. Never differentiable.
+pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    cmp_kernel(op, a, b)
+}
+
+pub fn compare_scalar(op: CmpOp, a: &Tensor, s: Scalar) -> Result<Tensor> {
+    let dtype = result_type(&[operand(a), s.operand()]);
+    cmp_kernel(op, a, &scalar_tensor(s, dtype)?)
+}
+
+/// logical_and / logical_or / logical_xor: any dtype in, bool out.
+pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let shape = broadcast_shapes(&a.shape(), &b.shape())?;
+    let (a, b) = (cast_if(a, DType::Bool)?, cast_if(b, DType::Bool)?);
+    let out = Tensor::empty(&shape, DType::Bool)?;
+    let (ad, bd) = (a.data(), b.data());
+    let (al, bl) = (ad.layout.expand(&shape)?, bd.layout.expand(&shape)?);
+    let (ap, bp) = (
+        ad.storage.cpu_ptr() as *const bool,
+        bd.storage.cpu_ptr() as *const bool,
+    );
+    let o = out.storage().cpu_ptr() as *mut bool;
+    // SAFETY: as in binary_kernel.
+    unsafe {
+        match op {
+            LogicOp::And => map2(ap, &al, bp, &bl, o, |x, y| x && y),
+            LogicOp::Or => map2(ap, &al, bp, &bl, o, |x, y| x || y),
+            LogicOp::Xor => map2(ap, &al, bp, &bl, o, |x, y| x != y),
+        }
+    }
+    Ok(out)
+}

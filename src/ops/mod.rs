@@ -1,0 +1,40 @@
+//! Tensor operations, one file per family. Each op checks its inputs, dispatches to a backend
+//! kernel and records its backward rule right beside the forward (see `autograd::record`).
+//! Backward rules are written with these same ops, so higher-order gradients come for free.
+
+mod binary;
+mod convert;
+mod creation;
+mod inplace;
+mod movement;
+mod reduce;
+mod scalar;
+mod select;
+mod unary;
+
+pub use binary::*;
+pub use convert::*;
+pub use creation::*;
+pub use inplace::*;
+pub use movement::*;
+pub use reduce::*;
+pub use scalar::Scalar;
+pub use select::*;
+pub use unary::*;
+
+use crate::dtype::{DType, Operand};
+use crate::tensor::Tensor;
+
+/// How a tensor takes part in type promotion.
+pub(crate) fn operand(t: &Tensor) -> Operand {
+    if t.ndim() == 0 {
+        Operand::ZeroDim(t.dtype())
+    } else {
+        Operand::Tensor(t.dtype())
+    }
+}
+
+/// Promoted dtype of two tensors.
+pub fn result_type2(a: &Tensor, b: &Tensor) -> DType {
+    crate::dtype::result_type(&[operand(a), operand(b)])
+}

@@ -1,0 +1,38 @@
+//! Rust errors become the Python exception PyTorch raises for the same mistake.
+
+use crate::error::{Error, ErrorKind};
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::PyErr;
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        match e.kind {
+            ErrorKind::Runtime | ErrorKind::OutOfMemory => PyRuntimeError::new_err(e.msg),
+            ErrorKind::Index => PyIndexError::new_err(e.msg),
+            ErrorKind::Type => PyTypeError::new_err(e.msg),
+            ErrorKind::Value => PyValueError::new_err(e.msg),
+            ErrorKind::Python => take_python_error(e.msg),
+        }
+    }
+}
+
+thread_local! {
+    /// A Python exception raised inside a hook, parked while it travels through Rust frames.
+    static PENDING: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Park a Python exception so it can cross Rust code as an `Error` and come back out unchanged.
+pub fn park(err: PyErr) -> Error {
+    let msg = err.to_string();
+    PENDING.with(|p| *p.borrow_mut() = Some(err));
+    Error {
+        kind: ErrorKind::Python,
+        msg,
+    }
+}
+
+fn take_python_error(msg: String) -> PyErr {
+    PENDING
+        .with(|p| p.borrow_mut().take())
+        .unwrap_or_else(|| PyRuntimeError::new_err(msg))
+}
