@@ -31,8 +31,15 @@ half = None  # float16 is not supported; kept so `torch.half` attribute lookups 
 from rustgrad import _tensor  # noqa: E402,F401  (adds Python-level Tensor methods)
 from rustgrad._creation import *  # noqa: E402,F401,F403
 from rustgrad._functional import *  # noqa: E402,F401,F403
+from rustgrad._reduce import *  # noqa: E402,F401,F403
+from rustgrad._shape import *  # noqa: E402,F401,F403
+from rustgrad._indexing import *  # noqa: E402,F401,F403
+from rustgrad._linalg import *  # noqa: E402,F401,F403
+from rustgrad.serialization import *  # noqa: E402,F401,F403
 from rustgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from rustgrad import autograd, cuda, backends  # noqa: E402,F401
+from rustgrad import nn, optim, utils, vision  # noqa: E402,F401
+from rustgrad._printing import set_printoptions  # noqa: E402,F401
 from rustgrad._random import manual_seed, seed, initial_seed, Generator, default_generator  # noqa: E402,F401
 from rustgrad._random import rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal, bernoulli, multinomial  # noqa: E402,F401
 

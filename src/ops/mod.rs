@@ -3,20 +3,36 @@
 //! Backward rules are written with these same ops, so higher-order gradients come for free.
 
 mod binary;
+mod conv;
 mod convert;
 mod creation;
+mod index;
 mod inplace;
+mod join;
+mod matmul;
 mod movement;
+pub mod optim;
+mod pool;
 mod reduce;
 mod scalar;
 mod select;
 mod unary;
 
 pub use binary::*;
+#[allow(unused_imports)]
+pub use conv::*;
 pub use convert::*;
 pub use creation::*;
+#[allow(unused_imports)]
+pub use index::*;
 pub use inplace::*;
+#[allow(unused_imports)]
+pub use join::*;
+#[allow(unused_imports)]
+pub use matmul::*;
 pub use movement::*;
+#[allow(unused_imports)]
+pub use pool::*;
 pub use reduce::*;
 pub use scalar::Scalar;
 pub use select::*;

@@ -5,6 +5,10 @@ mod convert;
 mod dtype;
 mod errors;
 mod functions;
+mod index_ops;
+mod nn_ops;
+mod optim_ops;
+mod reduce_ops;
 mod tensor;
 
 use pyo3::prelude::*;
@@ -38,5 +42,9 @@ fn _rustgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     autograd::register(m)?;
     functions::register(m)?;
+    reduce_ops::register(m)?;
+    index_ops::register(m)?;
+    nn_ops::register(m)?;
+    optim_ops::register(m)?;
     Ok(())
 }
