@@ -16,6 +16,8 @@ mod pool;
 mod reduce;
 mod scalar;
 mod select;
+mod softmax;
+mod sort;
 mod unary;
 
 pub use binary::*;
@@ -36,6 +38,8 @@ pub use pool::*;
 pub use reduce::*;
 pub use scalar::Scalar;
 pub use select::*;
+pub use softmax::*;
+pub use sort::*;
 pub use unary::*;
 
 use crate::dtype::{DType, Operand};

@@ -89,6 +89,24 @@ pub(crate) fn reduce_rows<T: Element, O: Element>(
     Ok(out)
 }
 
+/// Pick the f32 or f64 SIMD sum/axpy pair for a float dtype.
+macro_rules! with_float_pair {
+    ($dtype:expr, $T:ident, $sum:ident, $axpy:ident, $body:expr) => {
+        match $dtype {
+            DType::F32 => {
+                type $T = f32;
+                use crate::cpu::simd::{axpy_f32 as $axpy, sum_f32 as $sum};
+                $body
+            }
+            _ => {
+                type $T = f64;
+                use crate::cpu::simd::{axpy_f64 as $axpy, sum_f64 as $sum};
+                $body
+            }
+        }
+    };
+}
+
 /// Accumulating dtype of `sum`: integers and bool sum to int64, as in PyTorch.
 fn sum_dtype(d: DType) -> DType {
     if d.is_float() {
@@ -129,21 +147,97 @@ fn sum_run<T: Element>(row: &[T]) -> T {
 /// `sum(x, dim, keepdim)` without autograd.
 pub(crate) fn sum_kernel(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
     let dtype = sum_dtype(x.dtype());
-    let (src, rows, r) = rows_for(x, dims, dtype)?;
     let shape = reduced_shape(&x.shape(), dims, keepdim);
-    with_dtype!(
-        dtype,
-        T,
-        reduce_rows::<T, T>(&src, rows, r, &shape, dtype, sum_run::<T>)
-    )
+    if let Some(out) = sum_block_fast(x, dims, &shape)? {
+        return Ok(out);
+    }
+    let (src, rows, r) = rows_for(x, dims, dtype)?;
+    match dtype {
+        // SAFETY (both arms): each row slice is valid for `row.len()` elements.
+        DType::F32 => reduce_rows::<f32, f32>(&src, rows, r, &shape, dtype, |row| unsafe {
+            crate::cpu::simd::sum_f32(row.as_ptr(), row.len())
+        }),
+        DType::F64 => reduce_rows::<f64, f64>(&src, rows, r, &shape, dtype, |row| unsafe {
+            crate::cpu::simd::sum_f64(row.as_ptr(), row.len())
+        }),
+        _ => with_dtype!(
+            dtype,
+            T,
+            reduce_rows::<T, T>(&src, rows, r, &shape, dtype, sum_run::<T>)
+        ),
+    }
 }
 
-/// `torch.sum(x, dim=None, keepdim=False)`.
+/// Fast sum of a contiguous f32/f64 tensor over one consecutive block of dims, viewed as
+/// `[outer, r, inner]`: contiguous runs use the SIMD sum, and a reduction over a non-last block
+/// accumulates whole rows of `inner` elements (no transposed copy). `None` when not applicable.
+fn sum_block_fast(x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Option<Tensor>> {
+    let dtype = x.dtype();
+    if !matches!(dtype, DType::F32 | DType::F64) || dims.is_empty() || !x.is_contiguous() {
+        return Ok(None);
+    }
+    if dims.windows(2).any(|w| w[1] != w[0] + 1) {
+        return Ok(None);
+    }
+    let shape = x.shape();
+    let (d0, d1) = (dims[0], dims[dims.len() - 1]);
+    let outer: usize = shape[..d0].iter().product();
+    let r: usize = shape[d0..=d1].iter().product();
+    let inner: usize = shape[d1 + 1..].iter().product();
+    let out = Tensor::zeros(out_shape, dtype)?;
+    if outer * inner == 0 || r == 0 {
+        return Ok(Some(out));
+    }
+    let d = x.data();
+    with_float_pair!(dtype, T, sum_fn, axpy_fn, {
+        let ip = SendPtr(unsafe { (d.storage.cpu_ptr() as *mut T).add(d.layout.offset) });
+        let op = SendPtr(out.storage().cpu_ptr() as *mut T);
+        if inner == 1 {
+            let grain = (crate::cpu::threads::GRAIN / r).max(1);
+            parallel_for(outer, grain, |a, b| {
+                let (ip, op) = (ip, op);
+                for o in a..b {
+                    // SAFETY: row o of the contiguous [outer, r] input; out has `outer` slots.
+                    unsafe { *op.0.add(o) = sum_fn(ip.0.add(o * r), r) };
+                }
+            });
+        } else {
+            // Split each output row into column chunks so narrow outputs still run in parallel.
+            const CHUNK: usize = 2048;
+            let nchunk = inner.div_ceil(CHUNK);
+            let grain = (crate::cpu::threads::GRAIN / (r * CHUNK.min(inner))).max(1);
+            parallel_for(outer * nchunk, grain, |a, b| {
+                let (ip, op) = (ip, op);
+                for t in a..b {
+                    let (o, c) = (t / nchunk, t % nchunk);
+                    let c0 = c * CHUNK;
+                    let len = CHUNK.min(inner - c0);
+                    // SAFETY: task t owns out[o, c0..c0+len]; input rows are in bounds.
+                    unsafe {
+                        let dst = op.0.add(o * inner + c0);
+                        for j in 0..r {
+                            axpy_fn(1.0, ip.0.add((o * r + j) * inner + c0), dst, len);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Ok(Some(out))
+}
+
+/// `torch.sum(x, dim=None, keepdim=False)`. The node is SumBackward0 without dims and
+/// SumBackward1 with them, as in PyTorch.
 pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let d = reduce_dims(dims, x.ndim())?;
     let out = sum_kernel(x, &d, keepdim)?;
     let in_shape = x.shape();
-    record("SumBackward1", &[x], &[&out], false, move |g, _| {
+    let name = if dims.is_none() {
+        "SumBackward0"
+    } else {
+        "SumBackward1"
+    };
+    record(name, &[x], &[&out], false, move |g, _| {
         Ok(vec![Some(expand_back(&g[0], &in_shape, &d, keepdim)?)])
     });
     Ok(out)
@@ -209,4 +303,214 @@ pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
         sum(g, Some(&dims), true)?
     };
     reshape(&s, &shape.iter().map(|&v| v as i64).collect::<Vec<_>>())
+}
+
+/// PyTorch's short dtype names used in kernel error messages ("Float", "Long" ...).
+pub fn torch_dtype_name(d: DType) -> &'static str {
+    match d {
+        DType::Bool => "Bool",
+        DType::U8 => "Byte",
+        DType::I32 => "Int",
+        DType::I64 => "Long",
+        DType::F32 => "Float",
+        DType::F64 => "Double",
+    }
+}
+
+/// Product of a run, in the accumulating dtype.
+fn prod_run<T: Element>(row: &[T]) -> T {
+    if T::DTYPE.is_float() {
+        T::from_f64(row.iter().fold(1.0f64, |a, v| a * v.to_f64()))
+    } else {
+        T::from_i64(row.iter().fold(1i64, |a, v| a.wrapping_mul(v.to_i64())))
+    }
+}
+
+/// `torch.prod(x, dim=None, keepdim=False)`; integer and bool inputs give int64. The backward is
+/// exact with zeros in the input: each element gets the product of the others in its run.
+pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    let d = reduce_dims(dims, x.ndim())?;
+    let dtype = sum_dtype(x.dtype());
+    let (src, rows, r) = rows_for(x, &d, dtype)?;
+    let shape = reduced_shape(&x.shape(), &d, keepdim);
+    let out = with_dtype!(
+        dtype,
+        T,
+        reduce_rows::<T, T>(&src, rows, r, &shape, dtype, prod_run::<T>)
+    )?;
+    let (xs, in_shape) = (x.detach(), x.shape());
+    let name = if dims.is_none() {
+        "ProdBackward0"
+    } else {
+        "ProdBackward1"
+    };
+    record(name, &[x], &[&out], true, move |g, _| {
+        let others = prod_others(&xs, &d)?;
+        let ge = expand_back(&g[0], &in_shape, &d, keepdim)?;
+        Ok(vec![Some(super::mul(&ge, &others)?)])
+    });
+    Ok(out)
+}
+
+/// For each element, the product of the other elements of its run over `dims` (prefix times
+/// suffix products, so zeros need no division).
+fn prod_others(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
+    let dtype = x.dtype();
+    let (src, rows, r) = rows_for(x, dims, dtype)?;
+    let nd = x.ndim();
+    let mut perm: Vec<usize> = (0..nd).filter(|i| !dims.contains(i)).collect();
+    perm.extend_from_slice(dims);
+    let pshape: Vec<usize> = perm.iter().map(|&p| x.size(p)).collect();
+    let out = Tensor::empty(&pshape, dtype)?;
+    with_dtype!(dtype, T, {
+        super::sort::map_rows2::<T, T, u8>(&src, rows, r, r, &out, None, |row, o, _| {
+            let mut p = 1.0f64;
+            for i in 0..row.len() {
+                o[i] = T::from_f64(p);
+                p *= row[i].to_f64();
+            }
+            let mut q = 1.0f64;
+            for i in (0..row.len()).rev() {
+                o[i] = T::from_f64(o[i].to_f64() * q);
+                q *= row[i].to_f64();
+            }
+        })
+    });
+    // Undo the permutation: axis perm[i] of the result is axis i of `out`.
+    let mut inv = vec![0usize; nd];
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p] = i;
+    }
+    materialize(&out.with_layout(out.layout().permute(&inv)), dtype)
+}
+
+/// Extreme value and its first index in a non-empty run; NaN wins (propagates), as in PyTorch.
+#[inline]
+#[allow(clippy::eq_op)]
+fn extreme<T: Element>(row: &[T], want_max: bool) -> (T, usize) {
+    let mut best = row[0];
+    let mut bi = 0;
+    if best != best {
+        return (best, 0);
+    }
+    for (i, &v) in row.iter().enumerate().skip(1) {
+        if v != v {
+            return (v, i);
+        }
+        if (want_max && v > best) || (!want_max && v < best) {
+            best = v;
+            bi = i;
+        }
+    }
+    (best, bi)
+}
+
+/// `torch.amax`/`torch.amin` over `dims` (all dims when `None`). Ties share the gradient evenly.
+/// `name` is the op named in errors and nodes ("amax", "amin", "max", "min").
+pub fn amax_amin(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    want_max: bool,
+    name: &str,
+) -> Result<Tensor> {
+    let d = reduce_dims(dims, x.ndim())?;
+    if x.numel() == 0 {
+        if dims.is_none() || d.iter().any(|&i| x.size(i) == 0) {
+            let msg = if dims.is_none() && (name == "max" || name == "min") {
+                format!("{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.", name)
+            } else {
+                format!(
+                    "{}(): Expected reduction dim {} to have non-zero size.",
+                    name,
+                    d.iter().find(|&&i| x.size(i) == 0).copied().unwrap_or(0)
+                )
+            };
+            return Err(crate::error::Error::runtime(msg));
+        }
+    }
+    let dtype = x.dtype();
+    let (src, rows, r) = rows_for(x, &d, dtype)?;
+    let shape = reduced_shape(&x.shape(), &d, keepdim);
+    let out = if r == 0 {
+        Tensor::empty(&shape, dtype)?
+    } else {
+        with_dtype!(
+            dtype,
+            T,
+            reduce_rows::<T, T>(&src, rows, r, &shape, dtype, |row| extreme(row, want_max).0)
+        )?
+    };
+    let node = match (name, want_max) {
+        ("max", _) => "MaxBackward1",
+        ("min", _) => "MinBackward1",
+        (_, true) => "AmaxBackward0",
+        _ => "AminBackward0",
+    };
+    let (xs, ys, in_shape) = (x.detach(), out.detach(), x.shape());
+    record(node, &[x], &[&out], true, move |g, _| {
+        // Mask of the winning elements; the gradient is split evenly between ties.
+        let ye = expand_back(&ys, &in_shape, &d, keepdim)?;
+        let mask = super::to_dtype(&super::compare(super::CmpOp::Eq, &xs, &ye)?, xs.dtype())?;
+        let dl: Vec<i64> = d.iter().map(|&v| v as i64).collect();
+        let count = sum(&mask, Some(&dl), true)?;
+        let ge = expand_back(&g[0], &in_shape, &d, keepdim)?;
+        let share = super::div(&mask, &count)?;
+        Ok(vec![Some(super::mul(&ge, &share)?)])
+    });
+    Ok(out)
+}
+
+/// `torch.max(x, dim, keepdim)` / `torch.min(...)`: (values, int64 indices of the first extreme).
+/// The gradient goes to the returned index only.
+pub fn max_min_dim(x: &Tensor, dim: i64, keepdim: bool, want_max: bool) -> Result<(Tensor, Tensor)> {
+    let name = if want_max { "max" } else { "min" };
+    let d = crate::shape::wrap_dim(dim, x.ndim())?;
+    let dims: Vec<usize> = if x.ndim() == 0 { vec![] } else { vec![d] };
+    if x.ndim() > 0 && x.size(d) == 0 {
+        return Err(crate::error::Error::index(format!(
+            "{}(): Expected reduction dim {} to have non-zero size.",
+            name, d
+        )));
+    }
+    let dtype = x.dtype();
+    let (src, rows, r) = rows_for(x, &dims, dtype)?;
+    let shape = reduced_shape(&x.shape(), &dims, keepdim);
+    let vals = Tensor::empty(&shape, dtype)?;
+    let idx = Tensor::empty(&shape, DType::I64)?;
+    with_dtype!(dtype, T, {
+        super::sort::map_rows2::<T, T, i64>(&src, rows, r, 1, &vals, Some(&idx), |row, v, ix| {
+            let (b, i) = extreme(row, want_max);
+            v[0] = b;
+            ix[0] = i as i64;
+        })
+    });
+    if x.ndim() > 0 {
+        let (saved, in_shape) = (idx.clone(), x.shape());
+        let node = if want_max {
+            "MaxBackward0"
+        } else {
+            "MinBackward0"
+        };
+        record(node, &[x], &[&vals], true, move |g, _| {
+            let (gk, ik) = if keepdim {
+                (g[0].clone(), saved.clone())
+            } else {
+                (
+                    super::unsqueeze(&g[0], d as i64)?,
+                    super::unsqueeze(&saved, d as i64)?,
+                )
+            };
+            Ok(vec![Some(super::sort::scatter_add_dim(&gk, &ik, d, in_shape[d])?)])
+        });
+    } else {
+        record(
+            if want_max { "MaxBackward0" } else { "MinBackward0" },
+            &[x],
+            &[&vals],
+            false,
+            |g, _| Ok(vec![Some(g[0].clone())]),
+        );
+    }
+    Ok((vals, idx))
 }

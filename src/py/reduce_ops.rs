@@ -1,7 +1,94 @@
-//! Bindings for the reduce family (in progress).
+//! Bindings for the reduce family: private `_C._name` primitives; the PyTorch-signature wrappers
+//! live in `python/rustgrad/_reduce.py`.
 
+use super::tensor::{as_tensor, maybe_nogil, wrap};
+use crate::ops;
 use pyo3::prelude::*;
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+/// `prod(x, dim=None, keepdim=False)`.
+#[pyfunction]
+#[pyo3(signature = (x, dim=None, keepdim=false))]
+fn _prod(py: Python<'_>, x: &Bound<'_, PyAny>, dim: Option<i64>, keepdim: bool) -> PyResult<Py<PyAny>> {
+    let t = as_tensor(x)?;
+    let dims = dim.map(|d| vec![d]);
+    wrap(py, maybe_nogil(py, t.numel(), || ops::prod(&t, dims.as_deref(), keepdim))?)
+}
+
+/// `amax/amin/max/min` values over several dims (`dims=None`: all). `name` is used in errors.
+#[pyfunction]
+#[pyo3(signature = (x, dims, keepdim, want_max, name))]
+fn _amax(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    dims: Option<Vec<i64>>,
+    keepdim: bool,
+    want_max: bool,
+    name: &str,
+) -> PyResult<Py<PyAny>> {
+    let t = as_tensor(x)?;
+    let r = maybe_nogil(py, t.numel(), || {
+        ops::amax_amin(&t, dims.as_deref(), keepdim, want_max, name)
+    })?;
+    wrap(py, r)
+}
+
+/// `max(x, dim, keepdim)` / `min(...)` -> (values, indices).
+#[pyfunction]
+fn _max_dim(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    dim: i64,
+    keepdim: bool,
+    want_max: bool,
+) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    let t = as_tensor(x)?;
+    let (v, i) = maybe_nogil(py, t.numel(), || ops::max_min_dim(&t, dim, keepdim, want_max))?;
+    Ok((wrap(py, v)?, wrap(py, i)?))
+}
+
+/// `sort(x, dim, descending)` -> (values, indices); always stable.
+#[pyfunction]
+fn _sort(py: Python<'_>, x: &Bound<'_, PyAny>, dim: i64, descending: bool) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    let t = as_tensor(x)?;
+    let (v, i) = maybe_nogil(py, t.numel(), || ops::sort(&t, dim, descending))?;
+    Ok((wrap(py, v)?, wrap(py, i)?))
+}
+
+/// `cumsum(x, dim)` (`prod=False`) or `cumprod(x, dim)`.
+#[pyfunction]
+fn _cumulative(py: Python<'_>, x: &Bound<'_, PyAny>, dim: i64, prod: bool) -> PyResult<Py<PyAny>> {
+    let t = as_tensor(x)?;
+    let r = maybe_nogil(py, t.numel(), || {
+        if prod {
+            ops::cumprod(&t, dim)
+        } else {
+            ops::cumsum(&t, dim)
+        }
+    })?;
+    wrap(py, r)
+}
+
+/// Fused `softmax(x, dim)` or `log_softmax(x, dim)`.
+#[pyfunction]
+fn _softmax(py: Python<'_>, x: &Bound<'_, PyAny>, dim: i64, log: bool) -> PyResult<Py<PyAny>> {
+    let t = as_tensor(x)?;
+    let r = maybe_nogil(py, t.numel(), || {
+        if log {
+            ops::log_softmax(&t, dim)
+        } else {
+            ops::softmax(&t, dim)
+        }
+    })?;
+    wrap(py, r)
+}
+
+/// Register the reduce-family primitives on the extension module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_prod, m)?)?;
+    m.add_function(wrap_pyfunction!(_amax, m)?)?;
+    m.add_function(wrap_pyfunction!(_max_dim, m)?)?;
+    m.add_function(wrap_pyfunction!(_sort, m)?)?;
+    m.add_function(wrap_pyfunction!(_cumulative, m)?)?;
+    m.add_function(wrap_pyfunction!(_softmax, m)?)?;
     Ok(())
 }

@@ -1,0 +1,129 @@
+//! Fused, numerically stable softmax and log_softmax along one dim, each with its own backward.
+
+use super::sort::{map_rows2, rows_along, unrows};
+use super::{exp, mul, sub, sum};
+use crate::autograd::record;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::shape::wrap_dim;
+use crate::tensor::Tensor;
+
+/// Per-row kernels for the two float dtypes, on the SIMD helpers.
+trait SoftmaxFloat: crate::dtype::Element {
+    /// out = exp(x - m); returns sum(out).
+    fn exp_shift(x: &[Self], m: Self, out: &mut [Self]) -> Self;
+    fn scale(out: &mut [Self], s: Self);
+    fn shift(x: &[Self], s: Self, out: &mut [Self]);
+    fn row_max(x: &[Self]) -> Self;
+}
+
+macro_rules! impl_softmax_float {
+    ($t:ty, $rhs:ident, $un:ident, $sum:ident, $max:ident) => {
+        impl SoftmaxFloat for $t {
+            fn exp_shift(x: &[$t], m: $t, out: &mut [$t]) -> $t {
+                use crate::cpu::simd::{$rhs, $sum, $un, BinaryOp, UnaryOp};
+                // SAFETY: x and out have the same length; the exp runs in place on out.
+                unsafe {
+                    $rhs(BinaryOp::Sub, x.as_ptr(), m, out.as_mut_ptr(), x.len());
+                    $un(UnaryOp::Exp, out.as_ptr(), out.as_mut_ptr(), out.len());
+                    $sum(out.as_ptr(), out.len())
+                }
+            }
+            fn scale(out: &mut [$t], s: $t) {
+                use crate::cpu::simd::{$rhs, BinaryOp};
+                // SAFETY: in place over one slice.
+                unsafe { $rhs(BinaryOp::Mul, out.as_ptr(), s, out.as_mut_ptr(), out.len()) }
+            }
+            fn shift(x: &[$t], s: $t, out: &mut [$t]) {
+                use crate::cpu::simd::{$rhs, BinaryOp};
+                // SAFETY: x and out have the same length.
+                unsafe { $rhs(BinaryOp::Sub, x.as_ptr(), s, out.as_mut_ptr(), x.len()) }
+            }
+            fn row_max(x: &[$t]) -> $t {
+                // SAFETY: callers pass a non-empty row; max propagates NaN.
+                unsafe { crate::cpu::simd::$max(x.as_ptr(), x.len()) }
+            }
+        }
+    };
+}
+impl_softmax_float!(f32, binary_scalar_rhs_f32, unary_f32, sum_f32, max_f32);
+impl_softmax_float!(f64, binary_scalar_rhs_f64, unary_f64, sum_f64, max_f64);
+
+fn softmax_rows<T: SoftmaxFloat>(row: &[T], out: &mut [T], log: bool) {
+    if row.is_empty() {
+        return;
+    }
+    let mut m = T::row_max(row);
+    // All -inf: shift by 0 so the result is NaN like PyTorch rather than exp(-inf - -inf).
+    if m.to_f64().is_infinite() {
+        m = T::zero();
+    }
+    let s = T::exp_shift(row, m, out);
+    if log {
+        let lse = T::from_f64(m.to_f64() + s.to_f64().ln());
+        T::shift(row, lse, out);
+    } else {
+        T::scale(out, T::from_f64(1.0 / s.to_f64()));
+    }
+}
+
+fn softmax_kernel(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
+    let name = if log { "log_softmax" } else { "softmax" };
+    let dtype = x.dtype();
+    if !dtype.is_float() {
+        return Err(Error::runtime(format!(
+            "\"{}_lastdim_kernel_impl\" not implemented for '{}'",
+            name,
+            crate::ops::reduce::torch_dtype_name(dtype)
+        )));
+    }
+    if x.ndim() == 0 {
+        let v = if log { 0.0 } else { 1.0 };
+        return super::full(&[], super::Scalar::Float(v), dtype);
+    }
+    let (xr, rows, n) = rows_along(x, d, dtype)?;
+    let out = Tensor::empty(&xr.shape(), dtype)?;
+    match dtype {
+        DType::F32 => map_rows2::<f32, f32, u8>(&xr, rows, n, n, &out, None, |r, o, _| {
+            softmax_rows(r, o, log)
+        }),
+        _ => map_rows2::<f64, f64, u8>(&xr, rows, n, n, &out, None, |r, o, _| {
+            softmax_rows(r, o, log)
+        }),
+    }
+    unrows(&out, d)
+}
+
+/// `torch.softmax(x, dim)`: exp(x - max) / sum, fused. Backward: y * (g - sum(g * y, dim)).
+pub fn softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
+    let d = wrap_dim(dim, x.ndim())?;
+    let y = softmax_kernel(x, d, false)?;
+    let ys = y.detach();
+    let nd = x.ndim();
+    record("SoftmaxBackward0", &[x], &[&y], true, move |g, _| {
+        if nd == 0 {
+            return Ok(vec![Some(mul(&g[0], &super::zeros_like(&g[0])?)?)]);
+        }
+        let gy = mul(&g[0], &ys)?;
+        let s = sum(&gy, Some(&[d as i64]), true)?;
+        Ok(vec![Some(mul(&ys, &sub(&g[0], &s)?)?)])
+    });
+    Ok(y)
+}
+
+/// `torch.log_softmax(x, dim)`: x - max - log(sum(exp(x - max))), fused.
+/// Backward: g - exp(y) * sum(g, dim).
+pub fn log_softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
+    let d = wrap_dim(dim, x.ndim())?;
+    let y = softmax_kernel(x, d, true)?;
+    let ys = y.detach();
+    let nd = x.ndim();
+    record("LogSoftmaxBackward0", &[x], &[&y], true, move |g, _| {
+        if nd == 0 {
+            return Ok(vec![Some(mul(&g[0], &super::zeros_like(&g[0])?)?)]);
+        }
+        let s = sum(&g[0], Some(&[d as i64]), true)?;
+        Ok(vec![Some(sub(&g[0], &mul(&exp(&ys)?, &s)?)?)])
+    });
+    Ok(y)
+}
