@@ -1,3 +1,524 @@
-"""(in progress)"""
+"""Reductions and along-dim ops with PyTorch's signatures: ``max/min/amax/argmax``, ``prod``,
+``var/std``, ``norm``, ``logsumexp``, ``all/any``, ``cumsum/cumprod``, ``softmax/log_softmax``,
+``sort/argsort/topk/kthvalue/median``, ``isnan/isinf/isfinite/nan_to_num``, ``isclose/allclose/equal``.
+
+Heavy kernels are native (``_C._amax``, ``_C._max_dim``, ``_C._sort``, ``_C._softmax`` ...);
+compositions of differentiable primitives get their gradients from those primitives.
+"""
+
+import builtins
+import collections
+import math
+import types
+
+from rustgrad import _rustgrad as _C
+from rustgrad._rustgrad import Tensor
 
 __all__ = []
+
+
+def _export(fn, name=None):
+    name = name or fn.__name__
+    globals()[name] = fn
+    __all__.append(name)
+    return fn
+
+
+def _rt(name, fields):
+    t = collections.namedtuple(name, fields)
+    t.__module__ = "torch.return_types"
+    t.__qualname__ = name
+    return t
+
+
+#: ``torch.return_types``: the named tuples returned by max(dim), sort, topk ...
+return_types = types.SimpleNamespace(
+    max=_rt("max", ["values", "indices"]),
+    min=_rt("min", ["values", "indices"]),
+    sort=_rt("sort", ["values", "indices"]),
+    topk=_rt("topk", ["values", "indices"]),
+    kthvalue=_rt("kthvalue", ["values", "indices"]),
+    median=_rt("median", ["values", "indices"]),
+    mode=_rt("mode", ["values", "indices"]),
+    aminmax=_rt("aminmax", ["min", "max"]),
+)
+__all__.append("return_types")
+
+_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
+_DTYPE_NAME = {"bool": "Bool", "uint8": "Byte", "int32": "Int", "int64": "Long", "float32": "Float", "float64": "Double"}
+
+
+def _t(x):
+    return x if isinstance(x, Tensor) else _C.tensor(x)
+
+
+def _dname(t):
+    return _DTYPE_NAME.get(str(t.dtype).replace("torch.", ""), str(t.dtype))
+
+
+def _dims(dim, ndim):
+    """Normalise ``dim`` (None / int / sequence) to a sorted tuple of non-negative dims."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, builtins.int):
+        dim = (dim,)
+    n = builtins.max(ndim, 1)
+    out = []
+    for d in dim:
+        d = builtins.int(d)
+        if d < -n or d >= n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        out.append(d + n if d < 0 else d)
+    if ndim == 0:
+        return ()
+    return tuple(sorted(out))
+
+
+def _reduced_shape(shape, dims, keepdim):
+    return tuple(1 if i in dims else s for i, s in enumerate(shape) if keepdim or i not in dims)
+
+
+def _cast(x, dtype):
+    return x if dtype is None or x.dtype == dtype else x.to(dtype)
+
+
+# ---------------------------------------------------------------- max / min / amax / argmax
+
+
+def _max_min(input, dim, keepdim, other, want_max):
+    name = "max" if want_max else "min"
+    if isinstance(dim, Tensor) and other is None:
+        other = dim
+        dim = None
+    if other is not None:
+        return _C._binary("maximum" if want_max else "minimum", input, other)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}() received an invalid combination of arguments - got (keepdim=True)")
+        return _C._amax(input, None, False, want_max, name)
+    v, i = _C._max_dim(input, builtins.int(dim), builtins.bool(keepdim), want_max)
+    return getattr(return_types, name)(v, i)
+
+
+@_export
+def max(input, dim=None, keepdim=False, *, other=None, out=None):
+    """``torch.max``: the maximum (NaN propagates); with ``dim``, ``(values, indices)``; with a
+    tensor second argument, ``torch.maximum``."""
+    return _max_min(input, dim, keepdim, other, True)
+
+
+@_export
+def min(input, dim=None, keepdim=False, *, other=None, out=None):
+    """``torch.min``: the minimum (NaN propagates); with ``dim``, ``(values, indices)``."""
+    return _max_min(input, dim, keepdim, other, False)
+
+
+def _amaxmin(input, dim, keepdim, want_max):
+    name = "amax" if want_max else "amin"
+    if dim is None or (not isinstance(dim, builtins.int) and len(dim) == 0):
+        dims = None
+    else:
+        dims = [dim] if isinstance(dim, builtins.int) else [builtins.int(d) for d in dim]
+    return _C._amax(input, dims, builtins.bool(keepdim), want_max, name)
+
+
+@_export
+def amax(input, dim=(), keepdim=False):
+    """``torch.amax``: maximum over ``dim`` (all dims when empty); ties share the gradient."""
+    return _amaxmin(input, dim, keepdim, True)
+
+
+@_export
+def amin(input, dim=(), keepdim=False):
+    """``torch.amin``: minimum over ``dim`` (all dims when empty); ties share the gradient."""
+    return _amaxmin(input, dim, keepdim, False)
+
+
+@_export
+def aminmax(input, *, dim=None, keepdim=False):
+    """``torch.aminmax``: ``(min, max)`` over ``dim`` (all elements when None)."""
+    d = () if dim is None else dim
+    return return_types.aminmax(amin(input, d, keepdim), amax(input, d, keepdim))
+
+
+def _arg(input, dim, keepdim, want_max):
+    name = "argmax" if want_max else "argmin"
+    if dim is None:
+        if input.numel() == 0:
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
+            )
+        _, i = _C._max_dim(input.reshape(-1), 0, False, want_max)
+        if keepdim:
+            i = i.reshape((1,) * input.dim())
+        return i
+    return _C._max_dim(input, builtins.int(dim), builtins.bool(keepdim), want_max)[1]
+
+
+@_export
+def argmax(input, dim=None, keepdim=False):
+    """``torch.argmax``: int64 index of the (first) maximum; ``dim=None`` flattens."""
+    return _arg(input, dim, keepdim, True)
+
+
+@_export
+def argmin(input, dim=None, keepdim=False):
+    """``torch.argmin``: int64 index of the (first) minimum; ``dim=None`` flattens."""
+    return _arg(input, dim, keepdim, False)
+
+
+# ---------------------------------------------------------------- prod / var / std / norm
+
+
+@_export
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """``torch.prod``; integer and bool inputs give int64. Exact gradient with zeros."""
+    return _C._prod(_cast(input, dtype), dim, builtins.bool(keepdim))
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    if unbiased is None:
+        return 1
+    return 1 if unbiased else 0
+
+
+def _check_float(input, name):
+    if not input.is_floating_point():
+        raise RuntimeError(f"{name}(): input dtype should be either floating point or complex dtypes. Got {_dname(input)} instead.")
+
+
+def _var(input, dim, unbiased, keepdim, correction, name):
+    if isinstance(dim, builtins.bool):  # legacy var(input, unbiased)
+        unbiased, dim = dim, None
+    if not input.is_floating_point():
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    c = _correction(unbiased, correction)
+    dims = _dims(dim, input.dim())
+    n = 1
+    for d in dims:
+        n *= input.shape[d]
+    dl = list(dims) if input.dim() else None
+    m = input.mean(dl, keepdim=True) if dl else input
+    dev = input - m
+    ss = (dev * dev).sum(dl, keepdim=keepdim) if dl else dev * dev
+    return ss / builtins.max(n - c, 0), (m if keepdim or not dl else m.reshape(_reduced_shape(input.shape, dims, False)))
+
+
+@_export
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    """``torch.var`` with ``correction`` (default 1, Bessel) or the legacy ``unbiased`` flag."""
+    return _var(input, dim, unbiased, keepdim, correction, "var")[0]
+
+
+@_export
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    """``torch.std``: square root of :func:`var`."""
+    return _var(input, dim, unbiased, keepdim, correction, "std")[0].sqrt()
+
+
+@_export
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``torch.var_mean``: ``(var, mean)`` in one call."""
+    return _var(input, dim, unbiased, keepdim, correction, "var_mean")
+
+
+@_export
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``torch.std_mean``: ``(std, mean)`` in one call."""
+    v, m = _var(input, dim, unbiased, keepdim, correction, "std_mean")
+    return v.sqrt(), m
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
+    """``torch.linalg.vector_norm``: the ``ord``-norm of ``x`` flattened over ``dim``."""
+    x = _cast(x, dtype)
+    if not x.is_floating_point():
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_dname(x)}")
+    dl = None if dim is None else ([dim] if isinstance(dim, builtins.int) else list(dim))
+    a = x.abs()
+    if ord == math.inf:
+        return amax(a, () if dl is None else dl, keepdim)
+    if ord == -math.inf:
+        return amin(a, () if dl is None else dl, keepdim)
+    if ord == 0:
+        return (x != 0).to(x.dtype).sum(dl, keepdim=keepdim)
+    if ord == 1:
+        return a.sum(dl, keepdim=keepdim)
+    if ord == 2:
+        return (x * x).sum(dl, keepdim=keepdim).sqrt()
+    return (a ** ord).sum(dl, keepdim=keepdim) ** (1.0 / ord)
+
+
+@_export
+def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
+    """``torch.norm``: ``'fro'``/2 (default), 1, inf, -inf, 0 or any real ``p``, over ``dim``."""
+    if not _cast(input, dtype).is_floating_point():
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_dname(input)}")
+    if p == "fro" or p is None:
+        p = 2
+    if isinstance(p, str):
+        raise RuntimeError(f"norm(): unsupported norm type {p!r}")
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+@_export
+def logsumexp(input, dim, keepdim=False):
+    """``torch.logsumexp``: ``log(sum(exp(x)))`` over ``dim``, stable (shifted by the max)."""
+    if not input.is_floating_point():
+        input = input.to(_C.float32)
+    dims = _dims(dim, input.dim())
+    dl = list(dims)
+    if not dl:
+        return input.clone()
+    if input.numel() == 0:
+        return input.exp().sum(dl, keepdim=keepdim).log()
+    m = amax(input, dl, True).detach()
+    m = _C._where(m.abs() == math.inf, 0.0, m)
+    r = (input - m).exp().sum(dl, keepdim=True).log() + m
+    return r if keepdim else r.reshape(_reduced_shape(input.shape, dims, False))
+
+
+# ---------------------------------------------------------------- all / any / count_nonzero
+
+
+def _nonzero_mask(input):
+    return input if input.dtype == _C.bool else input != 0
+
+
+@_export
+def all(input, dim=None, keepdim=False):
+    """``torch.all``: True where every element over ``dim`` is nonzero (bool result)."""
+    bad = (~_nonzero_mask(input)).sum(dim, keepdim=keepdim)
+    return bad == 0
+
+
+@_export
+def any(input, dim=None, keepdim=False):
+    """``torch.any``: True where some element over ``dim`` is nonzero (bool result)."""
+    return _nonzero_mask(input).sum(dim, keepdim=keepdim) > 0
+
+
+@_export
+def count_nonzero(input, dim=None):
+    """``torch.count_nonzero``: int64 count of nonzero elements over ``dim``."""
+    return _nonzero_mask(input).sum(dim)
+
+
+# ---------------------------------------------------------------- cumulative / softmax
+
+
+@_export
+def cumsum(input, dim, *, dtype=None, out=None):
+    """``torch.cumsum`` along ``dim``; integer and bool inputs give int64."""
+    return _C._cumulative(_cast(input, dtype), dim, False)
+
+
+@_export
+def cumprod(input, dim, *, dtype=None, out=None):
+    """``torch.cumprod`` along ``dim``; exact gradient with zeros."""
+    return _C._cumulative(_cast(input, dtype), dim, True)
+
+
+@_export
+def softmax(input, dim=None, dtype=None, _stacklevel=3):
+    """``torch.softmax``: fused, numerically stable; ``dtype`` casts the input first."""
+    if dim is None:
+        dim = 0 if input.dim() in (0, 1, 3) else 1  # PyTorch's legacy implicit choice
+    return _C._softmax(_cast(input, dtype), dim, False)
+
+
+@_export
+def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
+    """``torch.log_softmax``: fused ``x - logsumexp(x)``; ``dtype`` casts the input first."""
+    if dim is None:
+        dim = 0 if input.dim() in (0, 1, 3) else 1
+    return _C._softmax(_cast(input, dtype), dim, True)
+
+
+# ---------------------------------------------------------------- sort and friends
+
+
+@_export
+def sort(input, dim=-1, descending=False, stable=False, *, out=None):
+    """``torch.sort``: ``(values, indices)``; always stable; NaN sorts as the largest value."""
+    if isinstance(dim, builtins.bool) and not isinstance(descending, builtins.bool):
+        dim = -1
+    return return_types.sort(*_C._sort(input, dim, builtins.bool(descending)))
+
+
+@_export
+def argsort(input, dim=-1, descending=False, stable=False):
+    """``torch.argsort``: the indices of :func:`sort`."""
+    return _C._sort(input, dim, builtins.bool(descending))[1]
+
+
+@_export
+def msort(input):
+    """``torch.msort``: sort along dim 0."""
+    return sort(input, 0).values
+
+
+def _size_along(input, dim):
+    d = _dims((dim,), input.dim())
+    return (d[0] if d else 0), (input.shape[d[0]] if d else 1)
+
+
+@_export
+def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
+    """``torch.topk``: the ``k`` largest (or smallest) values along ``dim`` and their indices."""
+    d, n = _size_along(input, dim)
+    if k < 0 or k > n:
+        raise RuntimeError("selected index k out of range")
+    v, i = _C._sort(input, dim, builtins.bool(largest))
+    if input.dim() == 0:
+        return return_types.topk(v, i)
+    return return_types.topk(v.narrow(d, 0, k), i.narrow(d, 0, k).contiguous())
+
+
+@_export
+def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
+    """``torch.kthvalue``: the k-th smallest value (1-based) along ``dim`` and its index."""
+    d, n = _size_along(input, dim)
+    if k < 1 or k > n:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    v, i = _C._sort(input, dim, False)
+    if input.dim() == 0:
+        return return_types.kthvalue(v, i)
+    if keepdim:
+        return return_types.kthvalue(v.narrow(d, k - 1, 1), i.narrow(d, k - 1, 1).contiguous())
+    return return_types.kthvalue(v.select(d, k - 1), i.select(d, k - 1).contiguous())
+
+
+@_export
+def median(input, dim=None, keepdim=False, *, out=None):
+    """``torch.median``: the lower median (NaN propagates). Without ``dim`` a 0-d value; with it
+    ``(values, indices)``."""
+    if dim is None:
+        flat = input.reshape(-1)
+        n = flat.numel()
+        if n == 0:
+            return _C._full([], math.nan, input.dtype) if input.is_floating_point() else flat.sum()
+        v, _ = _C._sort(flat, 0, False)
+        pos = (n - 1) // 2
+        if input.is_floating_point():
+            nan_count = builtins.int((flat != flat).sum().item())
+            if nan_count:
+                pos = n - nan_count
+        return v.select(0, pos)
+    d, n = _size_along(input, dim)
+    if n == 0:
+        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
+    if input.dim() == 0:
+        return return_types.median(input.clone(), _C._zeros([], _C.int64))
+    v, i = _C._sort(input, d, False)
+    pos = _C._full(list(_reduced_shape(input.shape, (d,), True)), (n - 1) // 2, _C.int64)
+    if input.is_floating_point():
+        nan_count = (input != input).sum(d, keepdim=True)
+        pos = _C._where(nan_count > 0, n - nan_count, pos)
+    vals = _C._gather_dim(v, pos, d)
+    idx = _C._gather_dim(i, pos, d)
+    if not keepdim:
+        vals, idx = vals.squeeze(d), idx.squeeze(d)
+    return return_types.median(vals, idx)
+
+
+# ---------------------------------------------------------------- NaN / inf tests, closeness
+
+
+@_export
+def isnan(input):
+    """``torch.isnan``: elementwise NaN test (False for integer tensors)."""
+    return input != input
+
+
+@_export
+def isinf(input):
+    """``torch.isinf``: elementwise +-inf test (False for integer tensors)."""
+    if not input.is_floating_point():
+        return input != input
+    return input.abs() == math.inf
+
+
+@_export
+def isposinf(input):
+    """``torch.isposinf``."""
+    return input == math.inf if input.is_floating_point() else input != input
+
+
+@_export
+def isneginf(input):
+    """``torch.isneginf``."""
+    return input == -math.inf if input.is_floating_point() else input != input
+
+
+@_export
+def isfinite(input):
+    """``torch.isfinite``: not NaN and not infinite (True for integer tensors)."""
+    if not input.is_floating_point():
+        return input == input
+    return (input == input).logical_and(input.abs() != math.inf)
+
+
+@_export
+def isreal(input):
+    """``torch.isreal``: always True (no complex dtypes)."""
+    return input == input if not input.is_floating_point() else (input == input).logical_or(input != input)
+
+
+@_export
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    """``torch.nan_to_num``: replace NaN, +inf and -inf (defaults: 0 and the dtype's extremes)."""
+    if not input.is_floating_point():
+        return input.clone()
+    big = _FLOAT_MAX[str(input.dtype).replace("torch.", "")]
+    posinf = big if posinf is None else posinf
+    neginf = -big if neginf is None else neginf
+    r = _C._where(input != input, builtins.float(nan), input)
+    r = _C._where(r == math.inf, builtins.float(posinf), r)
+    r = _C._where(r == -math.inf, builtins.float(neginf), r)
+    return r
+
+
+@_export
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """``torch.isclose``: ``|a - b| <= atol + rtol * |b|`` elementwise (equal infinities are close)."""
+    a, b = _t(input), _t(other)
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"{a.dtype} did not match {b.dtype}")
+    if not a.is_floating_point():
+        a, b = a.to(_C.float64), b.to(_C.float64)
+    a, b = a.detach(), b.detach()
+    diff = (a - b).abs()
+    close = (diff <= atol + rtol * b.abs()).logical_or(a == b)
+    if equal_nan:
+        close = close.logical_or((a != a).logical_and(b != b))
+    return close
+
+
+@_export
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """``torch.allclose``: Python bool, True when every element is :func:`isclose`."""
+    return builtins.bool(all(isclose(input, other, rtol, atol, equal_nan)).item())
+
+
+@_export
+def equal(input, other):
+    """``torch.equal``: True when both tensors have the same shape and elements."""
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return builtins.bool(all(input == other).item())
+
+
+# ---------------------------------------------------------------- Tensor methods
+
+for _name in ("max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "prod", "var", "std", "norm",
+              "logsumexp", "all", "any", "count_nonzero", "cumsum", "cumprod", "softmax", "log_softmax",
+              "sort", "argsort", "msort", "topk", "kthvalue", "median", "isnan", "isinf", "isposinf",
+              "isneginf", "isfinite", "isreal", "nan_to_num", "isclose", "allclose", "equal"):
+    setattr(Tensor, _name, globals()[_name])
+Tensor.nan_to_num_ = lambda self, nan=0.0, posinf=None, neginf=None: self.copy_(nan_to_num(self, nan, posinf, neginf))
+Tensor.cumsum_ = lambda self, dim, *, dtype=None: self.copy_(cumsum(self, dim, dtype=dtype))
+Tensor.cumprod_ = lambda self, dim, *, dtype=None: self.copy_(cumprod(self, dim, dtype=dtype))
+del _name

@@ -163,6 +163,9 @@ fn check_index_shape(like: &[usize], idx: &[usize], dim: usize, op: &str) -> Res
 /// `out[..., j, ...] = x[..., idx[..., j, ...], ...]` along `dim` (`torch.gather` for an index
 /// that matches `x` outside `dim`). Differentiable in `x`; its backward is [`scatter_add_dim`].
 pub fn gather_dim(x: &Tensor, idx: &Tensor, dim: usize) -> Result<Tensor> {
+    if dim >= x.ndim() {
+        return Err(Error::index(format!("gather: dim {} out of range for a {}-d input", dim, x.ndim())));
+    }
     check_index_shape(&x.shape(), &idx.shape(), dim, "gather")?;
     let n = x.size(dim);
     let (xr, rows, _) = rows_along(x, dim, x.dtype())?;
@@ -196,6 +199,9 @@ pub fn gather_dim(x: &Tensor, idx: &Tensor, dim: usize) -> Result<Tensor> {
 /// Zeros with `g` added at `idx` along `dim` (the new dim has size `n`). Differentiable in `g`;
 /// its backward is [`gather_dim`]. Out-of-range indices are an error.
 pub fn scatter_add_dim(g: &Tensor, idx: &Tensor, dim: usize, n: usize) -> Result<Tensor> {
+    if dim >= g.ndim() {
+        return Err(Error::index(format!("scatter_add: dim {} out of range for a {}-d input", dim, g.ndim())));
+    }
     check_index_shape(&g.shape(), &idx.shape(), dim, "scatter_add")?;
     let (gr, rows, k) = rows_along(g, dim, g.dtype())?;
     let (ir, _, _) = rows_along(idx, dim, DType::I64)?;

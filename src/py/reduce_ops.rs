@@ -82,6 +82,15 @@ fn _softmax(py: Python<'_>, x: &Bound<'_, PyAny>, dim: i64, log: bool) -> PyResu
     wrap(py, r)
 }
 
+/// `gather` along `dim` for an index that matches `x` outside `dim` (gradient: scatter-add).
+#[pyfunction]
+fn _gather_dim(py: Python<'_>, x: &Bound<'_, PyAny>, idx: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyAny>> {
+    let t = as_tensor(x)?;
+    let i = as_tensor(idx)?;
+    let d = crate::shape::wrap_dim(dim, t.ndim())?;
+    wrap(py, maybe_nogil(py, t.numel(), || ops::gather_dim(&t, &i, d))?)
+}
+
 /// Register the reduce-family primitives on the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_prod, m)?)?;
@@ -90,5 +99,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_sort, m)?)?;
     m.add_function(wrap_pyfunction!(_cumulative, m)?)?;
     m.add_function(wrap_pyfunction!(_softmax, m)?)?;
+    m.add_function(wrap_pyfunction!(_gather_dim, m)?)?;
     Ok(())
 }
