@@ -65,7 +65,7 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
         if not isinstance(x, _C.Tensor) or not x.requires_grad:
             continue
         num = _numerical_jacobian(func, inputs, i, eps)
-        ana = _analytical_jacobian(func, inputs, i).T
+        ana = _analytical_jacobian(func, inputs, i)
         if num.shape != ana.shape or not np.allclose(num, ana, atol=atol, rtol=rtol):
             if raise_exception:
                 raise RuntimeError(
