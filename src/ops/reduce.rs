@@ -48,11 +48,10 @@ pub(crate) fn rows_for(x: &Tensor, dims: &[usize], dtype: DType) -> Result<(Tens
     perm.extend_from_slice(dims);
     let l = x.layout().permute(&perm);
     let r: usize = dims.iter().map(|&d| x.size(d)).product();
-    let rows = if r == 0 {
-        numel(&reduced_shape(&x.shape(), dims, false))
-    } else {
-        l.numel() / r
-    };
+    let rows = l
+        .numel()
+        .checked_div(r)
+        .unwrap_or_else(|| numel(&reduced_shape(&x.shape(), dims, false)));
     let v = x.with_layout(l);
     let c = if v.is_contiguous() && v.dtype() == dtype {
         v
@@ -189,38 +188,100 @@ fn sum_block_fast(x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Opt
         return Ok(Some(out));
     }
     let d = x.data();
+    // Enough independent tasks to keep every thread busy; long runs are split into segments
+    // whose partial results are combined at the end.
+    let want = 4 * crate::cpu::threads::num_threads();
+    let total = outer * r * inner;
     with_float_pair!(dtype, T, sum_fn, axpy_fn, {
         let ip = SendPtr(unsafe { (d.storage.cpu_ptr() as *mut T).add(d.layout.offset) });
         let op = SendPtr(out.storage().cpu_ptr() as *mut T);
         if inner == 1 {
-            let grain = (crate::cpu::threads::GRAIN / r).max(1);
-            parallel_for(outer, grain, |a, b| {
-                let (ip, op) = (ip, op);
-                for o in a..b {
-                    // SAFETY: row o of the contiguous [outer, r] input; out has `outer` slots.
-                    unsafe { *op.0.add(o) = sum_fn(ip.0.add(o * r), r) };
+            let nseg = if total < crate::cpu::threads::GRAIN || outer >= want {
+                1
+            } else {
+                want.div_ceil(outer).min(r.div_ceil(4096))
+            };
+            let seg = r.div_ceil(nseg);
+            let mut partial = vec![0.0 as T; outer * nseg];
+            let pp = SendPtr(partial.as_mut_ptr());
+            let grain = (crate::cpu::threads::GRAIN / seg).max(1);
+            parallel_for(outer * nseg, grain, |a, b| {
+                let (ip, pp) = (ip, pp);
+                for t in a..b {
+                    let (o, sg) = (t / nseg, t % nseg);
+                    let s0 = sg * seg;
+                    let len = seg.min(r - s0.min(r));
+                    // SAFETY: segment of row o of the contiguous [outer, r] input; task t owns
+                    // partial[t].
+                    unsafe {
+                        let src = ip.0.add(o * r + s0);
+                        *pp.0.add(t) = if len < 16 {
+                            // Short runs: a plain loop beats the dispatch of the SIMD kernel.
+                            (0..len).map(|k| *src.add(k)).sum()
+                        } else {
+                            sum_fn(src, len)
+                        };
+                    }
                 }
             });
+            for o in 0..outer {
+                let v: T = partial[o * nseg..(o + 1) * nseg].iter().sum();
+                // SAFETY: out has `outer` elements.
+                unsafe { *op.0.add(o) = v };
+            }
         } else {
-            // Split each output row into column chunks so narrow outputs still run in parallel.
-            const CHUNK: usize = 2048;
-            let nchunk = inner.div_ceil(CHUNK);
-            let grain = (crate::cpu::threads::GRAIN / (r * CHUNK.min(inner))).max(1);
-            parallel_for(outer * nchunk, grain, |a, b| {
-                let (ip, op) = (ip, op);
+            // Column chunks of each output row, then segments of the reduced extent.
+            let per = inner.div_ceil((want / outer.max(1)).max(1));
+            let chunk = per.next_multiple_of(16).clamp(64.min(inner), 2048);
+            let nchunk = inner.div_ceil(chunk);
+            let nseg = if total < crate::cpu::threads::GRAIN || outer * nchunk >= want {
+                1
+            } else {
+                want.div_ceil(outer * nchunk).min(r.div_ceil(64))
+            };
+            let seg = r.div_ceil(nseg);
+            let mut partial = if nseg > 1 {
+                vec![0.0 as T; nseg * outer * inner]
+            } else {
+                Vec::new()
+            };
+            let pp = SendPtr(if nseg > 1 { partial.as_mut_ptr() } else { op.0 });
+            let grain = (crate::cpu::threads::GRAIN / (seg * chunk.min(inner))).max(1);
+            parallel_for(nseg * outer * nchunk, grain, |a, b| {
+                let (ip, pp) = (ip, pp);
                 for t in a..b {
-                    let (o, c) = (t / nchunk, t % nchunk);
-                    let c0 = c * CHUNK;
-                    let len = CHUNK.min(inner - c0);
-                    // SAFETY: task t owns out[o, c0..c0+len]; input rows are in bounds.
+                    let sg = t / (outer * nchunk);
+                    let (o, c) = ((t / nchunk) % outer, t % nchunk);
+                    let c0 = c * chunk;
+                    let len = chunk.min(inner - c0);
+                    let j0 = sg * seg;
+                    let j1 = (j0 + seg).min(r);
+                    // SAFETY: task t owns dst[sg, o, c0..c0+len]; input rows are in bounds.
                     unsafe {
-                        let dst = op.0.add(o * inner + c0);
-                        for j in 0..r {
-                            axpy_fn(1.0, ip.0.add((o * r + j) * inner + c0), dst, len);
+                        let dst = pp.0.add((sg * outer + o) * inner + c0);
+                        if len < 16 {
+                            let acc = std::slice::from_raw_parts_mut(dst, len);
+                            for j in j0..j1 {
+                                let src = ip.0.add((o * r + j) * inner + c0);
+                                for (k, a) in acc.iter_mut().enumerate() {
+                                    *a += *src.add(k);
+                                }
+                            }
+                        } else {
+                            for j in j0..j1 {
+                                axpy_fn(1.0, ip.0.add((o * r + j) * inner + c0), dst, len);
+                            }
                         }
                     }
                 }
             });
+            if nseg > 1 {
+                let n = outer * inner;
+                for sg in 0..nseg {
+                    // SAFETY: partial has nseg * n elements; out has n.
+                    unsafe { axpy_fn(1.0, partial.as_ptr().add(sg * n), op.0, n) };
+                }
+            }
         }
     });
     Ok(Some(out))
@@ -415,19 +476,17 @@ pub fn amax_amin(
     name: &str,
 ) -> Result<Tensor> {
     let d = reduce_dims(dims, x.ndim())?;
-    if x.numel() == 0 {
-        if dims.is_none() || d.iter().any(|&i| x.size(i) == 0) {
-            let msg = if dims.is_none() && (name == "max" || name == "min") {
-                format!("{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.", name)
-            } else {
-                format!(
-                    "{}(): Expected reduction dim {} to have non-zero size.",
-                    name,
-                    d.iter().find(|&&i| x.size(i) == 0).copied().unwrap_or(0)
-                )
-            };
-            return Err(crate::error::Error::runtime(msg));
-        }
+    if x.numel() == 0 && (dims.is_none() || d.iter().any(|&i| x.size(i) == 0)) {
+        let msg = if dims.is_none() && (name == "max" || name == "min") {
+            format!("{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.", name)
+        } else {
+            format!(
+                "{}(): Expected reduction dim {} to have non-zero size.",
+                name,
+                d.iter().find(|&&i| x.size(i) == 0).copied().unwrap_or(0)
+            )
+        };
+        return Err(crate::error::Error::runtime(msg));
     }
     let dtype = x.dtype();
     let (src, rows, r) = rows_for(x, &d, dtype)?;
@@ -463,7 +522,12 @@ pub fn amax_amin(
 
 /// `torch.max(x, dim, keepdim)` / `torch.min(...)`: (values, int64 indices of the first extreme).
 /// The gradient goes to the returned index only.
-pub fn max_min_dim(x: &Tensor, dim: i64, keepdim: bool, want_max: bool) -> Result<(Tensor, Tensor)> {
+pub fn max_min_dim(
+    x: &Tensor,
+    dim: i64,
+    keepdim: bool,
+    want_max: bool,
+) -> Result<(Tensor, Tensor)> {
     let name = if want_max { "max" } else { "min" };
     let d = crate::shape::wrap_dim(dim, x.ndim())?;
     let dims: Vec<usize> = if x.ndim() == 0 { vec![] } else { vec![d] };
@@ -501,11 +565,20 @@ pub fn max_min_dim(x: &Tensor, dim: i64, keepdim: bool, want_max: bool) -> Resul
                     super::unsqueeze(&saved, d as i64)?,
                 )
             };
-            Ok(vec![Some(super::sort::scatter_add_dim(&gk, &ik, d, in_shape[d])?)])
+            Ok(vec![Some(super::sort::scatter_add_dim(
+                &gk,
+                &ik,
+                d,
+                in_shape[d],
+            )?)])
         });
     } else {
         record(
-            if want_max { "MaxBackward0" } else { "MinBackward0" },
+            if want_max {
+                "MaxBackward0"
+            } else {
+                "MinBackward0"
+            },
             &[x],
             &[&vals],
             false,

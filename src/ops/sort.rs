@@ -164,7 +164,11 @@ fn check_index_shape(like: &[usize], idx: &[usize], dim: usize, op: &str) -> Res
 /// that matches `x` outside `dim`). Differentiable in `x`; its backward is [`scatter_add_dim`].
 pub fn gather_dim(x: &Tensor, idx: &Tensor, dim: usize) -> Result<Tensor> {
     if dim >= x.ndim() {
-        return Err(Error::index(format!("gather: dim {} out of range for a {}-d input", dim, x.ndim())));
+        return Err(Error::index(format!(
+            "gather: dim {} out of range for a {}-d input",
+            dim,
+            x.ndim()
+        )));
     }
     check_index_shape(&x.shape(), &idx.shape(), dim, "gather")?;
     let n = x.size(dim);
@@ -191,7 +195,12 @@ pub fn gather_dim(x: &Tensor, idx: &Tensor, dim: usize) -> Result<Tensor> {
     let out = unrows(&out, dim)?;
     let (idx_saved, in_shape) = (idx.detach(), x.shape());
     record("GatherBackward0", &[x], &[&out], true, move |g, _| {
-        Ok(vec![Some(scatter_add_dim(&g[0], &idx_saved, dim, in_shape[dim])?)])
+        Ok(vec![Some(scatter_add_dim(
+            &g[0],
+            &idx_saved,
+            dim,
+            in_shape[dim],
+        )?)])
     });
     Ok(out)
 }
@@ -200,7 +209,11 @@ pub fn gather_dim(x: &Tensor, idx: &Tensor, dim: usize) -> Result<Tensor> {
 /// its backward is [`gather_dim`]. Out-of-range indices are an error.
 pub fn scatter_add_dim(g: &Tensor, idx: &Tensor, dim: usize, n: usize) -> Result<Tensor> {
     if dim >= g.ndim() {
-        return Err(Error::index(format!("scatter_add: dim {} out of range for a {}-d input", dim, g.ndim())));
+        return Err(Error::index(format!(
+            "scatter_add: dim {} out of range for a {}-d input",
+            dim,
+            g.ndim()
+        )));
     }
     check_index_shape(&g.shape(), &idx.shape(), dim, "scatter_add")?;
     let (gr, rows, k) = rows_along(g, dim, g.dtype())?;
@@ -405,7 +418,7 @@ fn cumprod_grad(x: &Tensor, y: &Tensor, g: &Tensor, d: usize) -> Result<Tensor> 
                 }
                 return;
             }
-            for i in 0..n {
+            for (i, oi) in o.iter_mut().enumerate() {
                 let mut total = 0.0f64;
                 let mut p = 1.0f64;
                 for j in 0..n {
@@ -416,7 +429,7 @@ fn cumprod_grad(x: &Tensor, y: &Tensor, g: &Tensor, d: usize) -> Result<Tensor> 
                         total += gs[j].to_f64() * p;
                     }
                 }
-                o[i] = T::from_f64(total);
+                *oi = T::from_f64(total);
             }
         })
     });

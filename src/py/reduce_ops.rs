@@ -8,10 +8,18 @@ use pyo3::prelude::*;
 /// `prod(x, dim=None, keepdim=False)`.
 #[pyfunction]
 #[pyo3(signature = (x, dim=None, keepdim=false))]
-fn _prod(py: Python<'_>, x: &Bound<'_, PyAny>, dim: Option<i64>, keepdim: bool) -> PyResult<Py<PyAny>> {
+fn _prod(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    dim: Option<i64>,
+    keepdim: bool,
+) -> PyResult<Py<PyAny>> {
     let t = as_tensor(x)?;
     let dims = dim.map(|d| vec![d]);
-    wrap(py, maybe_nogil(py, t.numel(), || ops::prod(&t, dims.as_deref(), keepdim))?)
+    wrap(
+        py,
+        maybe_nogil(py, t.numel(), || ops::prod(&t, dims.as_deref(), keepdim))?,
+    )
 }
 
 /// `amax/amin/max/min` values over several dims (`dims=None`: all). `name` is used in errors.
@@ -42,13 +50,20 @@ fn _max_dim(
     want_max: bool,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
     let t = as_tensor(x)?;
-    let (v, i) = maybe_nogil(py, t.numel(), || ops::max_min_dim(&t, dim, keepdim, want_max))?;
+    let (v, i) = maybe_nogil(py, t.numel(), || {
+        ops::max_min_dim(&t, dim, keepdim, want_max)
+    })?;
     Ok((wrap(py, v)?, wrap(py, i)?))
 }
 
 /// `sort(x, dim, descending)` -> (values, indices); always stable.
 #[pyfunction]
-fn _sort(py: Python<'_>, x: &Bound<'_, PyAny>, dim: i64, descending: bool) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+fn _sort(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    dim: i64,
+    descending: bool,
+) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
     let t = as_tensor(x)?;
     let (v, i) = maybe_nogil(py, t.numel(), || ops::sort(&t, dim, descending))?;
     Ok((wrap(py, v)?, wrap(py, i)?))
@@ -84,11 +99,19 @@ fn _softmax(py: Python<'_>, x: &Bound<'_, PyAny>, dim: i64, log: bool) -> PyResu
 
 /// `gather` along `dim` for an index that matches `x` outside `dim` (gradient: scatter-add).
 #[pyfunction]
-fn _gather_dim(py: Python<'_>, x: &Bound<'_, PyAny>, idx: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyAny>> {
+fn _gather_dim(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    idx: &Bound<'_, PyAny>,
+    dim: i64,
+) -> PyResult<Py<PyAny>> {
     let t = as_tensor(x)?;
     let i = as_tensor(idx)?;
     let d = crate::shape::wrap_dim(dim, t.ndim())?;
-    wrap(py, maybe_nogil(py, t.numel(), || ops::gather_dim(&t, &i, d))?)
+    wrap(
+        py,
+        maybe_nogil(py, t.numel(), || ops::gather_dim(&t, &i, d))?,
+    )
 }
 
 /// Register the reduce-family primitives on the extension module.
