@@ -472,3 +472,22 @@ def test_torch_parity_basic():  # pragma: no cover - needs torch
         e = getattr(torch, name)(torch.tensor(a), *args)
         assert_close(r, e.numpy())
     assert HAS_TORCH
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: rg.softmax(x, 1),
+        lambda x: rg.log_softmax(x, 0),
+        lambda x: x.cumsum(1),
+        lambda x: rg.sort(x, 1).values,
+        lambda x: x.max(1).values,
+        lambda x: x.var(1),
+        lambda x: rg.logsumexp(x, 1),
+        lambda x: x.sum(0),
+    ],
+)
+def test_double_backward(fn):
+    rng = np.random.default_rng(1)
+    x = rg.tensor(rng.uniform(-1, 1, (3, 4)), dtype=rg.float64, requires_grad=True)
+    assert rg.autograd.gradgradcheck(fn, [x], eps=1e-6, atol=1e-5, rtol=1e-3)

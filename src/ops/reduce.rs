@@ -13,7 +13,9 @@ use crate::with_dtype;
 /// Normalise a dim list: empty means all dims (PyTorch's `dim=None`).
 pub fn reduce_dims(dims: Option<&[i64]>, ndim: usize) -> Result<Vec<usize>> {
     match dims {
+        // PyTorch treats an empty dim list like `dim=None` (sum(x, dim=[]) sums everything).
         None => Ok((0..ndim).collect()),
+        Some([]) => Ok((0..ndim).collect()),
         Some(d) => {
             let mut v = wrap_dims(d, ndim)?;
             if ndim == 0 {
@@ -399,14 +401,14 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         T,
         reduce_rows::<T, T>(&src, rows, r, &shape, dtype, prod_run::<T>)
     )?;
-    let (xs, in_shape) = (x.detach(), x.shape());
+    let (sx, in_shape) = (crate::autograd::SavedTensor::new(x), x.shape());
     let name = if dims.is_none() {
         "ProdBackward0"
     } else {
         "ProdBackward1"
     };
     record(name, &[x], &[&out], true, move |g, _| {
-        let others = prod_others(&xs, &d)?;
+        let others = prod_others(&sx.get()?.detach(), &d)?;
         let ge = expand_back(&g[0], &in_shape, &d, keepdim)?;
         Ok(vec![Some(super::mul(&ge, &others)?)])
     });
@@ -506,8 +508,13 @@ pub fn amax_amin(
         (_, true) => "AmaxBackward0",
         _ => "AminBackward0",
     };
-    let (xs, ys, in_shape) = (x.detach(), out.detach(), x.shape());
+    let (sx, sy, in_shape) = (
+        crate::autograd::SavedTensor::new(x),
+        crate::autograd::SavedTensor::output(&out),
+        x.shape(),
+    );
     record(node, &[x], &[&out], true, move |g, _| {
+        let (xs, ys) = (sx.get()?.detach(), sy.get()?);
         // Mask of the winning elements; the gradient is split evenly between ties.
         let ye = expand_back(&ys, &in_shape, &d, keepdim)?;
         let mask = super::to_dtype(&super::compare(super::CmpOp::Eq, &xs, &ye)?, xs.dtype())?;

@@ -2,7 +2,7 @@
 
 use super::sort::{map_rows2, rows_along, unrows};
 use super::{exp, mul, sub, sum};
-use crate::autograd::record;
+use crate::autograd::{is_grad_enabled, record, SavedTensor};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::wrap_dim;
@@ -98,12 +98,21 @@ fn softmax_kernel(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
 pub fn softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
     let y = softmax_kernel(x, d, false)?;
-    let ys = y.detach();
+    if !crate::autograd::needs_grad(&[x]) {
+        return Ok(y);
+    }
+    let (sx, sy) = (SavedTensor::new(x), SavedTensor::output(&y));
     let nd = x.ndim();
     record("SoftmaxBackward0", &[x], &[&y], true, move |g, _| {
         if nd == 0 {
             return Ok(vec![Some(mul(&g[0], &super::zeros_like(&g[0])?)?)]);
         }
+        // A higher-order graph recomputes y from x so gradients flow through it.
+        let ys = if is_grad_enabled() {
+            softmax(&sx.get()?, dim)?
+        } else {
+            sy.get()?
+        };
         let gy = mul(&g[0], &ys)?;
         let s = sum(&gy, Some(&[d as i64]), true)?;
         Ok(vec![Some(mul(&ys, &sub(&g[0], &s)?)?)])
@@ -116,12 +125,20 @@ pub fn softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
 pub fn log_softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
     let y = softmax_kernel(x, d, true)?;
-    let ys = y.detach();
+    if !crate::autograd::needs_grad(&[x]) {
+        return Ok(y);
+    }
+    let (sx, sy) = (SavedTensor::new(x), SavedTensor::output(&y));
     let nd = x.ndim();
     record("LogSoftmaxBackward0", &[x], &[&y], true, move |g, _| {
         if nd == 0 {
             return Ok(vec![Some(mul(&g[0], &super::zeros_like(&g[0])?)?)]);
         }
+        let ys = if is_grad_enabled() {
+            log_softmax(&sx.get()?, dim)?
+        } else {
+            sy.get()?
+        };
         let s = sum(&g[0], Some(&[d as i64]), true)?;
         Ok(vec![Some(sub(&g[0], &mul(&exp(&ys)?, &s)?)?)])
     });

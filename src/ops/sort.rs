@@ -6,7 +6,7 @@
 
 use super::reduce::rows_for;
 use super::{materialize, mul};
-use crate::autograd::record;
+use crate::autograd::{record, SavedTensor};
 use crate::cpu::threads::{parallel_for, SendPtr, GRAIN};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -373,8 +373,9 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
 pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
     let out = scan_kernel(x, d, true, false)?;
-    let (xs, ys) = (x.detach(), out.detach());
+    let (sx, sy) = (SavedTensor::new(x), SavedTensor::output(&out));
     record("CumprodBackward0", &[x], &[&out], true, move |g, _| {
+        let (xs, ys) = (sx.get()?.detach(), sy.get()?);
         Ok(vec![Some(cumprod_grad(&xs, &ys, &g[0], d)?)])
     });
     Ok(out)
