@@ -87,8 +87,15 @@ def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-
         grad_outputs = [rustgrad.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype) for o in outs]
 
     def first(*xs):
-        o = _flat_outputs(func, xs)
-        gs = _C.grad(list(o), [xs[i] for i in diff], list(grad_outputs), True, True, True)
+        # The numerical pass calls this under no_grad with fresh inputs: the first derivative
+        # still needs a graph, so re-enable grad and mark those inputs.
+        xs = list(xs)
+        for i in diff:
+            if not xs[i].requires_grad:
+                xs[i] = xs[i].detach().requires_grad_(True)
+        with rustgrad.enable_grad():
+            o = _flat_outputs(func, xs)
+            gs = _C.grad(list(o), [xs[i] for i in diff], list(grad_outputs), True, True, True)
         return tuple(g if g is not None else rustgrad.zeros_like(xs[i]) for g, i in zip(gs, diff))
 
     return gradcheck(first, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
