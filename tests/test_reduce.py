@@ -422,6 +422,22 @@ def test_kthvalue_median():
     assert rg.median(T([3, 1, 2])).item() == 2
 
 
+def test_mode_nansum_nanmean():
+    r = rg.mode(T([1, 3, 2, 3, 2, 5]))
+    assert r.values.item() == 2 and r.indices.item() == 4  # smallest of the tied values, last index
+    a = np.array([[1.0, 2.0, 2.0], [4.0, 4.0, 1.0]])
+    m = T(a).mode(1)
+    assert_close(m.values, [2.0, 4.0])
+    assert_close(m.indices, [2, 1])
+    assert tuple(T(a).mode(0, keepdim=True).values.shape) == (1, 3)
+    gradcheck(lambda x: x.mode(1).values, (3, 4))
+    b = np.array([[1.0, math.nan], [2.0, 3.0]])
+    assert_close(rg.nansum(T(b)), np.nansum(b))
+    assert_close(T(b).nansum(1), np.nansum(b, 1))
+    assert_close(rg.nanmean(T(b), 0), np.nanmean(b, 0))
+    gradcheck(lambda x: rg.nansum(x, 1), (3, 4))
+
+
 def test_sort_family_grads():
     gradcheck(lambda x: rg.sort(x, 1).values, (3, 4))
     gradcheck(lambda x: rg.sort(x, 0, descending=True).values, (3, 4))

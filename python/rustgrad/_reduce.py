@@ -424,6 +424,31 @@ def median(input, dim=None, keepdim=False, *, out=None):
     return return_types.median(vals, idx)
 
 
+@_export
+def mode(input, dim=-1, keepdim=False, *, out=None):
+    """``torch.mode``: the most frequent value along ``dim`` (smallest on ties) and its last index."""
+    return return_types.mode(*_C._mode(input, dim, builtins.bool(keepdim)))
+
+
+@_export
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """``torch.nansum``: sum treating NaN as zero."""
+    x = _cast(input, dtype)
+    if x.is_floating_point():
+        x = _C._where(x != x, 0.0, x)
+    return x.sum(dim, keepdim=keepdim)
+
+
+@_export
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """``torch.nanmean``: mean over the non-NaN elements."""
+    x = _cast(input, dtype)
+    if not x.is_floating_point():
+        raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got {_dname(x)}")
+    ok = x == x
+    return _C._where(ok, x, 0.0).sum(dim, keepdim=keepdim) / ok.sum(dim, keepdim=keepdim)
+
+
 # ---------------------------------------------------------------- NaN / inf tests, closeness
 
 
@@ -515,7 +540,7 @@ def equal(input, other):
 
 for _name in ("max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "prod", "var", "std", "norm",
               "logsumexp", "all", "any", "count_nonzero", "cumsum", "cumprod", "softmax", "log_softmax",
-              "sort", "argsort", "msort", "topk", "kthvalue", "median", "isnan", "isinf", "isposinf",
+              "sort", "argsort", "msort", "topk", "kthvalue", "median", "mode", "nansum", "nanmean", "isnan", "isinf", "isposinf",
               "isneginf", "isfinite", "isreal", "nan_to_num", "isclose", "allclose", "equal"):
     setattr(Tensor, _name, globals()[_name])
 Tensor.nan_to_num_ = lambda self, nan=0.0, posinf=None, neginf=None: self.copy_(nan_to_num(self, nan, posinf, neginf))

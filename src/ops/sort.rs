@@ -296,6 +296,62 @@ pub fn sort(x: &Tensor, dim: i64, descending: bool) -> Result<(Tensor, Tensor)> 
     Ok((vals, idx))
 }
 
+/// `torch.mode(x, dim, keepdim)` -> (values, indices): the most frequent value of each run (the
+/// smallest one on a tie of counts) and the last index where it occurs, as PyTorch's CPU kernel.
+pub fn mode(x: &Tensor, dim: i64, keepdim: bool) -> Result<(Tensor, Tensor)> {
+    let d = wrap_dim(dim, x.ndim())?;
+    let dims: Vec<usize> = if x.ndim() == 0 { vec![] } else { vec![d] };
+    if x.ndim() > 0 && x.size(d) == 0 {
+        return Err(Error::index(format!(
+            "mode(): Expected reduction dim {} to have non-zero size.",
+            d
+        )));
+    }
+    let (xr, rows, n) = rows_for(x, &dims, x.dtype())?;
+    let shape = super::reduced_shape(&x.shape(), &dims, keepdim);
+    let vals = Tensor::empty(&shape, x.dtype())?;
+    let idx = Tensor::empty(&shape, DType::I64)?;
+    with_dtype!(x.dtype(), T, {
+        map_rows2::<T, T, i64>(&xr, rows, n, 1, &vals, Some(&idx), |row, v, ix| {
+            let mut order: Vec<usize> = (0..row.len()).collect();
+            order.sort_by(|&a, &b| nan_last_cmp(row[a], row[b]).then(a.cmp(&b)));
+            let (mut best, mut best_i, mut best_n, mut run) = (row[order[0]], order[0], 0, 0);
+            for k in 0..order.len() {
+                run += 1;
+                let last = k + 1 == order.len()
+                    || nan_last_cmp(row[order[k]], row[order[k + 1]]) != Ordering::Equal;
+                if last {
+                    if run > best_n {
+                        (best, best_i, best_n) = (row[order[k]], order[k], run);
+                    }
+                    run = 0;
+                }
+            }
+            v[0] = best;
+            ix[0] = best_i as i64;
+        })
+    });
+    if x.ndim() > 0 {
+        let (saved, in_shape) = (idx.clone(), x.shape());
+        record("ModeBackward0", &[x], &[&vals], true, move |g, _| {
+            let (gk, ik) = if keepdim {
+                (g[0].clone(), saved.clone())
+            } else {
+                (
+                    super::unsqueeze(&g[0], d as i64)?,
+                    super::unsqueeze(&saved, d as i64)?,
+                )
+            };
+            Ok(vec![Some(scatter_add_dim(&gk, &ik, d, in_shape[d])?)])
+        });
+    } else {
+        record("ModeBackward0", &[x], &[&vals], false, |g, _| {
+            Ok(vec![Some(g[0].clone())])
+        });
+    }
+    Ok((vals, idx))
+}
+
 /// Dtype of cumsum/cumprod results: integers and bool accumulate in int64, as in PyTorch.
 fn scan_dtype(d: DType) -> DType {
     if d.is_float() {

@@ -114,6 +114,19 @@ fn _gather_dim(
     )
 }
 
+/// `mode(x, dim, keepdim)` -> (values, indices).
+#[pyfunction]
+fn _mode(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    dim: i64,
+    keepdim: bool,
+) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    let t = as_tensor(x)?;
+    let (v, i) = maybe_nogil(py, t.numel(), || ops::mode(&t, dim, keepdim))?;
+    Ok((wrap(py, v)?, wrap(py, i)?))
+}
+
 /// Register the reduce-family primitives on the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_prod, m)?)?;
@@ -123,5 +136,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cumulative, m)?)?;
     m.add_function(wrap_pyfunction!(_softmax, m)?)?;
     m.add_function(wrap_pyfunction!(_gather_dim, m)?)?;
+    m.add_function(wrap_pyfunction!(_mode, m)?)?;
     Ok(())
 }
