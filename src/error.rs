@@ -18,6 +18,9 @@ pub enum ErrorKind {
     OutOfMemory,
     /// An exception raised by user Python code (a hook) that must propagate as-is.
     Python,
+    /// A dtype a kernel does not support ("... not implemented for 'Long'"): PyTorch raises
+    /// `NotImplementedError` (a subclass of `RuntimeError`).
+    NotImplemented,
 }
 
 /// The crate's error: a kind and a message that names the shapes, dims or dtypes involved.
@@ -49,6 +52,13 @@ impl Error {
     pub fn value(msg: impl Into<String>) -> Self {
         Error {
             kind: ErrorKind::Value,
+            msg: msg.into(),
+        }
+    }
+    /// `NotImplementedError`: an op that has no kernel for the given dtype.
+    pub fn not_implemented(msg: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::NotImplemented,
             msg: msg.into(),
         }
     }

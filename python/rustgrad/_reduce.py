@@ -143,6 +143,8 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 def _arg(input, dim, keepdim, want_max):
     name = "argmax" if want_max else "argmin"
+    if input.dtype == _C.bool:
+        raise NotImplementedError(f"{name}(): does not support bool input")
     if dim is None:
         if input.numel() == 0:
             raise RuntimeError(
@@ -193,7 +195,8 @@ def _var(input, dim, unbiased, keepdim, correction, name):
     if isinstance(dim, builtins.bool):  # legacy var(input, unbiased)
         unbiased, dim = dim, None
     if not input.is_floating_point():
-        raise RuntimeError("std and var only support floating point and complex dtypes")
+        what = name if name.endswith("_mean") else "std and var"
+        raise NotImplementedError(f"{what} only support floating point and complex dtypes")
     c = _correction(unbiased, correction)
     dims = _dims(dim, input.dim())
     n = 1
@@ -235,7 +238,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """``torch.linalg.vector_norm``: the ``ord``-norm of ``x`` flattened over ``dim``."""
     x = _cast(x, dtype)
     if not x.is_floating_point():
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_dname(x)}")
+        raise NotImplementedError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_dname(x)}")
     dl = None if dim is None else ([dim] if isinstance(dim, builtins.int) else list(dim))
     a = x.abs()
     if ord == math.inf:
@@ -255,7 +258,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
 def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """``torch.norm``: ``'fro'``/2 (default), 1, inf, -inf, 0 or any real ``p``, over ``dim``."""
     if not _cast(input, dtype).is_floating_point():
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_dname(input)}")
+        raise NotImplementedError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_dname(input)}")
     if p == "fro" or p is None:
         p = 2
     if isinstance(p, str):
@@ -368,6 +371,8 @@ def _size_along(input, dim):
 @_export
 def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     """``torch.topk``: the ``k`` largest (or smallest) values along ``dim`` and their indices."""
+    if input.dtype == _C.bool:
+        raise NotImplementedError("topk does not support bool dtypes on CPU")
     d, n = _size_along(input, dim)
     if k < 0 or k > n:
         raise RuntimeError("selected index k out of range")
@@ -380,6 +385,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
 @_export
 def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     """``torch.kthvalue``: the k-th smallest value (1-based) along ``dim`` and its index."""
+    if input.dtype == _C.bool:
+        raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
     d, n = _size_along(input, dim)
     if k < 1 or k > n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
@@ -395,6 +402,8 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
 def median(input, dim=None, keepdim=False, *, out=None):
     """``torch.median``: the lower median (NaN propagates). Without ``dim`` a 0-d value; with it
     ``(values, indices)``."""
+    if input.dtype == _C.bool:
+        raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not implemented for 'Bool'")
     if dim is None:
         flat = input.reshape(-1)
         n = flat.numel()
@@ -444,7 +453,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """``torch.nanmean``: mean over the non-NaN elements."""
     x = _cast(input, dtype)
     if not x.is_floating_point():
-        raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got {_dname(x)}")
+        raise NotImplementedError(f"nanmean(): expected input to have floating point or complex dtype but got {_dname(x)}")
     ok = x == x
     return _C._where(ok, x, 0.0).sum(dim, keepdim=keepdim) / ok.sum(dim, keepdim=keepdim)
 

@@ -325,7 +325,7 @@ pub fn expand_back(
 /// `torch.mean`.
 pub fn mean(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     if !x.dtype().is_float() {
-        return Err(crate::error::Error::runtime(format!(
+        return Err(crate::error::Error::not_implemented(format!(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
             match x.dtype() {
                 DType::I64 => "Long",

@@ -71,9 +71,11 @@ fn softmax_kernel(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
     let name = if log { "log_softmax" } else { "softmax" };
     let dtype = x.dtype();
     if !dtype.is_float() {
-        return Err(Error::runtime(format!(
-            "\"{}_lastdim_kernel_impl\" not implemented for '{}'",
+        let kernel = if d + 1 == x.ndim() { "_lastdim" } else { "" };
+        return Err(Error::not_implemented(format!(
+            "\"{}{}_kernel_impl\" not implemented for '{}'",
             name,
+            kernel,
             crate::ops::reduce::torch_dtype_name(dtype)
         )));
     }

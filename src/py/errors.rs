@@ -12,6 +12,7 @@ impl From<Error> for PyErr {
             ErrorKind::Type => PyTypeError::new_err(e.msg),
             ErrorKind::Value => PyValueError::new_err(e.msg),
             ErrorKind::Python => take_python_error(e.msg),
+            ErrorKind::NotImplemented => pyo3::exceptions::PyNotImplementedError::new_err(e.msg),
         }
     }
 }
