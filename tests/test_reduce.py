@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import rustgrad as rg
-from conftest import HAS_TORCH, assert_close, gradcheck, requires_torch, torch
+from conftest import assert_close, gradcheck, requires_torch, torch
 
 FLOATS = [rg.float32, rg.float64]
 NP = {rg.float32: np.float32, rg.float64: np.float64, rg.int64: np.int64, rg.int32: np.int32, rg.bool: np.bool_}
@@ -479,15 +479,66 @@ def test_isclose_allclose_equal():
 # ------------------------------------------------------------------ PyTorch parity (optional)
 
 
+PARITY_CASES = [
+    ("sum", (), {}), ("sum", (1,), {}), ("sum", ((0, 2),), {"keepdim": True}), ("mean", (1,), {}),
+    ("prod", (1,), {}), ("prod", (), {}), ("amax", ((0, 2),), {}), ("amin", (1,), {"keepdim": True}),
+    ("max", (), {}), ("min", (2,), {}), ("max", (1, True), {}), ("argmax", (), {}), ("argmax", (1,), {}),
+    ("argmin", (2,), {"keepdim": True}), ("var", (), {}), ("var", (1,), {"correction": 0}),
+    ("std", ((0, 1),), {"keepdim": True}), ("var_mean", (1,), {}), ("std_mean", (), {}), ("norm", (), {}),
+    ("norm", (1,), {"dim": 1}), ("norm", (math.inf,), {"dim": (0, 2)}), ("logsumexp", (1,), {}),
+    ("all", (), {}), ("any", (1,), {}), ("count_nonzero", (), {}), ("count_nonzero", (1,), {}),
+    ("cumsum", (1,), {}), ("cumprod", (2,), {}), ("softmax", (1,), {}), ("log_softmax", (0,), {}),
+    ("sort", (1,), {}), ("sort", (), {"descending": True, "dim": 0}), ("argsort", (2,), {}), ("topk", (2,), {}),
+    ("topk", (2, 1, False), {}), ("kthvalue", (2, 0), {}), ("median", (), {}), ("median", (1,), {}),
+    ("mode", (1,), {}), ("isnan", (), {}), ("isfinite", (), {}), ("nan_to_num", (), {}), ("nansum", (1,), {}),
+    ("nanmean", (1,), {}), ("aminmax", (), {}), ("msort", (), {}), ("sum", (5,), {}), ("max", (-4,), {}),
+]
+
+
+def _parity_inputs():
+    rng = np.random.default_rng(0)
+    f = rng.standard_normal((3, 4, 5))
+    ints = (rng.permutation(60) - 30).reshape(3, 4, 5)  # distinct values: indices are unambiguous
+    return [f, f.astype(np.float32), ints, rng.random((3, 4, 5)) > 0.5]
+
+
 @requires_torch
-def test_torch_parity_basic():  # pragma: no cover - needs torch
-    a = arr((3, 4))
-    for name, args in [("sum", (1,)), ("amax", (0,)), ("var", (1,)), ("logsumexp", (1,)), ("softmax", (1,)),
-                       ("cumprod", (0,)), ("prod", (1,))]:
-        r = getattr(rg, name)(T(a), *args)
-        e = getattr(torch, name)(torch.tensor(a), *args)
-        assert_close(r, e.numpy())
-    assert HAS_TORCH
+@pytest.mark.parametrize("name,args,kw", PARITY_CASES)
+def test_torch_parity(name, args, kw):
+    for src in _parity_inputs():
+        try:
+            e = getattr(torch, name)(torch.tensor(src), *args, **kw)
+        except Exception as ex:  # noqa: BLE001 - the exception type itself is compared
+            with pytest.raises(type(ex)):
+                getattr(rg, name)(T(src), *args, **kw)
+            continue
+        g = getattr(rg, name)(T(src), *args, **kw)
+        es, gs = (e, g) if isinstance(e, tuple) else ((e,), (g,))
+        assert len(es) == len(gs)
+        for x, y in zip(es, gs):
+            assert str(x.dtype) == str(y.dtype), (name, src.dtype)
+            assert_close(y, x.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@requires_torch
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: m.max(x), lambda m, x: m.amax(x, 1), lambda m, x: m.max(x, 0).values,
+        lambda m, x: m.prod(x, 1), lambda m, x: m.var(x, 0), lambda m, x: m.norm(x),
+        lambda m, x: m.logsumexp(x, 1), lambda m, x: m.cumprod(x, 1), lambda m, x: m.softmax(x, 0),
+        lambda m, x: m.log_softmax(x, 1), lambda m, x: m.sort(x, 1).values, lambda m, x: m.median(x),
+        lambda m, x: m.median(x, 1).values, lambda m, x: m.topk(x, 2, 0).values,
+    ],
+)
+def test_torch_grad_parity(fn):
+    # Ties and a zero make the tie-splitting and zero-product rules visible.
+    a = np.array([[1.0, 3.0, 3.0, -2.0], [0.0, 2.0, -1.0, 3.0], [0.5, -3.0, 2.0, 1.5]])
+    tx = torch.tensor(a, requires_grad=True)
+    fn(torch, tx).sum().backward()
+    x = T(a, requires_grad=True)
+    fn(rg, x).sum().backward()
+    assert_close(x.grad, tx.grad.numpy())
 
 
 @pytest.mark.parametrize(
