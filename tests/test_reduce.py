@@ -128,6 +128,21 @@ def test_max_nan_propagates_and_first_index():
     assert math.isnan(rg.amax(T([[1.0, math.nan]]), 1).item())
 
 
+@pytest.mark.parametrize("dt", [rg.float64, rg.int64])
+def test_max_over_middle_dim_with_ties_and_nan(dt):
+    a = np.random.default_rng(3).integers(0, 3, (4, 7, 1500)).astype(NP[dt])  # many ties
+    if dt == rg.float64:
+        a[1, 4, 10] = np.nan
+        a[2, 0, 11] = np.nan
+    x = T(a)
+    v, i = x.max(1)
+    assert_close(v, a.max(1))
+    assert_close(i, np.argmax(a, 1))
+    assert_close(x.min(1, keepdim=True).indices, np.expand_dims(np.argmin(a, 1), 1))
+    assert_close(rg.amax(x, (0, 1)), a.max((0, 1)))
+    assert_close(rg.amin(x, 0), a.min(0))
+
+
 def test_max_errors():
     with pytest.raises(RuntimeError):
         rg.max(T(np.zeros((0,))))

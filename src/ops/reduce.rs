@@ -468,6 +468,92 @@ fn extreme<T: Element>(row: &[T], want_max: bool) -> (T, usize) {
     (best, bi)
 }
 
+/// `[outer, r, inner]` split of a contiguous tensor reduced over one consecutive block of dims
+/// that is not last (so `inner > 1`); `None` otherwise.
+fn column_split(x: &Tensor, dims: &[usize]) -> Option<(usize, usize, usize)> {
+    if dims.is_empty() || !x.is_contiguous() || dims.windows(2).any(|w| w[1] != w[0] + 1) {
+        return None;
+    }
+    let shape = x.shape();
+    let (d0, d1) = (dims[0], dims[dims.len() - 1]);
+    let inner: usize = shape[d1 + 1..].iter().product();
+    if inner <= 1 {
+        return None;
+    }
+    let outer: usize = shape[..d0].iter().product();
+    let r: usize = shape[d0..=d1].iter().product();
+    Some((outer, r, inner))
+}
+
+/// Max/min over the middle axis of a contiguous `[outer, r, inner]` tensor, streaming whole rows
+/// of `inner` elements (no transposed copy). Writes `vals` (and the first winning index into
+/// `idx` when given); NaN wins, as in PyTorch. `r` must be > 0.
+fn column_extreme<T: Element>(
+    x: &Tensor,
+    (outer, r, inner): (usize, usize, usize),
+    want_max: bool,
+    vals: &Tensor,
+    idx: Option<&Tensor>,
+) {
+    const CHUNK: usize = 1024;
+    let nchunk = inner.div_ceil(CHUNK);
+    let d = x.data();
+    let ip = SendPtr(unsafe { (d.storage.cpu_ptr() as *mut T).add(d.layout.offset) });
+    let vp = SendPtr(vals.storage().cpu_ptr() as *mut T);
+    let xp = SendPtr(idx.map_or(std::ptr::null_mut(), |t| t.storage().cpu_ptr() as *mut i64));
+    let grain = (crate::cpu::threads::GRAIN / (r * CHUNK.min(inner))).max(1);
+    parallel_for(outer * nchunk, grain, |a, b| {
+        let (ip, vp, xp) = (ip, vp, xp);
+        for t in a..b {
+            let (o, c) = (t / nchunk, t % nchunk);
+            let c0 = c * CHUNK;
+            let len = CHUNK.min(inner - c0);
+            // SAFETY: task t owns out[o, c0..c0+len]; input rows [o, j, c0..c0+len] are in bounds.
+            unsafe {
+                let best = std::slice::from_raw_parts_mut(vp.0.add(o * inner + c0), len);
+                let base = ip.0.add(o * r * inner + c0);
+                best.copy_from_slice(std::slice::from_raw_parts(base, len));
+                let mut bi = if xp.0.is_null() {
+                    None
+                } else {
+                    let s = std::slice::from_raw_parts_mut(xp.0.add(o * inner + c0), len);
+                    s.fill(0);
+                    Some(s)
+                };
+                for j in 1..r {
+                    let row = std::slice::from_raw_parts(base.add(j * inner), len);
+                    for k in 0..len {
+                        let (v, cur) = (row[k], best[k]);
+                        #[allow(clippy::eq_op)]
+                        let take = cur == cur
+                            && (v != v || (want_max && v > cur) || (!want_max && v < cur));
+                        if take {
+                            best[k] = v;
+                            if let Some(bi) = bi.as_deref_mut() {
+                                bi[k] = j as i64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Row-wise extreme values over `dims` (the general path: reduced dims moved last).
+fn amax_rows(x: &Tensor, d: &[usize], shape: &[usize], want_max: bool) -> Result<Tensor> {
+    let dtype = x.dtype();
+    let (src, rows, r) = rows_for(x, d, dtype)?;
+    if r == 0 {
+        return Tensor::empty(shape, dtype);
+    }
+    with_dtype!(
+        dtype,
+        T,
+        reduce_rows::<T, T>(&src, rows, r, shape, dtype, |row| extreme(row, want_max).0)
+    )
+}
+
 /// `torch.amax`/`torch.amin` over `dims` (all dims when `None`). Ties share the gradient evenly.
 /// `name` is the op named in errors and nodes ("amax", "amin", "max", "min").
 pub fn amax_amin(
@@ -491,16 +577,14 @@ pub fn amax_amin(
         return Err(crate::error::Error::runtime(msg));
     }
     let dtype = x.dtype();
-    let (src, rows, r) = rows_for(x, &d, dtype)?;
     let shape = reduced_shape(&x.shape(), &d, keepdim);
-    let out = if r == 0 {
-        Tensor::empty(&shape, dtype)?
+    let split = column_split(x, &d).filter(|s| s.1 > 0 && s.0 * s.2 > 0);
+    let out = if let Some(sp) = split {
+        let out = Tensor::empty(&shape, dtype)?;
+        with_dtype!(dtype, T, column_extreme::<T>(x, sp, want_max, &out, None));
+        out
     } else {
-        with_dtype!(
-            dtype,
-            T,
-            reduce_rows::<T, T>(&src, rows, r, &shape, dtype, |row| extreme(row, want_max).0)
-        )?
+        amax_rows(x, &d, &shape, want_max)?
     };
     let node = match (name, want_max) {
         ("max", _) => "MaxBackward1",
@@ -545,17 +629,33 @@ pub fn max_min_dim(
         )));
     }
     let dtype = x.dtype();
-    let (src, rows, r) = rows_for(x, &dims, dtype)?;
     let shape = reduced_shape(&x.shape(), &dims, keepdim);
     let vals = Tensor::empty(&shape, dtype)?;
     let idx = Tensor::empty(&shape, DType::I64)?;
-    with_dtype!(dtype, T, {
-        super::sort::map_rows2::<T, T, i64>(&src, rows, r, 1, &vals, Some(&idx), |row, v, ix| {
-            let (b, i) = extreme(row, want_max);
-            v[0] = b;
-            ix[0] = i as i64;
-        })
-    });
+    if let Some(sp) = column_split(x, &dims).filter(|s| s.0 * s.2 > 0) {
+        with_dtype!(
+            dtype,
+            T,
+            column_extreme::<T>(x, sp, want_max, &vals, Some(&idx))
+        );
+    } else {
+        let (src, rows, r) = rows_for(x, &dims, dtype)?;
+        with_dtype!(dtype, T, {
+            super::sort::map_rows2::<T, T, i64>(
+                &src,
+                rows,
+                r,
+                1,
+                &vals,
+                Some(&idx),
+                |row, v, ix| {
+                    let (b, i) = extreme(row, want_max);
+                    v[0] = b;
+                    ix[0] = i as i64;
+                },
+            )
+        });
+    }
     if x.ndim() > 0 {
         let (saved, in_shape) = (idx.clone(), x.shape());
         let node = if want_max {
