@@ -370,6 +370,21 @@ def test_softmax_stability_dtype_and_views():
     assert "SoftmaxBackward0" in str(rg.softmax(T([1.0], requires_grad=True), 0).grad_fn)
 
 
+@pytest.mark.parametrize("dt", FLOATS)
+def test_softmax_middle_dim_columns(dt):
+    a = arr((2, 5, 1100), NP[dt]) * 5
+    a[0, :, 3] = -np.inf  # an all -inf column gives NaN, as in PyTorch
+    a[1, 2, 7] = np.nan
+    x = T(a)
+    with np.errstate(invalid="ignore"):
+        e = np_softmax(a.astype(np.float64), 1)
+    assert_close(rg.softmax(x, 1), e, rtol=1e-5, atol=1e-6)
+    assert_close(rg.log_softmax(x, 1), np.log(e), rtol=1e-4, atol=1e-5)
+    assert np.isnan(rg.softmax(x, 1).numpy()[0, :, 3]).all()
+    gradcheck(lambda x: rg.log_softmax(x, 1), (2, 3, 4))
+    gradcheck(lambda x: rg.softmax(x, 0), (2, 3, 4))
+
+
 def test_softmax_grads():
     gradcheck(lambda x: rg.softmax(x, 1), (3, 4))
     gradcheck(lambda x: rg.softmax(x, 0), (3, 4))

@@ -15,10 +15,20 @@ trait SoftmaxFloat: crate::dtype::Element {
     fn scale(out: &mut [Self], s: Self);
     fn shift(x: &[Self], s: Self, out: &mut [Self]);
     fn row_max(x: &[Self]) -> Self;
+    /// out[i] = op(a[i], b[i]); `out` may be `a` or `b`.
+    fn bin(
+        op: crate::cpu::simd::BinaryOp,
+        a: *const Self,
+        b: *const Self,
+        out: *mut Self,
+        n: usize,
+    );
+    /// In-place elementwise unary op.
+    fn un(op: crate::cpu::simd::UnaryOp, x: *mut Self, n: usize);
 }
 
 macro_rules! impl_softmax_float {
-    ($t:ty, $rhs:ident, $un:ident, $sum:ident, $max:ident) => {
+    ($t:ty, $rhs:ident, $un:ident, $sum:ident, $max:ident, $bin:ident) => {
         impl SoftmaxFloat for $t {
             fn exp_shift(x: &[$t], m: $t, out: &mut [$t]) -> $t {
                 use crate::cpu::simd::{$rhs, $sum, $un, BinaryOp, UnaryOp};
@@ -39,6 +49,20 @@ macro_rules! impl_softmax_float {
                 // SAFETY: x and out have the same length.
                 unsafe { $rhs(BinaryOp::Sub, x.as_ptr(), s, out.as_mut_ptr(), x.len()) }
             }
+            fn bin(
+                op: crate::cpu::simd::BinaryOp,
+                a: *const $t,
+                b: *const $t,
+                out: *mut $t,
+                n: usize,
+            ) {
+                // SAFETY: callers pass buffers valid for n elements.
+                unsafe { crate::cpu::simd::$bin(op, a, b, out, n) }
+            }
+            fn un(op: crate::cpu::simd::UnaryOp, x: *mut $t, n: usize) {
+                // SAFETY: in place over n valid elements.
+                unsafe { crate::cpu::simd::$un(op, x, x, n) }
+            }
             fn row_max(x: &[$t]) -> $t {
                 // SAFETY: callers pass a non-empty row; max propagates NaN.
                 unsafe { crate::cpu::simd::$max(x.as_ptr(), x.len()) }
@@ -46,8 +70,87 @@ macro_rules! impl_softmax_float {
         }
     };
 }
-impl_softmax_float!(f32, binary_scalar_rhs_f32, unary_f32, sum_f32, max_f32);
-impl_softmax_float!(f64, binary_scalar_rhs_f64, unary_f64, sum_f64, max_f64);
+impl_softmax_float!(
+    f32,
+    binary_scalar_rhs_f32,
+    unary_f32,
+    sum_f32,
+    max_f32,
+    binary_f32
+);
+impl_softmax_float!(
+    f64,
+    binary_scalar_rhs_f64,
+    unary_f64,
+    sum_f64,
+    max_f64,
+    binary_f64
+);
+
+/// Softmax over the middle axis of a contiguous `[outer, n, inner]` tensor (a non-last dim),
+/// working on whole rows of `inner` elements with per-column max/sum buffers: no transposes.
+fn softmax_columns<T: SoftmaxFloat>(
+    x: &Tensor,
+    outer: usize,
+    n: usize,
+    inner: usize,
+    log: bool,
+) -> Result<Tensor> {
+    use crate::cpu::simd::{BinaryOp, UnaryOp};
+    use crate::cpu::threads::{parallel_for, SendPtr, GRAIN};
+    const CHUNK: usize = 1024;
+    let out = Tensor::empty(&x.shape(), x.dtype())?;
+    let nchunk = inner.div_ceil(CHUNK);
+    let d = x.data();
+    let ip = SendPtr(unsafe { (d.storage.cpu_ptr() as *mut T).add(d.layout.offset) });
+    let op = SendPtr(out.storage().cpu_ptr() as *mut T);
+    let grain = (GRAIN / (n * CHUNK.min(inner)).max(1)).max(1);
+    parallel_for(outer * nchunk, grain, |a, b| {
+        let (ip, op) = (ip, op);
+        let mut m = vec![T::zero(); CHUNK.min(inner)];
+        let mut s = vec![T::zero(); CHUNK.min(inner)];
+        for t in a..b {
+            let (o, c) = (t / nchunk, t % nchunk);
+            let c0 = c * CHUNK;
+            let len = CHUNK.min(inner - c0);
+            let (m, s) = (&mut m[..len], &mut s[..len]);
+            // SAFETY: task t reads x[o, :, c0..c0+len] and owns out[o, :, c0..c0+len].
+            unsafe {
+                let row = |j: usize| ip.0.add((o * n + j) * inner + c0) as *const T;
+                let orow = |j: usize| op.0.add((o * n + j) * inner + c0);
+                m.copy_from_slice(std::slice::from_raw_parts(row(0), len));
+                for j in 1..n {
+                    T::bin(BinaryOp::Maximum, m.as_ptr(), row(j), m.as_mut_ptr(), len);
+                }
+                // All -inf columns shift by 0 (NaN result, as PyTorch).
+                for v in m.iter_mut() {
+                    if v.to_f64().is_infinite() {
+                        *v = T::zero();
+                    }
+                }
+                s.fill(T::zero());
+                for j in 0..n {
+                    T::bin(BinaryOp::Sub, row(j), m.as_ptr(), orow(j), len);
+                    T::un(UnaryOp::Exp, orow(j), len);
+                    T::bin(BinaryOp::Add, s.as_ptr(), orow(j), s.as_mut_ptr(), len);
+                }
+                if log {
+                    // lse = m + ln(s); out = x - lse.
+                    T::un(UnaryOp::Log, s.as_mut_ptr(), len);
+                    T::bin(BinaryOp::Add, s.as_ptr(), m.as_ptr(), s.as_mut_ptr(), len);
+                    for j in 0..n {
+                        T::bin(BinaryOp::Sub, row(j), s.as_ptr(), orow(j), len);
+                    }
+                } else {
+                    for j in 0..n {
+                        T::bin(BinaryOp::Div, orow(j), s.as_ptr(), orow(j), len);
+                    }
+                }
+            }
+        }
+    });
+    Ok(out)
+}
 
 fn softmax_rows<T: SoftmaxFloat>(row: &[T], out: &mut [T], log: bool) {
     if row.is_empty() {
@@ -82,6 +185,15 @@ fn softmax_kernel(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
     if x.ndim() == 0 {
         let v = if log { 0.0 } else { 1.0 };
         return super::full(&[], super::Scalar::Float(v), dtype);
+    }
+    let shape = x.shape();
+    let inner: usize = shape[d + 1..].iter().product();
+    if x.is_contiguous() && inner > 1 && x.numel() > 0 {
+        let outer: usize = shape[..d].iter().product();
+        return match dtype {
+            DType::F32 => softmax_columns::<f32>(x, outer, shape[d], inner, log),
+            _ => softmax_columns::<f64>(x, outer, shape[d], inner, log),
+        };
     }
     let (xr, rows, n) = rows_along(x, d, dtype)?;
     let out = Tensor::empty(&xr.shape(), dtype)?;
