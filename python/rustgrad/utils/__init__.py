@@ -1,1 +1,5 @@
-"""(in progress)"""
+"""rustgrad.utils: data loading helpers (``torch.utils``)."""
+
+from rustgrad.utils import data
+
+__all__ = ["data"]

@@ -1,0 +1,289 @@
+"""DataLoader: batches samples from a dataset, optionally loading them in parallel.
+
+Parallelism design: worker *threads*, not processes. Our tensor kernels, NumPy and Pillow release
+the GIL during their heavy work (decoding, resizing, normalising, stacking), so threads overlap the
+transform-heavy part of a pipeline without the cost of pickling every batch between processes,
+without fork-safety problems with the native thread pool, and with exceptions propagating directly.
+Batches are prefetched (``prefetch_factor * num_workers`` in flight) and yielded in sampler order.
+"""
+
+import concurrent.futures
+import itertools
+import queue
+import threading
+
+from rustgrad import _random
+from rustgrad.utils.data.collate import default_collate, default_convert
+from rustgrad.utils.data.dataset import IterableDataset
+from rustgrad.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
+
+__all__ = ["DataLoader", "get_worker_info"]
+
+_worker_local = threading.local()
+
+
+class WorkerInfo:
+    """What ``get_worker_info()`` returns inside a worker: id, num_workers, seed, dataset."""
+
+    def __init__(self, id, num_workers, seed, dataset):
+        self.id = id
+        self.num_workers = num_workers
+        self.seed = seed
+        self.dataset = dataset
+
+    def __repr__(self):
+        return f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed})"
+
+
+def get_worker_info():
+    """Info about the current DataLoader worker, or ``None`` in the main thread."""
+    return getattr(_worker_local, "info", None)
+
+
+class _InfiniteConstantSampler:
+    def __iter__(self):
+        while True:
+            yield None
+
+
+class DataLoader:
+    """Combines a dataset and a sampler; iterates over batches (``torch.utils.data.DataLoader``)."""
+
+    def __init__(
+        self,
+        dataset,
+        batch_size=1,
+        shuffle=None,
+        sampler=None,
+        batch_sampler=None,
+        num_workers=0,
+        collate_fn=None,
+        pin_memory=False,
+        drop_last=False,
+        timeout=0,
+        worker_init_fn=None,
+        multiprocessing_context=None,
+        generator=None,
+        *,
+        prefetch_factor=None,
+        persistent_workers=False,
+        pin_memory_device="",
+        in_order=True,
+    ):
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(
+                "num_workers option should be non-negative; use num_workers=0 to disable multiprocessing."
+            )
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError(
+                "prefetch_factor option could only be specified in multiprocessing."
+                "let num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to None."
+            )
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        self.dataset = dataset
+        self.num_workers = num_workers
+        self.prefetch_factor = 2 if (prefetch_factor is None and num_workers > 0) else prefetch_factor
+        self.pin_memory = pin_memory
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.generator = generator
+        self.persistent_workers = persistent_workers
+        self._iterable = isinstance(dataset, IterableDataset)
+
+        if self._iterable:
+            if shuffle not in (None, False):
+                raise ValueError(
+                    f"DataLoader with IterableDataset: expected unspecified shuffle option, but got shuffle={shuffle}"
+                )
+            if sampler is not None:
+                raise ValueError(
+                    f"DataLoader with IterableDataset: expected unspecified sampler option, but got sampler={sampler}"
+                )
+            if batch_sampler is not None:
+                raise ValueError(
+                    "DataLoader with IterableDataset: expected unspecified batch_sampler option, "
+                    f"but got batch_sampler={batch_sampler}"
+                )
+        else:
+            if shuffle and sampler is not None:
+                raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError(
+                    "batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last"
+                )
+            batch_size = None
+            drop_last = False
+        elif batch_size is None and drop_last:
+            raise ValueError(
+                "batch_size=None option disables auto-batching and is mutually exclusive with drop_last"
+            )
+        if sampler is None:
+            if self._iterable:
+                sampler = _InfiniteConstantSampler()
+            elif shuffle:
+                sampler = RandomSampler(dataset, generator=generator)
+            else:
+                sampler = SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        if collate_fn is None:
+            collate_fn = default_collate if batch_sampler is not None else default_convert
+        self.collate_fn = collate_fn
+        self._executor = None
+
+    @property
+    def _auto_collation(self):
+        return self.batch_sampler is not None
+
+    @property
+    def _index_sampler(self):
+        return self.batch_sampler if self._auto_collation else self.sampler
+
+    def __len__(self):
+        if self._iterable:
+            n = len(self.dataset)
+            if self.batch_size is not None:
+                n = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+            return n
+        return len(self._index_sampler)
+
+    # -- fetching -------------------------------------------------------------------------------
+    def _fetch(self, indices):
+        if self._auto_collation:
+            return self.collate_fn([self.dataset[i] for i in indices])
+        return self.collate_fn(self.dataset[indices])
+
+    def _base_seed(self):
+        return int(_random._gen(self.generator).integers(0, 2**62))
+
+    def __iter__(self):
+        if self.num_workers == 0:
+            return self._iter_single()
+        if self._iterable:
+            return self._iter_iterable_workers()
+        return self._iter_threads()
+
+    def _iter_single(self):
+        if self._iterable:
+            it = iter(self.dataset)
+            if not self._auto_collation:
+                for x in it:
+                    yield self.collate_fn(x)
+                return
+            while True:
+                batch = list(itertools.islice(it, self.batch_size))
+                if not batch or (self.drop_last and len(batch) < self.batch_size):
+                    return
+                yield self.collate_fn(batch)
+        else:
+            for indices in self._index_sampler:
+                yield self._fetch(indices)
+
+    def _make_executor(self, seed):
+        counter = itertools.count()
+        lock = threading.Lock()
+
+        def init():
+            with lock:
+                wid = next(counter)
+            _worker_local.info = WorkerInfo(wid, self.num_workers, seed + wid, self.dataset)
+            if self.worker_init_fn is not None:
+                self.worker_init_fn(wid)
+
+        return concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.num_workers, thread_name_prefix="DataLoaderWorker", initializer=init
+        )
+
+    def _result(self, fut):
+        try:
+            return fut.result(timeout=self.timeout if self.timeout > 0 else None)
+        except concurrent.futures.TimeoutError:
+            raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
+
+    def _iter_threads(self):
+        if self.persistent_workers and self._executor is not None:
+            ex = self._executor
+        else:
+            ex = self._make_executor(self._base_seed())
+            if self.persistent_workers:
+                self._executor = ex
+        pending = []
+        depth = self.num_workers * self.prefetch_factor
+        batches = iter(self._index_sampler)
+        try:
+            for indices in itertools.islice(batches, depth):
+                pending.append(ex.submit(self._fetch, indices))
+            while pending:
+                fut = pending.pop(0)
+                nxt = next(batches, None)
+                if nxt is not None:
+                    pending.append(ex.submit(self._fetch, nxt))
+                yield self._result(fut)
+        finally:
+            for f in pending:
+                f.cancel()
+            if not self.persistent_workers:
+                ex.shutdown(wait=True, cancel_futures=True)
+
+    def _iter_iterable_workers(self):
+        # Like PyTorch: every worker iterates its own view of the dataset (datasets shard themselves
+        # with get_worker_info()); batches are taken from the workers round-robin.
+        seed = self._base_seed()
+        n = self.num_workers
+        queues = [queue.Queue(maxsize=self.prefetch_factor) for _ in range(n)]
+        stop = threading.Event()
+        done = object()
+
+        def work(wid):
+            _worker_local.info = WorkerInfo(wid, n, seed + wid, self.dataset)
+            q = queues[wid]
+            try:
+                if self.worker_init_fn is not None:
+                    self.worker_init_fn(wid)
+                it = iter(self.dataset)
+                while not stop.is_set():
+                    if self._auto_collation:
+                        batch = list(itertools.islice(it, self.batch_size))
+                        if not batch or (self.drop_last and len(batch) < self.batch_size):
+                            break
+                        q.put(("ok", self.collate_fn(batch)))
+                    else:
+                        try:
+                            x = next(it)
+                        except StopIteration:
+                            break
+                        q.put(("ok", self.collate_fn(x)))
+            except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
+                q.put(("err", e))
+            q.put(("done", done))
+
+        threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(n)]
+        for t in threads:
+            t.start()
+        active = list(range(n))
+        try:
+            while active:
+                for wid in list(active):
+                    try:
+                        kind, val = queues[wid].get(timeout=self.timeout if self.timeout > 0 else None)
+                    except queue.Empty:
+                        raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
+                    if kind == "done":
+                        active.remove(wid)
+                    elif kind == "err":
+                        raise val
+                    else:
+                        yield val
+        finally:
+            stop.set()
+            for q in queues:  # unblock producers
+                while not q.empty():
+                    q.get_nowait()
