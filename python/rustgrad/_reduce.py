@@ -198,15 +198,8 @@ def _var(input, dim, unbiased, keepdim, correction, name):
         what = name if name.endswith("_mean") else "std and var"
         raise NotImplementedError(f"{what} only support floating point and complex dtypes")
     c = _correction(unbiased, correction)
-    dims = _dims(dim, input.dim())
-    n = 1
-    for d in dims:
-        n *= input.shape[d]
-    dl = list(dims) if input.dim() else None
-    m = input.mean(dl, keepdim=True) if dl else input
-    dev = input - m
-    ss = (dev * dev).sum(dl, keepdim=keepdim) if dl else dev * dev
-    return ss / builtins.max(n - c, 0), (m if keepdim or not dl else m.reshape(_reduced_shape(input.shape, dims, False)))
+    dims = None if dim is None else ([dim] if isinstance(dim, builtins.int) else [builtins.int(d) for d in dim])
+    return _C._var_mean(input, dims, builtins.float(c), builtins.bool(keepdim))
 
 
 @_export

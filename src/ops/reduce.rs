@@ -694,3 +694,68 @@ pub fn max_min_dim(
     }
     Ok((vals, idx))
 }
+
+/// `torch.var(x, dims, correction, keepdim)` for float tensors, one fused pass per run (mean,
+/// then the sum of squared deviations, both accumulated in f64). Returns `(var, mean)`.
+/// The gradient of var is `g * 2 (x - mean) / (N - correction)`; mean's is the usual one.
+pub fn var_mean(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    correction: f64,
+    keepdim: bool,
+) -> Result<(Tensor, Tensor)> {
+    let dtype = x.dtype();
+    if !dtype.is_float() {
+        return Err(crate::error::Error::not_implemented(
+            "std and var only support floating point and complex dtypes",
+        ));
+    }
+    let d = reduce_dims(dims, x.ndim())?;
+    let (src, rows, r) = rows_for(x, &d, dtype)?;
+    let shape = reduced_shape(&x.shape(), &d, keepdim);
+    let var = Tensor::empty(&shape, dtype)?;
+    let mean = Tensor::empty(&shape, dtype)?;
+    let denom = (r as f64 - correction).max(0.0);
+    macro_rules! run {
+        ($T:ty) => {
+            super::sort::map_rows2::<$T, $T, $T>(
+                &src,
+                rows,
+                r,
+                1,
+                &var,
+                Some(&mean),
+                |row, v, m| {
+                    let mu = row.iter().map(|&e| e as f64).sum::<f64>() / row.len() as f64;
+                    let ss: f64 = row.iter().map(|&e| (e as f64 - mu) * (e as f64 - mu)).sum();
+                    v[0] = (ss / denom) as $T;
+                    m[0] = mu as $T;
+                },
+            )
+        };
+    }
+    match dtype {
+        DType::F32 => run!(f32),
+        _ => run!(f64),
+    }
+    let (sx, in_shape) = (crate::autograd::SavedTensor::new(x), x.shape());
+    let dl: Vec<i64> = d.iter().map(|&i| i as i64).collect();
+    record(
+        "VarMeanBackward0",
+        &[x],
+        &[&var, &mean],
+        true,
+        move |g, _| {
+            // Missing output gradients arrive as zeros, so both terms are always well-formed.
+            let x = sx.get()?;
+            let mu = super::mean(&x, Some(&dl), true)?;
+            let dev = super::sub(&x, &mu)?;
+            let gv = expand_back(&g[0], &in_shape, &d, keepdim)?;
+            let tv = super::mul(&gv, &super::mul_scalar(&dev, 2.0 / denom)?)?;
+            let gm = expand_back(&g[1], &in_shape, &d, keepdim)?;
+            let tm = super::mul_scalar(&gm, 1.0 / r as f64)?;
+            Ok(vec![Some(super::add(&tv, &tm)?)])
+        },
+    );
+    Ok((var, mean))
+}

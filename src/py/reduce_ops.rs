@@ -127,6 +127,22 @@ fn _mode(
     Ok((wrap(py, v)?, wrap(py, i)?))
 }
 
+/// `var_mean(x, dims, correction, keepdim)` -> (var, mean), fused (floats only).
+#[pyfunction]
+fn _var_mean(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    dims: Option<Vec<i64>>,
+    correction: f64,
+    keepdim: bool,
+) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    let t = as_tensor(x)?;
+    let (v, m) = maybe_nogil(py, t.numel(), || {
+        ops::var_mean(&t, dims.as_deref(), correction, keepdim)
+    })?;
+    Ok((wrap(py, v)?, wrap(py, m)?))
+}
+
 /// Register the reduce-family primitives on the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_prod, m)?)?;
@@ -137,5 +153,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_softmax, m)?)?;
     m.add_function(wrap_pyfunction!(_gather_dim, m)?)?;
     m.add_function(wrap_pyfunction!(_mode, m)?)?;
+    m.add_function(wrap_pyfunction!(_var_mean, m)?)?;
     Ok(())
 }
