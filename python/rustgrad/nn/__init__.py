@@ -1,1 +1,7 @@
-"""(in progress)"""
+"""``rustgrad.nn``: modules, functional ops, initialisers and utilities (PyTorch's torch.nn API)."""
+
+from rustgrad.nn.parameter import Buffer, Parameter, UninitializedParameter  # noqa: F401
+from rustgrad.nn import functional, init  # noqa: F401
+from rustgrad.nn.modules import *  # noqa: F401,F403
+from rustgrad.nn.modules import Module  # noqa: F401
+from rustgrad.nn import utils  # noqa: F401
