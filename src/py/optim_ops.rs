@@ -1,7 +1,192 @@
-//! Bindings for the optim family (in progress).
+//! Bindings for the optim family: fused in-place update primitives `_C._sgd_update`, ...; the
+//! PyTorch-style optimizer classes live in `python/rustgrad/optim/`.
 
+use super::tensor::{as_tensor, maybe_nogil};
+use crate::ops::optim::{fused_update, Update};
+use crate::tensor::Tensor;
 use pyo3::prelude::*;
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn opt(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Tensor>> {
+    match ob {
+        Some(o) if !o.is_none() => Ok(Some(as_tensor(o)?)),
+        _ => Ok(None),
+    }
+}
+
+/// Run one fused update without the GIL for large parameters.
+fn apply(
+    py: Python<'_>,
+    param: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    bufs: Vec<Option<Tensor>>,
+    upd: Update,
+) -> PyResult<()> {
+    let p = as_tensor(param)?;
+    let g = as_tensor(grad)?;
+    maybe_nogil(py, p.numel(), || fused_update(&p, &g, &bufs, upd))?;
+    Ok(())
+}
+
+/// SGD step on one parameter (momentum buffer updated in place when given).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _sgd_update(
+    py: Python<'_>,
+    param: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    momentum_buffer: Option<&Bound<'_, PyAny>>,
+    lr: f64,
+    momentum: f64,
+    dampening: f64,
+    weight_decay: f64,
+    nesterov: bool,
+    maximize: bool,
+    first_step: bool,
+) -> PyResult<()> {
+    let bufs = vec![opt(momentum_buffer)?];
+    let upd = Update::Sgd {
+        lr,
+        momentum,
+        dampening,
+        weight_decay,
+        nesterov,
+        maximize,
+        first_step,
+    };
+    apply(py, param, grad, bufs, upd)
+}
+
+/// Adam/AdamW step on one parameter; `step` is the already incremented step count.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _adam_update(
+    py: Python<'_>,
+    param: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    exp_avg: &Bound<'_, PyAny>,
+    exp_avg_sq: &Bound<'_, PyAny>,
+    max_exp_avg_sq: Option<&Bound<'_, PyAny>>,
+    step: f64,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    amsgrad: bool,
+    maximize: bool,
+    decoupled_wd: bool,
+) -> PyResult<()> {
+    let bufs = vec![
+        Some(as_tensor(exp_avg)?),
+        Some(as_tensor(exp_avg_sq)?),
+        opt(max_exp_avg_sq)?,
+    ];
+    let upd = Update::Adam {
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+        decoupled_wd,
+        bias_correction1: 1.0 - beta1.powf(step),
+        bias_correction2: 1.0 - beta2.powf(step),
+    };
+    apply(py, param, grad, bufs, upd)
+}
+
+/// Adagrad step; `step` is the already incremented step count.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _adagrad_update(
+    py: Python<'_>,
+    param: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    sum: &Bound<'_, PyAny>,
+    step: f64,
+    lr: f64,
+    lr_decay: f64,
+    weight_decay: f64,
+    eps: f64,
+    maximize: bool,
+) -> PyResult<()> {
+    let bufs = vec![Some(as_tensor(sum)?)];
+    let upd = Update::Adagrad {
+        clr: lr / (1.0 + (step - 1.0) * lr_decay),
+        weight_decay,
+        eps,
+        maximize,
+    };
+    apply(py, param, grad, bufs, upd)
+}
+
+/// Adadelta step.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _adadelta_update(
+    py: Python<'_>,
+    param: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    square_avg: &Bound<'_, PyAny>,
+    acc_delta: &Bound<'_, PyAny>,
+    lr: f64,
+    rho: f64,
+    eps: f64,
+    weight_decay: f64,
+    maximize: bool,
+) -> PyResult<()> {
+    let bufs = vec![Some(as_tensor(square_avg)?), Some(as_tensor(acc_delta)?)];
+    let upd = Update::Adadelta {
+        lr,
+        rho,
+        eps,
+        weight_decay,
+        maximize,
+    };
+    apply(py, param, grad, bufs, upd)
+}
+
+/// RMSprop step (momentum buffer / grad_avg updated in place when given).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _rmsprop_update(
+    py: Python<'_>,
+    param: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    square_avg: &Bound<'_, PyAny>,
+    momentum_buffer: Option<&Bound<'_, PyAny>>,
+    grad_avg: Option<&Bound<'_, PyAny>>,
+    lr: f64,
+    alpha: f64,
+    eps: f64,
+    weight_decay: f64,
+    momentum: f64,
+    centered: bool,
+    maximize: bool,
+) -> PyResult<()> {
+    let bufs = vec![
+        Some(as_tensor(square_avg)?),
+        opt(momentum_buffer)?,
+        opt(grad_avg)?,
+    ];
+    let upd = Update::Rmsprop {
+        lr,
+        alpha,
+        eps,
+        weight_decay,
+        momentum,
+        centered,
+        maximize,
+    };
+    apply(py, param, grad, bufs, upd)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_sgd_update, m)?)?;
+    m.add_function(wrap_pyfunction!(_adam_update, m)?)?;
+    m.add_function(wrap_pyfunction!(_adagrad_update, m)?)?;
+    m.add_function(wrap_pyfunction!(_adadelta_update, m)?)?;
+    m.add_function(wrap_pyfunction!(_rmsprop_update, m)?)?;
     Ok(())
 }
