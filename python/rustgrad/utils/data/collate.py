@@ -47,11 +47,11 @@ def default_collate(batch):
     elem = batch[0]
     if isinstance(elem, rustgrad.Tensor):
         shape = tuple(elem.shape)
-        for b in batch:
+        for i, b in enumerate(batch):
             if tuple(b.shape) != shape:
                 raise RuntimeError(
                     f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
-                    f"and {list(b.shape)} at entry {batch.index(b)}"
+                    f"and {list(b.shape)} at entry {i}"
                 )
         return _stack_np([b.detach().numpy() for b in batch])
     if isinstance(elem, np.ndarray):

@@ -40,6 +40,62 @@ def get_worker_info():
     return getattr(_worker_local, "info", None)
 
 
+class _WorkerPool:
+    """``num_workers`` threads started up front (each runs ``worker_init_fn`` once with its id and
+    has its WorkerInfo), pulling fetch tasks from one queue; results come back as futures."""
+
+    def __init__(self, n, seed, dataset, worker_init_fn):
+        self._tasks = queue.SimpleQueue()
+        self._threads = []
+        for wid in range(n):
+            t = threading.Thread(
+                target=self._run,
+                args=(WorkerInfo(wid, n, seed + wid, dataset), worker_init_fn),
+                name=f"DataLoaderWorker-{wid}",
+                daemon=True,
+            )
+            t.start()
+            self._threads.append(t)
+
+    def _run(self, info, init_fn):
+        _worker_local.info = info
+        init_error = None
+        if init_fn is not None:
+            try:
+                init_fn(info.id)
+            except BaseException as e:  # noqa: BLE001 - handed to the main thread
+                init_error = e
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            fut, fn, args = task
+            if not fut.set_running_or_notify_cancel():
+                continue
+            if init_error is not None:
+                fut.set_exception(init_error)
+                continue
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as e:  # noqa: BLE001 - re-raised by future.result()
+                fut.set_exception(e)
+
+    def submit(self, fn, *args):
+        fut = concurrent.futures.Future()
+        self._tasks.put((fut, fn, args))
+        return fut
+
+    def shutdown(self):
+        for _ in self._threads:
+            self._tasks.put(None)
+        for t in self._threads:
+            t.join()
+
+    def __del__(self):
+        for _ in self._threads:
+            self._tasks.put(None)
+
+
 class _InfiniteConstantSampler:
     def __iter__(self):
         while True:
@@ -165,11 +221,14 @@ class DataLoader:
         return int(_random._gen(self.generator).integers(0, 2**62))
 
     def __iter__(self):
+        # Like PyTorch, every epoch draws a base seed from the loader's generator (also without
+        # workers), so shuffles are identical whatever num_workers is.
+        seed = self._base_seed()
         if self.num_workers == 0:
             return self._iter_single()
         if self._iterable:
-            return self._iter_iterable_workers()
-        return self._iter_threads()
+            return self._iter_iterable_workers(seed)
+        return self._iter_threads(seed)
 
     def _iter_single(self):
         if self._iterable:
@@ -188,19 +247,7 @@ class DataLoader:
                 yield self._fetch(indices)
 
     def _make_executor(self, seed):
-        counter = itertools.count()
-        lock = threading.Lock()
-
-        def init():
-            with lock:
-                wid = next(counter)
-            _worker_local.info = WorkerInfo(wid, self.num_workers, seed + wid, self.dataset)
-            if self.worker_init_fn is not None:
-                self.worker_init_fn(wid)
-
-        return concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.num_workers, thread_name_prefix="DataLoaderWorker", initializer=init
-        )
+        return _WorkerPool(self.num_workers, seed, self.dataset, self.worker_init_fn)
 
     def _result(self, fut):
         try:
@@ -208,11 +255,11 @@ class DataLoader:
         except concurrent.futures.TimeoutError:
             raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
 
-    def _iter_threads(self):
+    def _iter_threads(self, seed):
         if self.persistent_workers and self._executor is not None:
             ex = self._executor
         else:
-            ex = self._make_executor(self._base_seed())
+            ex = self._make_executor(seed)
             if self.persistent_workers:
                 self._executor = ex
         pending = []
@@ -231,12 +278,11 @@ class DataLoader:
             for f in pending:
                 f.cancel()
             if not self.persistent_workers:
-                ex.shutdown(wait=True, cancel_futures=True)
+                ex.shutdown()
 
-    def _iter_iterable_workers(self):
+    def _iter_iterable_workers(self, seed):
         # Like PyTorch: every worker iterates its own view of the dataset (datasets shard themselves
         # with get_worker_info()); batches are taken from the workers round-robin.
-        seed = self._base_seed()
         n = self.num_workers
         queues = [queue.Queue(maxsize=self.prefetch_factor) for _ in range(n)]
         stop = threading.Event()
