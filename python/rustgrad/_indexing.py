@@ -1,3 +1,421 @@
-"""(in progress)"""
+"""Indexing: ``Tensor.__getitem__`` / ``__setitem__`` with PyTorch's rules, and the index ops
+(gather, scatter, index_select, index_add, masked_fill, nonzero, take ...).
 
-__all__ = []
+Basic indices (ints, slices, None, Ellipsis) become native views (select/slice/unsqueeze).
+Advanced indices (integer / bool tensors, lists, arrays) are turned into one linear index over
+the indexed dims and served by a single native ``index_select``, so autograd comes from that op
+(its backward is an ``index_add``, which accumulates duplicate indices)."""
+
+import builtins
+
+import numpy as np
+
+from rustgrad import _rustgrad as _C
+from rustgrad._rustgrad import Tensor
+
+__all__ = [
+    "gather", "scatter", "scatter_add", "index_select", "index_add", "index_copy", "index_fill",
+    "masked_fill", "masked_select", "masked_scatter", "nonzero", "argwhere", "take", "take_along_dim",
+]
+
+_INT_DTYPES = ("int64", "int32", "uint8")
+
+
+def _dtype_name(t):
+    return str(t.dtype).replace("torch.", "")
+
+
+def _grad_on():
+    return _C.is_grad_enabled()
+
+
+def _as_index_item(it):
+    """Normalise one index item: lists/arrays/0-d tensors become tensors or ints."""
+    if isinstance(it, (builtins.bool, np.bool_)):
+        return Tensor(np.array(it))
+    if isinstance(it, (int, np.integer)):
+        return int(it)
+    if it is None or it is Ellipsis or isinstance(it, slice):
+        return it
+    if isinstance(it, Tensor):
+        if it.ndim == 0 and _dtype_name(it) in _INT_DTYPES:
+            return int(it.item())
+        return it
+    if isinstance(it, (list, tuple, np.ndarray)):
+        arr = np.asarray(it)
+        if arr.dtype == object:
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        if arr.size == 0:
+            arr = arr.astype(np.int64)
+        return _C.from_numpy(np.ascontiguousarray(arr))
+    raise IndexError(
+        "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices "
+        f"(got {type(it).__name__})"
+    )
+
+
+def _normalise(idx):
+    if not isinstance(idx, tuple):
+        # A list of plain ints is one advanced index (PyTorch treats x[[0, 1]] like x[tensor]).
+        idx = (idx,)
+    return [_as_index_item(i) for i in idx]
+
+
+def _consumed(it):
+    if it is None or it is Ellipsis:
+        return 0
+    if isinstance(it, Tensor) and _dtype_name(it) in ("bool", "uint8"):
+        return builtins.max(it.ndim, 0)
+    return 1
+
+
+def _expand_ellipsis(items, ndim):
+    used = sum(_consumed(i) for i in items)
+    if used > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    n_ell = sum(1 for i in items if i is Ellipsis)
+    if n_ell > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if n_ell == 1:
+        k = items.index(Ellipsis)
+        items = items[:k] + [slice(None)] * (ndim - used) + items[k + 1:]
+    return items
+
+
+def _basic_and_advanced(x, items):
+    """Apply basic indices as views; return the view and [(dim, index ndarray)] still to apply."""
+    items = _expand_ellipsis(items, x.ndim)
+    dim = 0
+    adv = []
+    for it in items:
+        if it is None:
+            x = x.unsqueeze(dim)
+            dim += 1
+        elif isinstance(it, int):
+            if x.ndim == 0:
+                raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                                 "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+            x = x.select(dim, it)
+        elif isinstance(it, slice):
+            step = 1 if it.step is None else int(it.step)
+            if step <= 0:
+                raise ValueError("step must be greater than zero")
+            x = _C._slice(x, dim, None if it.start is None else int(it.start),
+                          None if it.stop is None else int(it.stop), step)
+            dim += 1
+        else:  # tensor index
+            name = _dtype_name(it)
+            arr = it.numpy()
+            if name in ("bool", "uint8"):
+                k = arr.ndim
+                if k == 0:
+                    # x[True] adds a dim of size 1, x[False] one of size 0.
+                    x = x.unsqueeze(dim)
+                    adv.append((dim, np.arange(1)[: int(arr.item())]))
+                    dim += 1
+                    continue
+                shp = tuple(x.shape[dim:dim + k])
+                if shp != arr.shape:
+                    for j in range(k):
+                        if j >= len(shp) or arr.shape[j] != shp[j]:
+                            raise IndexError(
+                                f"The shape of the mask {list(arr.shape)} at index {j} does not match "
+                                f"the shape of the indexed tensor {list(x.shape)} at index {dim + j}")
+                for j, nz in enumerate(np.nonzero(arr)):
+                    adv.append((dim + j, nz))
+                dim += k
+            elif name in ("int64", "int32"):
+                adv.append((dim, arr.astype(np.int64)))
+                dim += 1
+            else:
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    return x, adv
+
+
+def _linear_index(x, adv):
+    """Broadcast the advanced indices, bounds-check them and fold them into one linear index."""
+    dims = [d for d, _ in adv]
+    try:
+        arrs = np.broadcast_arrays(*[a for _, a in adv])
+    except ValueError:
+        shapes = ", ".join(f"[{', '.join(map(str, a.shape))}]" for _, a in adv)
+        raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}")
+    bshape = arrs[0].shape if arrs else ()
+    lin = np.zeros(bshape, dtype=np.int64)
+    for d, a in zip(dims, arrs):
+        n = x.shape[d]
+        bad = (a < -n) | (a >= n)
+        if bad.any():
+            v = int(a[bad].flat[0])
+            raise IndexError(f"index {v} is out of bounds for dimension {d} with size {n}")
+        lin = lin * n + np.where(a < 0, a + n, a)
+    return dims, bshape, lin
+
+
+def _apply_advanced(x, adv):
+    dims, bshape, lin = _linear_index(x, adv)
+    nd = x.ndim
+    rest = [d for d in range(nd) if d not in dims]
+    adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
+    if dims != list(range(len(dims))):
+        x = x.permute(*(dims + rest))
+    rest_shape = [x.shape[len(dims) + i] for i in range(len(rest))]
+    flat = x.reshape(-1, *rest_shape)
+    out = _C._index_select(flat, 0, _C.from_numpy(np.ascontiguousarray(lin.reshape(-1))))
+    out = out.reshape(*bshape, *rest_shape)
+    if adjacent and dims[0] > 0:
+        # PyTorch keeps the broadcast dims where the (adjacent) indexed dims were.
+        nb, p = len(bshape), dims[0]
+        order = list(range(nb, nb + p)) + list(range(nb)) + list(range(nb + p, out.ndim))
+        out = out.permute(*order)
+    return out
+
+
+def _getitem(self, idx):
+    """``x[idx]`` with PyTorch semantics (basic indices give views)."""
+    # Fast paths: a single int or slice.
+    if isinstance(idx, int) and not isinstance(idx, builtins.bool):
+        if self.ndim == 0:
+            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                             "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+        return self.select(0, idx)
+    if isinstance(idx, slice) and self.ndim > 0:
+        step = 1 if idx.step is None else int(idx.step)
+        if step <= 0:
+            raise ValueError("step must be greater than zero")
+        return _C._slice(self, 0, idx.start, idx.stop, step)
+    x, adv = _basic_and_advanced(self, _normalise(idx))
+    if adv:
+        x = _apply_advanced(x, adv)
+    elif x is self:
+        x = _C._as_strided(self, list(self.shape), list(self.stride()), self.storage_offset()) \
+            if not self.requires_grad else self.view(*self.shape)
+    return x
+
+
+def _offsets_of(t):
+    """int64 tensor of the storage offset of every element of ``t``."""
+    off = np.full((), t.storage_offset(), dtype=np.int64)
+    for d, (n, s) in enumerate(zip(t.shape, t.stride())):
+        shape = [1] * t.ndim
+        shape[d] = n
+        off = off + (np.arange(n, dtype=np.int64) * s).reshape(shape)
+    return _C.from_numpy(np.ascontiguousarray(np.broadcast_to(off, tuple(t.shape))))
+
+
+def _value_tensor(value, like):
+    if isinstance(value, Tensor):
+        return value
+    return _C.from_numpy(np.asarray(value)) if isinstance(value, (list, tuple, np.ndarray)) else \
+        _C._full([], value, like.dtype)
+
+
+def _setitem(self, idx, value):
+    """``x[idx] = value``: writes into x's storage; autograd rebases x's history when needed."""
+    _C._check_inplace(self)
+    v = _value_tensor(value, self)
+    if _grad_on() and (self.requires_grad or v.requires_grad):
+        lin = _getitem(_C._arange(0, self.numel(), 1, "int64").reshape(*self.shape), idx)
+        vv = v.to(self.dtype).expand(*lin.shape).reshape(-1)
+        res = _C._scatter(self.reshape(-1), 0, lin.reshape(-1), vv, "none").reshape(*self.shape)
+        _C._commit_inplace(self, res)
+        return
+    with _NoGrad():
+        x, adv = _basic_and_advanced(self, _normalise(idx))
+        if not adv:
+            x.copy_(v)
+            return
+        offs = _apply_advanced(_offsets_of(x), adv)
+        vb = v.expand(*offs.shape) if tuple(v.shape) != tuple(offs.shape) else v
+        _C._put_offsets_(self, offs, vb.to(self.dtype))
+
+
+class _NoGrad:
+    def __enter__(self):
+        self.prev = _C.is_grad_enabled()
+        _C._set_grad_enabled(False)
+
+    def __exit__(self, *a):
+        _C._set_grad_enabled(self.prev)
+
+
+Tensor.__getitem__ = _getitem
+Tensor.__setitem__ = _setitem
+
+
+# ---- index ops -----------------------------------------------------------------------------------
+
+def _idx(index):
+    if not isinstance(index, Tensor):
+        index = _C.from_numpy(np.asarray(index, dtype=np.int64))
+    if _dtype_name(index) != "int64":
+        raise RuntimeError(f"expected index to have dtype int64 but got {_dtype_name(index)}")
+    return index
+
+
+def _inplace(self, res):
+    _C._commit_inplace(self, res)
+    return self
+
+
+def gather(input, dim, index, *, sparse_grad=False, out=None):
+    """``torch.gather(input, dim, index)``."""
+    if _dtype_name(index) != "int64":
+        raise RuntimeError("gather(): Expected dtype int64 for index")
+    return _C._gather(input, dim, index)
+
+
+def _scalar_src(self, value):
+    if isinstance(value, Tensor):
+        return value
+    return _C._full([], value, self.dtype)
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    """``torch.scatter(input, dim, index, src|value, reduce=None)``."""
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter() missing required argument 'src' or 'value'")
+    s = _scalar_src(input, src)
+    if _dtype_name(index) != "int64":
+        raise RuntimeError("scatter(): Expected dtype int64 for index")
+    if isinstance(src, Tensor) and src.dtype != input.dtype and src.ndim > 0:
+        raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype")
+    return _C._scatter(input, dim, index, s, reduce or "none")
+
+
+def scatter_add(input, dim, index, src):
+    """``torch.scatter_add(input, dim, index, src)``: accumulates duplicates."""
+    if _dtype_name(index) != "int64":
+        raise RuntimeError("scatter_add(): Expected dtype int64 for index")
+    return _C._scatter(input, dim, index, src, "add")
+
+
+def index_select(input, dim, index, *, out=None):
+    """``torch.index_select(input, dim, index)``."""
+    return _C._index_select(input, dim, _idx(index))
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """``torch.index_add(input, dim, index, source, alpha=1)``."""
+    return _C._index_add(input, dim, _idx(index), source, float(alpha))
+
+
+def _along(input, dim, index, shape):
+    """Index reshaped to broadcast along ``dim`` over ``shape`` (for index_copy / index_fill)."""
+    d = dim % builtins.max(input.ndim, 1)
+    view = [1] * len(shape)
+    view[d] = -1
+    return index.reshape(*view).expand(*shape).contiguous(), d
+
+
+def index_copy(input, dim, index, source):
+    """``torch.index_copy(input, dim, index, source)``."""
+    index = _idx(index)
+    ix, d = _along(input, dim, index, list(source.shape))
+    return _C._scatter(input, d, ix, source, "none")
+
+
+def index_fill(input, dim, index, value):
+    """``torch.index_fill(input, dim, index, value)``."""
+    index = _idx(index)
+    shape = list(input.shape)
+    d = dim % builtins.max(input.ndim, 1)
+    shape[d] = index.numel()
+    ix, d = _along(input, dim, index, shape)
+    return _C._scatter(input, d, ix, _scalar_src(input, value).to(input.dtype), "none")
+
+
+def _check_mask(mask):
+    if _dtype_name(mask) != "bool":
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {_dtype_name(mask)}")
+
+
+def masked_fill(input, mask, value):
+    """``torch.masked_fill(input, mask, value)``; value is a number or a 0-d tensor."""
+    _check_mask(mask)
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(
+                f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s).")
+        v = value.to(input.dtype)
+    else:
+        v = _C._full([], value, input.dtype)
+    return _C._where(mask, v, input)
+
+
+def masked_select(input, mask):
+    """``torch.masked_select(input, mask)``: 1-D tensor of the selected elements."""
+    _check_mask(mask)
+    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    x = input.expand(*shape) if tuple(input.shape) != shape else input
+    m = mask.expand(*shape) if tuple(mask.shape) != shape else mask
+    return x.reshape(-1)[m.reshape(-1)]
+
+
+def masked_scatter(input, mask, source):
+    """``torch.masked_scatter(input, mask, source)``."""
+    _check_mask(mask)
+    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    m = np.broadcast_to(mask.numpy(), shape).reshape(-1)
+    pos = np.nonzero(m)[0]
+    x = input.expand(*shape).reshape(-1)
+    src = source.reshape(-1)[: len(pos)]
+    return _C._scatter(x, 0, _C.from_numpy(pos.astype(np.int64)), src, "none").reshape(*shape)
+
+
+def nonzero(input, *, as_tuple=False):
+    """``torch.nonzero(input, as_tuple=False)``."""
+    a = input.numpy()
+    if as_tuple:
+        if a.ndim == 0:
+            return (_C.from_numpy(np.zeros(int(a != 0), dtype=np.int64)),)
+        return tuple(_C.from_numpy(np.ascontiguousarray(i.astype(np.int64))) for i in np.nonzero(a))
+    if a.ndim == 0:
+        return _C.from_numpy(np.zeros((int(a != 0), 0), dtype=np.int64))
+    return _C.from_numpy(np.ascontiguousarray(np.argwhere(a).astype(np.int64)))
+
+
+def argwhere(input):
+    """``torch.argwhere(input)`` (same as ``nonzero``)."""
+    return nonzero(input)
+
+
+def take(input, index):
+    """``torch.take(input, index)``: input treated as 1-D."""
+    index = _idx(index)
+    return _C._index_select(input.reshape(-1), 0, index.reshape(-1)).reshape(*index.shape)
+
+
+def take_along_dim(input, indices, dim=None):
+    """``torch.take_along_dim(input, indices, dim)``."""
+    if dim is None:
+        return take(input, indices.reshape(-1))
+    d = dim % input.ndim
+    s_in, s_ix = list(input.shape), list(indices.shape)
+    bi = list(np.broadcast_shapes(tuple(s_in[:d] + [1] + s_in[d + 1:]), tuple(s_ix[:d] + [1] + s_ix[d + 1:])))
+    x = input.expand(*(bi[:d] + [s_in[d]] + bi[d + 1:]))
+    ix = indices.expand(*(bi[:d] + [s_ix[d]] + bi[d + 1:]))
+    return gather(x, d, ix)
+
+
+def _attach():
+    def m(fn, name=None):
+        setattr(Tensor, name or fn.__name__, fn)
+
+    for f in (gather, scatter, scatter_add, index_select, index_add, index_copy, index_fill, masked_fill,
+              masked_select, masked_scatter, nonzero, argwhere, take, take_along_dim):
+        m(f)
+    m(lambda self, dim, index, src=None, value=None, *, reduce=None:
+      _inplace(self, scatter(self, dim, index, src, value, reduce=reduce)), "scatter_")
+    m(lambda self, dim, index, src: _inplace(self, scatter_add(self, dim, index, src)), "scatter_add_")
+    m(lambda self, dim, index, source, *, alpha=1: _inplace(self, index_add(self, dim, index, source, alpha=alpha)),
+      "index_add_")
+    m(lambda self, dim, index, source: _inplace(self, index_copy(self, dim, index, source)), "index_copy_")
+    m(lambda self, dim, index, value: _inplace(self, index_fill(self, dim, index, value)), "index_fill_")
+    m(lambda self, mask, value: _inplace(self, masked_fill(self, mask, value)), "masked_fill_")
+    m(lambda self, mask, source: _inplace(self, masked_scatter(self, mask, source)), "masked_scatter_")
+
+
+_attach()

@@ -1,3 +1,420 @@
-"""(in progress)"""
+"""Joining, splitting and shape ops (cat, stack, split, flip, roll, repeat, tril, diagonal, unique ...).
 
-__all__ = []
+``cat`` and the index primitives are native; the rest are compositions of native views and ops,
+so each gets its backward from the ops it is made of (split/chunk/unbind return views)."""
+
+import builtins
+
+import numpy as np
+
+from rustgrad import _rustgrad as _C
+from rustgrad._rustgrad import Tensor
+
+__all__ = [
+    "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "split", "chunk",
+    "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "tile", "repeat_interleave", "tril", "triu",
+    "diag", "diagonal", "diag_embed", "trace", "meshgrid", "cartesian_prod", "unique", "bincount", "searchsorted",
+    "narrow_copy", "atleast_1d", "atleast_2d", "atleast_3d",
+]
+
+
+def _i64(a):
+    return _C.from_numpy(np.ascontiguousarray(np.asarray(a, dtype=np.int64)))
+
+
+def cat(tensors, dim=0, *, out=None):
+    """``torch.cat(tensors, dim=0)`` with dtype promotion; 1-D empty tensors are skipped."""
+    if isinstance(tensors, Tensor):
+        raise TypeError("cat(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
+    return _C._cat(list(tensors), dim)
+
+
+concat = cat
+concatenate = cat
+
+
+def stack(tensors, dim=0, *, out=None):
+    """``torch.stack(tensors, dim=0)``: all tensors must have the same shape."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    s0 = tuple(tensors[0].shape)
+    for i, t in enumerate(tensors):
+        if tuple(t.shape) != s0:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(s0)} at entry 0 and "
+                f"{list(t.shape)} at entry {i}")
+    nd = len(s0) + 1
+    if not -nd <= dim < nd:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+    d = dim % nd
+    return _C._cat([t.unsqueeze(d) for t in tensors], d)
+
+
+def atleast_1d(*tensors):
+    """``torch.atleast_1d``."""
+    r = [t.reshape(1) if t.ndim == 0 else t for t in (tensors[0] if len(tensors) == 1 and
+                                                          isinstance(tensors[0], (list, tuple)) else tensors)]
+    return r[0] if len(r) == 1 else tuple(r)
+
+
+def atleast_2d(*tensors):
+    """``torch.atleast_2d``."""
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    r = [t.reshape(1, -1) if t.ndim < 2 else t for t in ts]
+    return r[0] if len(r) == 1 else tuple(r)
+
+
+def atleast_3d(*tensors):
+    """``torch.atleast_3d``."""
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    r = []
+    for t in ts:
+        if t.ndim == 0:
+            t = t.reshape(1, 1, 1)
+        elif t.ndim == 1:
+            t = t.reshape(1, -1, 1)
+        elif t.ndim == 2:
+            t = t.unsqueeze(-1)
+        r.append(t)
+    return r[0] if len(r) == 1 else tuple(r)
+
+
+def hstack(tensors, *, out=None):
+    """``torch.hstack``: cat along dim 1 (dim 0 for 1-D)."""
+    ts = [atleast_1d(t) for t in tensors]
+    return cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors, *, out=None):
+    """``torch.vstack``: cat along dim 0 after atleast_2d."""
+    return cat([atleast_2d(t) for t in tensors], 0)
+
+
+def dstack(tensors, *, out=None):
+    """``torch.dstack``: cat along dim 2 after atleast_3d."""
+    return cat([atleast_3d(t) for t in tensors], 2)
+
+
+def column_stack(tensors, *, out=None):
+    """``torch.column_stack``."""
+    return hstack([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors])
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """``torch.split``: views of ``split_size`` (last may be smaller) or of the listed sizes."""
+    d = dim % builtins.max(tensor.ndim, 1)
+    n = tensor.shape[d]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at dimension "
+                f"{d}), but got split_sizes={sizes}")
+    else:
+        s = int(split_size_or_sections)
+        if s < 0 or (s == 0 and n != 0):
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        sizes = [s] * (n // s) + ([n % s] if n % s else []) if s else [0]
+    out, at = [], 0
+    for s in sizes:
+        out.append(tensor.narrow(d, at, s))
+        at += s
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    """``torch.chunk``: at most ``chunks`` views of size ceil(n / chunks)."""
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+    n = input.shape[dim % input.ndim]
+    size = -(-n // chunks)
+    if size == 0:
+        return tuple(input.narrow(dim, 0, 0) for _ in range(builtins.min(chunks, 1) if n == 0 else chunks))
+    return split(input, size, dim)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """``torch.tensor_split``: n near-equal sections or splits at the given indices."""
+    d = dim % input.ndim
+    n = input.shape[d]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = indices_or_sections.tolist()
+    if isinstance(indices_or_sections, int):
+        k = indices_or_sections
+        if k <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {k}")
+        q, r = divmod(n, k)
+        bounds = [i * q + builtins.min(i, r) for i in range(k + 1)]
+    else:
+        bounds = [0] + [builtins.min(builtins.max(int(i) if i >= 0 else int(i) + n, 0), n)
+                        for i in indices_or_sections] + [n]
+    return tuple(input.narrow(d, a, builtins.max(b - a, 0)) for a, b in zip(bounds[:-1], bounds[1:]))
+
+
+def unbind(input, dim=0):
+    """``torch.unbind``: views removing ``dim``."""
+    return tuple(input.select(dim, i) for i in range(input.shape[dim]))
+
+
+def flip(input, dims):
+    """``torch.flip(input, dims)`` (a copy, as in PyTorch)."""
+    if isinstance(dims, int):
+        dims = (dims,)
+    x = input
+    for d in dims:
+        n = x.shape[d]
+        x = _C._index_select(x, d, _i64(np.arange(n - 1, -1, -1)))
+    return x if dims else input.clone()
+
+
+def fliplr(input):
+    """``torch.fliplr``."""
+    if input.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(input, (1,))
+
+
+def flipud(input):
+    """``torch.flipud``."""
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(input, (0,))
+
+
+def roll(input, shifts, dims=None):
+    """``torch.roll(input, shifts, dims=None)``."""
+    if dims is None:
+        return roll(input.reshape(-1), shifts, 0).reshape(*input.shape)
+    if isinstance(shifts, int):
+        shifts = (shifts,)
+    if isinstance(dims, int):
+        dims = (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    x = input
+    for s, d in zip(shifts, dims):
+        n = x.shape[d]
+        if n == 0:
+            continue
+        s %= n
+        if s:
+            x = cat([x.narrow(d, n - s, s), x.narrow(d, 0, n - s)], d)
+    return x
+
+
+def _repeat(self, *sizes):
+    """``Tensor.repeat(*sizes)``: tile the tensor (expand + reshape, so backward sums tiles)."""
+    if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
+        sizes = tuple(sizes[0])
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < self.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    x = self.reshape(*([1] * (len(sizes) - self.ndim) + list(self.shape)))
+    inter, final = [], []
+    for r, n in zip(sizes, x.shape):
+        inter += [r, n]
+        final.append(r * n)
+    y = x.reshape(*[v for n in x.shape for v in (1, n)]).expand(*inter)
+    return y.reshape(*final)
+
+
+def tile(input, dims):
+    """``torch.tile(input, dims)``."""
+    dims = list(dims)
+    if len(dims) < input.ndim:
+        dims = [1] * (input.ndim - len(dims)) + dims
+    return _repeat(input, *dims)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """``torch.repeat_interleave(input, repeats, dim=None)``."""
+    if repeats is None:  # torch.repeat_interleave(repeats)
+        r = input.numpy()
+        return _i64(np.repeat(np.arange(len(r)), r))
+    x = input
+    if dim is None:
+        x, dim = x.reshape(-1), 0
+    n = x.shape[dim]
+    r = repeats.numpy() if isinstance(repeats, Tensor) else int(repeats)
+    if np.any(np.asarray(r) < 0):
+        raise RuntimeError("repeats can not be negative")
+    return _C._index_select(x, dim, _i64(np.repeat(np.arange(n), r)))
+
+
+def _tri_mask(input, diagonal, lower):
+    if input.ndim < 2:
+        raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 dimensions")
+    r, c = input.shape[-2], input.shape[-1]
+    i = np.arange(r)[:, None]
+    j = np.arange(c)[None, :]
+    m = (j - i <= diagonal) if lower else (j - i >= diagonal)
+    return _C.from_numpy(np.ascontiguousarray(m))
+
+
+def tril(input, diagonal=0, *, out=None):
+    """``torch.tril(input, diagonal=0)``."""
+    return _C._where(_tri_mask(input, diagonal, True), input, _C._full([], 0, input.dtype))
+
+
+def triu(input, diagonal=0, *, out=None):
+    """``torch.triu(input, diagonal=0)``."""
+    return _C._where(_tri_mask(input, diagonal, False), input, _C._full([], 0, input.dtype))
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """``torch.diagonal``: a view of the diagonal (moved to the last dim)."""
+    nd = input.ndim
+    d1, d2 = dim1 % nd, dim2 % nd
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    n1, n2 = input.shape[d1], input.shape[d2]
+    if offset >= 0:
+        length = builtins.max(builtins.min(n1, n2 - offset), 0)
+        start = (0, offset)
+    else:
+        length = builtins.max(builtins.min(n1 + offset, n2), 0)
+        start = (-offset, 0)
+    st = input.stride()
+    rest = [d for d in range(nd) if d not in (d1, d2)]
+    off = input.storage_offset() + (start[0] * st[d1] + start[1] * st[d2] if length else 0)
+    shape = [input.shape[d] for d in rest] + [length]
+    strides = [st[d] for d in rest] + [st[d1] + st[d2]]
+    if not (input.requires_grad and _C.is_grad_enabled()):
+        return _C._as_strided(input, shape, strides, off)
+    # Differentiable path: the same elements through index_select (backward = index_add).
+    x = input.permute(*(rest + [d1, d2]))
+    flat = x.reshape(*[input.shape[d] for d in rest], n1 * n2)
+    idx = (np.arange(length) + start[0]) * n2 + np.arange(length) + start[1]
+    return _C._index_select(flat, flat.ndim - 1, _i64(idx))
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """``torch.diag_embed`` for the default dims (last two)."""
+    n = input.shape[-1] + abs(offset)
+    out_shape = list(input.shape[:-1]) + [n * n]
+    i = np.arange(input.shape[-1])
+    r, c = (i, i + offset) if offset >= 0 else (i - offset, i)
+    idx = _i64(np.broadcast_to(r * n + c, tuple(input.shape)).copy())
+    z = _C._zeros(out_shape, input.dtype)
+    res = _C._scatter(z, input.ndim - 1, idx, input.contiguous(), "none")
+    res = res.reshape(*(list(input.shape[:-1]) + [n, n]))
+    if (dim1, dim2) not in ((-2, -1), (res.ndim - 2, res.ndim - 1)):
+        raise NotImplementedError("diag_embed: only dim1=-2, dim2=-1 are supported")
+    return res
+
+
+def diag(input, diagonal=0):
+    """``torch.diag``: 1-D -> square matrix, 2-D -> its diagonal (a copy)."""
+    if input.ndim == 1:
+        return diag_embed(input, diagonal)
+    if input.ndim == 2:
+        return globals()["diagonal"](input, diagonal).clone() if not input.requires_grad else \
+            globals()["diagonal"](input, diagonal)
+    raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + f"{input.ndim}D")
+
+
+def trace(input):
+    """``torch.trace`` of a 2-D tensor."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    return diagonal(input).sum()
+
+
+def meshgrid(*tensors, indexing=None):
+    """``torch.meshgrid(*tensors, indexing='ij')``."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    indexing = indexing or "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    ts = list(tensors)
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = [t.numel() for t in ts]
+    out = []
+    for i, t in enumerate(ts):
+        v = [1] * len(ts)
+        v[i] = -1
+        out.append(t.reshape(*v).expand(*shape))
+    if swap:
+        out = [o.transpose(0, 1) for o in out]
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+def cartesian_prod(*tensors):
+    """``torch.cartesian_prod``."""
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """``torch.unique``: sorted unique values (optionally inverse indices and counts)."""
+    a = input.numpy()
+    if dim is None:
+        u, inv, cnt = np.unique(a.reshape(-1), return_inverse=True, return_counts=True)
+        inv = inv.reshape(a.shape)
+    else:
+        u, inv, cnt = np.unique(a, return_inverse=True, return_counts=True, axis=dim)
+        inv = inv.reshape(-1)
+    res = [_C.from_numpy(np.ascontiguousarray(u))]
+    if return_inverse:
+        res.append(_i64(inv))
+    if return_counts:
+        res.append(_i64(cnt))
+    return res[0] if len(res) == 1 else tuple(res)
+
+
+def bincount(input, weights=None, minlength=0):
+    """``torch.bincount``."""
+    if input.ndim != 1:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    a = input.numpy()
+    if a.dtype.kind not in "iu":
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs.")
+    if a.size and a.min() < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is None:
+        return _i64(np.bincount(a, minlength=minlength))
+    w = weights.numpy()
+    r = np.bincount(a, weights=w, minlength=minlength)
+    return _C.from_numpy(r.astype(w.dtype if w.dtype == np.float32 else np.float64))
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
+    """``torch.searchsorted`` (1-D or batched sorted sequence)."""
+    sd = "right" if (right or side == "right") else "left"
+    s = sorted_sequence.numpy()
+    v = input.numpy() if isinstance(input, Tensor) else np.asarray(input)
+    if s.ndim == 1:
+        r = np.searchsorted(s, v, side=sd)
+    else:
+        r = np.stack([np.searchsorted(s[i], v[i], side=sd)
+                      for i in np.ndindex(*s.shape[:-1])]).reshape(v.shape)
+    return _C.from_numpy(np.ascontiguousarray(r.astype(np.int32 if out_int32 else np.int64)))
+
+
+def narrow_copy(input, dim, start, length):
+    """``torch.narrow_copy``."""
+    return input.narrow(dim, start, length).clone()
+
+
+def _attach():
+    def m(fn, name=None):
+        setattr(Tensor, name or fn.__name__, fn)
+
+    for f in (split, chunk, tensor_split, unbind, fliplr, flipud, tile, repeat_interleave, tril, triu, diagonal,
+              diag, diag_embed, trace, unique, bincount, narrow_copy):
+        m(f)
+    m(lambda self, *dims: flip(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (list, tuple)) else dims),
+      "flip")
+    m(lambda self, shifts, dims=None: roll(self, shifts, dims), "roll")
+    m(_repeat, "repeat")
+    m(lambda self, diagonal=0: self.copy_(tril(self, diagonal)), "tril_")
+    m(lambda self, diagonal=0: self.copy_(triu(self, diagonal)), "triu_")
+
+
+_attach()
