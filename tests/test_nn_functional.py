@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
-from conftest import assert_close, gradcheck, requires_torch, torch
-
 import rustgrad
 import rustgrad.nn.functional as F
+from conftest import assert_close, gradcheck, requires_torch, torch
 
 
 def T(a, dtype=rustgrad.float64, grad=False):

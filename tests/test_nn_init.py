@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 import rustgrad
 import rustgrad.nn as nn
 from rustgrad.nn import init

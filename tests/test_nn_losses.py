@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import assert_close, gradcheck, requires_torch, torch
-
 import rustgrad
 import rustgrad.nn as nn
 import rustgrad.nn.functional as F
+from conftest import assert_close, gradcheck, requires_torch, torch
 
 
 def T(a, dtype=rustgrad.float64, grad=False):

@@ -1,7 +1,10 @@
 """``rustgrad.nn``: modules, functional ops, initialisers and utilities (PyTorch's torch.nn API)."""
 
-from rustgrad.nn.parameter import Buffer, Parameter, UninitializedParameter  # noqa: F401
-from rustgrad.nn import functional, init  # noqa: F401
+from rustgrad.nn import (  # noqa: F401
+    functional,
+    init,
+    utils,  # noqa: F401
+)
 from rustgrad.nn.modules import *  # noqa: F401,F403
 from rustgrad.nn.modules import Module  # noqa: F401
-from rustgrad.nn import utils  # noqa: F401
+from rustgrad.nn.parameter import Buffer, Parameter, UninitializedParameter  # noqa: F401

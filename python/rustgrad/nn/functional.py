@@ -8,7 +8,6 @@ import math
 import warnings
 
 import rustgrad
-from rustgrad import Tensor
 from rustgrad import _rustgrad as _C
 
 try:  # native kernels (helper-owned module); see _linear_fallback for the development stand-in
@@ -742,7 +741,7 @@ def _nll_core(logp, target, weight, ignore_index, reduction):
         raise RuntimeError(f"expected scalar type Long but found {str(target.dtype).split('.')[-1].capitalize()}")
     if logp.dim() == 1:
         if target.dim() != 0:
-            raise RuntimeError(f"0D or 1D target tensor expected, multi-target not supported")
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
         n_classes = logp.shape[0]
     else:
         n_classes = logp.shape[1]

@@ -257,15 +257,10 @@ class ModuleDict(Module):
         raise NotImplementedError("ModuleDict has no forward()")
 
 
-def _param_repr(p):
+def _param_repr(p, legacy_type=False):
+    # torch's ParameterList shows the dtype, ParameterDict the legacy tensor type name
     size_str = "x".join(str(s) for s in p.size())
-    return f"Parameter containing: [{p.__class__.__module__.split('.')[0]}.{_dtype_tensor_name(p)} of size {size_str}]"
-
-
-def _dtype_tensor_name(p):
-    return {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor", "int32": "IntTensor"}.get(
-        str(p.dtype).split(".")[-1], "Tensor"
-    )
+    return f"Parameter containing: [{p.type() if legacy_type else p.dtype} of size {size_str}]"
 
 
 class ParameterList(Module):
@@ -316,10 +311,6 @@ class ParameterList(Module):
             else:
                 lines.append(f"  ({k}): Object of type: {type(p).__name__}")
         return "\n".join(lines)
-
-    def __repr__(self):
-        extra = self.extra_repr()
-        return self._get_name() + "(" + ("\n" + extra + "\n" if extra else "") + ")"
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ParameterList has no forward()")
@@ -385,12 +376,8 @@ class ParameterDict(Module):
     def extra_repr(self):
         lines = []
         for k, p in self.items():
-            lines.append(f"  ({k}): " + (_param_repr(p) if isinstance(p, Tensor) else f"Object of type: {type(p).__name__}"))
+            lines.append(f"  ({k}): " + (_param_repr(p, True) if isinstance(p, Tensor) else f"Object of type: {type(p).__name__}"))
         return "\n".join(lines)
-
-    def __repr__(self):
-        extra = self.extra_repr()
-        return self._get_name() + "(" + ("\n" + extra + "\n" if extra else "") + ")"
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ParameterDict has no forward()")

@@ -235,12 +235,6 @@ class RNN(RNNBase):
         super().__init__(mode, *args, **kwargs)
         self.__dict__["nonlinearity"] = nonlinearity
 
-    def extra_repr(self):
-        s = super().extra_repr()
-        if self.nonlinearity != "tanh":
-            s += f", nonlinearity={self.nonlinearity}"
-        return s
-
 
 class LSTM(RNNBase):
     """LSTM with PyTorch's gate order (input, forget, cell, output)."""
