@@ -339,7 +339,6 @@ def meshgrid(*tensors, indexing=None):
         v[i] = -1
         out.append(t.reshape(*v).expand(*shape))
     if swap:
-        out = [o.transpose(0, 1) for o in out]
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 
