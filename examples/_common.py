@@ -61,7 +61,9 @@ def add_common_args(parser, epochs, batch_size, lr):
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--test-batch-size", type=int, default=1000)
     parser.add_argument("--lr", type=float, default=lr)
-    parser.add_argument("--data", default=DEFAULT_DATA, help="folder with MNIST-format IDX files (raw or .gz)")
+    parser.add_argument(
+        "--data", default=DEFAULT_DATA, help="folder with MNIST-format IDX files (raw or .gz)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training samples")
     parser.add_argument("--test-limit", type=int, default=None, help="use only the first N test samples")

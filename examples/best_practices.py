@@ -15,10 +15,9 @@ import argparse
 import os
 
 import _common  # noqa: F401  (sets sys.path for a source checkout)
-from _common import add_common_args, evaluate, image_datasets, plot_curves, progress, set_postfix
-
 import rustgrad as torch
 import rustgrad.nn.functional as F
+from _common import add_common_args, evaluate, image_datasets, plot_curves, progress, set_postfix
 from rustgrad import nn
 from rustgrad.optim.lr_scheduler import StepLR
 from rustgrad.utils.data import DataLoader, Subset, random_split
@@ -78,11 +77,15 @@ def main(argv=None):
     train_full, test_set = image_datasets(args, train_tf, eval_tf)
     n_val = max(1, int(len(train_full) * args.val_fraction))
     train_idx, val_idx = random_split(
-        range(len(train_full)), [len(train_full) - n_val, n_val], generator=torch.Generator().manual_seed(args.seed)
+        range(len(train_full)),
+        [len(train_full) - n_val, n_val],
+        generator=torch.Generator().manual_seed(args.seed),
     )
     train_set = Subset(train_full, list(train_idx))
     # validation images must not be augmented: same indices, evaluation transform
-    val_base = image_datasets(argparse.Namespace(**{**vars(args), "limit": None, "test_limit": None}), eval_tf, eval_tf)[0]
+    val_base = image_datasets(
+        argparse.Namespace(**{**vars(args), "limit": None, "test_limit": None}), eval_tf, eval_tf
+    )[0]
     base_indices = train_full.indices if isinstance(train_full, Subset) else range(len(train_full))
     val_set = Subset(val_base, [base_indices[i] for i in val_idx])
 
@@ -92,7 +95,9 @@ def main(argv=None):
     test_loader = DataLoader(test_set, batch_size=args.test_batch_size)
 
     model = Net()
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay
+    )
     scheduler = StepLR(optimizer, step_size=args.step_size, gamma=args.gamma)
     start_epoch, best_acc = 1, 0.0
     history = {"train loss": [], "val accuracy": []}

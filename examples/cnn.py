@@ -8,10 +8,9 @@ loss), trained on Fashion-MNIST by default.
 import argparse
 
 import _common  # noqa: F401  (sets sys.path for a source checkout)
-from _common import add_common_args, evaluate, image_datasets, plot_curves, progress, set_postfix
-
 import rustgrad as torch
 import rustgrad.nn.functional as F
+from _common import add_common_args, evaluate, image_datasets, plot_curves, progress, set_postfix
 from rustgrad import nn
 from rustgrad.utils.data import DataLoader
 from rustgrad.vision import transforms
@@ -62,7 +61,9 @@ def main(argv=None):
 
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
     train_set, test_set = image_datasets(args, tf, tf)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers)
+    train_loader = DataLoader(
+        train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers
+    )
     test_loader = DataLoader(test_set, batch_size=args.test_batch_size, num_workers=args.num_workers)
 
     model = Net()
@@ -73,7 +74,9 @@ def main(argv=None):
         test_loss, acc = evaluate(model, test_loader, lambda o, t: F.nll_loss(o, t, reduction="sum"))
         history["train loss"].append(train_loss)
         history["test accuracy"].append(acc)
-        print(f"epoch {epoch}: train loss {train_loss:.4f}, test loss {test_loss:.4f}, test accuracy {acc:.4f}")
+        print(
+            f"epoch {epoch}: train loss {train_loss:.4f}, test loss {test_loss:.4f}, test accuracy {acc:.4f}"
+        )
     if args.save_model:
         torch.save(model.state_dict(), args.save_model)
     plot_curves(args.plot, history)

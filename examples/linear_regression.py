@@ -1,14 +1,13 @@
 """Linear regression on synthetic data: nn.Linear + MSELoss + SGD.
 
-    python examples/linear_regression.py --epochs 20
+python examples/linear_regression.py --epochs 20
 """
 
 import argparse
 
 import _common  # noqa: F401  (sets sys.path for a source checkout)
-from _common import plot_curves, progress, set_postfix
-
 import rustgrad as torch
+from _common import plot_curves, progress, set_postfix
 from rustgrad import nn
 from rustgrad.utils.data import DataLoader, TensorDataset
 

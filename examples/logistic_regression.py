@@ -1,14 +1,13 @@
 """Binary logistic regression with the core tensor API and autograd only (no nn, no optim).
 
-    python examples/logistic_regression.py --epochs 100
+python examples/logistic_regression.py --epochs 100
 """
 
 import argparse
 
 import _common  # noqa: F401  (sets sys.path for a source checkout)
-from _common import plot_curves, progress, set_postfix
-
 import rustgrad as torch
+from _common import plot_curves, progress, set_postfix
 
 
 def make_data(n, d):

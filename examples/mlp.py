@@ -1,15 +1,14 @@
 """A 784-128-10 multilayer perceptron on Fashion-MNIST.
 
-    python examples/mlp.py --epochs 3
+python examples/mlp.py --epochs 3
 """
 
 import argparse
 
 import _common  # noqa: F401  (sets sys.path for a source checkout)
-from _common import add_common_args, evaluate, image_datasets, plot_curves, progress, set_postfix
-
 import rustgrad as torch
 import rustgrad.nn.functional as F
+from _common import add_common_args, evaluate, image_datasets, plot_curves, progress, set_postfix
 from rustgrad import nn
 from rustgrad.utils.data import DataLoader
 from rustgrad.vision import transforms
@@ -28,14 +27,16 @@ class MLP(nn.Module):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="784-128-10 MLP on Fashion-MNIST.")
-    add_common_args(p, epochs=3, batch_size=128, lr=0.1)
+    add_common_args(p, epochs=3, batch_size=128, lr=0.05)
     p.add_argument("--hidden", type=int, default=128)
     args = p.parse_args(argv)
     torch.manual_seed(args.seed)
 
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
     train_set, test_set = image_datasets(args, tf, tf)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers)
+    train_loader = DataLoader(
+        train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers
+    )
     test_loader = DataLoader(test_set, batch_size=args.test_batch_size, num_workers=args.num_workers)
 
     model = MLP(args.hidden)
@@ -57,7 +58,9 @@ def main(argv=None):
         test_loss, acc = evaluate(model, test_loader, lambda o, t: F.cross_entropy(o, t, reduction="sum"))
         history["train loss"].append(total / n)
         history["test accuracy"].append(acc)
-        print(f"epoch {epoch}: train loss {total / n:.4f}, test loss {test_loss:.4f}, test accuracy {acc:.4f}")
+        print(
+            f"epoch {epoch}: train loss {total / n:.4f}, test loss {test_loss:.4f}, test accuracy {acc:.4f}"
+        )
     plot_curves(args.plot, history)
     print(f"final test accuracy: {history['test accuracy'][-1]:.4f}")
     return history["test accuracy"][-1]

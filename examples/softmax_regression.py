@@ -1,15 +1,14 @@
 """Softmax (multinomial logistic) regression on Fashion-MNIST: one nn.Linear + cross-entropy.
 
-    python examples/softmax_regression.py --epochs 3
+python examples/softmax_regression.py --epochs 3
 """
 
 import argparse
 
 import _common  # noqa: F401  (sets sys.path for a source checkout)
-from _common import add_common_args, evaluate, image_datasets, plot_curves, progress, set_postfix
-
 import rustgrad as torch
 import rustgrad.nn.functional as F
+from _common import add_common_args, evaluate, image_datasets, plot_curves, progress, set_postfix
 from rustgrad import nn
 from rustgrad.utils.data import DataLoader
 from rustgrad.vision import transforms
@@ -23,7 +22,9 @@ def main(argv=None):
 
     tf = transforms.Compose([transforms.ToTensor(), transforms.Lambda(lambda x: x.reshape(-1))])
     train_set, test_set = image_datasets(args, tf, tf)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers)
+    train_loader = DataLoader(
+        train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers
+    )
     test_loader = DataLoader(test_set, batch_size=args.test_batch_size, num_workers=args.num_workers)
 
     model = nn.Linear(28 * 28, 10)

@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import pytest
-
 import rustgrad
 from rustgrad.utils.data import (
     BatchSampler,
@@ -176,10 +175,15 @@ class Slow(Dataset):
 
 def test_workers_match_single_process_and_preserve_order():
     rustgrad.manual_seed(7)
-    ref = [(_np(b["x"]).tolist(), _np(b["i"]).tolist()) for b in DataLoader(Slow(23), batch_size=3, shuffle=True)]
+    ref = [
+        (_np(b["x"]).tolist(), _np(b["i"]).tolist()) for b in DataLoader(Slow(23), batch_size=3, shuffle=True)
+    ]
     ds = Slow(23, delay=0.002)
     rustgrad.manual_seed(7)
-    got = [(_np(b["x"]).tolist(), _np(b["i"]).tolist()) for b in DataLoader(ds, batch_size=3, shuffle=True, num_workers=3)]
+    got = [
+        (_np(b["x"]).tolist(), _np(b["i"]).tolist())
+        for b in DataLoader(ds, batch_size=3, shuffle=True, num_workers=3)
+    ]
     assert got == ref
     assert len(ds.threads) >= 2 and threading.get_ident() not in ds.threads
     assert {w for w, _ in ds.infos} <= {0, 1, 2} and {n for _, n in ds.infos} == {3}

@@ -12,9 +12,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import requires_torch, torch
-
 import rustgrad
+from conftest import requires_torch, torch
 from rustgrad.serialization import load_safetensors, save_safetensors
 
 DTYPES = [rustgrad.float32, rustgrad.float64, rustgrad.int64, rustgrad.int32, rustgrad.uint8, rustgrad.bool]
@@ -226,7 +225,9 @@ def test_load_refuses_code(tmp_path):
 
 # -- safetensors -------------------------------------------------------------------------------
 def test_safetensors_round_trip(tmp_path):
-    tensors = {f"t_{str(d).split('.')[-1]}": rustgrad.tensor(np.arange(6).reshape(2, 3) % 3).to(d) for d in DTYPES}
+    tensors = {
+        f"t_{str(d).split('.')[-1]}": rustgrad.tensor(np.arange(6).reshape(2, 3) % 3).to(d) for d in DTYPES
+    }
     tensors["scalar"] = rustgrad.tensor(2.5)
     tensors["noncontig"] = rustgrad.arange(6.0).reshape(2, 3).t()
     p = tmp_path / "m.safetensors"
@@ -262,7 +263,10 @@ def test_safetensors_rejects_bad_files(tmp_path):
 def test_torch_reads_our_file(tmp_path):
     base = rustgrad.arange(12.0).reshape(3, 4)
     obj = collections.OrderedDict(
-        w=base, wt=base.t(), i=rustgrad.tensor([1, 2], dtype=rustgrad.int32), b=rustgrad.tensor([True, False]),
+        w=base,
+        wt=base.t(),
+        i=rustgrad.tensor([1, 2], dtype=rustgrad.int32),
+        b=rustgrad.tensor([True, False]),
         nested={"x": [rustgrad.tensor(3, dtype=rustgrad.uint8), 1.5, "s", None]},
     )
     p = tmp_path / "ours.pt"
@@ -283,8 +287,16 @@ def test_we_read_torch_file(tmp_path):
     opt.step()
     base = torch.arange(10, dtype=torch.float64)
     p = tmp_path / "theirs.pt"
-    torch.save({"model": lin.state_dict(), "opt": opt.state_dict(), "view": base[2:8:2], "base": base,
-                "bf": torch.ones(2, dtype=torch.bfloat16)}, p)
+    torch.save(
+        {
+            "model": lin.state_dict(),
+            "opt": opt.state_dict(),
+            "view": base[2:8:2],
+            "base": base,
+            "bf": torch.ones(2, dtype=torch.bfloat16),
+        },
+        p,
+    )
     with pytest.warns(UserWarning, match="bfloat16"):
         got = rustgrad.load(p)
     np.testing.assert_array_equal(got["model"]["weight"].numpy(), lin.weight.detach().numpy())

@@ -7,7 +7,6 @@ import struct
 
 import numpy as np
 import pytest
-
 import rustgrad
 from rustgrad.utils.data import DataLoader
 from rustgrad.vision import datasets

@@ -46,7 +46,12 @@ _NP_OF_STORAGE = {
     "HalfStorage": ("<f2", "float32"),
     "BFloat16Storage": ("bf16", "float32"),
 }
-_LOSSY = {"HalfStorage": "float16", "BFloat16Storage": "bfloat16", "ShortStorage": "int16", "CharStorage": "int8"}
+_LOSSY = {
+    "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16",
+    "ShortStorage": "int16",
+    "CharStorage": "int8",
+}
 
 
 def _np_name(t):
@@ -172,7 +177,11 @@ def _write_archive(obj, fileobj):
         _zip_write(zf, "archive/data.pkl", buf.getvalue())
         _zip_write(zf, "archive/byteorder", b"little")
         for ref, arr in storages.values():
-            _zip_write(zf, f"archive/data/{ref.key}", np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes())
+            _zip_write(
+                zf,
+                f"archive/data/{ref.key}",
+                np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes(),
+            )
         _zip_write(zf, "archive/version", b"3\n")
 
 
@@ -215,7 +224,9 @@ class _StorageClass:
         self.name = name
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+def _rebuild_tensor_v2(
+    storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None
+):
     t = storage.as_strided(tuple(size), tuple(stride), int(storage_offset))
     if requires_grad:
         t.requires_grad_(True)
@@ -336,7 +347,14 @@ def _load_fileobj(fh):
 
 
 # -- safetensors -------------------------------------------------------------------------------
-_ST_DTYPES = {"float32": "F32", "float64": "F64", "int64": "I64", "int32": "I32", "uint8": "U8", "bool": "BOOL"}
+_ST_DTYPES = {
+    "float32": "F32",
+    "float64": "F64",
+    "int64": "I64",
+    "int32": "I32",
+    "uint8": "U8",
+    "bool": "BOOL",
+}
 _ST_READ = {
     "F32": ("<f4", "float32"),
     "F64": ("<f8", "float64"),
@@ -368,7 +386,11 @@ def save_safetensors(tensors, path, metadata=None):
         if dt not in _ST_DTYPES:
             raise TypeError(f"safetensors: unsupported dtype {t.dtype}")
         raw = np.ascontiguousarray(_tensor_numpy(t)).astype(np.dtype(_ST_READ[_ST_DTYPES[dt]][0])).tobytes()
-        header[name] = {"dtype": _ST_DTYPES[dt], "shape": [int(s) for s in t.shape], "data_offsets": [offset, offset + len(raw)]}
+        header[name] = {
+            "dtype": _ST_DTYPES[dt],
+            "shape": [int(s) for s in t.shape],
+            "data_offsets": [offset, offset + len(raw)],
+        }
         blobs.append(raw)
         offset += len(raw)
     h = json.dumps(header, separators=(",", ":")).encode()

@@ -25,9 +25,11 @@ def default_convert(data):
     if isinstance(data, (str, bytes)):
         return data
     if isinstance(data, collections.abc.Mapping):
-        return type(data)({k: default_convert(v) for k, v in data.items()}) if not isinstance(
-            data, collections.defaultdict
-        ) else {k: default_convert(v) for k, v in data.items()}
+        return (
+            type(data)({k: default_convert(v) for k, v in data.items()})
+            if not isinstance(data, collections.defaultdict)
+            else {k: default_convert(v) for k, v in data.items()}
+        )
     if _is_namedtuple(data):
         return type(data)(*(default_convert(d) for d in data))
     if isinstance(data, tuple):
@@ -56,7 +58,9 @@ def default_collate(batch):
         return _stack_np([b.detach().numpy() for b in batch])
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind in "OSU":
-            raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {elem.dtype}")
+            raise TypeError(
+                f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {elem.dtype}"
+            )
         return _stack_np(batch)
     if isinstance(elem, np.generic):
         return rustgrad.from_numpy(np.array(batch))
@@ -90,7 +94,9 @@ def default_collate(batch):
         except TypeError:
             return transposed
     if elem is None:
-        raise TypeError("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found NoneType")
+        raise TypeError(
+            "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found NoneType"
+        )
     if hasattr(elem, "__array__"):
         # e.g. PIL images
         return _stack_np([np.asarray(b) for b in batch])

@@ -65,8 +65,11 @@ class CIFAR10(VisionDataset):
         if missing:
             raise RuntimeError(
                 f"Dataset not found or corrupted: missing {', '.join(missing)} in {folder}"
-                + ("; rustgrad does not download datasets (no network access)" if download else
-                   ". You can use download=True to see where to put them.")
+                + (
+                    "; rustgrad does not download datasets (no network access)"
+                    if download
+                    else ". You can use download=True to see where to put them."
+                )
             )
         data, targets = [], []
         for n in names:

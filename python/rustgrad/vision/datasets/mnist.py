@@ -33,8 +33,22 @@ class MNIST(VisionDataset):
     """MNIST digits. Looks for the IDX files (raw or .gz) in ``root/<ClassName>/raw/`` (torchvision
     layout), ``root/raw/`` or directly in ``root`` (e.g. Debian's /usr/share/datasets layout)."""
 
-    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
-    _files = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+    classes = [
+        "0 - zero",
+        "1 - one",
+        "2 - two",
+        "3 - three",
+        "4 - four",
+        "5 - five",
+        "6 - six",
+        "7 - seven",
+        "8 - eight",
+        "9 - nine",
+    ]
+    _files = {
+        True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    }
 
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         root = os.path.expanduser(os.fspath(root))
@@ -49,7 +63,10 @@ class MNIST(VisionDataset):
                 f"in {self.raw_folder} (or directly in {root})"
             )
             if download:
-                raise RuntimeError(msg + f"; rustgrad does not download datasets (no network access), expected e.g. {where}.gz")
+                raise RuntimeError(
+                    msg
+                    + f"; rustgrad does not download datasets (no network access), expected e.g. {where}.gz"
+                )
             raise RuntimeError(msg + ". You can use download=True to see where to put them.")
         images, labels = read_idx(img_path), read_idx(lbl_path)
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
@@ -86,7 +103,18 @@ class MNIST(VisionDataset):
 class FashionMNIST(MNIST):
     """Zalando's Fashion-MNIST (same file format as MNIST)."""
 
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    classes = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
 
 
 class KMNIST(MNIST):

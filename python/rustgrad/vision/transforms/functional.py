@@ -51,7 +51,9 @@ def _from_hwc(a, kind):
         a = np.ascontiguousarray(a)
         if a.ndim == 3 and a.shape[2] == 1:
             a = a[:, :, 0]
-        return Image.fromarray(a, mode=mode if mode in ("L", "RGB", "RGBA", "F", "I", "1") and mode != "1" else None)
+        return Image.fromarray(
+            a, mode=mode if mode in ("L", "RGB", "RGBA", "F", "I", "1") and mode != "1" else None
+        )
     if k == "np2":
         return np.ascontiguousarray(a[:, :, 0])
     if k == "np":
@@ -141,7 +143,9 @@ def normalize(tensor, mean, std, inplace=False):
     m = np.asarray(mean, dtype=np_dt).reshape(-1, 1, 1)
     s = np.asarray(std, dtype=np_dt).reshape(-1, 1, 1)
     if (s == 0).any():
-        raise ValueError(f"std evaluated to zero after conversion to {tensor.dtype}, leading to division by zero.")
+        raise ValueError(
+            f"std evaluated to zero after conversion to {tensor.dtype}, leading to division by zero."
+        )
     mt, st = rustgrad.from_numpy(np.ascontiguousarray(m)), rustgrad.from_numpy(np.ascontiguousarray(s))
     if inplace:
         return tensor.sub_(mt).div_(st)
@@ -200,7 +204,9 @@ def pad(img, padding, fill=0, padding_mode="constant"):
     elif len(padding) == 4:
         pl, pt, pr, pb = (int(p) for p in padding)
     else:
-        raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element tuple")
+        raise ValueError(
+            f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element tuple"
+        )
     a, k = _to_hwc(img)
     widths = ((pt, pb), (pl, pr), (0, 0))
     if padding_mode == "constant":
@@ -233,7 +239,10 @@ def _pil_map(a, fn):
         im = Image.fromarray(np.ascontiguousarray(a[:, :, 0] if a.shape[2] == 1 else a))
         out = np.asarray(fn(im))
         return out[:, :, None] if out.ndim == 2 else out
-    chans = [np.asarray(fn(Image.fromarray(np.ascontiguousarray(a[:, :, c], dtype=np.float32), mode="F"))) for c in range(a.shape[2])]
+    chans = [
+        np.asarray(fn(Image.fromarray(np.ascontiguousarray(a[:, :, c], dtype=np.float32), mode="F")))
+        for c in range(a.shape[2])
+    ]
     return np.stack(chans, axis=2).astype(a.dtype)
 
 
@@ -276,7 +285,19 @@ def rotate(img, angle, interpolation="nearest", expand=False, center=None, fill=
     f = 0 if fill is None else fill
     if isinstance(f, (list, tuple)) and a.dtype != np.uint8:
         f = f[0]
-    return _from_hwc(_pil_map(a, lambda im: im.rotate(angle, r, expand, center, fillcolor=f if im.mode != "L" or not isinstance(f, (list, tuple)) else f[0])), k)
+    return _from_hwc(
+        _pil_map(
+            a,
+            lambda im: im.rotate(
+                angle,
+                r,
+                expand,
+                center,
+                fillcolor=f if im.mode != "L" or not isinstance(f, (list, tuple)) else f[0],
+            ),
+        ),
+        k,
+    )
 
 
 def rgb_to_grayscale(img, num_output_channels=1):

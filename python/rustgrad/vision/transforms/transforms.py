@@ -150,7 +150,12 @@ class Resize:
     def __init__(self, size, interpolation="bilinear", max_size=None, antialias=True):
         if not isinstance(size, (int, list, tuple)):
             raise TypeError(f"Size should be int or sequence. Got {type(size)}")
-        self.size, self.interpolation, self.max_size, self.antialias = size, interpolation, max_size, antialias
+        self.size, self.interpolation, self.max_size, self.antialias = (
+            size,
+            interpolation,
+            max_size,
+            antialias,
+        )
 
     def __call__(self, img):
         return F.resize(img, self.size, self.interpolation, self.max_size, self.antialias)
@@ -185,7 +190,12 @@ class RandomCrop:
 
     def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
         self.size = _check_size(size)
-        self.padding, self.pad_if_needed, self.fill, self.padding_mode = padding, pad_if_needed, fill, padding_mode
+        self.padding, self.pad_if_needed, self.fill, self.padding_mode = (
+            padding,
+            pad_if_needed,
+            fill,
+            padding_mode,
+        )
 
     @staticmethod
     def get_params(img, output_size):
@@ -233,7 +243,9 @@ class RandomRotation:
         return _uniform(degrees[0], degrees[1])
 
     def __call__(self, img):
-        return F.rotate(img, self.get_params(self.degrees), self.interpolation, self.expand, self.center, self.fill)
+        return F.rotate(
+            img, self.get_params(self.degrees), self.interpolation, self.expand, self.center, self.fill
+        )
 
     def __repr__(self):
         return f"{type(self).__name__}(degrees={self.degrees})"
@@ -242,7 +254,9 @@ class RandomRotation:
 class RandomResizedCrop:
     """Random area/aspect crop, resized to ``size``."""
 
-    def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), interpolation="bilinear", antialias=True):
+    def __init__(
+        self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), interpolation="bilinear", antialias=True
+    ):
         self.size = _check_size(size)
         self.scale, self.ratio, self.interpolation = scale, ratio, interpolation
 
