@@ -267,3 +267,14 @@ def test_default_convert():
     c = default_convert({"a": np.arange(3), "b": [np.zeros(1)], "s": "x"})
     assert isinstance(c["a"], rustgrad.Tensor) and c["a"].dtype == rustgrad.int64
     assert isinstance(c["b"][0], rustgrad.Tensor) and c["s"] == "x"
+
+
+def test_process_workers_spawn_match_single():
+    rustgrad.manual_seed(4)
+    ref = [(_np(x).tolist(), _np(y).tolist()) for x, y in DataLoader(Squares(9), batch_size=2, shuffle=True)]
+    rustgrad.manual_seed(4)
+    dl = DataLoader(Squares(9), batch_size=2, shuffle=True, num_workers=2, multiprocessing_context="spawn")
+    got = [(_np(x).tolist(), _np(y).tolist()) for x, y in dl]
+    assert got == ref
+    with pytest.raises(ValueError, match="fork"):
+        DataLoader(Squares(3), num_workers=2, multiprocessing_context="fork")

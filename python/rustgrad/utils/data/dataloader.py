@@ -5,10 +5,17 @@ the GIL during their heavy work (decoding, resizing, normalising, stacking), so 
 transform-heavy part of a pipeline without the cost of pickling every batch between processes,
 without fork-safety problems with the native thread pool, and with exceptions propagating directly.
 Batches are prefetched (``prefetch_factor * num_workers`` in flight) and yielded in sampler order.
+
+Where per-sample work is mostly pure Python (tiny images, Python-level transforms) the GIL limits
+threads; pass ``multiprocessing_context="spawn"`` or ``"forkserver"`` (or a context object) to use
+worker *processes* instead. We do not use plain ``fork``: forking a process whose native thread
+pool is running can leave the child waiting on threads that do not exist. With processes the
+dataset/collate_fn must be picklable; batches travel as NumPy arrays and become tensors here.
 """
 
 import concurrent.futures
 import itertools
+import multiprocessing
 import queue
 import threading
 
@@ -147,6 +154,14 @@ class DataLoader:
         self.worker_init_fn = worker_init_fn
         self.generator = generator
         self.persistent_workers = persistent_workers
+        if isinstance(multiprocessing_context, str):
+            if multiprocessing_context == "fork":
+                raise ValueError(
+                    "multiprocessing_context='fork' is not supported (unsafe with the native thread "
+                    "pool); use 'spawn' or 'forkserver'"
+                )
+            multiprocessing_context = multiprocessing.get_context(multiprocessing_context)
+        self.multiprocessing_context = multiprocessing_context
         self._iterable = isinstance(dataset, IterableDataset)
 
         if self._iterable:
@@ -228,6 +243,8 @@ class DataLoader:
             return self._iter_single()
         if self._iterable:
             return self._iter_iterable_workers(seed)
+        if self.multiprocessing_context is not None:
+            return self._iter_processes(seed)
         return self._iter_threads(seed)
 
     def _iter_single(self):
@@ -254,6 +271,29 @@ class DataLoader:
             return fut.result(timeout=self.timeout if self.timeout > 0 else None)
         except concurrent.futures.TimeoutError:
             raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
+
+    def _iter_processes(self, seed):
+        ctx = self.multiprocessing_context
+        counter = ctx.Value("i", 0)
+        pool = ctx.Pool(
+            self.num_workers,
+            initializer=_process_worker_init,
+            initargs=(counter, self.num_workers, seed, self.dataset, self.collate_fn, self.worker_init_fn),
+        )
+        try:
+            # imap keeps sampler order and re-raises worker exceptions here.
+            it = pool.imap(_process_fetch, ((self._auto_collation, idx) for idx in self._index_sampler))
+            while True:
+                try:
+                    out = it.next(self.timeout if self.timeout > 0 else None)
+                except StopIteration:
+                    return
+                except multiprocessing.TimeoutError:
+                    raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
+                yield _from_numpy_tree(out)
+        finally:
+            pool.terminate()
+            pool.join()
 
     def _iter_threads(self, seed):
         if self.persistent_workers and self._executor is not None:
@@ -333,3 +373,54 @@ class DataLoader:
             for q in queues:  # unblock producers
                 while not q.empty():
                     q.get_nowait()
+
+
+# -- process workers ---------------------------------------------------------------------------
+_proc_state = {}
+
+
+def _process_worker_init(counter, num_workers, seed, dataset, collate_fn, worker_init_fn):
+    with counter.get_lock():
+        wid = counter.value
+        counter.value += 1
+    _worker_local.info = WorkerInfo(wid, num_workers, seed + wid, dataset)
+    _random.manual_seed(seed + wid)
+    _proc_state.update(dataset=dataset, collate_fn=collate_fn)
+    if worker_init_fn is not None:
+        worker_init_fn(wid)
+
+
+def _process_fetch(task):
+    auto, indices = task
+    ds, collate = _proc_state["dataset"], _proc_state["collate_fn"]
+    batch = collate([ds[i] for i in indices]) if auto else collate(ds[indices])
+    return _to_numpy_tree(batch)
+
+
+class _TensorArray:
+    """Marks an array that was a tensor before crossing the process boundary."""
+
+    def __init__(self, array):
+        self.array = array
+
+
+def _map_tree(obj, fn):
+    if isinstance(obj, dict):
+        return type(obj)((k, _map_tree(v, fn)) for k, v in obj.items())
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj)(*(_map_tree(v, fn) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_map_tree(v, fn) for v in obj)
+    return fn(obj)
+
+
+def _to_numpy_tree(obj):
+    import rustgrad
+
+    return _map_tree(obj, lambda x: _TensorArray(x.detach().numpy()) if isinstance(x, rustgrad.Tensor) else x)
+
+
+def _from_numpy_tree(obj):
+    import rustgrad
+
+    return _map_tree(obj, lambda x: rustgrad.from_numpy(x.array) if isinstance(x, _TensorArray) else x)
