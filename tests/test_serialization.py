@@ -315,3 +315,28 @@ def test_safetensors_reads_independently_encoded_file(tmp_path):
     p = tmp_path / "ref.safetensors"
     p.write_bytes(struct.pack("<Q", len(hdr)) + hdr + arr.tobytes())
     np.testing.assert_array_equal(load_safetensors(p)["x"].numpy(), arr.reshape(2, 2))
+
+
+def test_module_and_optimizer_state_round_trip(tmp_path):
+    from rustgrad import nn
+
+    m = nn.Linear(3, 2)
+    opt = rustgrad.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    m(rustgrad.ones(1, 3)).sum().backward()
+    opt.step()
+    p = tmp_path / "ckpt.pt"
+    rustgrad.save({"model": m.state_dict(), "opt": opt.state_dict(), "param": m.weight}, p)
+    back = rustgrad.load(p)
+    assert isinstance(back["param"], nn.Parameter) and back["param"].requires_grad
+    m2 = nn.Linear(3, 2)
+    m2.load_state_dict(back["model"])
+    _same(m.weight.detach(), m2.weight.detach())
+    opt2 = rustgrad.optim.SGD(m2.parameters(), lr=0.5, momentum=0.9)
+    opt2.load_state_dict(back["opt"])
+    assert opt2.param_groups[0]["lr"] == 0.1
+    _same(opt.state_dict()["state"][0]["momentum_buffer"], opt2.state_dict()["state"][0]["momentum_buffer"])
+    if torch is not None:
+        got = torch.load(p, weights_only=True)
+        tm = torch.nn.Linear(3, 2)
+        tm.load_state_dict(got["model"])
+        assert isinstance(got["param"], torch.nn.Parameter)
