@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import requires_torch, torch
-
 import rustgrad
+from conftest import requires_torch, torch
 from rustgrad import optim
 
 RNG = np.random.default_rng(0)

@@ -269,7 +269,10 @@ class SequentialLR(LRScheduler):
         idx = bisect_right(self._milestones, self.last_epoch)
         sched = self._schedulers[idx]
         if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            sched.step(0)
+            # Restart the next scheduler at epoch 0 (an internal use of the deprecated argument).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                sched.step(0)
         else:
             sched.step()
         self._last_lr = sched.get_last_lr()
