@@ -181,8 +181,11 @@ impl Storage {
         Ok(s)
     }
 
-    /// Wrap foreign memory without copying. Safety: `ptr` must be valid for `len` elements of
-    /// `dtype`, suitably aligned, for as long as `keepalive` lives.
+    /// Wrap foreign memory without copying.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for `len` elements of `dtype`, suitably aligned, for as long as
+    /// `keepalive` lives.
     pub unsafe fn from_external(
         dtype: DType,
         ptr: *mut u8,

@@ -69,12 +69,109 @@ pub unsafe fn map1<A: Copy + Send + Sync, O: Copy + Send + Sync>(
         });
         return;
     }
-    let xl = xl.coalesced();
-    parallel_for(n, GRAIN, |a, b| {
-        let (x, out) = (x, out);
-        let mut w = Walker::at(&xl, a);
-        for i in a..b {
-            *out.0.add(i) = f(*x.0.add(w.next()));
+    // Strided input: walk rows of the (coalesced) innermost dim, so the per-element cost is a
+    // strided load rather than an odometer step.
+    let (shape, [sx, _]) = joint_coalesce(xl, xl);
+    let sx0 = xl.offset as isize;
+    rows(
+        &shape,
+        [&sx, &sx],
+        [sx0, sx0],
+        |r, [ox, _], len, [ix, _]| {
+            let (x, out) = (x, out);
+            let xp = x.0.offset(ox);
+            let op = out.0.add(r);
+            if ix == 1 {
+                for j in 0..len {
+                    *op.add(j) = f(*xp.add(j));
+                }
+            } else {
+                for j in 0..len {
+                    *op.add(j) = f(*xp.offset(j as isize * ix));
+                }
+            }
+        },
+    );
+}
+
+/// Shape and per-operand strides of two layouts of the same shape after dropping size-1 dims and
+/// merging neighbouring dims that are contiguous with each other in both operands. Row-major
+/// enumeration order is unchanged, so flat output index i still matches. Never returns 0 dims.
+fn joint_coalesce(a: &Layout, b: &Layout) -> (SmallVec<[usize; 6]>, [SmallVec<[isize; 6]>; 2]) {
+    let mut shape: SmallVec<[usize; 6]> = SmallVec::new();
+    let mut sa: SmallVec<[isize; 6]> = SmallVec::new();
+    let mut sb: SmallVec<[isize; 6]> = SmallVec::new();
+    for d in 0..a.shape.len() {
+        let n = a.shape[d];
+        if n == 1 {
+            continue;
+        }
+        let (x, y) = (a.strides[d], b.strides[d]);
+        if let Some(last) = shape.len().checked_sub(1) {
+            if sa[last] == x * n as isize && sb[last] == y * n as isize {
+                shape[last] *= n;
+                sa[last] = x;
+                sb[last] = y;
+                continue;
+            }
+        }
+        shape.push(n);
+        sa.push(x);
+        sb.push(y);
+    }
+    if shape.is_empty() {
+        shape.push(1);
+        sa.push(0);
+        sb.push(0);
+    }
+    (shape, [sa, sb])
+}
+
+/// Run `body(flat_start, [offset_a, offset_b], len, [inner_stride_a, inner_stride_b])` for every
+/// row of the innermost dim of `shape`, rows split across the pool. Offsets start at `base`.
+fn rows(
+    shape: &[usize],
+    strides: [&[isize]; 2],
+    base: [isize; 2],
+    body: impl Fn(usize, [isize; 2], usize, [isize; 2]) + Sync + Send,
+) {
+    let nd = shape.len();
+    let inner = shape[nd - 1];
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        return;
+    }
+    let nrows = n / inner;
+    let inner_s = [strides[0][nd - 1], strides[1][nd - 1]];
+    parallel_for(nrows, (GRAIN / inner).max(1), |r0, r1| {
+        // Odometer over the outer dims, positioned at row r0.
+        let mut idx: SmallVec<[usize; 6]> = SmallVec::from_elem(0, nd - 1);
+        let mut off = base;
+        let mut rem = r0;
+        for d in (0..nd - 1).rev() {
+            idx[d] = rem % shape[d];
+            rem /= shape[d];
+            for k in 0..2 {
+                off[k] += idx[d] as isize * strides[k][d];
+            }
+        }
+        for r in r0..r1 {
+            body(r * inner, off, inner, inner_s);
+            let mut d = nd - 1;
+            while d > 0 {
+                d -= 1;
+                idx[d] += 1;
+                for k in 0..2 {
+                    off[k] += strides[k][d];
+                }
+                if idx[d] < shape[d] {
+                    break;
+                }
+                for k in 0..2 {
+                    off[k] -= strides[k][d] * shape[d] as isize;
+                }
+                idx[d] = 0;
+            }
         }
     });
 }
@@ -127,20 +224,51 @@ pub unsafe fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, O: Copy + Send 
         });
         return;
     }
-    parallel_for(n, GRAIN, |s, e| {
-        let (pa, pb, po) = (pa, pb, po);
-        let mut wa = Walker::at(al, s);
-        let mut wb = Walker::at(bl, s);
-        for i in s..e {
-            *po.0.add(i) = f(*pa.0.add(wa.next()), *pb.0.add(wb.next()));
-        }
-    });
+    // Broadcast or strided: row loops over the innermost merged dim, with tight specialised loops
+    // for the common inner patterns (both unit stride, or one side broadcast along the row).
+    let (shape, [sa, sb]) = joint_coalesce(al, bl);
+    rows(
+        &shape,
+        [&sa, &sb],
+        [oa as isize, ob as isize],
+        |r, [xa, xb], len, [ia, ib]| {
+            let (pa, pb, po) = (pa, pb, po);
+            let (a0, b0, o0) = (pa.0.offset(xa), pb.0.offset(xb), po.0.add(r));
+            match (ia, ib) {
+                (1, 1) => {
+                    for j in 0..len {
+                        *o0.add(j) = f(*a0.add(j), *b0.add(j));
+                    }
+                }
+                (1, 0) => {
+                    let bv = *b0;
+                    for j in 0..len {
+                        *o0.add(j) = f(*a0.add(j), bv);
+                    }
+                }
+                (0, 1) => {
+                    let av = *a0;
+                    for j in 0..len {
+                        *o0.add(j) = f(av, *b0.add(j));
+                    }
+                }
+                _ => {
+                    for j in 0..len {
+                        let j = j as isize;
+                        *o0.offset(j) = f(*a0.offset(j * ia), *b0.offset(j * ib));
+                    }
+                }
+            }
+        },
+    );
 }
 
 /// Write `f(i, old)` into every element of a strided destination (in-place ops, fills).
 ///
 /// # Safety
 /// `dst` valid for every offset of `dl`.
+// `let p = p;` in the closures captures the whole Send wrapper, not just its raw-pointer field.
+#[allow(clippy::redundant_locals)]
 pub unsafe fn update<T: Copy + Send + Sync>(
     dst: *mut T,
     dl: &Layout,
@@ -201,6 +329,32 @@ mod tests {
         let at = Layout::contiguous(&[3, 2]).transpose(0, 1); // a viewed as [2,3] transposed of [3,2]
         unsafe { map1(a.as_ptr(), &at, out.as_mut_ptr(), |x| x) };
         assert_eq!(out, vec![0., 2., 4., 1., 3., 5.]);
+    }
+
+    #[test]
+    fn map2_row_paths_match_offsets() {
+        // [4,3,5] against a [3,1] broadcast and a permuted view: every inner-stride pattern.
+        let a: Vec<f64> = (0..60).map(|x| x as f64).collect();
+        let b: Vec<f64> = (0..3).map(|x| 100.0 * x as f64).collect();
+        let shape = [4usize, 3, 5];
+        let al = Layout::contiguous(&[5, 3, 4]).permute(&[2, 1, 0]);
+        let bl = Layout::contiguous(&[3, 1]).expand(&shape).unwrap();
+        for (xl, yl) in [(&al, &bl), (&bl, &al), (&al, &al)] {
+            let (xo, yo) = (offsets(xl), offsets(yl));
+            let (xp, yp) = if xl.strides.contains(&0) {
+                (b.as_ptr(), a.as_ptr())
+            } else if yl.strides.contains(&0) {
+                (a.as_ptr(), b.as_ptr())
+            } else {
+                (a.as_ptr(), a.as_ptr())
+            };
+            let mut out = vec![0.0f64; 60];
+            unsafe { map2(xp, xl, yp, yl, out.as_mut_ptr(), |x, y| x * 1000.0 + y) };
+            for i in 0..60 {
+                let want = unsafe { *xp.add(xo[i]) * 1000.0 + *yp.add(yo[i]) };
+                assert_eq!(out[i], want, "element {i}");
+            }
+        }
     }
 
     #[test]

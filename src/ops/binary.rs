@@ -76,9 +76,17 @@ pub(crate) fn binary_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) 
     } else {
         dtype
     };
+    if let Some(out) = binary_simd(op, a, b, &shape, work)? {
+        return Ok(out);
+    }
     let (a, b) = (cast_if(a, work)?, cast_if(b, work)?);
     if matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) && !work.is_float() && has_zero(&b)? {
         return Err(Error::runtime("ZeroDivisionError"));
+    }
+    if op == BinaryOp::Pow && !work.is_float() && work != DType::U8 && has_negative(&b)? {
+        return Err(Error::runtime(
+            "Integers to negative integer powers are not allowed.",
+        ));
     }
     let out = Tensor::empty(&shape, work)?;
     let (ad, bd) = (a.data(), b.data());
@@ -116,8 +124,79 @@ pub(crate) fn binary_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) 
     Ok(out)
 }
 
+/// Vectorised fast path for f32/f64 add/sub/mul/div/maximum/minimum when both inputs already
+/// have the compute dtype and are either contiguous with the output shape or a single element
+/// (a 0-d scalar operand). Returns `None` when the generic strided loop must run instead.
+fn binary_simd(
+    op: BinaryOp,
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    work: DType,
+) -> Result<Option<Tensor>> {
+    use crate::cpu::simd::{self, BinaryOp as S};
+    use crate::cpu::threads::{parallel_for, SendPtr, GRAIN};
+    if !matches!(work, DType::F32 | DType::F64) || a.dtype() != work || b.dtype() != work {
+        return Ok(None);
+    }
+    let sop = match op {
+        BinaryOp::Add => S::Add,
+        BinaryOp::Sub => S::Sub,
+        BinaryOp::Mul => S::Mul,
+        BinaryOp::Div => S::Div,
+        BinaryOp::Maximum => S::Maximum,
+        BinaryOp::Minimum => S::Minimum,
+        _ => return Ok(None),
+    };
+    let (ad, bd) = (a.data(), b.data());
+    let (al, bl) = (&ad.layout, &bd.layout);
+    let full = |l: &crate::layout::Layout| l.shape.as_slice() == shape && l.is_contiguous();
+    // 0: both full, 1: scalar rhs, 2: scalar lhs.
+    let kind = if full(al) && full(bl) {
+        0
+    } else if full(al) && bl.numel() == 1 {
+        1
+    } else if al.numel() == 1 && full(bl) {
+        2
+    } else {
+        return Ok(None);
+    };
+    let out = Tensor::empty(shape, work)?;
+    let n: usize = shape.iter().product();
+    let (oa, ob) = (al.offset, bl.offset);
+    let (pa, pb) = (SendPtr(ad.storage.cpu_ptr()), SendPtr(bd.storage.cpu_ptr()));
+    let po = SendPtr(out.storage().cpu_ptr());
+    // SAFETY: full operands are contiguous runs of n elements from their offsets, a one-element
+    // operand has its element at its offset; out is fresh; chunks write disjoint ranges.
+    parallel_for(n, GRAIN, |s, e| unsafe {
+        let (pa, pb, po) = (pa, pb, po);
+        let m = e - s;
+        if work == DType::F32 {
+            let (a, b, o) = (pa.0 as *const f32, pb.0 as *const f32, po.0 as *mut f32);
+            match kind {
+                0 => simd::binary_f32(sop, a.add(oa + s), b.add(ob + s), o.add(s), m),
+                1 => simd::binary_scalar_rhs_f32(sop, a.add(oa + s), *b.add(ob), o.add(s), m),
+                _ => simd::binary_scalar_lhs_f32(sop, *a.add(oa), b.add(ob + s), o.add(s), m),
+            }
+        } else {
+            let (a, b, o) = (pa.0 as *const f64, pb.0 as *const f64, po.0 as *mut f64);
+            match kind {
+                0 => simd::binary_f64(sop, a.add(oa + s), b.add(ob + s), o.add(s), m),
+                1 => simd::binary_scalar_rhs_f64(sop, a.add(oa + s), *b.add(ob), o.add(s), m),
+                _ => simd::binary_scalar_lhs_f64(sop, *a.add(oa), b.add(ob + s), o.add(s), m),
+            }
+        }
+    });
+    Ok(Some(out))
+}
+
 fn has_zero(t: &Tensor) -> Result<bool> {
     let z = cmp_kernel(CmpOp::Eq, t, &scalar_tensor(Scalar::Int(0), t.dtype())?)?;
+    Ok(z.to_vec::<bool>()?.into_iter().any(|v| v))
+}
+
+fn has_negative(t: &Tensor) -> Result<bool> {
+    let z = cmp_kernel(CmpOp::Lt, t, &scalar_tensor(Scalar::Int(0), t.dtype())?)?;
     Ok(z.to_vec::<bool>()?.into_iter().any(|v| v))
 }
 
@@ -320,6 +399,8 @@ pub fn add_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
 }
 
 /// Comparison kernel: bool output, inputs promoted first.
+// The generic `x < y` closures are also instantiated for bool, where clippy prefers `!x & y`.
+#[allow(clippy::bool_comparison)]
 pub(crate) fn cmp_kernel(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = result_type2(a, b);
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;

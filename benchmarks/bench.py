@@ -1,0 +1,331 @@
+"""Side-by-side benchmark: rustgrad vs PyTorch vs NumPy on the same workloads.
+
+Each workload is timed in every library that is installed and supports it; the table shows the
+median of several runs plus the ratio to rustgrad (>1 means rustgrad is faster). Threads are
+pinned to the same count in every library (default 2) so the comparison is fair.
+
+    python benchmarks/bench.py                 # everything
+    python benchmarks/bench.py --quick         # fewer repeats, skips the largest sizes
+    python benchmarks/bench.py --only add,sum  # workloads whose name contains any of these
+    python benchmarks/bench.py --json out.json # also write the raw numbers
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+LIBS = ("rustgrad", "torch", "numpy")
+
+
+def _import(name):
+    try:
+        return __import__(name)
+    except Exception:  # noqa: BLE001 - any import failure means "not available"
+        return None
+
+
+class Skip(Exception):
+    """The library lacks a piece this workload needs; the cell is left blank."""
+
+
+def _need(ok, what):
+    if not ok:
+        raise Skip(what)
+
+
+def measure(fn, repeat, min_time):
+    """Median seconds per call of `fn` over `repeat` samples, each at least `min_time` long."""
+    fn()  # warm up (allocator caches, lazy init, first-call dispatch)
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-9)
+    inner = max(1, int(min_time / once))
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    return statistics.median(samples)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads. Each factory takes (lib_name, module, np) and returns a zero-arg callable to time,
+# or raises Skip. `unit` says how the seconds are shown.
+# ---------------------------------------------------------------------------------------------
+
+
+def _rand(np, shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _tensor(name, mod, arr, requires_grad=False):
+    if name == "numpy":
+        return arr
+    t = mod.from_numpy(arr.copy())
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def w_add_1elem(name, mod, np):
+    a = _tensor(name, mod, np.ones(1, dtype=np.float32))
+    b = _tensor(name, mod, np.ones(1, dtype=np.float32))
+    return lambda: a + b
+
+
+def w_chain100(name, mod, np):
+    _need(name != "numpy", "no autograd")
+    x = _tensor(name, mod, _rand(np, (16,)), requires_grad=True)
+    c = _tensor(name, mod, np.full(16, 0.5, dtype=np.float32))
+
+    def run():
+        y = x
+        for i in range(100):
+            k = i % 3
+            y = y + c if k == 0 else (y * c if k == 1 else y.tanh())
+        y.sum().backward()
+        x.grad = None
+
+    return run
+
+
+_UNARY_NP = {
+    "exp": lambda np, a: np.exp(a),
+    "tanh": lambda np, a: np.tanh(a),
+    "sigmoid": lambda np, a: 1.0 / (1.0 + np.exp(-a)),
+    "relu": lambda np, a: np.maximum(a, 0),
+}
+
+
+def w_elementwise(op, n):
+    def make(name, mod, np):
+        a = _tensor(name, mod, _rand(np, (n,), 1))
+        b = _tensor(name, mod, _rand(np, (n,), 2))
+        if op == "add":
+            return lambda: a + b
+        if op == "mul":
+            return lambda: a * b
+        if name == "numpy":
+            f = _UNARY_NP[op]
+            return lambda: f(np, a)
+        _need(hasattr(mod, op), f"{name}.{op}")
+        f = getattr(mod, op)
+        return lambda: f(a)
+
+    return make
+
+
+def w_sum(n):
+    def make(name, mod, np):
+        a = _tensor(name, mod, _rand(np, (n,)))
+        return (lambda: a.sum()) if name == "numpy" else (lambda: mod.sum(a))
+
+    return make
+
+
+def w_softmax(name, mod, np):
+    a = _tensor(name, mod, _rand(np, (256, 1024)))
+    if name == "numpy":
+
+        def run():
+            e = np.exp(a - a.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+
+        return run
+    _need(hasattr(mod, "softmax"), f"{name}.softmax")
+    return lambda: mod.softmax(a, dim=1)
+
+
+def w_matmul(n):
+    def make(name, mod, np):
+        a = _tensor(name, mod, _rand(np, (n, n), 1))
+        b = _tensor(name, mod, _rand(np, (n, n), 2))
+        if name == "numpy":
+            return lambda: a @ b
+        _need(hasattr(mod, "matmul"), f"{name}.matmul")
+        return lambda: mod.matmul(a, b)
+
+    return make
+
+
+def _nn_parts(name, mod):
+    _need(name != "numpy", "no autograd")
+    nn = getattr(mod, "nn", None)
+    F = getattr(nn, "functional", None) if nn is not None else None
+    optim = getattr(mod, "optim", None)
+    _need(nn is not None and F is not None and optim is not None, f"{name}.nn/optim")
+    for part in ("Linear", "Conv2d", "Dropout", "Module"):
+        _need(hasattr(nn, part), f"{name}.nn.{part}")
+    for part in ("relu", "max_pool2d", "log_softmax", "nll_loss"):
+        _need(hasattr(F, part), f"{name}.nn.functional.{part}")
+    _need(hasattr(optim, "SGD"), f"{name}.optim.SGD")
+    return nn, F, optim
+
+
+def _train_step(mod, model, opt, F, x, y):
+    def run():
+        opt.zero_grad()
+        loss = F.nll_loss(F.log_softmax(model(x), dim=1), y)
+        loss.backward()
+        opt.step()
+
+    return run
+
+
+def w_mlp(name, mod, np):
+    nn, F, optim = _nn_parts(name, mod)
+    if hasattr(mod, "manual_seed"):
+        mod.manual_seed(0)
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(784, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            return self.fc2(F.relu(self.fc1(x)))
+
+    model = MLP()
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    x = _tensor(name, mod, _rand(np, (64, 784)))
+    y = mod.from_numpy(np.random.default_rng(3).integers(0, 10, 64).astype(np.int64))
+    return _train_step(mod, model, opt, F, x, y)
+
+
+def w_cnn(name, mod, np):
+    nn, F, optim = _nn_parts(name, mod)
+    if hasattr(mod, "manual_seed"):
+        mod.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 3, 1)
+            self.conv2 = nn.Conv2d(32, 64, 3, 1)
+            self.dropout = nn.Dropout(0.25)
+            self.fc1 = nn.Linear(9216, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = F.relu(self.conv1(x))
+            x = F.relu(self.conv2(x))
+            x = self.dropout(F.max_pool2d(x, 2))
+            x = x.flatten(1) if hasattr(x, "flatten") else x.reshape(x.shape[0], -1)
+            return self.fc2(F.relu(self.fc1(x)))
+
+    model = Net()
+    model.train()
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    x = _tensor(name, mod, _rand(np, (64, 1, 28, 28)))
+    y = mod.from_numpy(np.random.default_rng(3).integers(0, 10, 64).astype(np.int64))
+    return _train_step(mod, model, opt, F, x, y)
+
+
+def workloads(quick):
+    """(name, factory, unit, flops-or-None, big) in table order."""
+    out = [
+        ("add 1-elem", w_add_1elem, "us", None, False),
+        ("chain100 fwd+bwd [16]", w_chain100, "us", None, False),
+    ]
+    for n, label in ((1 << 20, "1M"), (1 << 24, "16M")):
+        for op in ("add", "mul", "exp", "tanh", "sigmoid", "relu"):
+            out.append((f"{op} {label} f32", w_elementwise(op, n), "ms", None, n > 1 << 20))
+    out.append(("sum 1M f32", w_sum(1 << 20), "ms", None, False))
+    out.append(("sum 16M f32", w_sum(1 << 24), "ms", None, True))
+    out.append(("softmax [256,1024]", w_softmax, "ms", None, False))
+    for n in (256, 1024, 2048):
+        out.append((f"matmul {n} f32", w_matmul(n), "GFLOP/s", 2.0 * n**3, n >= 2048))
+    out.append(("MLP step 784-128-10 b64", w_mlp, "ms", None, False))
+    out.append(("CNN step b64", w_cnn, "ms", None, True))
+    if quick:
+        out = [w for w in out if not w[4]]
+    return out
+
+
+def fmt(sec, unit, flops):
+    if sec is None:
+        return "-"
+    if unit == "GFLOP/s":
+        return f"{flops / sec / 1e9:.1f}"
+    scale = {"us": 1e6, "ms": 1e3}[unit]
+    v = sec * scale
+    return f"{v:.3g}" if v < 100 else f"{v:.0f}"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer repeats, skip the largest sizes")
+    p.add_argument("--only", default="", help="comma-separated substrings of workload names")
+    p.add_argument("--libs", default=",".join(LIBS), help="comma-separated libraries to run")
+    p.add_argument("--threads", type=int, default=2, help="threads for every library")
+    p.add_argument("--repeat", type=int, default=None, help="samples per cell (median taken)")
+    p.add_argument("--json", metavar="FILE", help="also write raw seconds per call as JSON")
+    args = p.parse_args(argv)
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    np = _import("numpy")
+    if np is None:
+        sys.exit("numpy is required")
+    mods = {}
+    for name in args.libs.split(","):
+        m = _import(name.strip())
+        if m is None:
+            continue
+        if hasattr(m, "set_num_threads"):
+            m.set_num_threads(args.threads)
+        mods[name.strip()] = m
+    repeat = args.repeat or (3 if args.quick else 7)
+    min_time = 0.02 if args.quick else 0.1
+    only = [s.strip().lower() for s in args.only.split(",") if s.strip()]
+
+    cols = [n for n in LIBS if n in mods]
+    results = {}
+    rows = []
+    for wname, factory, unit, flops, _big in workloads(args.quick):
+        if only and not any(s in wname.lower() for s in only):
+            continue
+        cell = {}
+        for lib in cols:
+            try:
+                fn = factory(lib, mods[lib], np)
+                cell[lib] = measure(fn, repeat, min_time)
+            except Skip:
+                cell[lib] = None
+            except Exception as e:  # noqa: BLE001 - report and keep going
+                print(f"# {wname} [{lib}] failed: {type(e).__name__}: {e}", file=sys.stderr)
+                cell[lib] = None
+        results[wname] = {"unit": unit, "seconds": cell}
+        rows.append((wname, unit, flops, cell))
+        print(f"# done {wname}", file=sys.stderr, flush=True)
+
+    others = [c for c in cols if c != "rustgrad"]
+    head = ["workload", "unit"] + cols + [f"{o}/rustgrad" for o in others if "rustgrad" in cols]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" for _ in head) + "|")
+    for wname, unit, flops, cell in rows:
+        line = [wname, unit] + [fmt(cell.get(c), unit, flops) for c in cols]
+        if "rustgrad" in cols:
+            r = cell.get("rustgrad")
+            for o in others:
+                t = cell.get(o)
+                # Ratio of times: >1 means rustgrad is faster, whatever the displayed unit.
+                line.append(f"{t / r:.2f}x" if r and t else "-")
+        print("| " + " | ".join(line) + " |")
+    print(
+        f"\nthreads={args.threads}, median of {repeat} samples; ratio = other time / rustgrad "
+        "time (>1: rustgrad faster)."
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"threads": args.threads, "repeat": repeat, "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
