@@ -70,3 +70,49 @@ def numel(t):
 
 
 __version__ = "0.1.0"
+
+
+def is_inference_mode_enabled():
+    """True inside an ``inference_mode()`` block (rustgrad treats it as ``no_grad``)."""
+    from rustgrad.autograd import grad_mode
+
+    return grad_mode._INFERENCE_DEPTH > 0
+
+
+class finfo:
+    """Machine limits of a floating-point dtype (``torch.finfo``)."""
+
+    def __init__(self, type=None):
+        import builtins as _builtins
+
+        import numpy as _np
+
+        type = float32 if type is None else type
+        if not type.is_floating_point:
+            raise TypeError(f"torch.finfo() requires a floating point input type. Use torch.iinfo to handle '{type!r}'")
+        info = _np.finfo(_np.float32 if type is float32 else _np.float64)
+        self.bits, self.eps, self.max, self.min = info.bits, _builtins.float(info.eps), _builtins.float(info.max), _builtins.float(info.min)
+        self.tiny = self.smallest_normal = _builtins.float(info.tiny)
+        self.resolution = _builtins.float(info.resolution)
+        self.dtype = repr(type).split(".")[-1]
+
+    def __repr__(self):
+        return f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, eps={self.eps}, smallest_normal={self.tiny}, tiny={self.tiny}, dtype={self.dtype})"
+
+
+class iinfo:
+    """Limits of an integer dtype (``torch.iinfo``)."""
+
+    def __init__(self, type):
+        import builtins as _builtins
+
+        import numpy as _np
+
+        if type.is_floating_point or type is bool:
+            raise TypeError(f"torch.iinfo() requires an integer input type. Use torch.finfo to handle '{type!r}'")
+        info = _np.iinfo({uint8: _np.uint8, int32: _np.int32, int64: _np.int64}[type])
+        self.bits, self.min, self.max = info.bits, _builtins.int(info.min), _builtins.int(info.max)
+        self.dtype = repr(type).split(".")[-1]
+
+    def __repr__(self):
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"

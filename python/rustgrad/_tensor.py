@@ -60,6 +60,9 @@ def _clamp(self, min=None, max=None):
         return r
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if not self.is_floating_point() and any(isinstance(v, builtins.float) for v in (min, max)):
+        # A float bound promotes an integer tensor, as PyTorch does.
+        self = self.to(__import__("rustgrad").get_default_dtype())
     return _C._unary("clamp", self, None if min is None else builtins.float(min), None if max is None else builtins.float(max))
 
 

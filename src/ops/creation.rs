@@ -75,8 +75,9 @@ pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tens
     } else {
         0.0
     };
-    // Fill from both ends so the last value is exactly `end`, as PyTorch does.
-    let half = steps / 2;
+    // Fill from both ends so the last value is exactly `end`, as PyTorch does
+    // (a single step yields `start`).
+    let half = (steps / 2).max(1);
     with_dtype!(dtype, T, {
         let v: Vec<T> = (0..steps)
             .map(|i| {

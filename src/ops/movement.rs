@@ -175,6 +175,26 @@ pub fn transpose(x: &Tensor, a: i64, b: i64) -> Result<Tensor> {
     Ok(out)
 }
 
+/// `t()`: transpose of a tensor with <= 2 dims (recorded as `TBackward0`, as PyTorch does).
+pub fn t(x: &Tensor) -> Result<Tensor> {
+    let nd = x.ndim();
+    if nd > 2 {
+        return Err(Error::runtime(format!(
+            "t() expects a tensor with <= 2 dimensions, but self is {}D",
+            nd
+        )));
+    }
+    let out = if nd == 2 {
+        x.with_layout(x.layout().transpose(0, 1))
+    } else {
+        x.with_layout(x.layout())
+    };
+    record("TBackward0", &[x], &[&out], false, move |g, _| {
+        Ok(vec![Some(t(&g[0])?)])
+    });
+    Ok(out)
+}
+
 /// `expand` / `broadcast_to` (sizes of -1 keep the existing size).
 pub fn expand(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let l = x.layout();
@@ -241,7 +261,7 @@ pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
     let (s, n) = (start as usize, length as usize);
     view_with(
         x,
-        "NarrowBackward0",
+        "SliceBackward0", // PyTorch implements narrow as a slice
         Arc::new(move |l: &Layout| Ok(l.narrow(d, s, n))),
     )
 }

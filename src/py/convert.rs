@@ -228,6 +228,15 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
     if let Ok(a) = data.cast::<PyUntypedArray>() {
         return from_numpy_copy(a, dtype);
     }
+    // A NumPy scalar keeps its own dtype (np.float64(1) -> float64), as in PyTorch.
+    if let Ok(np) = data.py().import("numpy") {
+        if data.is_instance(&np.getattr("generic")?)? {
+            let arr = np.call_method1("asarray", (data,))?;
+            if let Ok(a) = arr.cast::<PyUntypedArray>() {
+                return from_numpy_copy(a, dtype);
+            }
+        }
+    }
     if let Some(s) = extract_scalar(data) {
         let dt = dtype.unwrap_or(match s {
             Scalar::Bool(_) => DType::Bool,

@@ -139,6 +139,7 @@ impl PyDevice {
 }
 
 /// Accept "cpu", "cpu:0" or a device object.
+#[allow(dead_code)] // kept for bindings that take a device argument
 pub fn extract_device(ob: &Bound<'_, PyAny>) -> PyResult<Device> {
     if let Ok(d) = ob.cast::<PyDevice>() {
         return Ok(d.get().d);

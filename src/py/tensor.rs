@@ -486,25 +486,35 @@ impl PyTensor {
 
     fn __float__(&self) -> PyResult<f64> {
         if self.t.numel() != 1 {
-            return Err(PyRuntimeError::new_err(format!(
-                "a Tensor with {} elements cannot be converted to Scalar",
-                self.t.numel()
-            )));
+            return Err(PyValueError::new_err(
+                "only one element tensors can be converted to Python scalars",
+            ));
         }
         Ok(self.t.get_f64(0))
     }
 
-    fn __int__(&self) -> PyResult<i64> {
-        Ok(self.__float__()?.trunc() as i64)
+    fn __int__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.t.numel() != 1 {
+            return Err(PyValueError::new_err(
+                "only one element tensors can be converted to Python scalars",
+            ));
+        }
+        if self.t.dtype().is_float() {
+            // Python's int() of a float truncates (and raises for nan/inf).
+            let f = self.t.get_f64(0).into_pyobject(py)?;
+            return Ok(py.get_type::<pyo3::types::PyInt>().call1((f,))?.unbind());
+        }
+        // Integers go through the exact element value (an f64 would round int64s above 2**53).
+        super::convert::element_to_py(py, &self.t, 0)
     }
 
-    fn __index__(&self) -> PyResult<i64> {
+    fn __index__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if self.t.dtype().is_float() || self.t.numel() != 1 {
             return Err(PyTypeError::new_err(
                 "only integer tensors of a single element can be converted to an index",
             ));
         }
-        Ok(self.t.get_f64(0) as i64)
+        super::convert::element_to_py(py, &self.t, 0)
     }
 
     fn __bool__(&self) -> PyResult<bool> {
@@ -784,16 +794,7 @@ impl PyTensor {
     }
 
     fn t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.t.ndim() > 2 {
-            return Err(PyRuntimeError::new_err(format!(
-                "t() expects a tensor with <= 2 dimensions, but self is {}D",
-                self.t.ndim()
-            )));
-        }
-        if self.t.ndim() < 2 {
-            return wrap(py, ops::transpose(&self.t, 0, 0)?);
-        }
-        wrap(py, ops::transpose(&self.t, 0, 1)?)
+        wrap(py, ops::t(&self.t)?)
     }
 
     #[getter(T)]

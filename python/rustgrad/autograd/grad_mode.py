@@ -13,7 +13,7 @@ class _GradMode:
     def __enter__(self):
         self._prev = _C.is_grad_enabled()
         _C._set_grad_enabled(self._mode)
-        return self
+        return None  # like PyTorch: `with no_grad() as x` binds None
 
     def __exit__(self, *exc):
         _C._set_grad_enabled(self._prev)
@@ -45,18 +45,34 @@ class inference_mode(_GradMode):
 
     def __init__(self, mode=True):
         self._mode = not mode
+        self._on = bool(mode)
+
+    def __enter__(self):
+        global _INFERENCE_DEPTH
+        super().__enter__()
+        self._prev_depth = _INFERENCE_DEPTH
+        _INFERENCE_DEPTH = _INFERENCE_DEPTH + 1 if self._on else 0
+
+    def __exit__(self, *exc):
+        global _INFERENCE_DEPTH
+        _INFERENCE_DEPTH = self._prev_depth
+        return super().__exit__(*exc)
 
     def __call__(self, fn):
         if not callable(fn) or isinstance(fn, bool):
             return inference_mode(fn)
-        mode = self._mode
+        on = self._on
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with _Set(mode):
+            with inference_mode(on):
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+# Nesting depth of active inference_mode(True) blocks (for torch.is_inference_mode_enabled).
+_INFERENCE_DEPTH = 0
 
 
 class _Set:
