@@ -88,11 +88,6 @@ pub(crate) fn binary_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) 
             "Integers to negative integer powers are not allowed.",
         ));
     }
-    if op == BinaryOp::Pow && !work.is_float() && work != DType::U8 && has_negative(&b)? {
-        return Err(Error::runtime(
-            "Integers to negative integer powers are not allowed.",
-        ));
-    }
     let out = Tensor::empty(&shape, work)?;
     let (ad, bd) = (a.data(), b.data());
     let (al, bl) = (ad.layout.expand(&shape)?, bd.layout.expand(&shape)?);
@@ -197,11 +192,6 @@ fn binary_simd(
 
 fn has_zero(t: &Tensor) -> Result<bool> {
     let z = cmp_kernel(CmpOp::Eq, t, &scalar_tensor(Scalar::Int(0), t.dtype())?)?;
-    Ok(z.to_vec::<bool>()?.into_iter().any(|v| v))
-}
-
-fn has_negative(t: &Tensor) -> Result<bool> {
-    let z = cmp_kernel(CmpOp::Lt, t, &scalar_tensor(Scalar::Int(0), t.dtype())?)?;
     Ok(z.to_vec::<bool>()?.into_iter().any(|v| v))
 }
 
