@@ -223,7 +223,11 @@ fn run(
         // Hooks and retain_grad of the tensors this node produced.
         let watched = node.watched.lock().clone();
         for (nr, w) in watched {
-            let (Some(t), Some(g)) = (Tensor::from_weak(&w), grads[nr].take()) else {
+            // Check the tensor first: taking the gradient of a dead tensor would drop it.
+            let Some(t) = Tensor::from_weak(&w) else {
+                continue;
+            };
+            let Some(g) = grads[nr].take() else {
                 continue;
             };
             let hooks = t.meta().hooks.clone();
