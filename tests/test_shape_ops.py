@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 import rustgrad as rg
 from conftest import assert_close, gradcheck
 

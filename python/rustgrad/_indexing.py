@@ -139,7 +139,7 @@ def _linear_index(x, adv):
         arrs = np.broadcast_arrays(*[a for _, a in adv])
     except ValueError:
         shapes = ", ".join(f"[{', '.join(map(str, a.shape))}]" for _, a in adv)
-        raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}")
+        raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}") from None
     bshape = arrs[0].shape if arrs else ()
     lin = np.zeros(bshape, dtype=np.int64)
     for d, a in zip(dims, arrs):
@@ -281,7 +281,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     if _dtype_name(index) != "int64":
         raise RuntimeError("scatter(): Expected dtype int64 for index")
     if isinstance(src, Tensor) and src.dtype != input.dtype and src.ndim > 0:
-        raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype")
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     return _C._scatter(input, dim, index, s, reduce or "none")
 
 

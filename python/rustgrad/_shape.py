@@ -373,7 +373,7 @@ def bincount(input, weights=None, minlength=0):
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     a = input.numpy()
     if a.dtype.kind not in "iu":
-        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs.")
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if a.size and a.min() < 0:
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if weights is None:
