@@ -318,3 +318,12 @@ def test_parity_with_torch(name, kw):
         opt.step()
     np.testing.assert_allclose(got, p.detach().numpy(), rtol=1e-10, atol=1e-12)
 
+
+
+def test_non_contiguous_and_other_dtype_grad():
+    q = rustgrad.tensor(np.ones((3, 2)), requires_grad=True)
+    g = np.arange(6, dtype=np.float32).reshape(2, 3)
+    q.grad = rustgrad.tensor(g).t()
+    optim.SGD([q], lr=0.5).step()
+    np.testing.assert_allclose(q.detach().numpy(), 1 - 0.5 * g.T.astype(np.float64))
+    assert q.dtype == rustgrad.float64
