@@ -259,3 +259,11 @@ def test_functional_torch_parity(case):
     a.backward(T(g))
     b.backward(torch.tensor(g))
     assert_close(xr.grad, xt.grad.numpy(), rtol=1e-6, atol=1e-8)
+
+
+def test_embedding_max_norm():
+    w = rustgrad.tensor([[3.0, 4.0], [0.3, 0.4], [6.0, 8.0]])
+    out = F.embedding(rustgrad.tensor([0, 1, 0]), w, max_norm=1.0)
+    np.testing.assert_allclose(np.linalg.norm(out.numpy(), axis=1), [1.0, 0.5, 1.0], rtol=1e-5)
+    np.testing.assert_allclose(w.numpy()[2], [6.0, 8.0])  # unreferenced row untouched
+    np.testing.assert_allclose(w.numpy()[0], [0.6, 0.8], rtol=1e-5)  # renormalised in place

@@ -442,3 +442,37 @@ def test_utils_clip_and_vectors():
 def test_functional_reexports_native():
     for name in ("linear", "conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"):
         assert callable(getattr(F, name))
+
+
+@requires_torch
+@pytest.mark.parametrize(
+    "make,shape",
+    [
+        (lambda m: m.Conv1d(2, 3, 3, stride=2, padding=1), (2, 2, 7)),
+        (lambda m: m.Conv2d(2, 4, 3, padding="same", padding_mode="reflect"), (1, 2, 5, 5)),
+        (lambda m: m.Conv2d(4, 4, 3, stride=2, groups=2, bias=False), (2, 4, 6, 6)),
+        (lambda m: m.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1), (1, 2, 4, 4)),
+        (lambda m: m.Sequential(m.MaxPool2d(2), m.AvgPool2d(2, stride=1), m.AdaptiveAvgPool2d((2, 3))), (1, 2, 8, 9)),
+        (lambda m: m.Sequential(m.MaxPool1d(3, stride=2, padding=1), m.AvgPool1d(2), m.AdaptiveAvgPool1d(2)), (2, 3, 9)),
+        (lambda m: m.Sequential(m.Conv2d(2, 4, 3), m.BatchNorm2d(4), m.ReLU(), m.Flatten()), (3, 2, 5, 5)),
+    ],
+)
+def test_conv_pool_torch_parity(make, shape):
+    test_module_torch_parity(make, shape)
+
+
+def test_full_backward_hook_sees_grad_input_and_output():
+    lin = nn.Linear(3, 2)
+    seen = []
+
+    def hook(m, gin, gout):
+        seen.append((tuple(gin[0].shape), tuple(gout[0].shape)))
+        return (gin[0] * 2,)
+
+    lin.register_full_backward_hook(hook)
+    x = rustgrad.ones(4, 3, requires_grad=True)
+    nn.functional.relu(lin(x)).sum().backward()  # the module output is freed before backward
+    assert seen == [((4, 3), (4, 2))]
+    plain = rustgrad.ones(4, 3, requires_grad=True)
+    F.relu(F.linear(plain, lin.weight, lin.bias)).sum().backward()
+    assert_close(x.grad, plain.grad.numpy() * 2)

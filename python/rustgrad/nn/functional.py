@@ -9,33 +9,18 @@ import warnings
 
 import rustgrad
 from rustgrad import _rustgrad as _C
-
-try:  # native kernels (helper-owned module); see _linear_fallback for the development stand-in
-    from rustgrad._nn_native import (  # noqa: F401
-        adaptive_avg_pool1d,
-        adaptive_avg_pool2d,
-        avg_pool1d,
-        avg_pool2d,
-        conv1d,
-        conv2d,
-        conv_transpose2d,
-        linear,
-        max_pool1d,
-        max_pool2d,
-    )
-except ImportError:  # pragma: no cover - only while the native module is being written
-
-    def linear(input, weight, bias=None):
-        """Stand-in for the native linear: broadcast multiply + sum."""
-        out = (input.unsqueeze(-2) * weight).sum(-1)
-        return out + bias if bias is not None else out
-
-    def _missing(*args, **kwargs):
-        raise NotImplementedError("native conv/pool kernels are not available")
-
-    conv1d = conv2d = conv_transpose2d = _missing
-    max_pool1d = max_pool2d = avg_pool1d = avg_pool2d = _missing
-    adaptive_avg_pool1d = adaptive_avg_pool2d = _missing
+from rustgrad._nn_native import (  # noqa: F401  (native kernels, re-exported with torch's signatures)
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose2d,
+    linear,
+    max_pool1d,
+    max_pool2d,
+)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -452,12 +437,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 # ----------------------------------------------------------------------------- embedding / one-hot
 def _take_rows(weight, idx):
-    flat = idx.reshape(-1)
-    if hasattr(weight, "index_select"):
-        rows = weight.index_select(0, flat)
-    else:  # development fallback through a one-hot matmul-free sum
-        oh = (flat.unsqueeze(-1) == rustgrad.arange(weight.shape[0])).to(weight.dtype)
-        rows = (oh.unsqueeze(-1) * weight).sum(1)
+    rows = weight.index_select(0, idx.reshape(-1))
     return rows.reshape(*idx.shape, weight.shape[-1])
 
 
@@ -480,17 +460,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         if lo < 0 or hi >= num:
             raise IndexError("index out of range in self")
     if max_norm is not None:
+        # renormalise (in place, like torch) the referenced rows whose norm exceeds max_norm
         with rustgrad.no_grad():
-            rows = _take_rows(weight, input.reshape(-1).unique() if hasattr(input, "unique") else input.reshape(-1))
+            ids = input.reshape(-1).unique()
+            rows = weight.index_select(0, ids)
             norms = rows.norm(norm_type, -1, keepdim=True)
             scale = rustgrad.where(norms > max_norm, max_norm / (norms + 1e-7), rustgrad.ones_like(norms))
-            ids = input.reshape(-1).tolist()
-            seen = []
-            for j, i in enumerate(ids):
-                if i in seen:
-                    continue
-                seen.append(i)
-                weight.narrow(0, i, 1).mul_(scale.narrow(0, j, 1))
+            weight[ids] = rows * scale
     out = _take_rows(weight, input)
     if padding_idx is not None:
         # same forward values, but no gradient flows to the padding row
@@ -654,9 +630,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 
 def _matmul(a, b):
-    if hasattr(rustgrad, "matmul"):
-        return rustgrad.matmul(a, b)
-    return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2)  # development fallback
+    return rustgrad.matmul(a, b)
 
 
 def scaled_dot_product_attention(
@@ -670,12 +644,10 @@ def scaled_dot_product_attention(
         if attn_mask is not None:
             raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
         causal = rustgrad.arange(S).unsqueeze(0) <= rustgrad.arange(L).unsqueeze(1)
-        scores = scores.masked_fill(~causal, float("-inf")) if hasattr(scores, "masked_fill") else rustgrad.where(
-            causal, scores, rustgrad.full_like(scores, float("-inf"))
-        )
+        scores = scores.masked_fill(~causal, float("-inf"))
     if attn_mask is not None:
         if attn_mask.dtype == rustgrad.bool:
-            scores = rustgrad.where(attn_mask, scores, rustgrad.full_like(scores, float("-inf")))
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
         else:
             scores = scores + attn_mask
     attn = rustgrad.softmax(scores, -1)

@@ -104,9 +104,18 @@ class _ConvNd(Module):
     def _pad_input(self, input):
         # non-zero padding modes pad explicitly, then convolve with padding 0 (as torch does)
         pads = []
-        for p in reversed(self.padding):
-            pads += [p, p]
-        return F.pad(input, pads, mode=self.padding_mode)
+        for d in reversed(range(self._n)):
+            if self.padding == "valid":
+                left = right = 0
+            elif self.padding == "same":
+                total = self.dilation[d] * (self.kernel_size[d] - 1)
+                left = total // 2
+                right = total - left
+            else:
+                left = right = self.padding[d]
+            pads += [left, right]
+        mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+        return F.pad(input, pads, mode=mode)
 
 
 class Conv1d(_ConvNd):

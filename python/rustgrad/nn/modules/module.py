@@ -72,24 +72,61 @@ class Module:
             res = hook(self, args)
             if res is not None:
                 args = res if isinstance(res, tuple) else (res,)
+        bw_state = None
+        if self._backward_hooks and rustgrad.is_grad_enabled():
+            args, bw_state = self._wrap_backward_inputs(args)
         out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             res = hook(self, args, out)
             if res is not None:
                 out = res
-        if self._backward_hooks and isinstance(out, Tensor) and out.requires_grad:
-            hooks = list(self._backward_hooks.values())
-            module = self
+        if bw_state is not None and isinstance(out, Tensor) and out.requires_grad:
+            out = out.view_as(out)  # a fresh node so the hook sees this module's grad_output only
 
-            def _bw(grad):
-                for h in hooks:
-                    r = h(module, (grad,), (grad,))
-                    if r is not None:
-                        grad = r[0] if isinstance(r, tuple) else r
-                return grad
+            def _capture(grad, state=bw_state):
+                state["grad_output"] = (grad,)
+                if not state["inputs"]:  # no differentiable input: fire now with grad_input=(None,)
+                    state["keep"] = []
+                    self._run_backward_hooks((None,), state["grad_output"])
 
-            out.register_hook(_bw)
+            out.register_hook(_capture)
+            # tensor hooks only fire while the tensor is alive: hold the views until the hooks ran
+            bw_state["keep"].append(out)
         return out
+
+    def _wrap_backward_inputs(self, args):
+        # identity views on the differentiable inputs: their grads are this module's grad_input
+        state = {"grad_output": None, "inputs": [], "grads": {}, "keep": []}
+        new_args = list(args)
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and a.requires_grad:
+                v = a.view_as(a)
+                state["keep"].append(v)
+                state["inputs"].append(i)
+                new_args[i] = v
+
+                def _in_hook(grad, i=i, state=state):
+                    state["grads"][i] = grad
+                    if len(state["grads"]) == len(state["inputs"]):
+                        gin = tuple(state["grads"].get(j) if j in state["grads"] else None for j in range(len(args)))
+                        gin = tuple(g for j, g in enumerate(gin) if j in state["inputs"])
+                        res = self._run_backward_hooks(gin, state["grad_output"] or (None,))
+                        state["grads"] = {}
+                        state["keep"] = []  # break the tensor <-> hook reference cycle
+                        if res is not None:
+                            return res[state["inputs"].index(i)]
+                    return None
+
+                v.register_hook(_in_hook)
+        return tuple(new_args), state
+
+    def _run_backward_hooks(self, grad_input, grad_output):
+        result = None
+        for h in list(self._backward_hooks.values()):
+            r = h(self, grad_input, grad_output)
+            if r is not None:
+                result = grad_input = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+        return result
 
     _call_impl = __call__
 
