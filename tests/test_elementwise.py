@@ -123,3 +123,8 @@ def test_activation_parity(name):
     if mine is None:
         pytest.skip(f"rustgrad.{name} lives in nn.functional")
     assert_close(mine(rg.tensor(a)), ref(torch.tensor(a)).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_fmod_keeps_int():
+    assert rg.fmod(rg.tensor([-7, 7]), 3).tolist() == [-1, 1]
+    assert rg.fmod(rg.tensor([-7.5, 7.0]), 3).tolist() == [-1.5, 1.0]

@@ -110,7 +110,8 @@ Tensor.div = Tensor.divide = _div
 Tensor.true_divide = lambda self, other: self / other
 Tensor.floor_divide = lambda self, other: self // other
 Tensor.remainder = lambda self, other: self % other
-Tensor.fmod = lambda self, other: self - _C._unary("trunc", self / other) * other
+# C-style remainder (sign of the dividend); integer inputs stay integer, as in PyTorch.
+Tensor.fmod = lambda self, other: self - _div(self, other, rounding_mode="trunc") * other
 Tensor.rsub = lambda self, other, alpha=1: other - self * alpha
 Tensor.maximum = lambda self, other: _C._binary("maximum", self, other)
 Tensor.minimum = lambda self, other: _C._binary("minimum", self, other)

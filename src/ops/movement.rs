@@ -74,7 +74,7 @@ pub fn infer_shape(shape: &[i64], numel: usize) -> Result<Shape> {
         )
     };
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(Error::runtime(format!(
                 "shape '{}' is invalid for input of size {}",
                 fmt(),

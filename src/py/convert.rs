@@ -113,7 +113,7 @@ pub fn from_numpy_shared(arr: &Bound<'_, PyUntypedArray>, convert: bool) -> PyRe
     let byte_strides = arr.strides();
     let neg_or_misaligned = byte_strides
         .iter()
-        .any(|&s| s < 0 || s as isize % item != 0);
+        .any(|&s| s < 0 || s % item != 0);
     if neg_or_misaligned {
         if !convert {
             return Err(PyValueError::new_err(
@@ -123,7 +123,7 @@ pub fn from_numpy_shared(arr: &Bound<'_, PyUntypedArray>, convert: bool) -> PyRe
         let c = arr.call_method0("copy")?;
         return from_numpy_shared(c.cast::<PyUntypedArray>()?, convert);
     }
-    let strides: crate::shape::Strides = byte_strides.iter().map(|&s| s as isize / item).collect();
+    let strides: crate::shape::Strides = byte_strides.iter().map(|&s| s / item).collect();
     // SAFETY: PyArray_DATA of a live array; kept alive by the stored reference.
     let data = unsafe { (*arr.as_array_ptr()).data } as *mut u8;
     let layout = crate::layout::Layout {

@@ -383,7 +383,7 @@ impl PyTensor {
         if let Some(inputs) = inputs {
             let ins = super::autograd::tensor_list(inputs)?;
             let grads = py.detach(|| {
-                autograd::grad(&[self.t.clone()], vec![g], &ins, retain, create_graph, true)
+                autograd::grad(std::slice::from_ref(&self.t), vec![g], &ins, retain, create_graph, true)
             })?;
             for (t, g) in ins.iter().zip(grads) {
                 if let Some(g) = g {
@@ -519,9 +519,9 @@ impl PyTensor {
 
     fn __bool__(&self) -> PyResult<bool> {
         if self.t.numel() != 1 {
-            return Err(PyRuntimeError::new_err(format!(
-                "Boolean value of Tensor with more than one value is ambiguous"
-            )));
+            return Err(PyRuntimeError::new_err(
+                "Boolean value of Tensor with more than one value is ambiguous",
+            ));
         }
         Ok(self.t.get_f64(0) != 0.0)
     }
