@@ -1,0 +1,151 @@
+"""conv1d/conv2d/conv_transpose2d and pooling: naive NumPy references, gradcheck, errors."""
+
+import numpy as np
+import pytest
+import rustgrad as torch
+import rustgrad._nn_native as F
+from conftest import assert_close, gradcheck
+
+
+def np_conv2d(x, w, b, stride, pad, dil, groups):
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    oh = (h + 2 * pad[0] - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    y = np.zeros((n, o, oh, ow))
+    og = o // groups
+    for oc in range(o):
+        g = oc // og
+        for i in range(oh):
+            for j in range(ow):
+                patch = xp[:, g * cg:(g + 1) * cg, i * stride[0]:i * stride[0] + dil[0] * (kh - 1) + 1:dil[0],
+                           j * stride[1]:j * stride[1] + dil[1] * (kw - 1) + 1:dil[1]]
+                y[:, oc, i, j] = (patch * w[oc]).sum((1, 2, 3))
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+CONV = [((2, 3, 5, 5), (4, 3, 3, 3), 1, 0, 1, 1), ((1, 4, 6, 5), (4, 2, 3, 2), (2, 1), (1, 0), 1, 2),
+        ((2, 2, 7, 7), (3, 2, 3, 3), 2, 1, 2, 1), ((2, 3, 4, 4), (6, 1, 1, 1), 1, 0, 1, 3),
+        ((1, 2, 5, 4), (2, 2, 2, 3), (1, 2), (1, 1), (2, 1), 1)]
+
+
+@pytest.mark.parametrize("xs,ws,s,p,d,g", CONV)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_forward(xs, ws, s, p, d, g, dtype, bias):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
+    ref = np_conv2d(x, w, b if bias else None, pair(s), pair(p), pair(d), g)
+    y = F.conv2d(torch.tensor(x, dtype=dtype), torch.tensor(w, dtype=dtype),
+                 torch.tensor(b, dtype=dtype) if bias else None, s, p, d, g)
+    assert y.dtype == dtype
+    assert_close(y, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("xs,ws,s,p,d,g", CONV)
+def test_conv2d_grad(xs, ws, s, p, d, g):
+    gradcheck(lambda x, w, b: F.conv2d(x, w, b, s, p, d, g), xs, ws, (ws[0],))
+
+
+def test_conv2d_same_unbatched_and_1d():
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((3, 5, 6)), rng.standard_normal((2, 3, 2, 3))
+    y = F.conv2d(torch.tensor(x), torch.tensor(w), padding="same")
+    assert tuple(y.shape) == (2, 5, 6)
+    xp = np.pad(x, ((0, 0), (0, 1), (1, 1)))
+    assert_close(y, np_conv2d(xp[None], w, None, (1, 1), (0, 0), (1, 1), 1)[0])
+    x1, w1 = rng.standard_normal((2, 3, 7)), rng.standard_normal((4, 3, 3))
+    y1 = F.conv1d(torch.tensor(x1), torch.tensor(w1), stride=2, padding=1)
+    assert_close(y1, np_conv2d(x1[:, :, None], w1[:, :, None], None, (1, 2), (0, 1), (1, 1), 1)[:, :, 0])
+    gradcheck(lambda x, w, b: F.conv1d(x, w, b, 1, 1, 2), (2, 3, 7), (4, 3, 2), (4,))
+    assert tuple(F.conv2d(torch.ones(1, 3, 5, 5), torch.ones(2, 3, 3, 3), padding="valid").shape) == (1, 2, 3, 3)
+
+
+def np_conv_transpose2d(x, w, b, s, p, op, g, d):
+    n, ci, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    hf = (h - 1) * s + d * (kh - 1) + 1 + op
+    wf = (wd - 1) * s + d * (kw - 1) + 1 + op
+    y = np.zeros((n, cog * g, hf, wf))
+    cig = ci // g
+    for c in range(ci):
+        gi = c // cig
+        for i in range(h):
+            for j in range(wd):
+                y[:, gi * cog:(gi + 1) * cog, i * s:i * s + d * (kh - 1) + 1:d, j * s:j * s + d * (kw - 1) + 1:d] += \
+                    x[:, c, i, j][:, None, None, None] * w[c][None]
+    y = y[:, :, p:hf - p if p else None, p:wf - p if p else None]
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+@pytest.mark.parametrize("s,p,op,g,d", [(1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (2, 0, 0, 2, 1), (1, 1, 0, 1, 2)])
+def test_conv_transpose2d(s, p, op, g, d):
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((2, 4, 3, 3)), rng.standard_normal((4, 3, 2, 3)), rng.standard_normal(3 * g)
+    y = F.conv_transpose2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), s, p, op, g, d)
+    assert_close(y, np_conv_transpose2d(x, w, b, s, p, op, g, d))
+    gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, s, p, op, g, d), (2, 4, 3, 3), (4, 3, 2, 3), (3 * g,))
+
+
+def np_pool(x, k, s, p, fn, pad_val):
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), constant_values=pad_val)
+    oh, ow = (h + 2 * p[0] - k[0]) // s[0] + 1, (w + 2 * p[1] - k[1]) // s[1] + 1
+    y = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            y[:, :, i, j] = fn(xp[:, :, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]], axis=(2, 3))
+    return y
+
+
+POOL = [((2, 3, 6, 6), 2, None, 0), ((1, 2, 7, 5), (3, 2), (2, 1), (1, 1)), ((2, 1, 5, 5), 3, 2, 1)]
+
+
+@pytest.mark.parametrize("xs,k,s,p", POOL)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_pool2d_forward(xs, k, s, p, dtype):
+    x = np.random.default_rng(3).standard_normal(xs)
+    pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
+    kk, ss, pp = pair(k), pair(s if s is not None else k), pair(p)
+    tx = torch.tensor(x, dtype=dtype)
+    assert_close(F.max_pool2d(tx, k, s, p), np_pool(x, kk, ss, pp, np.max, -np.inf), rtol=1e-5, atol=1e-5)
+    assert_close(F.avg_pool2d(tx, k, s, p), np_pool(x, kk, ss, pp, np.mean, 0.0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("xs,k,s,p", POOL)
+def test_pool2d_grad(xs, k, s, p):
+    gradcheck(lambda x: F.max_pool2d(x, k, s, p), xs)
+    gradcheck(lambda x: F.avg_pool2d(x, k, s, p), xs)
+    gradcheck(lambda x: F.avg_pool2d(x, k, s, p, count_include_pad=False), xs)
+
+
+def test_pool_misc():
+    x = np.random.default_rng(4).standard_normal((2, 3, 7))
+    tx = torch.tensor(x)
+    v, i = F.max_pool1d(tx, 2, return_indices=True)
+    assert_close(v, x[:, :, :6].reshape(2, 3, 3, 2).max(-1))
+    assert i.dtype == torch.int64
+    assert_close(i, x[:, :, :6].reshape(2, 3, 3, 2).argmax(-1) + np.arange(3) * 2)
+    assert_close(F.avg_pool1d(tx, 3, 2), np_pool(x[:, :, None], (1, 3), (1, 2), (0, 0), np.mean, 0)[:, :, 0])
+    assert tuple(F.max_pool2d(torch.ones(1, 1, 5, 5), 2, ceil_mode=True).shape) == (1, 1, 3, 3)
+    x2 = np.random.default_rng(5).standard_normal((2, 3, 6, 5))
+    assert_close(F.adaptive_avg_pool2d(torch.tensor(x2), (3, 1)), x2.reshape(2, 3, 3, 2, 5).mean((3, 4))[..., None])
+    assert_close(F.adaptive_avg_pool1d(tx, 1), x.mean(-1, keepdims=True))
+    gradcheck(lambda x: F.adaptive_avg_pool2d(x, (2, 3)), (2, 2, 5, 4))
+    assert_close(F.avg_pool2d(torch.ones(1, 1, 4, 4), 2, divisor_override=1), np.full((1, 1, 2, 2), 4.0))
+
+
+def test_errors():
+    with pytest.raises(RuntimeError, match=r"Given groups=1, weight of size \[8, 3, 3, 3\], expected input\[2, 4, 5, 5\] "
+                       r"to have 3 channels, but got 4 channels instead"):
+        F.conv2d(torch.ones(2, 4, 5, 5), torch.ones(8, 3, 3, 3))
+    with pytest.raises(RuntimeError, match="Kernel size can't be greater than actual input size"):
+        F.conv2d(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 3, 3))
+    with pytest.raises(RuntimeError, match="pad should be at most half"):
+        F.max_pool2d(torch.ones(1, 1, 5, 5), 2, padding=2)
