@@ -289,6 +289,9 @@ fn slice_of<T>(t: &Tensor) -> &[T] {
     }
 }
 
+// Only ever called on a tensor created a line earlier and not yet shared, so the mutable slice
+// is the sole access to that storage.
+#[allow(clippy::mut_from_ref)]
 fn slice_mut<T>(t: &Tensor) -> &mut [T] {
     let d = t.data();
     // SAFETY: t is a fresh contiguous tensor nobody else references yet.
