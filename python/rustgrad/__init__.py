@@ -1,3 +1,4 @@
+# ruff: noqa: I001  (import order matters: _tensor patches the class before the family modules)
 """rustgrad: a PyTorch-style deep-learning library with a Rust core.
 
 ``import rustgrad as torch`` is meant to be enough for typical PyTorch training scripts.

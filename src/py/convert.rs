@@ -111,9 +111,7 @@ pub fn from_numpy_shared(arr: &Bound<'_, PyUntypedArray>, convert: bool) -> PyRe
     let item = dt.size() as isize;
     let shape: Shape = arr.shape().iter().copied().collect();
     let byte_strides = arr.strides();
-    let neg_or_misaligned = byte_strides
-        .iter()
-        .any(|&s| s < 0 || s % item != 0);
+    let neg_or_misaligned = byte_strides.iter().any(|&s| s < 0 || s % item != 0);
     if neg_or_misaligned {
         if !convert {
             return Err(PyValueError::new_err(

@@ -383,7 +383,14 @@ impl PyTensor {
         if let Some(inputs) = inputs {
             let ins = super::autograd::tensor_list(inputs)?;
             let grads = py.detach(|| {
-                autograd::grad(std::slice::from_ref(&self.t), vec![g], &ins, retain, create_graph, true)
+                autograd::grad(
+                    std::slice::from_ref(&self.t),
+                    vec![g],
+                    &ins,
+                    retain,
+                    create_graph,
+                    true,
+                )
             })?;
             for (t, g) in ins.iter().zip(grads) {
                 if let Some(g) = g {
