@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 import rustgrad
 
 try:  # PyTorch parity tests run only where torch is installed.

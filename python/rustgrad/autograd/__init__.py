@@ -1,9 +1,9 @@
 """``rustgrad.autograd``: gradients of tensors, mirroring ``torch.autograd``."""
 
 from rustgrad import _rustgrad as _C
+from rustgrad.autograd.function import Function  # noqa: F401
 from rustgrad.autograd.grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from rustgrad.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: F401
-from rustgrad.autograd.function import Function  # noqa: F401
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
