@@ -130,6 +130,25 @@ fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     }
 }
 
+/// `sum`/`mean`-style methods: parse `dim` (int, sequence or None) and an optional `dtype` to
+/// convert to first, then reduce without the GIL when the input is large.
+fn reduce_method(
+    py: Python<'_>,
+    t: &Tensor,
+    dim: Option<&Bound<'_, PyAny>>,
+    keepdim: bool,
+    dtype: Option<&Bound<'_, PyAny>>,
+    f: fn(&Tensor, Option<&[i64]>, bool) -> crate::error::Result<Tensor>,
+) -> PyResult<Py<PyAny>> {
+    let dims = dims_arg(dim)?;
+    let x = match dtype {
+        Some(d) if !d.is_none() => ops::to_dtype(t, extract_dtype(d)?)?,
+        _ => t.clone(),
+    };
+    let r = maybe_nogil(py, x.numel(), || f(&x, dims.as_deref(), keepdim))?;
+    wrap(py, r)
+}
+
 #[pymethods]
 impl PyTensor {
     /// Legacy constructor: `Tensor(2, 3)` (uninitialised float32), `Tensor([1, 2])` (data), or
@@ -739,15 +758,7 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let dims = dims_arg(dim)?;
-        let mut x = self.t.clone();
-        if let Some(d) = dtype {
-            if !d.is_none() {
-                x = ops::to_dtype(&x, extract_dtype(d)?)?;
-            }
-        }
-        let r = maybe_nogil(py, x.numel(), || ops::sum(&x, dims.as_deref(), keepdim))?;
-        wrap(py, r)
+        reduce_method(py, &self.t, dim, keepdim, dtype, ops::sum)
     }
 
     #[pyo3(signature = (dim=None, keepdim=false, dtype=None))]
@@ -758,15 +769,7 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let dims = dims_arg(dim)?;
-        let mut x = self.t.clone();
-        if let Some(d) = dtype {
-            if !d.is_none() {
-                x = ops::to_dtype(&x, extract_dtype(d)?)?;
-            }
-        }
-        let r = maybe_nogil(py, x.numel(), || ops::mean(&x, dims.as_deref(), keepdim))?;
-        wrap(py, r)
+        reduce_method(py, &self.t, dim, keepdim, dtype, ops::mean)
     }
 
     #[pyo3(signature = (*shape))]
