@@ -1,12 +1,15 @@
 """Small helpers shared by the examples: progress bars, data location, optional plots."""
 
+import glob
 import os
 import sys
 
 # Let the examples run from a source checkout without installing the package.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _PY = os.path.join(os.path.dirname(_HERE), "python")
-if os.path.isdir(os.path.join(_PY, "rustgrad")) and _PY not in sys.path:
+# Use a source checkout only when it holds a built extension (scripts/dev-build.sh); otherwise
+# the installed package.
+if glob.glob(os.path.join(_PY, "rustgrad", "_rustgrad*.so")) and _PY not in sys.path:
     sys.path.insert(0, _PY)
 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"

@@ -78,8 +78,16 @@ impl Tensor {
 
     /// Same data, a different layout (a view). Autograd is the caller's business.
     pub fn with_layout(&self, layout: Layout) -> Tensor {
-        let d = self.0.data.read();
-        Self::from_parts(d.storage.clone(), layout)
+        let storage = self.0.data.read().storage.clone();
+        let v = Self::from_parts(storage, layout);
+        let base = self.meta().base.clone().unwrap_or_else(|| self.clone());
+        v.meta().base = Some(base);
+        v
+    }
+
+    /// The tensor this one is a view of, if any.
+    pub fn view_base(&self) -> Option<Tensor> {
+        self.meta().base.clone()
     }
 
     pub fn data(&self) -> TensorData {

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import rustgrad as rg
-from conftest import gradcheck
+from conftest import assert_close, gradcheck, requires_torch, torch
 
 
 def leaf(*v):
@@ -180,3 +180,63 @@ def test_gradcheck_unary(name):
                                 lambda a, b: rg.where(a > 0, a, b)])
 def test_gradcheck_binary(fn):
     gradcheck(fn, (2, 3), (3,))
+
+
+# ---- in-place ops on recorded tensors and on views (history rebasing) ----
+
+
+def test_inplace_unary_on_nonleaf_keeps_gradient():
+    x = rg.tensor([-1.0, 2.0, -3.0, 4.0], requires_grad=True)
+    y = x * 2
+    y.relu_()
+    y.sum().backward()
+    assert_close(x.grad, np.array([0.0, 2.0, 0.0, 2.0], dtype=np.float32))
+
+
+def test_inplace_binary_uses_value_before_the_write():
+    x = rg.tensor([1.0, 2.0], requires_grad=True)
+    z = rg.tensor([3.0, -1.0], requires_grad=True)
+    y = x * 2
+    y.mul_(z)
+    y.sum().backward()
+    assert_close(x.grad, 2 * z.detach())
+    assert_close(z.grad, 2 * x.detach())
+
+
+def test_inplace_through_view_rebases_base_history():
+    x = rg.tensor([1.0, 1.0], requires_grad=True)
+    y = x * 2
+    y.narrow(0, 0, 1).mul_(3)
+    y.sum().backward()
+    assert_close(x.grad, np.array([6.0, 2.0], dtype=np.float32))
+
+
+def test_copy_into_view_of_buffer_gives_value_gradient():
+    x = rg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = rg.zeros(3)
+    b[1:].copy_(x[:2] * 5)
+    (b * rg.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert_close(x.grad, np.array([10.0, 15.0, 0.0], dtype=np.float32))
+
+
+def test_inplace_on_view_of_leaf_raises():
+    w = rg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+        w[0].mul_(2)
+    with rg.no_grad():
+        w[0].mul_(2)
+    assert w.tolist() == [2.0, 1.0, 1.0]
+
+
+@requires_torch
+def test_view_inplace_matches_torch():
+    for lib in (rg, torch):
+        x = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        y = x.sin()  # saves its input, not its output, so the write below is legal
+        y[:, 1].mul_(2)
+        (y * y).sum().backward()
+        if lib is rg:
+            ours = x.grad.numpy().copy()
+        else:
+            theirs = x.grad.numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)

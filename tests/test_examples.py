@@ -20,7 +20,9 @@ needs_nn_optim = pytest.mark.skipif(
 
 
 def run_example(name, *args, timeout=300):
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"), MPLBACKEND="Agg")
+    # Run against the same rustgrad this test process imported (installed or a dev build).
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(rustgrad.__file__)))
+    env = dict(os.environ, PYTHONPATH=pkg_parent, MPLBACKEND="Agg")
     res = subprocess.run(
         [sys.executable, os.path.join(EXAMPLES, name), *args],
         capture_output=True,

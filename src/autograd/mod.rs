@@ -28,6 +28,9 @@ pub struct AutogradMeta {
     pub accumulator: Option<Arc<Node>>,
     pub retains_grad: bool,
     pub hooks: Vec<Hook>,
+    /// For views: the tensor whose memory this one views (never itself a view), so an in-place
+    /// write through the view can rebase the base's history (PyTorch's CopySlices).
+    pub base: Option<Tensor>,
 }
 
 /// The edge through which gradient flows into `t`, if it needs one.

@@ -3,8 +3,9 @@
 //! graph is computed first and the tensor takes over its history, as PyTorch rebases history.
 
 use super::{binary, copy_into, fill_raw, BinaryOp, Scalar};
-use crate::autograd::{is_grad_enabled, set_grad_fn};
+use crate::autograd::{is_grad_enabled, record, set_grad_fn};
 use crate::error::{Error, Result};
+use crate::layout::Layout;
 use crate::tensor::Tensor;
 
 /// Refuse in-place writes that would corrupt autograd, with PyTorch's messages.
@@ -14,7 +15,29 @@ pub fn check_inplace(t: &Tensor) -> Result<()> {
             "a leaf Variable that requires grad is being used in an in-place operation.",
         ));
     }
+    if is_grad_enabled() {
+        if let Some(b) = t.view_base() {
+            if b.is_leaf() && b.requires_grad() {
+                return Err(Error::runtime(
+                    "a view of a leaf Variable that requires grad is being used in an in-place operation.",
+                ));
+            }
+        }
+    }
     Ok(())
+}
+
+/// The operand an in-place op computes from. When the op is recorded, its backward may need the
+/// value from *before* the write, so it reads a (differentiable) copy instead of `t` itself;
+/// otherwise the write would trip the version check of the very node it creates.
+pub fn inplace_source(t: &Tensor, others: &[&Tensor]) -> Result<Tensor> {
+    let mut all = vec![t];
+    all.extend_from_slice(others);
+    if crate::autograd::needs_grad(&all) {
+        super::clone(t)
+    } else {
+        Ok(t.clone())
+    }
 }
 
 /// Write `result` (same shape, computed out of place) into `t`, taking over its graph history.
@@ -29,6 +52,55 @@ pub fn commit_inplace(t: &Tensor, result: &Tensor) -> Result<()> {
     }
     copy_into(t, result)?;
     if let Some((node, nr)) = result.grad_fn() {
+        match t.view_base() {
+            Some(base) if is_grad_enabled() => rebase_view(t, &base, result)?,
+            _ => set_grad_fn(t, node, nr),
+        }
+    }
+    Ok(())
+}
+
+/// After an in-place write of `result` through view `t` of `base`: the base's gradient now comes
+/// from its old history everywhere except the written region, which comes from `result`
+/// (PyTorch's CopySlices); the view itself becomes a fresh view of the updated base.
+fn rebase_view(t: &Tensor, base: &Tensor, result: &Tensor) -> Result<()> {
+    let bl = base.layout();
+    if !bl.is_contiguous() {
+        return Err(Error::runtime(
+            "in-place operation on a view of a non-contiguous tensor that requires grad is not supported",
+        ));
+    }
+    let tl = t.layout();
+    let rel_offset = tl.offset as isize - bl.offset as isize;
+    // The view's region inside any contiguous tensor shaped like the base.
+    let region = move |l: &Layout| -> Result<Layout> {
+        Ok(Layout {
+            shape: tl.shape.clone(),
+            strides: tl.strides.clone(),
+            offset: (l.offset as isize + rel_offset) as usize,
+        })
+    };
+    let region = std::sync::Arc::new(region);
+    let r2 = region.clone();
+    record(
+        "CopySlices",
+        &[base, result],
+        &[base],
+        false,
+        move |g, needs| {
+            let gb = super::materialize(&g[0], g[0].dtype())?;
+            let reg = gb.with_layout(r2(&gb.layout())?);
+            let g_res = if needs[1] {
+                Some(super::materialize(&reg, reg.dtype())?)
+            } else {
+                None
+            };
+            fill_raw(&reg, Scalar::Int(0));
+            Ok(vec![needs[0].then_some(gb), g_res])
+        },
+    );
+    let fresh = super::view_with(base, "AsStridedBackward0", region)?;
+    if let Some((node, nr)) = fresh.grad_fn() {
         set_grad_fn(t, node, nr);
     }
     Ok(())
@@ -36,7 +108,8 @@ pub fn commit_inplace(t: &Tensor, result: &Tensor) -> Result<()> {
 
 /// `t.op_(other)` for a binary arithmetic op; the result keeps `t`'s dtype and shape.
 pub fn binary_(op: BinaryOp, t: &Tensor, other: &Tensor) -> Result<()> {
-    let r = binary(op, t, other)?;
+    check_inplace(t)?;
+    let r = binary(op, &inplace_source(t, &[other])?, other)?;
     if r.dtype() != t.dtype() && !can_cast(r.dtype(), t.dtype()) {
         return Err(Error::runtime(format!(
             "result type {} can't be cast to the desired output type {}",
@@ -48,7 +121,8 @@ pub fn binary_(op: BinaryOp, t: &Tensor, other: &Tensor) -> Result<()> {
 }
 
 pub fn binary_scalar_(op: BinaryOp, t: &Tensor, s: Scalar) -> Result<()> {
-    let r = super::binary_scalar(op, t, s, false)?;
+    check_inplace(t)?;
+    let r = super::binary_scalar(op, &inplace_source(t, &[])?, s, false)?;
     if r.dtype() != t.dtype() && !can_cast(r.dtype(), t.dtype()) {
         return Err(Error::runtime(format!(
             "result type {} can't be cast to the desired output type {}",

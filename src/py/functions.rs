@@ -221,7 +221,8 @@ fn _unary_(
 ) -> PyResult<Py<PyAny>> {
     let t = x.borrow().t.clone();
     let op = unary_op(name, p0, p1)?;
-    let r = ops::unary(op, &t)?;
+    ops::check_inplace(&t)?;
+    let r = ops::unary(op, &ops::inplace_source(&t, &[])?)?;
     if r.dtype() != t.dtype() {
         return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
             "result type {} can't be cast to the desired output type {}",
