@@ -253,6 +253,6 @@ mod tests {
         assert_eq!(f64::rem(-7.0, 2.0), 1.0);
         assert_eq!(i64::pow(3, 4), 81);
         assert_eq!(u8::add(250, 10), 4);
-        assert!(f32::maximum(f32::NAN, 1.0).is_nan());
+        assert!(<f32 as Num>::maximum(f32::NAN, 1.0).is_nan());
     }
 }
