@@ -33,3 +33,10 @@ def test_conversions():
         bool(rg.zeros(2))
     with pytest.raises(TypeError):
         len(rg.tensor(1.0))
+
+
+def test_asarray_refuses_tensor_that_requires_grad():
+    t = rg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="requires grad"):
+        np.asarray(t)
+    np.testing.assert_array_equal(np.asarray(t.detach()), np.ones(3, dtype=np.float32))

@@ -485,7 +485,13 @@ impl PyTensor {
         dtype: Option<&Bound<'_, PyAny>>,
         copy: Option<bool>,
     ) -> PyResult<Py<PyAny>> {
-        let a = to_numpy(py, &self.t.detach())?;
+        // np.asarray(t) follows .numpy(): a tensor that requires grad must be detached explicitly.
+        if self.t.requires_grad() {
+            return Err(PyRuntimeError::new_err(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.",
+            ));
+        }
+        let a = to_numpy(py, &self.t)?;
         let a = match dtype {
             Some(d) if !d.is_none() => a.call_method1("astype", (d,))?,
             _ => a,
