@@ -138,12 +138,7 @@ fn fwd_kernel<T: GemmFloat>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geom, y: &
         for n in s..e {
             for gi in 0..g.groups {
                 let xg = &x[n * xs + gi * cg * g.h * g.w..];
-                let cp = if g.pointwise() {
-                    xg.as_ptr()
-                } else {
-                    im2col(xg, g, &mut col);
-                    col.as_ptr()
-                };
+                let cp = group_columns(xg, g, &mut col);
                 // SAFETY: w holds o*cg*kk elements, col cg*kk*l, y's sample slice og*l per group;
                 // each sample's output region is written by one chunk only.
                 unsafe {
@@ -229,6 +224,17 @@ fn bwd_input_kernel<T: GemmFloat>(dy: &[T], w: &[T], g: &Geom, dx: &mut [T]) {
     });
 }
 
+/// The column matrix of one group of one sample: the input itself for pointwise (1x1, unpadded,
+/// stride-1) kernels, else its im2col expansion written into `col`.
+fn group_columns<T: GemmFloat>(xg: &[T], g: &Geom, col: &mut [T]) -> *const T {
+    if g.pointwise() {
+        xg.as_ptr()
+    } else {
+        im2col(xg, g, col);
+        col.as_ptr()
+    }
+}
+
 /// `dW = sum_n dy[n] · im2col(x[n])^T`, accumulated per thread chunk then summed.
 fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
     let (cg, og, kk, l) = (g.cg(), g.og(), g.kk(), g.l());
@@ -240,12 +246,7 @@ fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
         for n in s..e {
             for gi in 0..g.groups {
                 let xg = &x[n * xs + gi * cg * g.h * g.w..];
-                let cp = if g.pointwise() {
-                    xg.as_ptr()
-                } else {
-                    im2col(xg, g, &mut col);
-                    col.as_ptr()
-                };
+                let cp = group_columns(xg, g, &mut col);
                 // SAFETY: acc is this chunk's own og*cg*kk block per group.
                 unsafe {
                     T::gemm(
