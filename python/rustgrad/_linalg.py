@@ -98,39 +98,31 @@ def outer(input, vec2, *, out=None):
 ger = outer
 
 
-def _affine(input, prod, beta, alpha):
+def _affine(input, prod, beta, alpha, out=None):
+    """``beta * input + alpha * prod``, written into ``out`` when given."""
     if alpha != 1:
         prod = prod * alpha
-    if beta == 0:
-        return prod  # beta=0: input is ignored (NaN in it does not propagate), as in PyTorch
-    return prod + (input if beta == 1 else input * beta)
+    # beta=0: input is ignored (NaN in it does not propagate), as in PyTorch.
+    r = prod if beta == 0 else prod + (input if beta == 1 else input * beta)
+    if out is not None:
+        out.copy_(r)
+        return out
+    return r
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """``torch.addmm``: ``beta * input + alpha * (mat1 @ mat2)``."""
-    r = _affine(input, mm(mat1, mat2), beta, alpha)
-    if out is not None:
-        out.copy_(r)
-        return out
-    return r
+    return _affine(input, mm(mat1, mat2), beta, alpha, out)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     """``torch.addmv``: ``beta * input + alpha * (mat @ vec)``."""
-    r = _affine(input, mv(mat, vec), beta, alpha)
-    if out is not None:
-        out.copy_(r)
-        return out
-    return r
+    return _affine(input, mv(mat, vec), beta, alpha, out)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``torch.baddbmm``: ``beta * input + alpha * (batch1 @ batch2)``."""
-    r = _affine(input, bmm(batch1, batch2), beta, alpha)
-    if out is not None:
-        out.copy_(r)
-        return out
-    return r
+    return _affine(input, bmm(batch1, batch2), beta, alpha, out)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
