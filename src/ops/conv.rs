@@ -479,16 +479,17 @@ pub fn conv2d(
             };
             let mut out = vec![gx, gw];
             if needs.len() > 2 {
-                out.push(if needs[2] {
-                    Some(sum(&dy, Some(&[0, 2, 3]), false)?)
-                } else {
-                    None
-                });
+                out.push(bias_grad(&dy, needs[2])?);
             }
             Ok(out)
         },
     );
     Ok(y)
+}
+
+/// Gradient of a per-channel bias: `dy` summed over batch and space (None when not needed).
+fn bias_grad(dy: &Tensor, needed: bool) -> Result<Option<Tensor>> {
+    needed.then(|| sum(dy, Some(&[0, 2, 3]), false)).transpose()
 }
 
 /// `F.conv_transpose2d` on a 4-D input; weight is `[c_in, c_out/groups, kh, kw]`.
@@ -602,11 +603,7 @@ pub fn conv_transpose2d(
             };
             let mut out = vec![gx, gw];
             if needs.len() > 2 {
-                out.push(if needs[2] {
-                    Some(sum(&dy, Some(&[0, 2, 3]), false)?)
-                } else {
-                    None
-                });
+                out.push(bias_grad(&dy, needs[2])?);
             }
             Ok(out)
         },

@@ -358,6 +358,17 @@ pub fn scatter(
     } else {
         index.shape().to_vec()
     };
+    // Storage offsets in `out` and in `src` of the element that index coordinate `c` writes.
+    let offsets_of = |flat: usize, c: &[usize]| -> (usize, usize) {
+        let (mut o, mut so) = (0usize, 0usize);
+        for k in 0..c.len() {
+            o += (if k == d { idx[flat] } else { c[k] }) * ostr[k];
+            if !scalar_src {
+                so += c[k] * sstr[k];
+            }
+        }
+        (o, so)
+    };
     with_num_dtype!(
         x.dtype(),
         T,
@@ -365,13 +376,7 @@ pub fn scatter(
             let sp = s.storage().cpu_ptr() as *const T;
             let op = out.storage().cpu_ptr() as *mut T;
             for_each_coord(&ish, |flat, c| {
-                let (mut o, mut so) = (0usize, 0usize);
-                for k in 0..c.len() {
-                    o += (if k == d { idx[flat] } else { c[k] }) * ostr[k];
-                    if !scalar_src {
-                        so += c[k] * sstr[k];
-                    }
-                }
+                let (o, so) = offsets_of(flat, c);
                 // SAFETY: coordinates checked against x's and src's shapes.
                 unsafe {
                     let v = *sp.add(so);
@@ -388,13 +393,7 @@ pub fn scatter(
             let sp = s.storage().cpu_ptr() as *const bool;
             let op = out.storage().cpu_ptr() as *mut bool;
             for_each_coord(&ish, |flat, c| {
-                let (mut o, mut so) = (0usize, 0usize);
-                for k in 0..c.len() {
-                    o += (if k == d { idx[flat] } else { c[k] }) * ostr[k];
-                    if !scalar_src {
-                        so += c[k] * sstr[k];
-                    }
-                }
+                let (o, so) = offsets_of(flat, c);
                 // SAFETY: as above.
                 unsafe {
                     let v = *sp.add(so);
