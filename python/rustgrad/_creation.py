@@ -1,6 +1,7 @@
 """Tensor creation functions with PyTorch's signatures."""
 
 import builtins
+import math
 
 import numpy as np
 
@@ -13,10 +14,64 @@ __all__ = [
 ]
 
 
-def _sizes(size):
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _size_int(v, fn, pos):
+    if isinstance(v, Tensor) and v.ndim == 0 and not v.is_floating_point() and v.dtype is not _C.bool:
+        v = v.item()
+    if isinstance(v, (builtins.bool, np.bool_)) or not isinstance(v, (builtins.int, np.integer)):
+        raise TypeError(f"{fn}(): argument 'size' failed to unpack the object at pos {pos} with error "
+                        f"\"type must be tuple of ints,but got {type(v).__name__}\"")
+    v = builtins.int(v)
+    if not _INT64[0] <= v <= _INT64[1]:
+        raise TypeError(f"{fn}(): argument 'size' failed to unpack the object at pos {pos} with error "
+                        "\"Overflow when unpacking long long\"")
+    return v
+
+
+def _sizes(size, fn="zeros"):
+    """``*size`` as PyTorch's parser reads it: ints, or one tuple/list/Size of ints; TypeError otherwise."""
+    if not size:
+        raise TypeError(f'{fn}() missing 1 required positional arguments: "size"')
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return [builtins.int(s) for s in size[0]]
-    return [builtins.int(s) for s in size]
+        return [_size_int(s, fn, i + 1) for i, s in enumerate(size[0])]
+    if builtins.any(isinstance(s, (tuple, list)) for s in size):
+        raise TypeError(f"{fn}() takes 1 positional argument but {len(size)} were given")
+    if len(size) == 1 and not isinstance(size[0], (builtins.int, np.integer, Tensor)) or \
+            isinstance(size[0], (builtins.bool, np.bool_)):
+        raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of ints, not {type(size[0]).__name__}")
+    return [_size_int(s, fn, i + 1) for i, s in enumerate(size)]
+
+
+_CTYPE = {"float32": "float", "float64": "double", "int64": "int64_t", "int32": "int", "uint8": "uint8_t"}
+
+
+def _check_scalar(value, dtype):
+    """Refuse a Python number that ``dtype`` cannot hold, as PyTorch's ``checked_convert`` does
+    (``int_tensor[0] = nan`` and ``full((2,), 300, dtype=uint8)`` raise instead of wrapping)."""
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        value = value.item()
+    if isinstance(value, builtins.bool) or not isinstance(value, (builtins.int, builtins.float)):
+        return value
+    if isinstance(value, builtins.int) and not _INT64[0] <= value <= _INT64[1]:
+        raise ValueError("Overflow when unpacking long long")
+    name = str(dtype).replace("torch.", "")
+    if name == "bool":
+        return value
+    bad = False
+    if name in ("float32", "float64"):
+        bad = name == "float32" and math.isfinite(value) and builtins.abs(value) > 3.4028234663852886e38
+    elif isinstance(value, builtins.float) and not math.isfinite(value):
+        bad = True
+    else:
+        info = np.iinfo(name)
+        v = math.trunc(value)
+        lo = -builtins.int(info.max) if info.min == 0 and isinstance(value, builtins.int) else builtins.int(info.min)
+        bad = not lo <= v <= builtins.int(info.max)
+    if bad:
+        raise RuntimeError(f"value cannot be converted to type {_CTYPE[name]} without overflow")
+    return value
 
 
 def _check_device(device):
@@ -52,24 +107,29 @@ asarray = as_tensor
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
-    return _finish(_C._zeros(_sizes(size), dtype), requires_grad)
+    return _finish(_C._zeros(_sizes(size, "zeros"), dtype), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
-    return _finish(_C._full(_sizes(size), 1.0 if dtype is None else 1, dtype if dtype is not None else _C.float32), requires_grad)
+    return _finish(_C._full(_sizes(size, "ones"), 1.0 if dtype is None else 1,
+                            dtype if dtype is not None else _C.float32), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    return _finish(_C._full(_sizes((size,)), fill_value, dtype), requires_grad)
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+    if dtype is not None:
+        _check_scalar(fill_value, dtype)
+    return _finish(_C._full(_sizes((size,), "full"), fill_value, dtype), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False, memory_format=None, out=None):
     _check_device(device)
-    return _finish(_C._empty(_sizes(size), dtype), requires_grad)
+    return _finish(_C._empty(_sizes(size, "empty"), dtype), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None):
@@ -86,12 +146,24 @@ def range(start, end, step=1, dtype=None, device=None, requires_grad=False):
     return _finish(_C._linspace(start, start + (n - 1) * step, n, dtype), requires_grad)
 
 
+def _steps(steps, fn):
+    if isinstance(steps, (builtins.bool, np.bool_)) or not isinstance(steps, (builtins.int, np.integer)):
+        raise TypeError(f"{fn}(): argument 'steps' must be int, not {type(steps).__name__}")
+    if not _INT64[0] <= steps <= _INT64[1]:
+        raise ValueError("Overflow when unpacking long long")
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    return builtins.int(steps)
+
+
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
+    steps = _steps(steps, "linspace")
     return _finish(_C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), dtype), requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    steps = _steps(steps, "logspace")
     t = _C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), _C.float64)
     r = _C._binary("pow", builtins.float(base), t)
     return _finish(r.to(dtype or _C.float32), requires_grad)
@@ -99,6 +171,10 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
+    for name, v in (("n", n), ("m", m)):
+        if (v is not None or name == "n") and (isinstance(v, (builtins.bool, np.bool_)) or
+                                               not isinstance(v, (builtins.int, np.integer))):
+            raise TypeError(f"eye(): argument '{name}' must be int, not {type(v).__name__}")
     return _finish(_C._eye(n, m, dtype), requires_grad)
 
 
@@ -115,6 +191,7 @@ def ones_like(input, dtype=None, device=None, requires_grad=False, memory_format
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
+    _check_scalar(fill_value, dtype or input.dtype)
     return _finish(_C._full(list(input.shape), fill_value, dtype or input.dtype), requires_grad)
 
 

@@ -1,4 +1,11 @@
-"""Module-level math functions (``torch.exp``, ``torch.add``, ``torch.where`` ...)."""
+"""Module-level math functions (``torch.exp``, ``torch.add``, ``torch.where`` ...).
+
+Where PyTorch's ``Tensor`` method and function share argument rules (fmod, addcmul, maximum,
+logical_and ...) one implementation here serves both (bound onto ``Tensor`` at the end)."""
+
+import builtins
+
+import numpy as np
 
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
@@ -51,15 +58,52 @@ clip = _export(clamp, "clip")
 _export(lambda input, min=None, max=None: input.clamp_(min, max), "clamp_")
 
 
+def _empty_like_operand(x):
+    """A stand-in with x's promotion category (dimensioned, 0-d or Python scalar) and no data."""
+    if isinstance(x, Tensor):
+        return x.reshape(-1)[:0] if x.ndim else x.detach()
+    return x
+
+
+def _result_dtype(*operands):
+    """The dtype PyTorch's type promotion gives ``operands`` (tensors and Python scalars)."""
+    ops = [_empty_like_operand(x) for x in operands]
+    if not builtins.any(isinstance(x, Tensor) for x in ops):
+        ops[0] = _C.tensor(ops[0])
+    r = ops[0]
+    for x in ops[1:]:
+        r = _C._binary("add", r, x) if isinstance(r, Tensor) or isinstance(x, Tensor) else r
+    if not isinstance(r, Tensor):
+        r = _C.tensor(r)
+    return r.dtype
+
+
+def _scaled(name, input, other, alpha):
+    """``input op alpha * other`` with PyTorch's alpha rules (checked before computing)."""
+    if alpha.__class__ is int and alpha == 1:
+        return _C._binary(name, input, other)
+    rt = _result_dtype(input, other)
+    if isinstance(alpha, (builtins.bool, np.bool_)):
+        if rt is not _C.bool:
+            raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    elif isinstance(alpha, (float, np.floating)) and not rt.is_floating_point:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    if rt is _C.bool and name == "sub":
+        return _C._binary("sub", input, other)  # raises PyTorch's bool-subtraction error
+    if alpha == 1:
+        return _C._binary(name, input, other)
+    return _C._binary(name, input, other * alpha)
+
+
 @_export
 def add(input, other, *, alpha=1, out=None):
-    r = _C._binary("add", input, other * alpha if alpha != 1 else other)
+    r = _scaled("add", input, other, alpha)
     return out.copy_(r) if out is not None else r
 
 
 @_export
 def sub(input, other, *, alpha=1, out=None):
-    r = _C._binary("sub", input, other * alpha if alpha != 1 else other)
+    r = _scaled("sub", input, other, alpha)
     return out.copy_(r) if out is not None else r
 
 
@@ -85,9 +129,101 @@ divide = _export(div, "divide")
 true_divide = _export(lambda input, other: _C._binary("div", input, other), "true_divide")
 floor_divide = _export(lambda input, other: _C._binary("floor_divide", input, other), "floor_divide")
 remainder = _export(lambda input, other: _C._binary("remainder", input, other), "remainder")
-fmod = _export(lambda input, other: _t(input).fmod(other), "fmod")
-maximum = _export(lambda input, other: _C._binary("maximum", input, other), "maximum")
-minimum = _export(lambda input, other: _C._binary("minimum", input, other), "minimum")
+
+
+def _need_tensors(name, input, other):
+    for pos, (arg, v) in enumerate((("input", input), ("other", other)), 1):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {pos}) must be Tensor, not {type(v).__name__}")
+
+
+@_export
+def fmod(input, other, *, out=None):
+    """``torch.fmod``: C-style remainder (the sign of the dividend). Integer inputs stay integer and
+    refuse a zero divisor; float values are exact (``np.fmod``), with gradients 1 and -trunc(a/b)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"fmod() received an invalid combination of arguments - got ({type(input).__name__}, "
+                        f"{type(other).__name__})")
+    rt = _result_dtype(input, other)
+    if rt is _C.bool:
+        raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
+    a = input.to(rt)
+    b = other.to(rt) if isinstance(other, Tensor) else other
+    shape = broadcast_shapes(a.shape, b.shape if isinstance(b, Tensor) else ())
+    if not rt.is_floating_point:
+        if int(np.prod(shape)) and builtins.bool((b == 0).any() if isinstance(b, Tensor) else b == 0):
+            raise RuntimeError("ZeroDivisionError")
+        r = _C._binary("remainder", a, b)  # sign of the divisor; move it to the dividend's
+        fix = _C._logical("and", r != 0, _C._compare("ne", r < 0, a < 0))
+        res = _C._where(fix, _C._binary("sub", r, b), r)
+    else:
+        an = a.detach().numpy()
+        bn = b.detach().numpy() if isinstance(b, Tensor) else np.asarray(b, dtype=an.dtype)
+        with np.errstate(all="ignore"):
+            val = np.fmod(an, bn)
+            q = np.trunc((an - val) / bn)
+        res = _C.from_numpy(np.ascontiguousarray(np.broadcast_to(val, tuple(shape))).reshape(tuple(shape)))
+        if _C.is_grad_enabled() and (a.requires_grad or (isinstance(b, Tensor) and b.requires_grad)):
+            res = res + (a - a.detach())
+            if isinstance(b, Tensor):
+                qt = _C.from_numpy(np.ascontiguousarray(np.nan_to_num(q, nan=0.0, posinf=0.0, neginf=0.0)))
+                res = res - qt * (b - b.detach())
+    return out.copy_(res) if out is not None else res
+
+
+@_export
+def maximum(input, other, *, out=None):
+    _need_tensors("maximum", input, other)
+    r = _C._binary("maximum", input, other)
+    return out.copy_(r) if out is not None else r
+
+
+@_export
+def minimum(input, other, *, out=None):
+    _need_tensors("minimum", input, other)
+    r = _C._binary("minimum", input, other)
+    return out.copy_(r) if out is not None else r
+
+
+def _addc(input, tensor1, tensor2, value, div):
+    """``input + value * tensor1 {*,/} tensor2``, computed in the promoted dtype of all three."""
+    name = "addcdiv" if div else "addcmul"
+    rt = _result_dtype(input, tensor1, tensor2)
+    if div and not tensor1.is_floating_point() and not tensor2.is_floating_point():
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will perform a "
+            "true division of tensor1 and tensor2. The historic addcdiv behavior can be implemented as "
+            "(input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as "
+            "(input + value * tensor1 / tensor2) for float inputs. The future addcdiv behavior is just the latter "
+            "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
+    if rt is _C.bool:
+        raise NotImplementedError(f"\"{name}_cpu_out\" not implemented for 'Bool'")
+    if not rt.is_floating_point and isinstance(value, (float, np.floating)):
+        value = int(value)  # PyTorch converts the scalar to the integer compute dtype
+    t1, t2 = tensor1.to(rt), tensor2.to(rt)
+    prod = t1 / t2 if div else t1 * t2
+    return prod if value == 1 and not isinstance(value, builtins.bool) else prod * value
+
+
+@_export
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    r = _C._binary("add", input.to(_result_dtype(input, tensor1, tensor2)), _addc(input, tensor1, tensor2, value, False))
+    return out.copy_(r) if out is not None else r
+
+
+@_export
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    r = _C._binary("add", input.to(_result_dtype(input, tensor1, tensor2)), _addc(input, tensor1, tensor2, value, True))
+    return out.copy_(r) if out is not None else r
+
+
+def _addcmul_(self, tensor1, tensor2, *, value=1):
+    return self.add_(_addc(self, tensor1, tensor2, value, False))
+
+
+def _addcdiv_(self, tensor1, tensor2, *, value=1):
+    return self.add_(_addc(self, tensor1, tensor2, value, True))
+
 rsub = _export(lambda input, other, alpha=1: _t(input).rsub(other, alpha), "rsub")
 
 
@@ -102,9 +238,21 @@ for _n in ("eq", "ne", "lt", "le", "gt", "ge"):
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne  # noqa: F821
 __all__ += ["greater", "greater_equal", "less", "less_equal", "not_equal"]
 
-logical_and = _export(lambda input, other: _C._logical("and", input, other), "logical_and")
-logical_or = _export(lambda input, other: _C._logical("or", input, other), "logical_or")
-logical_xor = _export(lambda input, other: _C._logical("xor", input, other), "logical_xor")
+
+
+def _logical_fn(op):
+    def f(input, other, *, out=None):
+        _need_tensors(f"logical_{op}", input, other)
+        r = _C._logical(op, input, other)
+        return out.copy_(r) if out is not None else r
+
+    f.__name__ = f"logical_{op}"
+    return f
+
+
+logical_and = _export(_logical_fn("and"))
+logical_or = _export(_logical_fn("or"))
+logical_xor = _export(_logical_fn("xor"))
 logical_not = _export(lambda input: _t(input).logical_not(), "logical_not")
 bitwise_not = _export(lambda input: ~input, "bitwise_not")
 
@@ -129,20 +277,14 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 
 for _n in ("reshape", "permute", "transpose", "squeeze", "unsqueeze", "flatten", "narrow", "select", "t", "detach",
            "clone", "view_as_real", "numel", "unflatten", "movedim", "moveaxis", "swapaxes", "swapdims", "ravel",
-           "addcmul", "addcdiv", "lerp", "broadcast_to", "leaky_relu"):
+           "lerp", "broadcast_to", "leaky_relu"):
     if hasattr(Tensor, _n):
         _export((lambda n: lambda input, *a, **k: getattr(input, n)(*a, **k))(_n), _n)
 
 
 @_export
 def result_type(tensor1, tensor2):
-    import rustgrad
-
-    a = tensor1 if isinstance(tensor1, Tensor) else None
-    b = tensor2 if isinstance(tensor2, Tensor) else None
-    if a is None and b is None:
-        return (rustgrad.tensor(tensor1) + rustgrad.tensor(tensor2)).dtype
-    return (_C._binary("add", (a if a is not None else tensor1) * 0, (b if b is not None else tensor2) * 0)).dtype
+    return _result_dtype(tensor1, tensor2)
 
 
 @_export
@@ -186,3 +328,18 @@ def is_nonzero(input):
 @_export
 def is_grad_enabled():
     return _C.is_grad_enabled()
+
+
+# One implementation for function and method (these replace the Tensor-level versions).
+Tensor.fmod = fmod
+Tensor.maximum = maximum
+Tensor.minimum = minimum
+Tensor.logical_and = logical_and
+Tensor.logical_or = logical_or
+Tensor.logical_xor = logical_xor
+Tensor.addcmul = addcmul
+Tensor.addcdiv = addcdiv
+Tensor.addcmul_ = _addcmul_
+Tensor.addcdiv_ = _addcdiv_
+Tensor.add = add
+Tensor.sub = Tensor.subtract = sub

@@ -11,7 +11,9 @@ import builtins
 import numpy as np
 
 from rustgrad import _rustgrad as _C
+from rustgrad._creation import _check_scalar
 from rustgrad._rustgrad import Tensor
+from rustgrad._shape import _wrap_dim
 
 __all__ = [
     "gather", "scatter", "scatter_add", "index_select", "index_add", "index_copy", "index_fill",
@@ -37,6 +39,8 @@ def _as_index_item(it):
         return int(it)
     if it is None or it is Ellipsis or isinstance(it, slice):
         return it
+    if isinstance(it, str):
+        raise TypeError("new(): invalid data type 'str'")
     if isinstance(it, Tensor):
         if it.ndim == 0 and _dtype_name(it) in _INT_DTYPES:
             return int(it.item())
@@ -54,9 +58,20 @@ def _as_index_item(it):
     )
 
 
+def _sequence_as_tuple(idx):
+    """PyTorch's (and old NumPy's) ``treatSequenceAsTuple``: a list shorter than 32 that holds a
+    sequence, slice, Ellipsis, None or tensor is a tuple of indices (``x[[[0, 1], [1, 0]]]`` is
+    ``x[[0, 1], [1, 0]]``); a list of plain numbers is one advanced index (``x[[0, 1]]``)."""
+    if not isinstance(idx, list) or len(idx) >= 32:
+        return False
+    return builtins.any(isinstance(i, (list, tuple, slice, Tensor, np.ndarray, str)) or i is None or i is Ellipsis
+                        for i in idx)
+
+
 def _normalise(idx):
-    if not isinstance(idx, tuple):
-        # A list of plain ints is one advanced index (PyTorch treats x[[0, 1]] like x[tensor]).
+    if _sequence_as_tuple(idx):
+        idx = tuple(idx)
+    elif not isinstance(idx, tuple):
         idx = (idx,)
     return [_as_index_item(i) for i in idx]
 
@@ -206,8 +221,11 @@ def _offsets_of(t):
 def _value_tensor(value, like):
     if isinstance(value, Tensor):
         return value
-    return _C.from_numpy(np.asarray(value)) if isinstance(value, (list, tuple, np.ndarray)) else \
-        _C._full([], value, like.dtype)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return _C.from_numpy(np.asarray(value))
+    if isinstance(value, str):
+        raise TypeError(f"can't assign a str to a {like.type()}")
+    return _C._full([], _check_scalar(value, like.dtype), like.dtype)
 
 
 def _setitem(self, idx, value):
@@ -245,12 +263,23 @@ Tensor.__setitem__ = _setitem
 
 # ---- index ops -----------------------------------------------------------------------------------
 
-def _idx(index):
+def _idx(index, msg="index_select(): Expected dtype int32 or int64 for index", ints=("int64", "int32"),
+         exc=RuntimeError):
     if not isinstance(index, Tensor):
         index = _C.from_numpy(np.asarray(index, dtype=np.int64))
-    if _dtype_name(index) != "int64":
-        raise RuntimeError(f"expected index to have dtype int64 but got {_dtype_name(index)}")
+    if _dtype_name(index) not in ints:
+        raise exc(msg)
     return index
+
+
+_LONG = {"int32": "Int", "uint8": "Byte", "bool": "Bool", "float32": "Float", "float64": "Double", "int64": "Long"}
+
+
+def _long_idx(index, op):
+    """index_copy / take accept only int64 indices (RuntimeError, PyTorch's message)."""
+    if isinstance(index, Tensor) and _dtype_name(index) != "int64":
+        raise RuntimeError(f"{op}(): Expected a long tensor for index, but got {_LONG[_dtype_name(index)]}")
+    return _idx(index)
 
 
 def _inplace(self, res):
@@ -260,15 +289,15 @@ def _inplace(self, res):
 
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     """``torch.gather(input, dim, index)``."""
-    if _dtype_name(index) != "int64":
-        raise RuntimeError("gather(): Expected dtype int64 for index")
+    if _dtype_name(index) not in ("int64", "int32"):
+        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
     return _C._gather(input, dim, index)
 
 
 def _scalar_src(self, value):
     if isinstance(value, Tensor):
         return value
-    return _C._full([], value, self.dtype)
+    return _C._full([], _check_scalar(value, self.dtype), self.dtype)
 
 
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
@@ -278,8 +307,8 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     if src is None:
         raise TypeError("scatter() missing required argument 'src' or 'value'")
     s = _scalar_src(input, src)
-    if _dtype_name(index) != "int64":
-        raise RuntimeError("scatter(): Expected dtype int64 for index")
+    if _dtype_name(index) not in ("int64", "int32"):
+        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
     if isinstance(src, Tensor) and src.dtype != input.dtype and src.ndim > 0:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     return _C._scatter(input, dim, index, s, reduce or "none")
@@ -287,8 +316,10 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 def scatter_add(input, dim, index, src):
     """``torch.scatter_add(input, dim, index, src)``: accumulates duplicates."""
-    if _dtype_name(index) != "int64":
-        raise RuntimeError("scatter_add(): Expected dtype int64 for index")
+    if _dtype_name(index) not in ("int64", "int32"):
+        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
+    if src.dtype != input.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     return _C._scatter(input, dim, index, src, "add")
 
 
@@ -299,12 +330,15 @@ def index_select(input, dim, index, *, out=None):
 
 def index_add(input, dim, index, source, *, alpha=1):
     """``torch.index_add(input, dim, index, source, alpha=1)``."""
-    return _C._index_add(input, dim, _idx(index), source, float(alpha))
+    return _C._index_add(input, dim, _idx(index, "index_add_(): Expected dtype int32/int64 for index"),
+                         source, float(alpha))
 
 
 def _along(input, dim, index, shape):
     """Index reshaped to broadcast along ``dim`` over ``shape`` (for index_copy / index_fill)."""
-    d = dim % builtins.max(input.ndim, 1)
+    d = _wrap_dim(dim, input.ndim)
+    if not shape:  # a 0-d input: the index holds at most one position
+        return index.reshape(()), 0
     view = [1] * len(shape)
     view[d] = -1
     return index.reshape(*view).expand(*shape).contiguous(), d
@@ -312,17 +346,18 @@ def _along(input, dim, index, shape):
 
 def index_copy(input, dim, index, source):
     """``torch.index_copy(input, dim, index, source)``."""
-    index = _idx(index)
+    index = _long_idx(index, "index_copy_")
     ix, d = _along(input, dim, index, list(source.shape))
     return _C._scatter(input, d, ix, source, "none")
 
 
 def index_fill(input, dim, index, value):
     """``torch.index_fill(input, dim, index, value)``."""
-    index = _idx(index)
+    index = _idx(index, "index_fill_(): Expected dtype int64 for index.", ints=("int64",), exc=IndexError)
     shape = list(input.shape)
-    d = dim % builtins.max(input.ndim, 1)
-    shape[d] = index.numel()
+    d = _wrap_dim(dim, input.ndim)
+    if shape:
+        shape[d] = index.numel()
     ix, d = _along(input, dim, index, shape)
     return _C._scatter(input, d, ix, _scalar_src(input, value).to(input.dtype), "none")
 
@@ -341,7 +376,7 @@ def masked_fill(input, mask, value):
                 f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s).")
         v = value.to(input.dtype)
     else:
-        v = _C._full([], value, input.dtype)
+        v = _C._full([], _check_scalar(value, input.dtype), input.dtype)
     return _C._where(mask, v, input)
 
 
@@ -384,7 +419,7 @@ def argwhere(input):
 
 def take(input, index):
     """``torch.take(input, index)``: input treated as 1-D."""
-    index = _idx(index)
+    index = _long_idx(index, "take")
     return _C._index_select(input.reshape(-1), 0, index.reshape(-1)).reshape(*index.shape)
 
 
@@ -392,7 +427,9 @@ def take_along_dim(input, indices, dim=None):
     """``torch.take_along_dim(input, indices, dim)``."""
     if dim is None:
         return take(input, indices.reshape(-1))
-    d = dim % input.ndim
+    if input.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    d = _wrap_dim(dim, input.ndim)
     s_in, s_ix = list(input.shape), list(indices.shape)
     bi = list(np.broadcast_shapes(tuple(s_in[:d] + [1] + s_in[d + 1:]), tuple(s_ix[:d] + [1] + s_ix[d + 1:])))
     x = input.expand(*(bi[:d] + [s_in[d]] + bi[d + 1:]))

@@ -68,18 +68,36 @@ def set_rng_state(state):
     default_generator.set_state(state)
 
 
-def _sizes(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(builtins.int(s) for s in size[0])
-    return tuple(builtins.int(s) for s in size)
+def _sizes(size, fn="rand"):
+    """Sizes as PyTorch reads them (TypeError for floats ...), RuntimeError for negative ones."""
+    from rustgrad._creation import _sizes as parse
+
+    sizes = tuple(parse(size, fn))
+    if builtins.any(s < 0 for s in sizes):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {builtins.min(sizes)}: {list(sizes)}")
+    return sizes
 
 
-def _np_dtype(dtype):
+def _draw(fn, *args, **kwargs):
+    """Run a NumPy sampler; an impossible size is PyTorch's RuntimeError, not MemoryError."""
+    try:
+        return fn(*args, **kwargs)
+    except (MemoryError, ValueError, OverflowError) as e:
+        raise RuntimeError(f"cannot allocate the random tensor: {e}") from None
+
+
+_KERNEL_DTYPE = {"int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
+
+
+def _np_dtype(dtype, kernel="check_uniform_bounds"):
+    if dtype is not None and not dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_KERNEL_DTYPE[str(dtype).split('.')[-1]]}'")
     return "float64" if dtype is _C.float64 else "float32"
 
 
 def _out(arr, dtype, requires_grad):
-    t = _C.from_numpy(np.ascontiguousarray(arr))
+    arr = np.asarray(arr)  # (np.ascontiguousarray would turn a 0-d sample into shape (1,))
+    t = _C.from_numpy(arr if arr.flags.c_contiguous else arr.copy())
     if dtype is not None and t.dtype != dtype:
         t = t.to(dtype)
     if requires_grad:
@@ -89,12 +107,15 @@ def _out(arr, dtype, requires_grad):
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform samples on [0, 1)."""
-    return _out(_gen(generator).random(_sizes(size), dtype=_np_dtype(dtype)), dtype, requires_grad)
+    shape = _sizes(size, "rand")
+    return _out(_draw(_gen(generator).random, shape, dtype=_np_dtype(dtype)), dtype, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal samples."""
-    return _out(_gen(generator).standard_normal(_sizes(size), dtype=_np_dtype(dtype)), dtype, requires_grad)
+    shape = _sizes(size, "randn")
+    return _out(_draw(_gen(generator).standard_normal, shape, dtype=_np_dtype(dtype, "normal_kernel_cpu")), dtype,
+                requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -103,12 +124,29 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
-    a = _gen(generator).integers(low, high, size=tuple(size), dtype=np.int64)
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint(): argument 'size' must be tuple of ints, not {type(size).__name__}")
+    shape = _sizes((size,), "randint")
+    for v in (low, high):
+        if not -(2**63) <= v < 2**63:
+            raise ValueError("Overflow when unpacking long long")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    a = _draw(_gen(generator).integers, low, high, size=shape, dtype=np.int64)
     return _out(a, dtype or _C.int64, requires_grad)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    return _out(_gen(generator).permutation(builtins.int(n)).astype(np.int64), dtype or _C.int64, requires_grad)
+    if isinstance(n, (builtins.bool, np.bool_)) or not isinstance(n, (builtins.int, np.integer)):
+        raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not {type(n).__name__}")
+    n = builtins.int(n)
+    if not -(2**63) <= n < 2**63:
+        raise ValueError("Overflow when unpacking long long")
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    if n >= 2**40:  # PyTorch's allocator refuses it; NumPy would try
+        raise RuntimeError(f"Storage size calculation overflowed with sizes=[{n}]")
+    return _out(_draw(_gen(generator).permutation, n).astype(np.int64), dtype or _C.int64, requires_grad)
 
 
 def rand_like(input, dtype=None, **kw):
@@ -129,6 +167,11 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, out=None
     """Normal samples; ``mean``/``std`` may be tensors (broadcast) or numbers."""
     m = mean.detach().numpy() if isinstance(mean, _C.Tensor) else mean
     s = std.detach().numpy() if isinstance(std, _C.Tensor) else std
+    if isinstance(std, _C.Tensor):
+        if not (s >= 0).all():
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+    elif not std >= 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     shape = tuple(size) if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s))
     a = _gen(generator).standard_normal(shape) * s + m
     like = mean if isinstance(mean, _C.Tensor) else std if isinstance(std, _C.Tensor) else None
@@ -137,13 +180,50 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, out=None
 
 def bernoulli(input, p=None, *, generator=None):
     """Samples 1 with probability ``input`` (elementwise)."""
-    probs = input.detach().numpy() if p is None else np.full(tuple(input.shape), p)
+    if p is not None:
+        _check_p(p)
+        probs = np.full(tuple(input.shape), p)
+    else:
+        probs = input.detach().numpy()
+        if not ((probs >= 0) & (probs <= 1)).all():
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
     a = _gen(generator).random(probs.shape) < probs
     return _out(a, input.dtype, False)
 
 
+def _check_p(p):
+    if isinstance(p, _C.Tensor):
+        a = p.detach().numpy()
+        if not ((a >= 0) & (a <= 1)).all():
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+    elif not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
+
+
+def _bernoulli_(self, p=0.5, *, generator=None):
+    """``Tensor.bernoulli_(p)``: fill with 1 at probability ``p`` (a number or a tensor)."""
+    from rustgrad.autograd.grad_mode import no_grad
+
+    _check_p(p)
+    if isinstance(p, _C.Tensor):
+        p = p.detach().numpy()
+    with no_grad():
+        self.copy_(_out(_gen(generator).random(tuple(self.shape)) < p, self.dtype, False))
+    return self
+
+
+_C.Tensor.bernoulli_ = _bernoulli_
+
+
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Draw category indices from (unnormalised) probability rows."""
+    if input.dim() not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not input.is_floating_point():
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{_KERNEL_DTYPE[str(input.dtype).split('.')[-1]]}")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
     p = input.detach().numpy().astype(np.float64)
     rows = p.reshape(-1, p.shape[-1])
     rng = _gen(generator)

@@ -13,6 +13,7 @@ import types
 
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
+from rustgrad._shape import _int_arg, _int_list
 
 __all__ = []
 
@@ -74,6 +75,22 @@ def _dims(dim, ndim):
     return tuple(sorted(out))
 
 
+#: Default of a ``dim`` that PyTorch's signature does not let be None (``max(dim=None)`` is a TypeError).
+_UNSET = object()
+
+
+def _dim_int(dim, name):
+    """A single ``dim``: an int (PyTorch raises TypeError for None, floats and bools)."""
+    return _int_arg(dim, name, "dim")
+
+
+def _dim_ints(dim, name):
+    """An int-or-tuple ``dim`` (amax, logsumexp ...): TypeError for floats, None and bools."""
+    if dim is None:
+        raise TypeError(f"{name}(): argument 'dim' must be tuple of ints, not NoneType")
+    return _int_list(dim, name, "dim")
+
+
 def _reduced_shape(shape, dims, keepdim):
     return tuple(1 if i in dims else s for i, s in enumerate(shape) if keepdim or i not in dims)
 
@@ -89,36 +106,36 @@ def _max_min(input, dim, keepdim, other, want_max):
     name = "max" if want_max else "min"
     if isinstance(dim, Tensor) and other is None:
         other = dim
-        dim = None
+        dim = _UNSET
     if other is not None:
         return _C._binary("maximum" if want_max else "minimum", input, other)
-    if dim is None:
+    if dim is _UNSET:
         if keepdim:
             raise TypeError(f"{name}() received an invalid combination of arguments - got (keepdim=True)")
         return _C._amax(input, None, False, want_max, name)
-    v, i = _C._max_dim(input, builtins.int(dim), builtins.bool(keepdim), want_max)
+    v, i = _C._max_dim(input, _dim_int(dim, name), builtins.bool(keepdim), want_max)
     return getattr(return_types, name)(v, i)
 
 
 @_export
-def max(input, dim=None, keepdim=False, *, other=None, out=None):
+def max(input, dim=_UNSET, keepdim=False, *, other=None, out=None):
     """``torch.max``: the maximum (NaN propagates); with ``dim``, ``(values, indices)``; with a
     tensor second argument, ``torch.maximum``."""
     return _max_min(input, dim, keepdim, other, True)
 
 
 @_export
-def min(input, dim=None, keepdim=False, *, other=None, out=None):
+def min(input, dim=_UNSET, keepdim=False, *, other=None, out=None):
     """``torch.min``: the minimum (NaN propagates); with ``dim``, ``(values, indices)``."""
     return _max_min(input, dim, keepdim, other, False)
 
 
 def _amaxmin(input, dim, keepdim, want_max):
     name = "amax" if want_max else "amin"
-    if dim is None or (not isinstance(dim, builtins.int) and len(dim) == 0):
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         dims = None
     else:
-        dims = [dim] if isinstance(dim, builtins.int) else [builtins.int(d) for d in dim]
+        dims = _int_list(dim, name, "dim")
     return _C._amax(input, dims, builtins.bool(keepdim), want_max, name)
 
 
@@ -147,14 +164,14 @@ def _arg(input, dim, keepdim, want_max):
         raise NotImplementedError(f"{name}(): does not support bool input")
     if dim is None:
         if input.numel() == 0:
-            raise RuntimeError(
+            raise IndexError(
                 f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
             )
         _, i = _C._max_dim(input.reshape(-1), 0, False, want_max)
         if keepdim:
             i = i.reshape((1,) * input.dim())
         return i
-    return _C._max_dim(input, builtins.int(dim), builtins.bool(keepdim), want_max)[1]
+    return _C._max_dim(input, _dim_int(dim, name), builtins.bool(keepdim), want_max)[1]
 
 
 @_export
@@ -173,9 +190,13 @@ def argmin(input, dim=None, keepdim=False):
 
 
 @_export
-def prod(input, dim=None, keepdim=False, *, dtype=None):
+def prod(input, dim=_UNSET, keepdim=False, *, dtype=None):
     """``torch.prod``; integer and bool inputs give int64. Exact gradient with zeros."""
-    return _C._prod(_cast(input, dtype), dim, builtins.bool(keepdim))
+    if dim is _UNSET:
+        dim = None
+    else:
+        dim = _dim_int(dim, "prod")
+    return _cast(_C._prod(_cast(input, dtype), dim, builtins.bool(keepdim)), dtype)
 
 
 def _correction(unbiased, correction):
@@ -264,6 +285,16 @@ def logsumexp(input, dim, keepdim=False):
     """``torch.logsumexp``: ``log(sum(exp(x)))`` over ``dim``, stable (shifted by the max)."""
     if not input.is_floating_point():
         input = input.to(_C.float32)
+    dim = _dim_ints(dim, "logsumexp")
+    if not dim:
+        # dim=() reduces every dim. PyTorch then adds the (kept-dim) max back into a result of
+        # shape [] in place, which only broadcasts for keepdim, 0-d or empty inputs.
+        if input.dim() and input.numel() and not keepdim:
+            ones = ", ".join(["1"] * input.dim())
+            raise RuntimeError(f"output with shape [] doesn't match the broadcast shape [{ones}]")
+        dim = list(range(input.dim()))
+        if not dim:
+            return input.clone()
     dims = _dims(dim, input.dim())
     dl = list(dims)
     if not dl:
@@ -283,17 +314,28 @@ def _nonzero_mask(input):
     return input if input.dtype == _C.bool else input != 0
 
 
+def _all_any(input, dim, keepdim, want_all):
+    if dim is not None and not isinstance(dim, (tuple, list)):
+        dim = _dim_int(dim, "all" if want_all else "any")
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        r = input != 0  # dim=() reduces nothing: an elementwise test
+    elif want_all:
+        r = (~_nonzero_mask(input)).sum(dim, keepdim=keepdim) == 0
+    else:
+        r = _nonzero_mask(input).sum(dim, keepdim=keepdim) > 0
+    return r.to(_C.uint8) if input.dtype == _C.uint8 else r  # uint8 in, uint8 out (PyTorch)
+
+
 @_export
 def all(input, dim=None, keepdim=False):
-    """``torch.all``: True where every element over ``dim`` is nonzero (bool result)."""
-    bad = (~_nonzero_mask(input)).sum(dim, keepdim=keepdim)
-    return bad == 0
+    """``torch.all``: True where every element over ``dim`` is nonzero (bool result; uint8 for uint8)."""
+    return _all_any(input, dim, keepdim, True)
 
 
 @_export
 def any(input, dim=None, keepdim=False):
-    """``torch.any``: True where some element over ``dim`` is nonzero (bool result)."""
-    return _nonzero_mask(input).sum(dim, keepdim=keepdim) > 0
+    """``torch.any``: True where some element over ``dim`` is nonzero (bool result; uint8 for uint8)."""
+    return _all_any(input, dim, keepdim, False)
 
 
 @_export
@@ -307,30 +349,40 @@ def count_nonzero(input, dim=None):
 
 @_export
 def cumsum(input, dim, *, dtype=None, out=None):
-    """``torch.cumsum`` along ``dim``; integer and bool inputs give int64."""
-    return _C._cumulative(_cast(input, dtype), dim, False)
+    """``torch.cumsum`` along ``dim``; integer and bool inputs give int64 (or ``dtype``)."""
+    return _cast(_C._cumulative(_cast(input, dtype), _dim_int(dim, "cumsum"), False), dtype)
 
 
 @_export
 def cumprod(input, dim, *, dtype=None, out=None):
     """``torch.cumprod`` along ``dim``; exact gradient with zeros."""
-    return _C._cumulative(_cast(input, dtype), dim, True)
+    return _cast(_C._cumulative(_cast(input, dtype), _dim_int(dim, "cumprod"), True), dtype)
+
+
+def _softmax(input, dim, dtype, log):
+    name = "log_softmax" if log else "softmax"
+    if dim is _UNSET:
+        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
+    dim = _dim_int(dim, name)
+    x = _cast(input, dtype)
+    if x.numel() == 0 and not x.is_floating_point():
+        # nothing to compute: PyTorch returns the empty input (after checking the dim)
+        _dims((dim,), x.dim())
+        return x.clone()
+    return _C._softmax(x, dim, log)
 
 
 @_export
-def softmax(input, dim=None, dtype=None, _stacklevel=3):
-    """``torch.softmax``: fused, numerically stable; ``dtype`` casts the input first."""
-    if dim is None:
-        dim = 0 if input.dim() in (0, 1, 3) else 1  # PyTorch's legacy implicit choice
-    return _C._softmax(_cast(input, dtype), dim, False)
+def softmax(input, dim=_UNSET, dtype=None, _stacklevel=3):
+    """``torch.softmax``: fused, numerically stable; ``dtype`` casts the input first. (The
+    implicit-dim legacy form lives in ``nn.functional.softmax``.)"""
+    return _softmax(input, dim, dtype, False)
 
 
 @_export
-def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
+def log_softmax(input, dim=_UNSET, dtype=None, _stacklevel=3):
     """``torch.log_softmax``: fused ``x - logsumexp(x)``; ``dtype`` casts the input first."""
-    if dim is None:
-        dim = 0 if input.dim() in (0, 1, 3) else 1
-    return _C._softmax(_cast(input, dtype), dim, True)
+    return _softmax(input, dim, dtype, True)
 
 
 # ---------------------------------------------------------------- sort and friends
@@ -341,13 +393,13 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     """``torch.sort``: ``(values, indices)``; always stable; NaN sorts as the largest value."""
     if isinstance(dim, builtins.bool) and not isinstance(descending, builtins.bool):
         dim = -1
-    return return_types.sort(*_C._sort(input, dim, builtins.bool(descending)))
+    return return_types.sort(*_C._sort(input, _dim_int(dim, "sort"), builtins.bool(descending)))
 
 
 @_export
 def argsort(input, dim=-1, descending=False, stable=False):
     """``torch.argsort``: the indices of :func:`sort`."""
-    return _C._sort(input, dim, builtins.bool(descending))[1]
+    return _C._sort(input, _dim_int(dim, "argsort"), builtins.bool(descending))[1]
 
 
 @_export
@@ -364,11 +416,12 @@ def _size_along(input, dim):
 @_export
 def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     """``torch.topk``: the ``k`` largest (or smallest) values along ``dim`` and their indices."""
-    if input.dtype == _C.bool:
-        raise NotImplementedError("topk does not support bool dtypes on CPU")
-    d, n = _size_along(input, dim)
+    k = _int_arg(k, "topk", "k")
+    d, n = _size_along(input, _dim_int(dim, "topk"))
     if k < 0 or k > n:
         raise RuntimeError("selected index k out of range")
+    if input.dtype == _C.bool:
+        raise NotImplementedError("topk does not support bool dtypes on CPU")
     v, i = _C._sort(input, dim, builtins.bool(largest))
     if input.dim() == 0:
         return return_types.topk(v, i)
@@ -378,9 +431,14 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
 @_export
 def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     """``torch.kthvalue``: the k-th smallest value (1-based) along ``dim`` and its index."""
+    k = _int_arg(k, "kthvalue", "k")
+    d, n = _size_along(input, _dim_int(dim, "kthvalue"))
+    if input.dim() and n == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
+    if k < 1 or k > n:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if input.dtype == _C.bool:
         raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
-    d, n = _size_along(input, dim)
     if k < 1 or k > n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     v, i = _C._sort(input, dim, False)
@@ -392,9 +450,15 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
 
 
 @_export
-def median(input, dim=None, keepdim=False, *, out=None):
+def median(input, dim=_UNSET, keepdim=False, *, out=None):
     """``torch.median``: the lower median (NaN propagates). Without ``dim`` a 0-d value; with it
     ``(values, indices)``."""
+    if dim is _UNSET:
+        if keepdim:
+            raise TypeError('median() missing 1 required positional arguments: "dim"')
+        dim = None
+    else:
+        dim = _dim_int(dim, "median")
     if input.dtype == _C.bool:
         raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not implemented for 'Bool'")
     if dim is None:
@@ -438,7 +502,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     x = _cast(input, dtype)
     if x.is_floating_point():
         x = _C._where(x != x, 0.0, x)
-    return x.sum(dim, keepdim=keepdim)
+    return _cast(x.sum(dim, keepdim=keepdim), dtype)
 
 
 @_export

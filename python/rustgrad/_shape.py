@@ -4,6 +4,7 @@
 so each gets its backward from the ops it is made of (split/chunk/unbind return views)."""
 
 import builtins
+import math
 
 import numpy as np
 
@@ -14,7 +15,7 @@ __all__ = [
     "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "split", "chunk",
     "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "tile", "repeat_interleave", "tril", "triu",
     "diag", "diagonal", "diag_embed", "trace", "meshgrid", "cartesian_prod", "unique", "bincount", "searchsorted",
-    "narrow_copy", "atleast_1d", "atleast_2d", "atleast_3d",
+    "narrow_copy", "atleast_1d", "atleast_2d", "atleast_3d", "movedim", "moveaxis",
 ]
 
 
@@ -22,11 +23,58 @@ def _i64(a):
     return _C.from_numpy(np.ascontiguousarray(np.asarray(a, dtype=np.int64)))
 
 
+def _int_arg(v, fn, name):
+    """An int argument as PyTorch's parser takes it: ints, NumPy ints and integer 0-d tensors;
+    floats, bools, None ... raise TypeError."""
+    if isinstance(v, Tensor) and v.ndim == 0 and not v.is_floating_point() and v.dtype is not _C.bool:
+        v = v.item()
+    if isinstance(v, (builtins.bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{fn}(): argument '{name}' must be int, not {type(v).__name__}")
+    return int(v)
+
+
+def _int_list(v, fn, name):
+    """A tuple-of-ints argument (an int alone is accepted as a 1-tuple)."""
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (builtins.bool, np.bool_)):
+        return [int(v)]
+    if not isinstance(v, (tuple, list)):
+        raise TypeError(f"{fn}(): argument '{name}' must be tuple of ints, not {type(v).__name__}")
+    out = []
+    for i, e in enumerate(v):
+        if isinstance(e, (builtins.bool, np.bool_)) or not isinstance(e, (int, np.integer)):
+            raise TypeError(f"{fn}(): argument '{name}' must be tuple of ints, but found element of type "
+                            f"{type(e).__name__} at pos {i}")
+        out.append(int(e))
+    return out
+
+
+def _wrap_dim(d, ndim):
+    """Wrap a dim into [0, ndim) (a 0-d tensor accepts 0 and -1), IndexError when out of range."""
+    n = builtins.max(ndim, 1)
+    if not -n <= d < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return d + n if d < 0 else d
+
+
+def _wrap_dims(dims, ndim):
+    """Wrap a list of dims, RuntimeError on a repeated dim (PyTorch's dim_list_to_bitset)."""
+    out = []
+    for d in dims:
+        w = _wrap_dim(d, ndim)
+        if w in out:
+            raise RuntimeError(f"dim {w} appears multiple times in the list of dims")
+        out.append(w)
+    return out
+
+
 def cat(tensors, dim=0, *, out=None):
     """``torch.cat(tensors, dim=0)`` with dtype promotion; 1-D empty tensors are skipped."""
     if isinstance(tensors, Tensor):
         raise TypeError("cat(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
-    return _C._cat(list(tensors), dim)
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    return _C._cat(tensors, _int_arg(dim, "cat", "dim"))
 
 
 concat = cat
@@ -38,6 +86,7 @@ def stack(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    dim = _int_arg(dim, "stack", "dim")
     s0 = tuple(tensors[0].shape)
     for i, t in enumerate(tensors):
         if tuple(t.shape) != s0:
@@ -80,42 +129,60 @@ def atleast_3d(*tensors):
     return r[0] if len(r) == 1 else tuple(r)
 
 
+def _nonempty(tensors, name):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError(f"{name} expects a non-empty TensorList")
+    return tensors
+
+
 def hstack(tensors, *, out=None):
     """``torch.hstack``: cat along dim 1 (dim 0 for 1-D)."""
-    ts = [atleast_1d(t) for t in tensors]
+    ts = [atleast_1d(t) for t in _nonempty(tensors, "hstack")]
     return cat(ts, 0 if ts[0].ndim == 1 else 1)
 
 
 def vstack(tensors, *, out=None):
     """``torch.vstack``: cat along dim 0 after atleast_2d."""
-    return cat([atleast_2d(t) for t in tensors], 0)
+    return cat([atleast_2d(t) for t in _nonempty(tensors, "vstack")], 0)
 
 
 def dstack(tensors, *, out=None):
     """``torch.dstack``: cat along dim 2 after atleast_3d."""
-    return cat([atleast_3d(t) for t in tensors], 2)
+    return cat([atleast_3d(t) for t in _nonempty(tensors, "dstack")], 2)
 
 
 def column_stack(tensors, *, out=None):
     """``torch.column_stack``."""
+    tensors = _nonempty(tensors, "column_stack")
     return hstack([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors])
 
 
 def split(tensor, split_size_or_sections, dim=0):
     """``torch.split``: views of ``split_size`` (last may be smaller) or of the listed sizes."""
-    d = dim % builtins.max(tensor.ndim, 1)
-    n = tensor.shape[d]
+    if tensor.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     if isinstance(split_size_or_sections, (list, tuple)):
-        sizes = [int(s) for s in split_size_or_sections]
+        sizes = _int_list(split_size_or_sections, "split_with_sizes", "split_sizes")
+        d = _wrap_dim(_int_arg(dim, "split_with_sizes", "dim"), tensor.ndim)
+        n = tensor.shape[d]
+        if builtins.any(s < 0 for s in sizes):
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes={sizes}")
         if builtins.sum(sizes) != n:
             raise RuntimeError(
                 f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at dimension "
                 f"{d}), but got split_sizes={sizes}")
     else:
-        s = int(split_size_or_sections)
-        if s < 0 or (s == 0 and n != 0):
+        s = _int_arg(split_size_or_sections, "split", "split_size")
+        if s < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={s}")
+        d = _wrap_dim(_int_arg(dim, "split", "dim"), tensor.ndim)
+        n = tensor.shape[d]
+        if s == 0 and n != 0:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
-        sizes = [s] * (n // s) + ([n % s] if n % s else []) if s else [0]
+        # An empty dim still gives one (empty) piece, as in PyTorch.
+        sizes = [s] * (n // s) + ([n % s] if n % s else []) if n else [0]
     out, at = [], 0
     for s in sizes:
         out.append(tensor.narrow(d, at, s))
@@ -125,18 +192,23 @@ def split(tensor, split_size_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     """``torch.chunk``: at most ``chunks`` views of size ceil(n / chunks)."""
+    if input.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    chunks = _int_arg(chunks, "chunk", "chunks")
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
-    n = input.shape[dim % input.ndim]
-    size = -(-n // chunks)
-    if size == 0:
-        return tuple(input.narrow(dim, 0, 0) for _ in range(builtins.min(chunks, 1) if n == 0 else chunks))
-    return split(input, size, dim)
+    d = _wrap_dim(_int_arg(dim, "chunk", "dim"), input.ndim)
+    n = input.shape[d]
+    if n == 0:  # PyTorch gives `chunks` empty pieces
+        return tuple(input.narrow(d, 0, 0) for _ in range(chunks))
+    return split(input, -(-n // chunks), d)
 
 
 def tensor_split(input, indices_or_sections, dim=0):
     """``torch.tensor_split``: n near-equal sections or splits at the given indices."""
-    d = dim % input.ndim
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+    d = _wrap_dim(_int_arg(dim, "tensor_split", "dim"), input.ndim)
     n = input.shape[d]
     if isinstance(indices_or_sections, Tensor):
         indices_or_sections = indices_or_sections.tolist()
@@ -154,18 +226,32 @@ def tensor_split(input, indices_or_sections, dim=0):
 
 def unbind(input, dim=0):
     """``torch.unbind``: views removing ``dim``."""
-    return tuple(input.select(dim, i) for i in range(input.shape[dim]))
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    d = _wrap_dim(_int_arg(dim, "unbind", "dim"), input.ndim)
+    return tuple(input.select(d, i) for i in range(input.shape[d]))
 
 
 def flip(input, dims):
     """``torch.flip(input, dims)`` (a copy, as in PyTorch)."""
-    if isinstance(dims, int):
-        dims = (dims,)
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"flip(): argument 'dims' (position 2) must be tuple of ints, not {type(dims).__name__}")
+    dims = _wrap_dims(_int_list(dims, "flip", "dims"), input.ndim)
+    if input.ndim == 0:
+        return input.clone()
     x = input
     for d in dims:
         n = x.shape[d]
         x = _C._index_select(x, d, _i64(np.arange(n - 1, -1, -1)))
     return x if dims else input.clone()
+
+
+def _flip_method(self, *dims):
+    if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+        dims = dims[0]
+    elif not dims:
+        raise TypeError('flip() missing 1 required positional arguments: "dims"')
+    return flip(self, tuple(dims))
 
 
 def fliplr(input):
@@ -184,14 +270,17 @@ def flipud(input):
 
 def roll(input, shifts, dims=None):
     """``torch.roll(input, shifts, dims=None)``."""
+    shifts = _int_list(shifts, "roll", "shifts")
     if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
         return roll(input.reshape(-1), shifts, 0).reshape(*input.shape)
-    if isinstance(shifts, int):
-        shifts = (shifts,)
-    if isinstance(dims, int):
-        dims = (dims,)
+    dims = _int_list(dims, "roll", "dims")
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    if input.ndim == 0 and dims:
+        raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
+    dims = [_wrap_dim(d, input.ndim) for d in dims]
     x = input
     for s, d in zip(shifts, dims):
         n = x.shape[d]
@@ -205,23 +294,33 @@ def roll(input, shifts, dims=None):
 
 def _repeat(self, *sizes):
     """``Tensor.repeat(*sizes)``: tile the tensor (expand + reshape, so backward sums tiles)."""
+    if not sizes:
+        raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
     if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
         sizes = tuple(sizes[0])
-    sizes = [int(s) for s in sizes]
+    sizes = _int_list(list(sizes), "repeat", "repeats")
     if len(sizes) < self.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    padded = [1] * (len(sizes) - self.ndim) + list(self.shape)
+    final = [r * n for r, n in zip(sizes, padded)]
+    if builtins.any(f < 0 for f in final):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {builtins.min(final)}: {final}")
+    if builtins.any(r >= 2**63 or r < -2**63 for r in sizes) or math.prod(final) >= 2**63:
+        raise RuntimeError(f"repeat: the output size {final} overflows (numel: integer multiplication overflow)")
     x = self.reshape(*([1] * (len(sizes) - self.ndim) + list(self.shape)))
     inter, final = [], []
     for r, n in zip(sizes, x.shape):
         inter += [r, n]
         final.append(r * n)
     y = x.reshape(*[v for n in x.shape for v in (1, n)]).expand(*inter)
-    return y.reshape(*final)
+    # PyTorch's repeat always returns fresh memory: a reshape alone could hand back a stride-0
+    # view (when a size-1 dim is repeated) or `self` itself (all repeats 1).
+    return y.reshape(*final).clone()
 
 
 def tile(input, dims):
     """``torch.tile(input, dims)``."""
-    dims = list(dims)
+    dims = _int_list(dims, "tile", "dims")
     if len(dims) < input.ndim:
         dims = [1] * (input.ndim - len(dims)) + dims
     return _repeat(input, *dims)
@@ -265,7 +364,7 @@ def triu(input, diagonal=0, *, out=None):
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """``torch.diagonal``: a view of the diagonal (moved to the last dim)."""
     nd = input.ndim
-    d1, d2 = dim1 % nd, dim2 % nd
+    d1, d2 = _wrap_dim(_int_arg(dim1, "diagonal", "dim1"), nd), _wrap_dim(_int_arg(dim2, "diagonal", "dim2"), nd)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     n1, n2 = input.shape[d1], input.shape[d2]
@@ -318,6 +417,8 @@ def trace(input):
     """``torch.trace`` of a 2-D tensor."""
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    if input.dtype is _C.bool:
+        raise NotImplementedError("\"trace\" not implemented for 'Bool'")
     return diagonal(input).sum()
 
 
@@ -396,6 +497,29 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     return _C.from_numpy(np.ascontiguousarray(r.astype(np.int32 if out_int32 else np.int64)))
 
 
+def movedim(input, source, destination):
+    """``torch.movedim``: a view with the ``source`` dims moved to ``destination``."""
+    src = _int_list(source, "movedim", "source")
+    dst = _int_list(destination, "movedim", "destination")
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should contain the "
+                           f"same number of dims as destination ({dst} dims)")
+    nd = input.ndim
+    ws, wd = [_wrap_dim(d, nd) for d in src], [_wrap_dim(d, nd) for d in dst]
+    for name, orig, w in (("source", src, ws), ("destination", dst, wd)):
+        if len(set(w)) != len(w):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({orig})")
+    if nd == 0:
+        return input.view(())
+    order = [i for i in range(nd) if i not in ws]
+    for d, s in sorted(zip(wd, ws)):
+        order.insert(d, s)
+    return input.permute(*order)
+
+
+moveaxis = movedim
+
+
 def narrow_copy(input, dim, start, length):
     """``torch.narrow_copy``."""
     return input.narrow(dim, start, length).clone()
@@ -408,8 +532,9 @@ def _attach():
     for f in (split, chunk, tensor_split, unbind, fliplr, flipud, tile, repeat_interleave, tril, triu, diagonal,
               diag, diag_embed, trace, unique, bincount, narrow_copy):
         m(f)
-    m(lambda self, *dims: flip(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (list, tuple)) else dims),
-      "flip")
+    m(_flip_method, "flip")
+    m(movedim, "movedim")
+    m(movedim, "moveaxis")
     m(lambda self, shifts, dims=None: roll(self, shifts, dims), "roll")
     m(_repeat, "repeat")
     m(lambda self, diagonal=0: self.copy_(tril(self, diagonal)), "tril_")
