@@ -2,25 +2,40 @@
 
 ``save`` writes exactly what ``torch.save`` writes (a zip archive holding ``data.pkl``, one raw
 little-endian file per storage, ``byteorder`` and ``version``), so ``torch.load(path,
-weights_only=True)`` reads our checkpoints and we read PyTorch's. ``load`` never executes code from
-the file: its unpickler resolves only a fixed whitelist of globals (containers, and the torch
-tensor/storage rebuild functions, which are mapped to our own implementations). torch is never
-imported.
+weights_only=True)`` reads our checkpoints and we read PyTorch's. Views keep their storage offset
+and strides and tensors sharing a storage share one record, as in PyTorch; the record holds the
+part of the storage the saved tensors can reach (PyTorch writes the whole storage).
+
+``load`` never executes code from the file: its unpickler resolves only a fixed whitelist of
+globals (containers, and the torch tensor/storage rebuild functions, which are mapped to our own
+implementations). It never trusts the file either: every storage record's size is checked against
+what ``data.pkl`` declares, and every tensor's dtype, sizes, strides and storage offset are checked
+(with exact integer arithmetic) against its storage before a tensor is built, so a corrupt or
+malicious file raises ``RuntimeError`` naming the record and the problem. torch is never imported.
 """
 
 import collections
 import io
 import json
+import math
 import os
 import pickle
+import pickletools
+import re
+import secrets
+import stat
 import struct
-import tempfile
 import warnings
 import zipfile
 
 import numpy as np
 
 import rustgrad
+
+try:  # advisory locks mark a temporary file as "a save is writing me" (POSIX only)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 __all__ = ["save", "load", "save_safetensors", "load_safetensors"]
 
@@ -52,6 +67,12 @@ _LOSSY = {
     "ShortStorage": "int16",
     "CharStorage": "int8",
 }
+_INT64_MAX = 2**63 - 1
+_MAX_DIMS = 64  # what the native core (and NumPy) supports
+
+
+def _itemsize(src):
+    return 2 if src == "bf16" else np.dtype(src).itemsize
 
 
 def _np_name(t):
@@ -60,6 +81,76 @@ def _np_name(t):
 
 def _tensor_numpy(t):
     return t.detach().numpy()
+
+
+def _decode(raw, src, dst):
+    """Raw little-endian bytes -> an owned, writable, native-endian array of dtype ``dst``."""
+    if src == "bf16":
+        return (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+    if src == "?":
+        # Any nonzero byte is True; never hand the core a bool byte other than 0/1.
+        return np.frombuffer(raw, dtype=np.uint8) != 0
+    return np.array(np.frombuffer(raw, dtype=src), dtype=dst)
+
+
+# -- layout checks (shared by the zip and safetensors readers) --------------------------------
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_shape(where, size):
+    """``size`` must be a sequence of non-negative int64 values whose element count (and that of
+    every prefix, ignoring zeros) fits in int64. Returns (tuple, numel)."""
+    if not isinstance(size, (tuple, list)) or not all(_is_int(s) for s in size):
+        raise RuntimeError(f"{where}: size must be a tuple of ints, got {size!r}")
+    size = tuple(size)
+    if len(size) > _MAX_DIMS:
+        raise RuntimeError(f"{where}: {len(size)} dimensions (at most {_MAX_DIMS} are supported)")
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"{where}: negative dimension in size {list(size)}")
+    if math.prod(max(s, 1) for s in size) > _INT64_MAX:
+        raise RuntimeError(
+            f"{where}: size {list(size)} is too large (its number of elements overflows int64)"
+        )
+    return size, math.prod(size)
+
+
+def _check_layout(where, size, stride, offset, storage_numel, itemsize):
+    """Validate a strided view of a storage of ``storage_numel`` elements, exactly (Python ints):
+    PyTorch's setStorage/computeStorageNbytes checks, plus non-negative strides and offset."""
+    size, numel = _check_shape(where, size)
+    if not isinstance(stride, (tuple, list)) or not all(_is_int(s) for s in stride):
+        raise RuntimeError(f"{where}: stride must be a tuple of ints, got {stride!r}")
+    stride = tuple(stride)
+    if len(stride) != len(size):
+        raise RuntimeError(
+            f"{where}: size {list(size)} and stride {list(stride)} have different lengths "
+            f"({len(size)} vs {len(stride)})"
+        )
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"{where}: negative stride in {list(stride)} (negative strides are not supported)")
+    if any(s * itemsize > _INT64_MAX for s in stride):
+        # Even where a dimension of size 0 or 1 makes a stride irrelevant to addressing, a byte
+        # stride beyond int64 is nonsense no saver writes, and overflows byte-stride arithmetic.
+        raise RuntimeError(f"{where}: stride {list(stride)} times itemsize {itemsize} overflows int64")
+    if not _is_int(offset) or not 0 <= offset <= _INT64_MAX:
+        raise RuntimeError(f"{where}: invalid storage offset {offset!r}")
+    if numel * itemsize > _INT64_MAX:
+        raise RuntimeError(f"{where}: storage size calculation overflowed with sizes={list(size)}")
+    if numel == 0:
+        if offset > storage_numel:
+            raise RuntimeError(
+                f"{where}: storage offset {offset} is past the end of the storage ({storage_numel} elements)"
+            )
+        return size, stride
+    last = offset + sum((s - 1) * st for s, st in zip(size, stride))
+    if last >= storage_numel:
+        raise RuntimeError(
+            f"{where}: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, and itemsize "
+            f"{itemsize} requiring a storage size of {(last + 1) * itemsize} are out of bounds for storage "
+            f"of size {storage_numel * itemsize}"
+        )
+    return size, stride
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -85,14 +176,30 @@ _REBUILD_V2 = _Global("torch._utils", "_rebuild_tensor_v2")
 _REBUILD_PARAM = _Global("torch._utils", "_rebuild_parameter")
 
 
+def _span(t):
+    """``(first, end)``: the elements of ``t``'s underlying storage that ``t`` can reach (strides
+    are never negative here); an empty tensor reaches nothing and spans ``(offset, offset)``."""
+    off = int(t.storage_offset())
+    shape = [int(s) for s in t.shape]
+    if 0 in shape:
+        return off, off
+    return off, off + sum((s - 1) * int(st) for s, st in zip(shape, t.stride())) + 1
+
+
 class _TorchPickler(pickle._Pickler):
-    """Pure-Python pickler (protocol 2) that writes torch globals by name and tensors as storages."""
+    """Pure-Python pickler (protocol 2) that writes torch globals by name and tensors as storages.
+
+    It runs after a planning pass (``_Planner``) that recorded, per underlying storage, the span
+    all the object's tensors on it reach; it stores that span once per storage (as one record) and
+    every tensor as (record, offset into it, size, stride), like ``torch.save``."""
 
     dispatch = dict(pickle._Pickler.dispatch)
 
-    def __init__(self, file, storages):
+    def __init__(self, file, plan):
         super().__init__(file, protocol=2)
-        self._storages = storages  # storage id -> (key, base numpy array, _StorageRef)
+        self.plan = plan  # storage id -> [first, end, tensors kept alive]
+        self.storages = {}  # -> (_StorageRef, numpy array of the record's elements, first)
+        self._keep = []  # tensors met only while writing: their ids must stay unique
         self._globals = {}
 
     def _glob(self, module, name):
@@ -112,41 +219,74 @@ class _TorchPickler(pickle._Pickler):
             return ("storage", self._glob("torch", obj.storage_name), obj.key, "cpu", obj.numel)
         return None
 
+    def _new_ref(self, t, numel):
+        return _StorageRef(str(len(self.storages)), _STORAGE_OF[_np_name(t)], numel)
+
     def _storage_for(self, t):
-        name = _np_name(t)
-        if name not in _STORAGE_OF:
+        """-> (storage ref, storage offset, stride) to pickle ``t`` with."""
+        if _np_name(t) not in _STORAGE_OF:
             raise RuntimeError(f"save: unsupported dtype {t.dtype}")
-        sid = (t._storage_id(), name)
-        entry = self._storages.get(sid)
-        if entry is None:
-            # The whole underlying storage, so views keep their offsets/strides and tensors that
-            # share a storage still share it after loading.
-            n = int(t.storage_size())
-            base = t.detach().as_strided((n,), (1,), 0)
-            ref = _StorageRef(str(len(self._storages)), _STORAGE_OF[name], n)
-            entry = self._storages[sid] = (ref, _tensor_numpy(base))
-        return entry[0]
+        sid = t._storage_id()
+        first, end = _span(t)
+        p = self.plan.get(sid)
+        if p is not None and p[0] <= first and end <= p[1]:
+            entry = self.storages.get(sid)
+            if entry is None:
+                n = p[1] - p[0]
+                base = t.detach().as_strided((n,), (1,), p[0])
+                entry = self.storages[sid] = (self._new_ref(t, n), _tensor_numpy(base), p[0])
+            return entry[0], int(t.storage_offset()) - entry[2], tuple(int(s) for s in t.stride())
+        # Not seen by the planning pass (an object made a fresh tensor while being pickled): a
+        # compact copy of its own.
+        self._keep.append(t)
+        arr = np.ascontiguousarray(_tensor_numpy(t)).reshape(-1)
+        ref = self._new_ref(t, arr.size)
+        self.storages[("copy", len(self.storages))] = (ref, arr, 0)
+        shape = [int(s) for s in t.shape]
+        stride = [1] * len(shape)
+        for i in range(len(shape) - 2, -1, -1):
+            stride[i] = stride[i + 1] * max(shape[i + 1], 1)
+        return ref, 0, tuple(stride)
 
     def reducer_override(self, obj):
-        if isinstance(obj, rustgrad.Tensor):
-            ref = self._storage_for(obj)
-            args = (
-                ref,
-                int(obj.storage_offset()),
-                tuple(int(s) for s in obj.shape),
-                tuple(int(s) for s in obj.stride()),
-                bool(obj.requires_grad),
-                collections.OrderedDict(),
-            )
-            try:
-                from rustgrad.nn import Parameter
-            except ImportError:
-                Parameter = None
-            if Parameter is not None and isinstance(obj, Parameter):
-                inner = (_REBUILD_V2, (ref,) + args[1:4] + (False, collections.OrderedDict()))
-                return (_REBUILD_PARAM, (_Rebuilt(inner), bool(obj.requires_grad), collections.OrderedDict()))
-            return (_REBUILD_V2, args)
-        return NotImplemented
+        if not isinstance(obj, rustgrad.Tensor):
+            return NotImplemented
+        ref, offset, stride = self._storage_for(obj)
+        size = tuple(int(s) for s in obj.shape)
+        try:
+            from rustgrad.nn import Parameter
+        except ImportError:
+            Parameter = None
+        if Parameter is not None and isinstance(obj, Parameter):
+            inner = (_REBUILD_V2, (ref, offset, size, stride, False, collections.OrderedDict()))
+            return (_REBUILD_PARAM, (_Rebuilt(inner), bool(obj.requires_grad), collections.OrderedDict()))
+        return (_REBUILD_V2, (ref, offset, size, stride, bool(obj.requires_grad), collections.OrderedDict()))
+
+
+def _planned():  # stands for a tensor in the planning pass's (discarded) output
+    raise AssertionError
+
+
+class _Planner(pickle.Pickler):
+    """Planning pass (the fast C pickler, output discarded): per underlying storage, the span of
+    elements that the object's tensors on it reach, and the tensors (kept alive so that storage
+    ids stay unique until the writing pass is done)."""
+
+    def __init__(self):
+        super().__init__(_NullFile(), protocol=2)
+        self.plan = {}
+
+    def reducer_override(self, obj):
+        if not isinstance(obj, rustgrad.Tensor):
+            return NotImplemented
+        first, end = _span(obj)
+        p = self.plan.get(obj._storage_id())
+        if p is None:
+            self.plan[obj._storage_id()] = [first, end, [obj]]
+        else:
+            p[0], p[1] = min(p[0], first), max(p[1], end)
+            p[2].append(obj)
+        return (_planned, ())
 
 
 class _Rebuilt:
@@ -157,6 +297,11 @@ class _Rebuilt:
 
     def __reduce__(self):
         return self.reduce_value
+
+
+class _NullFile:
+    def write(self, b):
+        return len(b)
 
 
 def _zip_write(zf, name, data):
@@ -170,30 +315,111 @@ def _zip_write(zf, name, data):
 
 
 def _write_archive(obj, fileobj):
-    storages = {}
+    planner = _Planner()
+    planner.dump(obj)
     buf = io.BytesIO()
-    _TorchPickler(buf, storages).dump(obj)
+    writer = _TorchPickler(buf, planner.plan)
+    writer.dump(obj)
     with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_STORED) as zf:
         _zip_write(zf, "archive/data.pkl", buf.getvalue())
         _zip_write(zf, "archive/byteorder", b"little")
-        for ref, arr in storages.values():
-            _zip_write(
-                zf,
-                f"archive/data/{ref.key}",
-                np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes(),
-            )
+        for ref, arr, _ in writer.storages.values():
+            le = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).reshape(-1)
+            _zip_write(zf, f"archive/data/{ref.key}", memoryview(le.view(np.uint8)))
         _zip_write(zf, "archive/version", b"3\n")
 
 
-def _atomic_write(path, writer):
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=d)
+# -- atomic writes -----------------------------------------------------------------------------
+# A save to DIR/NAME writes DIR/.tmp-NAME-XXXXXXXX (8 characters of _TMP_ALPHABET, the pattern
+# tempfile.mkstemp used before) and renames it over DIR/NAME. While writing it holds an exclusive
+# flock on the temporary file, so a later save can tell a file left by a killed save (lock free)
+# from one another process is writing right now (locked), and removes only the former.
+_TMP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+def _tmp_pattern(base):
+    return re.compile(r"\.tmp-" + re.escape(base) + r"-[a-z0-9_]{8}")
+
+
+def _remove_stale_temps(d, base):
+    """Delete temporary files that earlier, killed saves to DIR/base left behind."""
+    if fcntl is None:  # pragma: no cover - no way to tell a live save's file from a dead one's
+        return
+    pat = _tmp_pattern(base)
     try:
-        with os.fdopen(fd, "wb") as f:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for name in names:
+        if not pat.fullmatch(name):
+            continue
+        p = os.path.join(d, name)
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a live save holds it
+            now = os.lstat(p)
+            if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+                os.unlink(p)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _open_temp(d, base, mode):
+    """Create and lock a fresh temporary file next to the target; -> (fd, path)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(d, f".tmp-{base}-" + "".join(secrets.choice(_TMP_ALPHABET) for _ in range(8)))
+        try:
+            fd = os.open(tmp, flags, mode)  # the kernel applies the umask, as for open(path, "wb")
+        except FileExistsError:
+            continue
+        if fcntl is None:  # pragma: no cover
+            return fd, tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        # Between creating and locking, another save may have taken the unlocked file for a
+        # killed save's leftover and removed it: then start again with a new name.
+        try:
+            st, mine = os.lstat(tmp), os.fstat(fd)
+            if (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
+                return fd, tmp
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def _atomic_write(path, writer):
+    # Write through a symlink to its target (as open(path, "wb") would), atomically.
+    path = os.path.realpath(os.fspath(path))
+    d, base = os.path.split(path)
+    _remove_stale_temps(d, base)
+    try:
+        st = os.stat(path)
+        keep_mode = stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
+    except OSError:
+        keep_mode = None
+    fd, tmp = _open_temp(d, base, 0o666)
+    try:
+        if keep_mode is not None:  # overwriting: keep the existing file's permission bits
+            os.fchmod(fd, keep_mode)
+        with os.fdopen(os.dup(fd), "wb") as f:  # the lock lives on fd until the rename is done
             writer(f)
             f.flush()
             os.fsync(f.fileno())
+        if fcntl is None:  # pragma: no cover - Windows cannot rename an open file
+            os.close(fd)
+            fd = None
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -201,12 +427,27 @@ def _atomic_write(path, writer):
         except OSError:
             pass
         raise
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+    try:  # make the rename durable
+        dfd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
 
 
 def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True):
     """Save ``obj`` (tensors, state_dicts, nested dict/list/tuple of tensors and plain values) to
-    ``f`` (path or binary file object) in PyTorch's checkpoint format. Paths are written atomically
-    (temporary file in the same directory, then ``os.replace``)."""
+    ``f`` (path or binary file object) in PyTorch's checkpoint format. Paths are written atomically:
+    a temporary file in the same directory (left-overs of earlier killed saves to the same path are
+    removed first), fsynced, then renamed over ``f``; a new file gets the usual ``0o666 & ~umask``
+    permissions and an existing one keeps its own."""
     if isinstance(f, (str, bytes, os.PathLike)):
         _atomic_write(f, lambda fh: _write_archive(obj, fh))
     else:
@@ -214,35 +455,9 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
 
 
 # -- reading -----------------------------------------------------------------------------------
-def _bf16_to_f32(raw):
-    u = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-    return u.view(np.float32)
-
-
 class _StorageClass:
     def __init__(self, name):
         self.name = name
-
-
-def _rebuild_tensor_v2(
-    storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None
-):
-    t = storage.as_strided(tuple(size), tuple(stride), int(storage_offset))
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
-def _rebuild_tensor(storage, storage_offset, size, stride):
-    return storage.as_strided(tuple(size), tuple(stride), int(storage_offset))
-
-
-def _rebuild_parameter(data, requires_grad, backward_hooks=None, *state):
-    try:
-        from rustgrad.nn import Parameter
-    except ImportError:
-        return data.detach().requires_grad_(requires_grad)
-    return Parameter(data, requires_grad)
 
 
 def _codecs_encode(s, encoding="latin1", errors="strict"):
@@ -252,6 +467,12 @@ def _codecs_encode(s, encoding="latin1", errors="strict"):
     return s.encode("latin1", errors)
 
 
+_REBUILDERS = {
+    ("torch._utils", "_rebuild_tensor_v2"): "_rebuild_tensor_v2",
+    ("torch._utils", "_rebuild_tensor"): "_rebuild_tensor",
+    ("torch._utils", "_rebuild_parameter"): "_rebuild_parameter",
+    ("torch._utils", "_rebuild_parameter_with_state"): "_rebuild_parameter",
+}
 _SAFE_GLOBALS = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
@@ -259,26 +480,40 @@ _SAFE_GLOBALS = {
     ("builtins", "complex"): complex,
     ("builtins", "slice"): slice,
     ("_codecs", "encode"): _codecs_encode,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
 }
 for _n in _NP_OF_STORAGE:
     _SAFE_GLOBALS[("torch", _n)] = _StorageClass(_n)
 
 
-class _SafeUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only whitelisted globals and reads storages from the archive."""
+class _LoadedStorage:
+    __slots__ = ("flat", "name", "numel", "record", "itemsize")
 
-    def __init__(self, file, load_record):
+    def __init__(self, flat, name, numel, record, itemsize):
+        self.flat, self.name, self.numel, self.record, self.itemsize = flat, name, numel, record, itemsize
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only whitelisted globals, reads storages from the archive after
+    checking their sizes, and checks every tensor's layout against its storage."""
+
+    def __init__(self, file, read_record, source):
         super().__init__(file)
-        self._load_record = load_record
-        self._cache = {}
+        self._read_record = read_record  # (record name, expected bytes) -> bytes
+        self._source = source
+        self._cache = {}  # key -> _LoadedStorage
+        self._by_id = {}  # id(storage object handed to the pickle) -> _LoadedStorage
 
     def find_class(self, module, name):
+        method = _REBUILDERS.get((module, name))
+        if method is not None:
+            return getattr(self, method)
         g = _SAFE_GLOBALS.get((module, name))
         if g is None:
+            if module == "torch" and name.endswith("Storage"):
+                raise RuntimeError(
+                    f"rustgrad.load: {self._source}: data.pkl uses storage type torch.{name}, whose dtype "
+                    "rustgrad does not support"
+                )
             raise pickle.UnpicklingError(
                 f"Unsupported global: GLOBAL {module}.{name} was not an allowed global; rustgrad.load "
                 "only loads tensors, containers and plain values and never runs code from the file"
@@ -286,64 +521,178 @@ class _SafeUnpickler(pickle.Unpickler):
         return g
 
     def persistent_load(self, pid):
-        if not isinstance(pid, tuple) or len(pid) < 5 or pid[0] != "storage":
+        if not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage":
             raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
-        stype, key = pid[1], str(pid[2])
+        stype, key, _location, numel = pid[1:]
         if not isinstance(stype, _StorageClass):
             raise pickle.UnpicklingError(f"unsupported storage type {stype!r}")
-        if key in self._cache:
-            return self._cache[key]
-        raw = self._load_record(key)
+        if _is_int(key):
+            key = str(key)
+        if not isinstance(key, str):
+            raise RuntimeError(f"rustgrad.load: {self._source}: invalid storage key {key!r}")
+        record = f"data/{key}"
         src, dst = _NP_OF_STORAGE[stype.name]
+        itemsize = _itemsize(src)
+        if not _is_int(numel) or numel < 0 or numel * itemsize > _INT64_MAX:
+            raise RuntimeError(
+                f"rustgrad.load: {self._source}: record {record}: invalid element count {numel!r}"
+            )
+        cached = self._cache.get(key)
+        if cached is not None:
+            if (cached.name, cached.numel) != (stype.name, numel):
+                raise RuntimeError(
+                    f"rustgrad.load: {self._source}: record {record} is referenced as {cached.numel} "
+                    f"{cached.name} elements and as {numel} {stype.name} elements"
+                )
+            return cached.flat
+        raw = self._read_record(record, numel * itemsize)
         if stype.name in _LOSSY:
-            warnings.warn(f"rustgrad.load: converting {_LOSSY[stype.name]} storage to {dst}", stacklevel=4)
-        arr = _bf16_to_f32(raw) if src == "bf16" else np.frombuffer(raw, dtype=src)
-        arr = np.array(arr, dtype=dst)  # own, writable, native-endian copy
-        t = rustgrad.from_numpy(arr)
-        self._cache[key] = t
+            warnings.warn(f"rustgrad.load: converting {_LOSSY[stype.name]} storage to {dst}", stacklevel=5)
+        flat = rustgrad.from_numpy(_decode(raw, src, dst))
+        st = self._cache[key] = _LoadedStorage(flat, stype.name, numel, record, itemsize)
+        self._by_id[id(flat)] = st
+        return flat
+
+    def _storage_of(self, storage, fn):
+        st = self._by_id.get(id(storage))
+        if st is None or st.flat is not storage:
+            raise RuntimeError(
+                f"rustgrad.load: {self._source}: {fn} called with {type(storage).__name__} instead of a "
+                "storage from this archive"
+            )
+        return st
+
+    def _build(self, fn, storage, storage_offset, size, stride, requires_grad=False):
+        st = self._storage_of(storage, fn)
+        where = f"rustgrad.load: {self._source}: tensor on record {st.record}"
+        size, stride = _check_layout(where, size, stride, storage_offset, st.numel, st.itemsize)
+        if not isinstance(requires_grad, bool):
+            raise RuntimeError(f"{where}: requires_grad must be a bool, got {requires_grad!r}")
+        t = st.flat.as_strided(size, stride, storage_offset)
+        if requires_grad:
+            t.requires_grad_(True)
         return t
 
+    def _rebuild_tensor_v2(
+        self, storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None
+    ):
+        return self._build("_rebuild_tensor_v2", storage, storage_offset, size, stride, requires_grad)
 
-def _read_archive(zf):
+    def _rebuild_tensor(self, storage, storage_offset, size, stride):
+        return self._build("_rebuild_tensor", storage, storage_offset, size, stride)
+
+    def _rebuild_parameter(self, data, requires_grad, backward_hooks=None, *state):
+        if not isinstance(data, rustgrad.Tensor) or not isinstance(requires_grad, bool):
+            raise RuntimeError(
+                f"rustgrad.load: {self._source}: _rebuild_parameter expects (tensor, bool), got "
+                f"({type(data).__name__}, {requires_grad!r})"
+            )
+        try:
+            from rustgrad.nn import Parameter
+        except ImportError:
+            return data.detach().requires_grad_(requires_grad)
+        return Parameter(data, requires_grad)
+
+
+class _ZipError(Exception):
+    pass
+
+
+def _read_archive(zf, source, archive_size):
+    def zip_call(what, fn, *args):
+        try:
+            return fn(*args)
+        except Exception as e:  # BadZipFile, bad CRC, EOFError, zlib.error, NotImplementedError, ...
+            raise RuntimeError(
+                f"rustgrad.load: {source}: failed reading zip archive ({what}): {type(e).__name__}: {e}"
+            ) from e
+
     names = zf.namelist()
-    pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
+    pkl = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
     if not pkl:
-        raise RuntimeError("rustgrad.load: archive has no data.pkl (not a PyTorch checkpoint)")
+        raise RuntimeError(f"rustgrad.load: {source}: archive has no data.pkl (not a PyTorch checkpoint)")
     prefix = pkl[0][: -len("data.pkl")]
-    if f"{prefix}byteorder" in names and zf.read(f"{prefix}byteorder").strip() != b"little":
-        raise RuntimeError("rustgrad.load: big-endian checkpoints are not supported")
+    if f"{prefix}byteorder" in names:
+        order = zip_call(f"{prefix}byteorder", zf.read, f"{prefix}byteorder")
+        if order.strip() != b"little":
+            raise RuntimeError(f"rustgrad.load: {source}: big-endian checkpoints are not supported")
 
-    def record(key):
-        return zf.read(f"{prefix}data/{key}")
+    def read_record(record, nbytes):
+        name = prefix + record
+        try:
+            info = zf.getinfo(name)
+        except KeyError:
+            raise RuntimeError(
+                f"rustgrad.load: {source}: data.pkl refers to storage record {name}, which is not in the archive"
+            ) from None
+        if info.file_size != nbytes:
+            raise RuntimeError(
+                f"rustgrad.load: {source}: storage record {name} holds {info.file_size} bytes but data.pkl "
+                f"declares {nbytes} bytes"
+            )
+        if info.compress_type == zipfile.ZIP_STORED and info.compress_size > archive_size:
+            raise RuntimeError(f"rustgrad.load: {source}: storage record {name} is larger than the file")
+        raw = zip_call(name, zf.read, name)
+        if len(raw) != nbytes:
+            raise RuntimeError(
+                f"rustgrad.load: {source}: storage record {name} holds {len(raw)} bytes, expected {nbytes}"
+            )
+        return raw
 
-    return _SafeUnpickler(io.BytesIO(zf.read(pkl[0])), record).load()
+    data = zip_call(pkl[0], zf.read, pkl[0])
+    if b"\x96" in data:
+        # The C unpickler allocates a BYTEARRAY8's declared length before reading it (and on a short
+        # read trips a CPython bug: "deallocated bytearray object has exported buffers"). Where the
+        # opcode byte occurs at all, check every counted length against the data first.
+        try:
+            for _ in pickletools.genops(data):
+                pass
+        except Exception as e:
+            raise pickle.UnpicklingError(f"rustgrad.load: {source}: malformed data.pkl: {e}") from None
+    try:
+        return _SafeUnpickler(io.BytesIO(data), read_record, source).load()
+    except (RuntimeError, pickle.UnpicklingError):
+        raise
+    except Exception as e:  # truncated/garbled pickle stream, wrong argument counts, ...
+        raise pickle.UnpicklingError(
+            f"rustgrad.load: {source}: malformed data.pkl: {type(e).__name__}: {e}"
+        ) from e
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
     """Load an object saved by ``save`` or ``torch.save`` (zip format). Only tensors, containers
     and plain values are accepted; any other global in the pickle raises ``UnpicklingError``
-    (regardless of ``weights_only``), so loading never executes code. ``map_location`` is accepted
-    for compatibility; everything is loaded on the CPU."""
+    (regardless of ``weights_only``), so loading never executes code. Corrupt or inconsistent files
+    (bad zip structure or CRC, storage records whose size disagrees with ``data.pkl``, tensor
+    sizes/strides/offsets outside their storage) raise ``RuntimeError``. ``map_location`` is
+    accepted for compatibility; everything is loaded on the CPU."""
     if isinstance(f, (str, bytes, os.PathLike)):
         with open(f, "rb") as fh:
-            return _load_fileobj(fh)
-    return _load_fileobj(f)
+            return _load_fileobj(fh, os.fsdecode(f))
+    return _load_fileobj(f, getattr(f, "name", None) or type(f).__name__)
 
 
-def _load_fileobj(fh):
+def _load_fileobj(fh, source):
     start = fh.tell() if fh.seekable() else None
-    data = None
     if start is None:
-        data = io.BytesIO(fh.read())
-        fh = data
+        fh = io.BytesIO(fh.read())
         start = 0
+    end = fh.seek(0, io.SEEK_END)
+    fh.seek(start)
     if not zipfile.is_zipfile(fh):
         raise RuntimeError(
-            "rustgrad.load: not a zip checkpoint (legacy pre-1.6 torch.save files are not supported)"
+            f"rustgrad.load: {source}: not a zip checkpoint (failed finding central directory; legacy "
+            "pre-1.6 torch.save files are not supported)"
         )
     fh.seek(start)
-    with zipfile.ZipFile(fh) as zf:
-        return _read_archive(zf)
+    try:
+        zf = zipfile.ZipFile(fh)
+    except Exception as e:
+        raise RuntimeError(
+            f"rustgrad.load: {source}: failed reading zip archive: {type(e).__name__}: {e}"
+        ) from e
+    with zf:
+        return _read_archive(zf, source, end - start)
 
 
 # -- safetensors -------------------------------------------------------------------------------
@@ -367,6 +716,7 @@ _ST_READ = {
     "I16": ("<i2", "int32"),
     "I8": ("i1", "int32"),
 }
+_ST_MAX_HEADER = 100_000_000  # the safetensors library's limit
 
 
 def save_safetensors(tensors, path, metadata=None):
@@ -406,35 +756,69 @@ def save_safetensors(tensors, path, metadata=None):
 
 
 def load_safetensors(path):
-    """Read a safetensors file into a ``{name: tensor}`` dict (metadata is ignored)."""
+    """Read a safetensors file into a ``{name: tensor}`` dict (metadata is ignored). The header is
+    validated like the safetensors library does: known dtypes, non-negative shapes, data_offsets
+    that match each tensor's byte size and tile the data section exactly (no gaps or overlaps)."""
+    src_name = os.fsdecode(path)
     with open(path, "rb") as fh:
         buf = fh.read()
     if len(buf) < 8:
-        raise RuntimeError("safetensors: file too small")
+        raise RuntimeError(f"safetensors: {src_name}: file too small")
     (n,) = struct.unpack("<Q", buf[:8])
     if n > len(buf) - 8:
-        raise RuntimeError("safetensors: header length exceeds file size")
+        raise RuntimeError(f"safetensors: {src_name}: header length {n} exceeds file size")
+    if n > _ST_MAX_HEADER:
+        raise RuntimeError(f"safetensors: {src_name}: header of {n} bytes is too large")
     try:
         header = json.loads(buf[8 : 8 + n])
     except ValueError as e:
-        raise RuntimeError(f"safetensors: invalid header: {e}") from None
+        raise RuntimeError(f"safetensors: {src_name}: invalid header: {e}") from None
+    if not isinstance(header, dict):
+        raise RuntimeError(f"safetensors: {src_name}: invalid header: expected a JSON object")
+    meta = header.get("__metadata__")
+    if meta is not None and not (
+        isinstance(meta, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
+    ):
+        raise RuntimeError(f"safetensors: {src_name}: invalid header: __metadata__ must map str to str")
     data = memoryview(buf)[8 + n :]
-    out = {}
+    entries = []
     for name, info in header.items():
         if name == "__metadata__":
             continue
+        where = f"safetensors: {src_name}: tensor {name!r}"
+        if not isinstance(info, dict):
+            raise RuntimeError(f"{where}: invalid header entry {info!r}")
         dt = info.get("dtype")
         if dt not in _ST_READ:
-            raise RuntimeError(f"safetensors: unsupported dtype {dt!r} for {name!r}")
+            raise RuntimeError(f"safetensors: unsupported dtype {dt!r} for {name!r} in {src_name}")
         src, dst = _ST_READ[dt]
-        shape = tuple(int(s) for s in info["shape"])
-        begin, end = (int(x) for x in info["data_offsets"])
-        width = 2 if src == "bf16" else np.dtype(src).itemsize
-        if not 0 <= begin <= end <= len(data) or end - begin != width * int(np.prod(shape, dtype=np.int64)):
-            raise RuntimeError(f"safetensors: bad data_offsets for {name!r}")
-        raw = bytes(data[begin:end])
+        shape, numel = _check_shape(where, info.get("shape"))
+        offs = info.get("data_offsets")
+        if not isinstance(offs, list) or len(offs) != 2 or not all(_is_int(x) for x in offs):
+            raise RuntimeError(f"{where}: bad data_offsets {offs!r}")
+        begin, end = offs
+        nbytes = numel * _itemsize(src)
+        if not 0 <= begin <= end <= len(data) or end - begin != nbytes:
+            raise RuntimeError(
+                f"{where}: bad data_offsets [{begin}, {end}] for shape {list(shape)} of {dt} ({nbytes} bytes) "
+                f"in a data section of {len(data)} bytes"
+            )
+        entries.append((begin, end, name, src, dst, shape, dt))
+    pos = 0
+    for begin, end, name, *_ in sorted(entries, key=lambda e: (e[0], e[1])):
+        if begin != pos:
+            raise RuntimeError(
+                f"safetensors: {src_name}: bad data_offsets for {name!r}: starts at byte {begin}, expected {pos} "
+                "(tensors must tile the data section without gaps or overlaps)"
+            )
+        pos = end
+    if pos != len(data):
+        raise RuntimeError(
+            f"safetensors: {src_name}: data section is {len(data)} bytes but the tensors cover {pos} bytes"
+        )
+    out = {}
+    for begin, end, name, src, dst, shape, dt in entries:
         if dt in ("F16", "BF16", "I16", "I8"):
             warnings.warn(f"load_safetensors: converting {dt} tensor {name!r} to {dst}", stacklevel=2)
-        arr = _bf16_to_f32(raw) if src == "bf16" else np.frombuffer(raw, dtype=src)
-        out[name] = rustgrad.from_numpy(np.array(arr, dtype=dst).reshape(shape))
+        out[name] = rustgrad.from_numpy(_decode(bytes(data[begin:end]), src, dst).reshape(shape))
     return out
