@@ -315,10 +315,18 @@ def bilinear(input1, input2, weight, bias=None):
 
 # ----------------------------------------------------------------------------- normalization
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """Batch normalization over all dims except dim 1; updates running stats in place when training."""
+    """Batch normalization over all dims except dim 1; updates running stats in place when training.
+
+    Like PyTorch, the input is normalised with the biased batch variance while ``running_var`` is
+    updated with the unbiased one (``n / (n - 1)`` correction, n = values per channel)."""
     if input.dim() < 2:
         raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither be None")
     c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
     dims = [0] + list(range(2, input.dim()))
     shape = [1, c] + [1] * (input.dim() - 2)
     if training:
@@ -334,8 +342,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 if running_var is not None:
                     running_var.mul_(1 - momentum).add_(var.detach() * (momentum * n / (n - 1)))
     else:
-        if running_mean is None or running_var is None:
-            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+        if running_mean is None:
+            raise RuntimeError("running_mean must be defined in evaluation mode")
         mean, var = running_mean, running_var
     out = (input - mean.reshape(shape)) * (var.reshape(shape) + eps).rsqrt()
     if weight is not None:

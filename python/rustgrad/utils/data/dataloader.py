@@ -11,8 +11,16 @@ threads; pass ``multiprocessing_context="spawn"`` or ``"forkserver"`` (or a cont
 worker *processes* instead. We do not use plain ``fork``: forking a process whose native thread
 pool is running can leave the child waiting on threads that do not exist. With processes the
 dataset/collate_fn must be picklable; batches travel as NumPy arrays and become tensors here.
+
+``timeout`` bounds the wait for each batch (``RuntimeError('DataLoader timed out after N
+seconds')``, as in PyTorch). Ending an iteration early (``break``, ``del``, garbage collection, an
+exception) returns at once: nothing waits for in-flight ``__getitem__`` calls. Worker threads are
+daemons; queued batches are cancelled, and a worker in the middle of a batch nobody will read stops
+at its next sample (a thread cannot be interrupted inside ``__getitem__``: it finishes that one call,
+then exits). Worker processes are terminated.
 """
 
+import collections
 import concurrent.futures
 import itertools
 import multiprocessing
@@ -54,6 +62,7 @@ class _WorkerPool:
     def __init__(self, n, seed, dataset, worker_init_fn):
         self._tasks = queue.SimpleQueue()
         self._threads = []
+        self._closed = False
         for wid in range(n):
             t = threading.Thread(
                 target=self._run,
@@ -92,15 +101,27 @@ class _WorkerPool:
         self._tasks.put((fut, fn, args))
         return fut
 
-    def shutdown(self):
+    def shutdown(self, wait=False):
+        """Ask the threads to exit once they are idle. Never waits by default: a thread busy in a
+        slow ``__getitem__`` finishes it on its own (it is a daemon) and then exits."""
+        if self._closed:
+            return
+        self._closed = True
         for _ in self._threads:
             self._tasks.put(None)
-        for t in self._threads:
-            t.join()
+        if wait:
+            for t in self._threads:
+                t.join()
 
     def __del__(self):
-        for _ in self._threads:
-            self._tasks.put(None)
+        try:
+            self.shutdown()
+        except Exception:  # noqa: BLE001 - interpreter teardown
+            pass
+
+
+class _Abandoned(Exception):
+    """Raised in a worker that stops a batch whose iterator has ended (nobody reads it)."""
 
 
 class _InfiniteConstantSampler:
@@ -227,9 +248,14 @@ class DataLoader:
         return len(self._index_sampler)
 
     # -- fetching -------------------------------------------------------------------------------
-    def _fetch(self, indices):
+    def _fetch(self, indices, stop=None):
         if self._auto_collation:
-            return self.collate_fn([self.dataset[i] for i in indices])
+            samples = []
+            for i in indices:
+                if stop is not None and stop.is_set():  # the iterator is gone: nobody reads this
+                    raise _Abandoned()
+                samples.append(self.dataset[i])
+            return self.collate_fn(samples)
         return self.collate_fn(self.dataset[indices])
 
     def _base_seed(self):
@@ -266,11 +292,17 @@ class DataLoader:
     def _make_executor(self, seed):
         return _WorkerPool(self.num_workers, seed, self.dataset, self.worker_init_fn)
 
+    def _wait(self):
+        return self.timeout if self.timeout > 0 else None
+
+    def _timed_out(self):
+        return RuntimeError(f"DataLoader timed out after {self.timeout} seconds")
+
     def _result(self, fut):
         try:
-            return fut.result(timeout=self.timeout if self.timeout > 0 else None)
+            return fut.result(timeout=self._wait())
         except concurrent.futures.TimeoutError:
-            raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
+            raise self._timed_out() from None
 
     def _iter_processes(self, seed):
         ctx = self.multiprocessing_context
@@ -281,18 +313,27 @@ class DataLoader:
             initargs=(counter, self.num_workers, seed, self.dataset, self.collate_fn, self.worker_init_fn),
         )
         try:
-            # imap keeps sampler order and re-raises worker exceptions here.
-            it = pool.imap(_process_fetch, ((self._auto_collation, idx) for idx in self._index_sampler))
-            while True:
+            # At most num_workers * prefetch_factor batches in flight, taken in sampler order;
+            # worker exceptions are re-raised here by .get().
+            batches = iter(self._index_sampler)
+            pending = collections.deque()
+
+            def submit(indices):
+                pending.append(pool.apply_async(_process_fetch, ((self._auto_collation, indices),)))
+
+            for indices in itertools.islice(batches, self.num_workers * self.prefetch_factor):
+                submit(indices)
+            while pending:
+                res = pending.popleft()
+                for indices in itertools.islice(batches, 1):
+                    submit(indices)
                 try:
-                    out = it.next(self.timeout if self.timeout > 0 else None)
-                except StopIteration:
-                    return
+                    out = res.get(self._wait())
                 except multiprocessing.TimeoutError:
-                    raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
+                    raise self._timed_out() from None
                 yield _from_numpy_tree(out)
         finally:
-            pool.terminate()
+            pool.terminate()  # kills workers stuck in __getitem__; returns promptly
             pool.join()
 
     def _iter_threads(self, seed):
@@ -302,23 +343,26 @@ class DataLoader:
             ex = self._make_executor(seed)
             if self.persistent_workers:
                 self._executor = ex
-        pending = []
+        stop = threading.Event()  # set when this iterator ends, however it ends
+        pending = collections.deque()
         depth = self.num_workers * self.prefetch_factor
         batches = iter(self._index_sampler)
         try:
             for indices in itertools.islice(batches, depth):
-                pending.append(ex.submit(self._fetch, indices))
+                pending.append(ex.submit(self._fetch, indices, stop))
             while pending:
-                fut = pending.pop(0)
-                nxt = next(batches, None)
-                if nxt is not None:
-                    pending.append(ex.submit(self._fetch, nxt))
+                fut = pending.popleft()
+                for indices in itertools.islice(batches, 1):
+                    pending.append(ex.submit(self._fetch, indices, stop))
                 yield self._result(fut)
         finally:
+            # Never wait for in-flight batches: cancel the queued ones, tell the running ones to
+            # stop at their next sample, and let idle threads exit.
+            stop.set()
             for f in pending:
                 f.cancel()
             if not self.persistent_workers:
-                ex.shutdown()
+                ex.shutdown(wait=False)
 
     def _iter_iterable_workers(self, seed):
         # Like PyTorch: every worker iterates its own view of the dataset (datasets shard themselves
@@ -327,6 +371,15 @@ class DataLoader:
         queues = [queue.Queue(maxsize=self.prefetch_factor) for _ in range(n)]
         stop = threading.Event()
         done = object()
+
+        def put(q, item):  # gives up once the consumer has left
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    pass
+            return False
 
         def work(wid):
             _worker_local.info = WorkerInfo(wid, n, seed + wid, self.dataset)
@@ -340,16 +393,18 @@ class DataLoader:
                         batch = list(itertools.islice(it, self.batch_size))
                         if not batch or (self.drop_last and len(batch) < self.batch_size):
                             break
-                        q.put(("ok", self.collate_fn(batch)))
+                        if not put(q, ("ok", self.collate_fn(batch))):
+                            return
                     else:
                         try:
                             x = next(it)
                         except StopIteration:
                             break
-                        q.put(("ok", self.collate_fn(x)))
+                        if not put(q, ("ok", self.collate_fn(x))):
+                            return
             except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
-                q.put(("err", e))
-            q.put(("done", done))
+                put(q, ("err", e))
+            put(q, ("done", done))
 
         threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(n)]
         for t in threads:
@@ -359,9 +414,9 @@ class DataLoader:
             while active:
                 for wid in list(active):
                     try:
-                        kind, val = queues[wid].get(timeout=self.timeout if self.timeout > 0 else None)
+                        kind, val = queues[wid].get(timeout=self._wait())
                     except queue.Empty:
-                        raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
+                        raise self._timed_out() from None
                     if kind == "done":
                         active.remove(wid)
                     elif kind == "err":
@@ -369,10 +424,13 @@ class DataLoader:
                     else:
                         yield val
         finally:
-            stop.set()
-            for q in queues:  # unblock producers
-                while not q.empty():
-                    q.get_nowait()
+            stop.set()  # producers notice within 50 ms (or after their current sample); never joined
+            for q in queues:
+                while True:
+                    try:
+                        q.get_nowait()
+                    except queue.Empty:
+                        break
 
 
 # -- process workers ---------------------------------------------------------------------------
