@@ -131,6 +131,21 @@ def test_persistent_workers_survive_an_early_break():
     assert [b.tolist() for b in dl] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0], [9.0, 10.0, 11.0]]
 
 
+def test_worker_threads_exit_with_their_loader():
+    before = set(threading.enumerate())
+    ds = Counting(n=8, delay=0.0)
+    dl = DataLoader(ds, batch_size=2, num_workers=3, persistent_workers=True)
+    assert len(list(dl)) == 4 and len(list(dl)) == 4
+    for _ in DataLoader(ds, batch_size=2, num_workers=2):  # not persistent: gone after the loop
+        pass
+    del dl
+    gc.collect()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and set(threading.enumerate()) - before:
+        time.sleep(0.02)
+    assert not set(threading.enumerate()) - before
+
+
 class StuckStream(IterableDataset):
     def __init__(self, release):
         self.release = release

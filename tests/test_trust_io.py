@@ -215,7 +215,12 @@ _stride = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     nd=st.integers(0, 3),
     data=st.data(),
@@ -568,7 +573,12 @@ def test_tensor_made_while_pickling_is_saved_compactly(tmp_path):
     assert rustgrad.load(p)["f"]["v"].tolist() == [2.0, 5.0, 8.0]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
     data=st.data(),

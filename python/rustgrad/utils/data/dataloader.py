@@ -85,16 +85,21 @@ class _WorkerPool:
             task = self._tasks.get()
             if task is None:
                 return
-            fut, fn, args = task
-            if not fut.set_running_or_notify_cancel():
-                continue
-            if init_error is not None:
-                fut.set_exception(init_error)
-                continue
-            try:
-                fut.set_result(fn(*args))
-            except BaseException as e:  # noqa: BLE001 - re-raised by future.result()
-                fut.set_exception(e)
+            self._do(task, init_error)
+            del task  # an idle worker must not keep the loader (task = bound _fetch) alive
+
+    @staticmethod
+    def _do(task, init_error):
+        fut, fn, args = task
+        if not fut.set_running_or_notify_cancel():
+            return
+        if init_error is not None:
+            fut.set_exception(init_error)
+            return
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as e:  # noqa: BLE001 - re-raised by future.result()
+            fut.set_exception(e)
 
     def submit(self, fn, *args):
         fut = concurrent.futures.Future()
@@ -230,6 +235,12 @@ class DataLoader:
             collate_fn = default_collate if batch_sampler is not None else default_convert
         self.collate_fn = collate_fn
         self._executor = None
+
+    def __del__(self):
+        # persistent_workers: the idle threads go with the loader (as PyTorch's workers do)
+        ex = self.__dict__.get("_executor")
+        if ex is not None:
+            ex.shutdown()
 
     @property
     def _auto_collation(self):
