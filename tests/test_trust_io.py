@@ -18,6 +18,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 
@@ -712,6 +713,29 @@ def test_stale_temp_cleanup_is_selective(tmp_path):
     assert (d / "notes.txt").read_bytes() == b"partial"
     rustgrad.save({"a": rustgrad.ones(2)}, d / "ckpt.pt")  # now unlocked: a leftover, removed
     assert live.name not in os.listdir(d)
+
+
+def test_concurrent_saves_to_one_path(tmp_path):
+    # Saves racing on one target never delete each other's live temporary file.
+    path = tmp_path / "c.pt"
+    errors = []
+
+    def saver(k):
+        try:
+            for i in range(15):
+                rustgrad.save({"k": k, "i": i, "w": rustgrad.full((20_000,), float(k))}, path)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=saver, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    ck = rustgrad.load(path)
+    assert ck["w"].tolist() == [float(ck["k"])] * 20_000
+    assert _temps(tmp_path) == []
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")

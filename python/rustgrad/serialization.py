@@ -335,6 +335,10 @@ def _write_archive(obj, fileobj):
 # flock on the temporary file, so a later save can tell a file left by a killed save (lock free)
 # from one another process is writing right now (locked), and removes only the former.
 _TMP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+# Temp files this process is writing right now. flock already tells them apart on local file
+# systems, but where locks are per process (POSIX-lock emulation, e.g. NFS) a concurrent save in
+# another thread would look abandoned.
+_LIVE_TEMPS = set()
 
 
 def _tmp_pattern(base):
@@ -351,9 +355,9 @@ def _remove_stale_temps(d, base):
     except OSError:
         return
     for name in names:
-        if not pat.fullmatch(name):
-            continue
         p = os.path.join(d, name)
+        if not pat.fullmatch(name) or p in _LIVE_TEMPS:
+            continue
         try:
             fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
@@ -376,15 +380,21 @@ def _remove_stale_temps(d, base):
 
 
 def _open_temp(d, base, mode):
-    """Create and lock a fresh temporary file next to the target; -> (fd, path)."""
+    """Create and lock a fresh temporary file next to the target; -> (fd, path). The path is in
+    ``_LIVE_TEMPS`` from before it exists until the caller discards it."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     flags |= getattr(os, "O_BINARY", 0)
     while True:
         tmp = os.path.join(d, f".tmp-{base}-" + "".join(secrets.choice(_TMP_ALPHABET) for _ in range(8)))
+        _LIVE_TEMPS.add(tmp)
         try:
             fd = os.open(tmp, flags, mode)  # the kernel applies the umask, as for open(path, "wb")
         except FileExistsError:
+            _LIVE_TEMPS.discard(tmp)
             continue
+        except BaseException:
+            _LIVE_TEMPS.discard(tmp)
+            raise
         if fcntl is None:  # pragma: no cover
             return fd, tmp
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -397,6 +407,7 @@ def _open_temp(d, base, mode):
         except OSError:
             pass
         os.close(fd)
+        _LIVE_TEMPS.discard(tmp)
 
 
 def _atomic_write(path, writer):
@@ -411,7 +422,9 @@ def _atomic_write(path, writer):
         keep_mode = None
     fd, tmp = _open_temp(d, base, 0o666)
     try:
-        if keep_mode is not None:  # overwriting: keep the existing file's permission bits
+        if keep_mode is not None and hasattr(
+            os, "fchmod"
+        ):  # overwriting: keep the existing file's permission bits
             os.fchmod(fd, keep_mode)
         with os.fdopen(os.dup(fd), "wb") as f:  # the lock lives on fd until the rename is done
             writer(f)
@@ -430,6 +443,7 @@ def _atomic_write(path, writer):
     finally:
         if fd is not None:
             os.close(fd)  # releases the lock
+        _LIVE_TEMPS.discard(tmp)
     try:  # make the rename durable
         dfd = os.open(d, os.O_RDONLY)
     except OSError:
