@@ -49,21 +49,45 @@ impl Layout {
     }
 
     /// Smallest and one-past-largest storage offsets this layout touches (for bounds checks).
-    pub fn storage_span(&self) -> (usize, usize) {
-        if self.numel() == 0 {
-            return (self.offset, self.offset);
+    ///
+    /// Computed in `i128` so no combination of sizes, strides and offset can wrap; a span that
+    /// does not fit in `isize` (PyTorch's `int64_t`) is refused with PyTorch's message, because
+    /// a wrapped span is how a hostile `as_strided` or checkpoint reads outside its buffer.
+    pub fn storage_span(&self) -> Result<(usize, usize)> {
+        let overflow = || {
+            Error::runtime(format!(
+                "Storage size calculation overflowed with sizes={} and strides={:?}",
+                fmt_shape(&self.shape),
+                self.strides.as_slice()
+            ))
+        };
+        if self.shape.iter().any(|&d| d == 0) {
+            return Ok((self.offset, self.offset));
         }
-        let mut lo = self.offset as isize;
-        let mut hi = self.offset as isize;
+        let mut lo = self.offset as i128;
+        let mut hi = self.offset as i128;
         for (&d, &s) in self.shape.iter().zip(self.strides.iter()) {
-            let ext = (d as isize - 1) * s;
+            let ext = (d as i128 - 1) * s as i128;
             if ext < 0 {
                 lo += ext;
             } else {
                 hi += ext;
             }
+            // Each term is below 2^127 / 2^7, so a handful of dims cannot overflow i128 before
+            // this check trips.
+            if hi >= isize::MAX as i128 || lo < 0 && lo < -(isize::MAX as i128) {
+                return Err(overflow());
+            }
         }
-        (lo as usize, hi as usize + 1)
+        if lo < 0 {
+            return Err(Error::runtime(format!(
+                "as_strided: layout with sizes={} strides={:?} storage_offset={} reaches before the start of its storage",
+                fmt_shape(&self.shape),
+                self.strides.as_slice(),
+                self.offset
+            )));
+        }
+        Ok((lo as usize, hi as usize + 1))
     }
 
     pub fn permute(&self, dims: &[usize]) -> Layout {
@@ -328,6 +352,30 @@ mod tests {
     #[test]
     fn span() {
         let l = Layout::contiguous(&[2, 3]).transpose(0, 1);
-        assert_eq!(l.storage_span(), (0, 6));
+        assert_eq!(l.storage_span().unwrap(), (0, 6));
+        let huge = Layout {
+            shape: SmallVec::from_slice(&[3]),
+            strides: SmallVec::from_slice(&[(1isize << 62) + 1000]),
+            offset: 0,
+        };
+        assert!(huge.storage_span().is_err());
+        let wraps = Layout {
+            shape: SmallVec::from_slice(&[1 << 40, 1 << 40]),
+            strides: SmallVec::from_slice(&[1 << 30, 1 << 30]),
+            offset: usize::MAX / 2,
+        };
+        assert!(wraps.storage_span().is_err());
+        let neg = Layout {
+            shape: SmallVec::from_slice(&[4]),
+            strides: SmallVec::from_slice(&[-1]),
+            offset: 2,
+        };
+        assert!(neg.storage_span().is_err());
+        let empty = Layout {
+            shape: SmallVec::from_slice(&[0, 5]),
+            strides: SmallVec::from_slice(&[isize::MAX, 1]),
+            offset: 7,
+        };
+        assert_eq!(empty.storage_span().unwrap(), (7, 7));
     }
 }

@@ -13,12 +13,32 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
-/// Number of elements, refusing shapes whose element count overflows.
+/// Number of elements, refusing shapes whose element count overflows `i64` (PyTorch's limit),
+/// with PyTorch's message.
 pub fn checked_numel(shape: &[usize]) -> Result<usize> {
     shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| Error::runtime(format!("shape {} has too many elements", fmt_shape(shape))))
+        .filter(|&n| n <= isize::MAX as usize)
+        .ok_or_else(|| {
+            Error::runtime(format!(
+                "Storage size calculation overflowed with sizes={}",
+                fmt_shape(shape)
+            ))
+        })
+}
+
+/// Bytes for `n` elements of `item` bytes each, refusing overflow (PyTorch's message).
+pub fn checked_bytes(shape: &[usize], item: usize) -> Result<usize> {
+    checked_numel(shape)?
+        .checked_mul(item)
+        .filter(|&b| b <= isize::MAX as usize)
+        .ok_or_else(|| {
+            Error::runtime(format!(
+                "Storage size calculation overflowed with sizes={}",
+                fmt_shape(shape)
+            ))
+        })
 }
 
 /// Row-major (C-contiguous) strides.

@@ -44,12 +44,17 @@ fn size_class(bytes: usize) -> usize {
     bytes.div_ceil(step) * step
 }
 
+/// PyTorch's message for a failed CPU allocation.
+fn alloc_error(bytes: usize) -> Error {
+    Error::oom(format!(
+        "[enforce fail at alloc_cpu] DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
+        bytes
+    ))
+}
+
 fn raw_alloc(bytes: usize, zeroed: bool) -> Result<NonNull<u8>> {
     if bytes > MAX_ALLOC_BYTES {
-        return Err(Error::oom(format!(
-            "[enforce fail at alloc_cpu] DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
-            bytes
-        )));
+        return Err(alloc_error(bytes));
     }
     if bytes >= POOL_MIN_BYTES {
         let mut c = CACHE.lock();
@@ -74,12 +79,7 @@ fn raw_alloc(bytes: usize, zeroed: bool) -> Result<NonNull<u8>> {
             alloc(layout)
         }
     };
-    NonNull::new(p).ok_or_else(|| {
-        Error::oom(format!(
-            "[enforce fail at alloc_cpu] DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
-            bytes
-        ))
-    })
+    NonNull::new(p).ok_or_else(|| alloc_error(bytes))
 }
 
 fn raw_free(p: NonNull<u8>, bytes: usize) {
@@ -153,13 +153,10 @@ impl Storage {
     }
 
     fn alloc(dtype: DType, len: usize, zeroed: bool) -> Result<Storage> {
-        let bytes = len.checked_mul(dtype.size()).ok_or_else(|| {
-            Error::oom(format!(
-                "cannot allocate {} elements of {}: size overflows",
-                len,
-                dtype.name()
-            ))
-        })?;
+        let bytes = crate::shape::checked_bytes(&[len], dtype.size())?;
+        if bytes > MAX_ALLOC_BYTES {
+            return Err(alloc_error(bytes));
+        }
         let bytes = size_class(bytes);
         let ptr = raw_alloc(bytes, zeroed)?;
         Ok(Storage {
@@ -178,6 +175,19 @@ impl Storage {
         let s = Self::empty(T::DTYPE, v.len())?;
         // SAFETY: fresh buffer of exactly v.len() elements of T.
         unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), s.cpu_ptr() as *mut T, v.len()) };
+        Ok(s)
+    }
+
+    /// Storage of `len` elements, element `i` being `f(i)`. The buffer is allocated fallibly
+    /// first, so a user-sized request that cannot be met is an error, never an abort (a `Vec`
+    /// of the same size would abort the process on allocation failure).
+    pub fn from_fn<T: Element>(len: usize, f: impl Fn(usize) -> T) -> Result<Storage> {
+        let s = Self::empty(T::DTYPE, len)?;
+        let p = s.cpu_ptr() as *mut T;
+        for i in 0..len {
+            // SAFETY: fresh buffer of exactly `len` elements of T, written once each.
+            unsafe { p.add(i).write(f(i)) };
+        }
         Ok(s)
     }
 

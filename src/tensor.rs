@@ -9,7 +9,7 @@ use crate::device::Device;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::shape::{checked_numel, fmt_shape};
+use crate::shape::{checked_bytes, checked_numel, fmt_shape};
 use crate::storage::Storage;
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::sync::Arc;
@@ -42,6 +42,7 @@ impl Tensor {
     /// Uninitialised contiguous tensor.
     pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
         let n = checked_numel(shape)?;
+        checked_bytes(shape, dtype.size())?;
         Ok(Self::from_parts(
             Arc::new(Storage::empty(dtype, n)?),
             Layout::contiguous(shape),
@@ -50,6 +51,7 @@ impl Tensor {
 
     pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
         let n = checked_numel(shape)?;
+        checked_bytes(shape, dtype.size())?;
         Ok(Self::from_parts(
             Arc::new(Storage::zeros(dtype, n)?),
             Layout::contiguous(shape),
@@ -68,6 +70,15 @@ impl Tensor {
         Ok(Self::from_parts(
             Arc::new(Storage::from_vec(v)?),
             Layout::contiguous(shape),
+        ))
+    }
+
+    /// A 1-d tensor of `n` elements, element `i` being `f(i)`, allocated fallibly.
+    pub fn from_fn<T: Element>(n: usize, f: impl Fn(usize) -> T) -> Result<Tensor> {
+        checked_bytes(&[n], T::DTYPE.size())?;
+        Ok(Self::from_parts(
+            Arc::new(Storage::from_fn(n, f)?),
+            Layout::contiguous(&[n]),
         ))
     }
 
@@ -162,6 +173,17 @@ impl Tensor {
 
     pub(crate) fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
         self.0.meta.lock()
+    }
+
+    /// The autograd state if no other thread holds it right now (for the garbage collector,
+    /// which must never block).
+    pub(crate) fn try_meta(&self) -> Option<MutexGuard<'_, AutogradMeta>> {
+        self.0.meta.try_lock()
+    }
+
+    /// Whether this handle is the only strong reference to the tensor.
+    pub(crate) fn is_unique(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
     }
 
     pub(crate) fn downgrade(&self) -> std::sync::Weak<TensorImpl> {

@@ -4,6 +4,8 @@ addmm ...). All of them run on the native batched GEMM (``_C._matmul``)."""
 import sys
 import types
 
+from rustgrad import _reduce as _reduce_mod
+
 from rustgrad import _C
 from rustgrad._rustgrad import Tensor
 
@@ -50,6 +52,8 @@ def bmm(input, mat2, *, out=None):
 
 def mv(input, vec, *, out=None):
     """``torch.mv``: matrix times vector."""
+    if input.dim() == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     if input.dim() != 2 or vec.dim() != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.dim()}, {vec.dim()}")
     return matmul(input, vec, out=out)
@@ -88,7 +92,7 @@ def outer(input, vec2, *, out=None):
     """``torch.outer``: outer product of two vectors."""
     if input.dim() != 1 or vec2.dim() != 1:
         raise RuntimeError(f"outer: expected 1D tensors, got {input.dim()}D and {vec2.dim()}D")
-    r = matmul(input.unsqueeze(1), vec2.unsqueeze(0))
+    r = input.unsqueeze(1) * vec2.unsqueeze(0)  # a product per element: promotes dtypes like PyTorch
     if out is not None:
         out.copy_(r)
         return out
@@ -162,3 +166,4 @@ if _la is None:
     sys.modules["rustgrad.linalg"] = _la
     _pkg.linalg = _la
 _la.matmul = matmul
+_la.vector_norm = _reduce_mod.vector_norm

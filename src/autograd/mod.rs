@@ -15,6 +15,11 @@ use crate::error::Result;
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
+/// An object owned on behalf of a foreign runtime (a Python hook or `autograd.Function`
+/// callback), kept beside the closure that uses it so that runtime's garbage collector can find
+/// and break reference cycles that pass through the graph. The core never looks inside.
+pub type Foreign = Arc<dyn std::any::Any + Send + Sync>;
+
 /// Per-tensor autograd state.
 #[derive(Default)]
 pub struct AutogradMeta {
@@ -28,6 +33,8 @@ pub struct AutogradMeta {
     pub accumulator: Option<Arc<Node>>,
     pub retains_grad: bool,
     pub hooks: Vec<Hook>,
+    /// Foreign objects the hooks use (see [`Foreign`]).
+    pub foreign: Vec<Foreign>,
     /// For views: the tensor whose memory this one views (never itself a view), so an in-place
     /// write through the view can rebase the base's history (PyTorch's CopySlices).
     pub base: Option<Tensor>,

@@ -41,6 +41,8 @@ pub struct Node {
     pub(crate) watched: Mutex<Vec<(usize, Weak<TensorImpl>)>>,
     /// Creation order; later nodes run first, as in PyTorch.
     pub(crate) seq: u64,
+    /// Foreign objects the backward closure uses (see [`super::Foreign`]).
+    pub(crate) foreign: Mutex<Vec<super::Foreign>>,
 }
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -63,6 +65,7 @@ impl Node {
             outputs,
             watched: Mutex::new(Vec::new()),
             seq: SEQ.fetch_add(1, Ordering::Relaxed),
+            foreign: Mutex::new(Vec::new()),
         }
     }
 
@@ -76,6 +79,7 @@ impl Node {
             outputs: vec![(leaf.shape(), leaf.dtype())],
             watched: Mutex::new(Vec::new()),
             seq: SEQ.fetch_add(1, Ordering::Relaxed),
+            foreign: Mutex::new(Vec::new()),
         })
     }
 
@@ -96,6 +100,11 @@ impl Node {
         }
     }
 
+    /// Keep `f` beside the backward closure, for a foreign garbage collector to find.
+    pub fn attach_foreign(&self, f: super::Foreign) {
+        self.foreign.lock().push(f);
+    }
+
     pub(crate) fn watch_output(&self, nr: usize, t: &Tensor) {
         let mut w = self.watched.lock();
         if !w
@@ -104,5 +113,52 @@ impl Node {
         {
             w.push((nr, t.downgrade()));
         }
+    }
+}
+
+/// What a dying node still owns: handles to its inputs' nodes and its backward closure (whose
+/// saved tensors own further nodes).
+enum Garbage {
+    Node(#[allow(dead_code)] Arc<Node>),
+    Backward(#[allow(dead_code)] BackwardFn),
+}
+
+thread_local! {
+    /// Graph parts waiting to be freed by the outermost `Node::drop` on this thread.
+    static GARBAGE: std::cell::RefCell<Vec<Garbage>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Whether a `Node::drop` further up this thread's stack is draining `GARBAGE`.
+    static DRAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Freeing a graph would otherwise recurse once per node (node -> edge -> node, and node ->
+/// closure -> saved tensor -> grad_fn -> node), overflowing the stack for the 100k-node chains
+/// that `total = total + loss` loops build. Instead a dying node hands what it owns to a
+/// thread-local list, and only the outermost drop on the stack frees that list, in a loop.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let next = std::mem::take(&mut self.next);
+        let backward = match &mut self.kind {
+            NodeKind::Function { backward, .. } => backward.get_mut().take(),
+            NodeKind::Accumulate { .. } => None,
+        };
+        if next.is_empty() && backward.is_none() {
+            return;
+        }
+        let deferred = GARBAGE.try_with(|g| {
+            let mut g = g.borrow_mut();
+            g.extend(next.iter().flatten().map(|e| Garbage::Node(e.node.clone())));
+            g.extend(backward.map(Garbage::Backward));
+        });
+        // Our own `next` handles now live in the list (cloned above), so dropping these is a
+        // plain decrement.
+        drop(next);
+        if deferred.is_err() || DRAINING.try_with(|d| d.replace(true)).unwrap_or(true) {
+            // Thread-local storage is gone (thread exit: drop inline), or an outer drop drains.
+            return;
+        }
+        while let Some(item) = GARBAGE.with(|g| g.borrow_mut().pop()) {
+            drop(item);
+        }
+        DRAINING.with(|d| d.set(false));
     }
 }

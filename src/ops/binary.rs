@@ -349,32 +349,26 @@ fn binary_typed(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Te
                 ])
             })
         }
-        // Piecewise constant in both inputs: zero gradient almost everywhere.
-        BinaryOp::FloorDiv | BinaryOp::Rem => {
-            let name = if op == BinaryOp::Rem {
-                "RemainderBackward0"
-            } else {
-                "DivBackward0"
-            };
-            record(name, &[a, b], &[&out], false, move |g, n| {
-                let ga = if n[0] && op == BinaryOp::Rem {
-                    Some(reduce_grad(&g[0], &sa, da)?)
-                } else {
-                    None
-                };
+        // a - floor(a / b) * b: gradient 1 for a and -floor(a / b) for b, as in PyTorch.
+        BinaryOp::Rem => {
+            let (xa, xb) = (SavedTensor::new(a), SavedTensor::new(b));
+            record("RemainderBackward0", &[a, b], &[&out], true, move |g, n| {
+                let ga = n[0].then(|| reduce_grad(&g[0], &sa, da)).transpose()?;
                 let gb = if n[1] {
-                    Some(super::zeros(&sb, db)?)
+                    let q = super::floor(&div(&xa.get()?, &xb.get()?)?)?;
+                    Some(reduce_grad(&mul(&g[0], &super::neg(&q)?)?, &sb, db)?)
                 } else {
                     None
-                };
-                let ga = match (ga, n[0]) {
-                    (Some(x), _) => Some(x),
-                    (None, true) => Some(super::zeros(&sa, da)?),
-                    _ => None,
                 };
                 Ok(vec![ga, gb])
             })
         }
+        // Piecewise constant in both inputs: zero gradient almost everywhere.
+        BinaryOp::FloorDiv => record("DivBackward0", &[a, b], &[&out], false, move |_, n| {
+            let ga = n[0].then(|| super::zeros(&sa, da)).transpose()?;
+            let gb = n[1].then(|| super::zeros(&sb, db)).transpose()?;
+            Ok(vec![ga, gb])
+        }),
     }
     Ok(out)
 }

@@ -52,19 +52,27 @@ pub fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: DType) -> Result<
             "upper bound and larger bound inconsistent with step sign",
         ));
     }
-    let n = ((e - s) / st).ceil().max(0.0) as usize;
+    let len = ((e - s) / st).ceil().max(0.0);
+    if len >= i64::MAX as f64 {
+        return Err(Error::runtime(format!(
+            "Storage size calculation overflowed with sizes=[{}]",
+            len as u128
+        )));
+    }
+    let n = len as usize;
     let int_math = !dtype.is_float() && !start.is_float() && !step.is_float();
     with_dtype!(dtype, T, {
-        let v: Vec<T> = (0..n)
-            .map(|i| {
-                if int_math {
-                    T::from_i64(start.to_i64() + i as i64 * step.to_i64())
-                } else {
-                    T::from_f64(s + i as f64 * st)
-                }
-            })
-            .collect();
-        Tensor::from_vec(v, &[n])
+        Tensor::from_fn(n, |i| {
+            if int_math {
+                T::from_i64(
+                    start
+                        .to_i64()
+                        .wrapping_add((i as i64).wrapping_mul(step.to_i64())),
+                )
+            } else {
+                T::from_f64(s + i as f64 * st)
+            }
+        })
     })
 }
 
@@ -79,16 +87,13 @@ pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tens
     // (a single step yields `start`).
     let half = (steps / 2).max(1);
     with_dtype!(dtype, T, {
-        let v: Vec<T> = (0..steps)
-            .map(|i| {
-                T::from_f64(if i < half {
-                    start + step * i as f64
-                } else {
-                    end - step * (steps - 1 - i) as f64
-                })
+        Tensor::from_fn(steps, |i| {
+            T::from_f64(if i < half {
+                start + step * i as f64
+            } else {
+                end - step * (steps - 1 - i) as f64
             })
-            .collect();
-        Tensor::from_vec(v, &[steps])
+        })
     })
 }
 

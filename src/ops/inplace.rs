@@ -8,8 +8,19 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::tensor::Tensor;
 
-/// Refuse in-place writes that would corrupt autograd, with PyTorch's messages.
+/// Refuse in-place writes that would corrupt autograd or write one memory location through
+/// several elements (an expanded, stride-0 tensor), with PyTorch's messages.
 pub fn check_inplace(t: &Tensor) -> Result<()> {
+    let l = t.layout();
+    if l.shape
+        .iter()
+        .zip(l.strides.iter())
+        .any(|(&d, &s)| d > 1 && s == 0)
+    {
+        return Err(Error::runtime(
+            "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.",
+        ));
+    }
     if is_grad_enabled() && t.is_leaf() && t.requires_grad() {
         return Err(Error::runtime(
             "a leaf Variable that requires grad is being used in an in-place operation.",
@@ -179,7 +190,12 @@ pub fn copy_(t: &Tensor, src: &Tensor) -> Result<()> {
     if is_grad_enabled() && src.requires_grad() {
         let shape = t.shape();
         let e = super::expand(&super::to_dtype(src, t.dtype())?, &shape)?;
-        let r = super::clone(&e)?;
+        let r = super::materialize(&e, t.dtype())?;
+        // PyTorch's node for copy_; the expand and dtype cast before it carry the gradient
+        // back to src's shape and dtype.
+        record("CopyBackwards", &[&e], &[&r], false, |g, _| {
+            Ok(vec![Some(g[0].clone())])
+        });
         return commit_inplace(t, &r);
     }
     copy_into(t, src)?;

@@ -4,7 +4,7 @@ use super::{contiguous, copy_into, sum_to};
 use crate::autograd::record;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::shape::{checked_numel, fmt_shape, wrap_dim, Shape};
+use crate::shape::{fmt_shape, wrap_dim, Shape};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
@@ -333,22 +333,40 @@ pub fn flatten(x: &Tensor, start: i64, end: i64) -> Result<Tensor> {
     reshape(x, &new)
 }
 
-/// `as_strided(size, stride, offset)` view on the same storage (bounds-checked).
+/// `as_strided(size, stride, offset)` view on the same storage. Every size, stride and offset
+/// comes from the user (or from a checkpoint file), so the span is computed with checked
+/// arithmetic and must lie inside the storage.
 pub fn as_strided(x: &Tensor, shape: &[usize], strides: &[isize], offset: usize) -> Result<Tensor> {
-    checked_numel(shape)?;
+    if shape.len() != strides.len() {
+        return Err(Error::runtime(format!(
+            "mismatch in length of strides and shape: {} vs {}",
+            strides.len(),
+            shape.len()
+        )));
+    }
+    if strides.iter().any(|&s| s < 0) {
+        return Err(Error::runtime(format!(
+            "as_strided: Negative strides are not supported at the moment, got strides: {:?}",
+            strides
+        )));
+    }
     let l = Layout {
         shape: shape.iter().copied().collect(),
         strides: strides.iter().copied().collect(),
         offset,
     };
-    let (_, hi) = l.storage_span();
-    if strides.iter().any(|&s| s < 0) || hi > x.storage().len() {
+    let (_, hi) = l.storage_span()?;
+    let len = x.storage().len();
+    if hi > len {
+        let item = x.dtype().size();
         return Err(Error::runtime(format!(
-            "setStorage: sizes {}, strides {:?}, storage offset {} require a larger storage than the tensor has ({} elements)",
+            "setStorage: sizes {}, strides {:?}, storage offset {}, and itemsize {} requiring a storage size of {} are out of bounds for storage of size {}",
             fmt_shape(shape),
             strides,
             offset,
-            x.storage().len()
+            item,
+            hi as u128 * item as u128,
+            len as u128 * item as u128
         )));
     }
     Ok(x.detach().with_layout(l))

@@ -338,13 +338,28 @@ pub fn mean(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     }
     let d = reduce_dims(dims, x.ndim())?;
     let count: usize = d.iter().map(|&i| x.size(i)).product();
-    let s = sum(x, dims, keepdim)?;
-    super::binary_scalar(
-        super::BinaryOp::Div,
-        &s,
-        super::Scalar::Float(count as f64),
-        false,
-    )
+    let m = {
+        let _g = crate::autograd::GradModeGuard::new(false);
+        let s = sum(x, dims, keepdim)?;
+        super::binary_scalar(
+            super::BinaryOp::Div,
+            &s,
+            super::Scalar::Float(count as f64),
+            false,
+        )?
+    };
+    // One node with PyTorch's name (MeanBackward0 for all elements, MeanBackward1 over dims).
+    let name = if dims.is_none() {
+        "MeanBackward0"
+    } else {
+        "MeanBackward1"
+    };
+    let in_shape = x.shape();
+    record(name, &[x], &[&m], false, move |g, _| {
+        let ge = expand_back(&g[0], &in_shape, &d, keepdim)?;
+        Ok(vec![Some(super::mul_scalar(&ge, 1.0 / count as f64)?)])
+    });
+    Ok(m)
 }
 
 /// Sum `g` down to `shape` (undoing broadcasting): the one place broadcast gradients are reduced.
@@ -758,4 +773,42 @@ pub fn var_mean(
         },
     );
     Ok((var, mean))
+}
+
+/// `s ** (1/p)` of a non-negative reduction result `s` (the p-th power sum of a norm, or a
+/// variance for a standard deviation), recorded as one node named `name`.
+///
+/// Its gradient `y / (p s)` is infinite where `s == 0`; PyTorch's norm and std backward rules
+/// choose the subgradient 0 there (masking with `where`), so `x.norm()` at `x = 0` or `std()` of
+/// a constant give zero gradients instead of `inf * 0 = NaN`. This op is that rule.
+pub fn reduction_root(s: &Tensor, p: f64, name: &'static str) -> Result<Tensor> {
+    if !s.dtype().is_float() {
+        return Err(crate::error::Error::runtime(format!(
+            "{name}: expected a floating point tensor"
+        )));
+    }
+    let y = {
+        let _g = crate::autograd::GradModeGuard::new(false);
+        if p == 2.0 {
+            super::sqrt(s)?
+        } else {
+            super::unary(super::UnaryOp::PowScalar(1.0 / p), s)?
+        }
+    };
+    let (ss, sy) = (
+        crate::autograd::SavedTensor::new(s),
+        crate::autograd::SavedTensor::output(&y),
+    );
+    record(name, &[s], &[&y], true, move |g, _| {
+        let (s, y) = (ss.get()?, sy.get()?);
+        let zero = super::compare_scalar(super::CmpOp::Eq, &y, super::Scalar::Int(0))?;
+        let d = super::div(&y, &super::mul_scalar(&s, p)?)?;
+        let z = super::scalar_tensor(super::Scalar::Float(0.0), g[0].dtype())?;
+        Ok(vec![Some(super::where_(
+            &zero,
+            &z,
+            &super::mul(&g[0], &d)?,
+        )?)])
+    });
+    Ok(y)
 }

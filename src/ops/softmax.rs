@@ -122,9 +122,10 @@ fn softmax_columns<T: SoftmaxFloat>(
                 for j in 1..n {
                     T::bin(BinaryOp::Maximum, m.as_ptr(), row(j), m.as_mut_ptr(), len);
                 }
-                // All -inf columns shift by 0 (NaN result, as PyTorch).
+                // All -inf columns shift by 0 (NaN result, as PyTorch). A +inf max is kept:
+                // inf - inf = NaN makes the whole column NaN, as PyTorch gives.
                 for v in m.iter_mut() {
-                    if v.to_f64().is_infinite() {
+                    if v.to_f64() == f64::NEG_INFINITY {
                         *v = T::zero();
                     }
                 }
@@ -157,8 +158,9 @@ fn softmax_rows<T: SoftmaxFloat>(row: &[T], out: &mut [T], log: bool) {
         return;
     }
     let mut m = T::row_max(row);
-    // All -inf: shift by 0 so the result is NaN like PyTorch rather than exp(-inf - -inf).
-    if m.to_f64().is_infinite() {
+    // All -inf: shift by 0 so the result is NaN like PyTorch rather than exp(-inf - -inf). A
+    // +inf max stays: inf - inf = NaN turns the row NaN, which is PyTorch's result.
+    if m.to_f64() == f64::NEG_INFINITY {
         m = T::zero();
     }
     let s = T::exp_shift(row, m, out);

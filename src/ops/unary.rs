@@ -208,12 +208,12 @@ fn unary_backward(
             let yv = y()?;
             mul(g, &mul(&yv, &u(RsubScalar(1.0), &yv)?)?)
         }
-        Relu => mul(
+        // Masks select (`where`) rather than multiply, as PyTorch's rules do, so an infinite
+        // upstream gradient where the mask is off gives 0, not 0 * inf = NaN.
+        Relu => where_(
+            &compare_scalar(CmpOp::Gt, &y()?, Scalar::Int(0))?,
             g,
-            &super::to_dtype(
-                &compare_scalar(CmpOp::Gt, &y()?, Scalar::Int(0))?,
-                g.dtype(),
-            )?,
+            &s(0.0)?,
         ),
         Gelu => {
             // Phi(x) + x * phi(x)
@@ -269,26 +269,25 @@ fn unary_backward(
         Square => mul(g, &u(MulScalar(2.0), x)?),
         LeakyRelu(slope) => {
             let pos = compare_scalar(CmpOp::Gt, x, Scalar::Int(0))?;
-            mul(g, &where_(&pos, &s(1.0)?, &s(slope)?)?)
+            where_(&pos, g, &u(MulScalar(slope), g)?)
         }
         Elu(alpha) => {
             let pos = compare_scalar(CmpOp::Gt, x, Scalar::Int(0))?;
-            mul(g, &where_(&pos, &s(1.0)?, &u(AddScalar(alpha), &y()?)?)?)
+            where_(&pos, g, &mul(g, &u(AddScalar(alpha), &y()?)?)?)
         }
         Softplus(beta, threshold) => {
             let lin = compare_scalar(CmpOp::Gt, &u(MulScalar(beta), x)?, Scalar::Float(threshold))?;
-            mul(
-                g,
-                &where_(&lin, &s(1.0)?, &u(Sigmoid, &u(MulScalar(beta), x)?)?)?,
-            )
+            where_(&lin, g, &mul(g, &u(Sigmoid, &u(MulScalar(beta), x)?)?)?)
         }
+        // PyTorch 2.x passes gradient only strictly inside scalar bounds: at a bound the
+        // subgradient 0 is chosen, so `x.clamp(min=0).sqrt()` has a finite gradient at 0.
         Clamp(lo, hi) => {
             let inside = super::logical(
                 super::LogicOp::And,
-                &compare_scalar(CmpOp::Ge, x, Scalar::Float(lo))?,
-                &compare_scalar(CmpOp::Le, x, Scalar::Float(hi))?,
+                &compare_scalar(CmpOp::Gt, x, Scalar::Float(lo))?,
+                &compare_scalar(CmpOp::Lt, x, Scalar::Float(hi))?,
             )?;
-            mul(g, &super::to_dtype(&inside, g.dtype())?)
+            where_(&inside, g, &s(0.0)?)
         }
         PowScalar(p) => {
             if p == 0.0 {

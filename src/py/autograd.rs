@@ -21,45 +21,49 @@ impl PyNode {
     }
     #[getter]
     fn next_functions(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let items: Vec<Py<PyAny>> = self
-            .node
-            .next
-            .iter()
-            .map(|e| -> PyResult<Py<PyAny>> {
-                match e {
-                    Some(e) => {
-                        let n = Py::new(
+        crate::py::errors::guard("next_functions", || {
+            let items: Vec<Py<PyAny>> = self
+                .node
+                .next
+                .iter()
+                .map(|e| -> PyResult<Py<PyAny>> {
+                    match e {
+                        Some(e) => {
+                            let n = Py::new(
+                                py,
+                                PyNode {
+                                    node: e.node.clone(),
+                                    nr: e.input_nr,
+                                },
+                            )?;
+                            Ok(PyTuple::new(
+                                py,
+                                [
+                                    n.into_any(),
+                                    e.input_nr.into_pyobject(py)?.into_any().unbind(),
+                                ],
+                            )?
+                            .into_any()
+                            .unbind())
+                        }
+                        None => Ok(PyTuple::new(
                             py,
-                            PyNode {
-                                node: e.node.clone(),
-                                nr: e.input_nr,
-                            },
-                        )?;
-                        Ok(PyTuple::new(
-                            py,
-                            [
-                                n.into_any(),
-                                e.input_nr.into_pyobject(py)?.into_any().unbind(),
-                            ],
+                            [py.None(), 0i64.into_pyobject(py)?.into_any().unbind()],
                         )?
                         .into_any()
-                        .unbind())
+                        .unbind()),
                     }
-                    None => Ok(PyTuple::new(
-                        py,
-                        [py.None(), 0i64.into_pyobject(py)?.into_any().unbind()],
-                    )?
-                    .into_any()
-                    .unbind()),
-                }
-            })
-            .collect::<PyResult<_>>()?;
-        Ok(PyTuple::new(py, items)?.into_any().unbind())
+                })
+                .collect::<PyResult<_>>()?;
+            Ok(PyTuple::new(py, items)?.into_any().unbind())
+        })
     }
     /// The leaf behind an AccumulateGrad node.
     #[getter]
     fn variable(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.node.variable().map(|t| wrap(py, t)).transpose()
+        crate::py::errors::guard("variable", || {
+            self.node.variable().map(|t| wrap(py, t)).transpose()
+        })
     }
     fn __repr__(&self) -> String {
         format!(
@@ -140,25 +144,27 @@ pub fn grad(
     create_graph: bool,
     allow_unused: Option<bool>,
 ) -> PyResult<Py<PyAny>> {
-    let outs = tensor_list(outputs)?;
-    let ins = tensor_list(inputs)?;
-    let gos = optional_list(grad_outputs, outs.len())?;
-    let retain = retain_graph.unwrap_or(create_graph);
-    let r = py.detach(|| {
-        autograd::grad(
-            &outs,
-            gos,
-            &ins,
-            retain,
-            create_graph,
-            allow_unused.unwrap_or(false),
-        )
-    })?;
-    let items: Vec<Py<PyAny>> = r
-        .into_iter()
-        .map(|g| g.map(|g| wrap(py, g)).unwrap_or_else(|| Ok(py.None())))
-        .collect::<PyResult<_>>()?;
-    Ok(PyTuple::new(py, items)?.into_any().unbind())
+    crate::py::errors::guard("grad", || {
+        let outs = tensor_list(outputs)?;
+        let ins = tensor_list(inputs)?;
+        let gos = optional_list(grad_outputs, outs.len())?;
+        let retain = retain_graph.unwrap_or(create_graph);
+        let r = py.detach(|| {
+            autograd::grad(
+                &outs,
+                gos,
+                &ins,
+                retain,
+                create_graph,
+                allow_unused.unwrap_or(false),
+            )
+        })?;
+        let items: Vec<Py<PyAny>> = r
+            .into_iter()
+            .map(|g| g.map(|g| wrap(py, g)).unwrap_or_else(|| Ok(py.None())))
+            .collect::<PyResult<_>>()?;
+        Ok(PyTuple::new(py, items)?.into_any().unbind())
+    })
 }
 
 #[pyfunction]
@@ -170,11 +176,13 @@ pub fn backward(
     retain_graph: Option<bool>,
     create_graph: bool,
 ) -> PyResult<()> {
-    let ts = tensor_list(tensors)?;
-    let gs = optional_list(grad_tensors, ts.len())?;
-    let retain = retain_graph.unwrap_or(create_graph);
-    py.detach(|| autograd::backward(&ts, gs, retain, create_graph))?;
-    Ok(())
+    crate::py::errors::guard("backward", || {
+        let ts = tensor_list(tensors)?;
+        let gs = optional_list(grad_tensors, ts.len())?;
+        let retain = retain_graph.unwrap_or(create_graph);
+        py.detach(|| autograd::backward(&ts, gs, retain, create_graph))?;
+        Ok(())
+    })
 }
 
 #[pyfunction]
@@ -187,6 +195,19 @@ pub fn _set_grad_enabled(on: bool) {
     autograd::set_grad_enabled(on)
 }
 
+/// A `&'static` node name for a Python `autograd.Function` class, leaked once per distinct name
+/// (not once per call, which would grow without bound in a training loop).
+fn intern_node_name(name: String) -> &'static str {
+    static NAMES: parking_lot::Mutex<Vec<&'static str>> = parking_lot::Mutex::new(Vec::new());
+    let mut names = NAMES.lock();
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.into_boxed_str());
+    names.push(n);
+    n
+}
+
 /// Record a node for a Python-defined op (`autograd.Function`): `backward(*grads)` returns one
 /// gradient (or None) per input.
 #[pyfunction]
@@ -196,45 +217,57 @@ fn _record_function(
     outputs: &Bound<'_, PyAny>,
     backward: Py<PyAny>,
 ) -> PyResult<()> {
-    let ins = tensor_list(inputs)?;
-    let outs = tensor_list(outputs)?;
-    let name: &'static str = Box::leak(name.into_boxed_str());
-    let in_refs: Vec<&Tensor> = ins.iter().collect();
-    let out_refs: Vec<&Tensor> = outs.iter().collect();
-    let n_in = ins.len();
-    autograd::record(name, &in_refs, &out_refs, true, move |grads, _needs| {
-        Python::attach(|py| {
-            let gs: Vec<Py<PyAny>> = grads
-                .iter()
-                .map(|g| wrap(py, g.clone()))
-                .collect::<PyResult<_>>()
-                .map_err(super::errors::park)?;
-            let r = backward
-                .call1(py, PyTuple::new(py, gs).map_err(super::errors::park)?)
-                .map_err(super::errors::park)?;
-            let r = r.bind(py);
-            let items: Vec<Bound<'_, PyAny>> =
-                if r.cast::<PyTuple>().is_ok() || r.cast::<PyList>().is_ok() {
-                    r.try_iter()
-                        .map_err(super::errors::park)?
-                        .collect::<PyResult<_>>()
-                        .map_err(super::errors::park)?
-                } else {
-                    vec![r.clone()]
-                };
-            let mut out = Vec::with_capacity(n_in);
-            for i in 0..n_in {
-                match items.get(i) {
-                    Some(x) if !x.is_none() => {
-                        out.push(Some(as_tensor(x).map_err(super::errors::park)?))
+    crate::py::errors::guard("_record_function", || {
+        let ins = tensor_list(inputs)?;
+        let outs = tensor_list(outputs)?;
+        let name = intern_node_name(name);
+        let in_refs: Vec<&Tensor> = ins.iter().collect();
+        let out_refs: Vec<&Tensor> = outs.iter().collect();
+        let n_in = ins.len();
+        let held = super::gc::PyHeld::new(backward);
+        let in_closure = held.clone();
+        autograd::record(name, &in_refs, &out_refs, true, move |grads, _needs| {
+            Python::attach(|py| {
+                let backward = in_closure.get(py).ok_or_else(|| {
+                    crate::error::Error::runtime(format!(
+                        "{name}: the backward function was already freed by the garbage collector"
+                    ))
+                })?;
+                let gs: Vec<Py<PyAny>> = grads
+                    .iter()
+                    .map(|g| wrap(py, g.clone()))
+                    .collect::<PyResult<_>>()
+                    .map_err(super::errors::park)?;
+                let r = backward
+                    .call1(py, PyTuple::new(py, gs).map_err(super::errors::park)?)
+                    .map_err(super::errors::park)?;
+                let r = r.bind(py);
+                let items: Vec<Bound<'_, PyAny>> =
+                    if r.cast::<PyTuple>().is_ok() || r.cast::<PyList>().is_ok() {
+                        r.try_iter()
+                            .map_err(super::errors::park)?
+                            .collect::<PyResult<_>>()
+                            .map_err(super::errors::park)?
+                    } else {
+                        vec![r.clone()]
+                    };
+                let mut out = Vec::with_capacity(n_in);
+                for i in 0..n_in {
+                    match items.get(i) {
+                        Some(x) if !x.is_none() => {
+                            out.push(Some(as_tensor(x).map_err(super::errors::park)?))
+                        }
+                        _ => out.push(None),
                     }
-                    _ => out.push(None),
                 }
-            }
-            Ok(out)
-        })
-    });
-    Ok(())
+                Ok(out)
+            })
+        });
+        if let Some((node, _)) = outs.iter().find_map(|t| t.grad_fn()) {
+            node.attach_foreign(held);
+        }
+        Ok(())
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -64,17 +64,11 @@ fn dtype_from_numpy(name: &str) -> Option<DType> {
 
 /// Read a NumPy array (any layout) into a fresh tensor, converting unsupported dtypes.
 fn from_numpy_copy(arr: &Bound<'_, PyUntypedArray>, dtype: Option<DType>) -> PyResult<Tensor> {
-    let t = from_numpy_shared(arr, true)?;
-    let t = crate::ops::contiguous(&t)?;
-    let t = if t.shares_storage(&from_numpy_shared(arr, true)?) {
-        crate::ops::clone(&t)?
-    } else {
-        t
-    };
-    Ok(match dtype {
-        Some(d) if d != t.dtype() => crate::ops::to_dtype(&t, d)?,
-        _ => t,
-    })
+    // `torch.tensor(ndarray)` always copies (only `as_tensor`/`from_numpy` share): one fresh
+    // contiguous copy, converting the dtype on the way if asked.
+    let shared = from_numpy_shared(arr, true)?;
+    let dt = dtype.unwrap_or(shared.dtype());
+    Ok(crate::ops::materialize(&shared, dt)?)
 }
 
 /// Wrap a NumPy array's memory in a tensor without copying (`torch.from_numpy`).
@@ -129,7 +123,7 @@ pub fn from_numpy_shared(arr: &Bound<'_, PyUntypedArray>, convert: bool) -> PyRe
         strides,
         offset: 0,
     };
-    let (_, span) = layout.storage_span();
+    let (_, span) = layout.storage_span()?;
     let keep: Py<PyAny> = arr.clone().into_any().unbind();
     // SAFETY: the array owns `span` elements from `data` and lives as long as `keep`.
     let storage = unsafe { Storage::from_external(dt, data, span, Box::new(keep)) };

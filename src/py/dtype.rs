@@ -52,8 +52,10 @@ impl PyDType {
         self.d.size()
     }
     fn __reduce__(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, (String,))> {
-        let f = py.import("rustgrad")?.getattr("_dtype_from_name")?;
-        Ok((f.unbind(), (self.d.name().to_string(),)))
+        crate::py::errors::guard("__reduce__", || {
+            let f = py.import("rustgrad")?.getattr("_dtype_from_name")?;
+            Ok((f.unbind(), (self.d.name().to_string(),)))
+        })
     }
 }
 
@@ -108,13 +110,15 @@ impl PyDevice {
     #[new]
     #[pyo3(signature = (kind, index=None))]
     fn new(kind: &Bound<'_, PyAny>, index: Option<i64>) -> PyResult<Self> {
-        if let Ok(d) = kind.cast::<PyDevice>() {
-            return Ok(d.get().clone());
-        }
-        let s: String = kind.extract()?;
-        let d = Device::parse(&s)?;
-        let idx = index.or_else(|| s.split(':').nth(1).and_then(|i| i.parse().ok()));
-        Ok(PyDevice { d, index: idx })
+        crate::py::errors::guard("new", || {
+            if let Ok(d) = kind.cast::<PyDevice>() {
+                return Ok(d.get().clone());
+            }
+            let s: String = kind.extract()?;
+            let d = Device::parse(&s)?;
+            let idx = index.or_else(|| s.split(':').nth(1).and_then(|i| i.parse().ok()));
+            Ok(PyDevice { d, index: idx })
+        })
     }
     #[getter(r#type)]
     fn kind(&self) -> String {

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, ErrorKind};
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
-use pyo3::PyErr;
+use pyo3::{PyErr, PyResult};
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
@@ -36,4 +36,23 @@ fn take_python_error(msg: String) -> PyErr {
     PENDING
         .with(|p| p.borrow_mut().take())
         .unwrap_or_else(|| PyRuntimeError::new_err(msg))
+}
+
+/// The last line of defence: run a binding's body and turn a Rust panic into a `RuntimeError`
+/// naming the function, so no `PanicException` (a `BaseException` that escapes
+/// `except Exception`) ever reaches Python. Panics are bugs; this keeps them catchable.
+pub fn guard<T>(name: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(PyRuntimeError::new_err(format!(
+                "{name}: internal error: {what} (this is a rustgrad bug; please report it)"
+            )))
+        }
+    }
 }

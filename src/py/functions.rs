@@ -24,16 +24,20 @@ fn tensor(
     data: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    wrap(py, tensor_from_data(data, opt_dtype(dtype)?)?)
+    crate::py::errors::guard("tensor", || {
+        wrap(py, tensor_from_data(data, opt_dtype(dtype)?)?)
+    })
 }
 
 #[pyfunction]
 fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    let tname = arr.get_type().name()?.to_string();
-    let a = arr
-        .cast::<PyUntypedArray>()
-        .map_err(|_| PyTypeError::new_err(format!("expected np.ndarray (got {})", tname)))?;
-    wrap(py, from_numpy_shared(a, false)?)
+    crate::py::errors::guard("from_numpy", || {
+        let tname = arr.get_type().name()?.to_string();
+        let a = arr
+            .cast::<PyUntypedArray>()
+            .map_err(|_| PyTypeError::new_err(format!("expected np.ndarray (got {})", tname)))?;
+        wrap(py, from_numpy_shared(a, false)?)
+    })
 }
 
 /// `full(shape, value, dtype)`; `dtype=None` infers from the value like PyTorch.
@@ -45,18 +49,20 @@ fn _full(
     value: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let s = super::convert::extract_scalar(value)
-        .ok_or_else(|| PyTypeError::new_err("full(): fill_value must be a number"))?;
-    let dt = opt_dtype(dtype)?.unwrap_or(match s {
-        Scalar::Bool(_) => DType::Bool,
-        Scalar::Int(_) => DType::I64,
-        Scalar::Float(_) => default_float(),
-    });
-    let shape = to_shape(&shape)?;
-    wrap(
-        py,
-        maybe_nogil(py, shape.iter().product(), || ops::full(&shape, s, dt))?,
-    )
+    crate::py::errors::guard("_full", || {
+        let s = super::convert::extract_scalar(value)
+            .ok_or_else(|| PyTypeError::new_err("full(): fill_value must be a number"))?;
+        let dt = opt_dtype(dtype)?.unwrap_or(match s {
+            Scalar::Bool(_) => DType::Bool,
+            Scalar::Int(_) => DType::I64,
+            Scalar::Float(_) => default_float(),
+        });
+        let shape = to_shape(&shape)?;
+        wrap(
+            py,
+            maybe_nogil(py, shape.iter().product(), || ops::full(&shape, s, dt))?,
+        )
+    })
 }
 
 #[pyfunction]
@@ -66,8 +72,10 @@ fn _empty(
     shape: Vec<i64>,
     dtype: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let dt = opt_dtype(dtype)?.unwrap_or(default_float());
-    wrap(py, crate::tensor::Tensor::empty(&to_shape(&shape)?, dt)?)
+    crate::py::errors::guard("_empty", || {
+        let dt = opt_dtype(dtype)?.unwrap_or(default_float());
+        wrap(py, crate::tensor::Tensor::empty(&to_shape(&shape)?, dt)?)
+    })
 }
 
 #[pyfunction]
@@ -77,8 +85,10 @@ fn _zeros(
     shape: Vec<i64>,
     dtype: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let dt = opt_dtype(dtype)?.unwrap_or(default_float());
-    wrap(py, crate::tensor::Tensor::zeros(&to_shape(&shape)?, dt)?)
+    crate::py::errors::guard("_zeros", || {
+        let dt = opt_dtype(dtype)?.unwrap_or(default_float());
+        wrap(py, crate::tensor::Tensor::zeros(&to_shape(&shape)?, dt)?)
+    })
 }
 
 #[pyfunction]
@@ -90,20 +100,22 @@ fn _arange(
     step: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let sc = |o: &Bound<'_, PyAny>| {
-        super::convert::extract_scalar(o)
-            .ok_or_else(|| PyTypeError::new_err("arange(): arguments must be numbers"))
-    };
-    let (a, b, s) = (sc(start)?, sc(end)?, sc(step)?);
-    let inferred = if a.is_float() || b.is_float() || s.is_float() {
-        default_float()
-    } else {
-        DType::I64
-    };
-    wrap(
-        py,
-        ops::arange(a, b, s, opt_dtype(dtype)?.unwrap_or(inferred))?,
-    )
+    crate::py::errors::guard("_arange", || {
+        let sc = |o: &Bound<'_, PyAny>| {
+            super::convert::extract_scalar(o)
+                .ok_or_else(|| PyTypeError::new_err("arange(): arguments must be numbers"))
+        };
+        let (a, b, s) = (sc(start)?, sc(end)?, sc(step)?);
+        let inferred = if a.is_float() || b.is_float() || s.is_float() {
+            default_float()
+        } else {
+            DType::I64
+        };
+        wrap(
+            py,
+            ops::arange(a, b, s, opt_dtype(dtype)?.unwrap_or(inferred))?,
+        )
+    })
 }
 
 #[pyfunction]
@@ -115,20 +127,22 @@ fn _linspace(
     steps: i64,
     dtype: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    if steps < 0 {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "number of steps must be non-negative",
-        ));
-    }
-    wrap(
-        py,
-        ops::linspace(
-            start,
-            end,
-            steps as usize,
-            opt_dtype(dtype)?.unwrap_or(default_float()),
-        )?,
-    )
+    crate::py::errors::guard("_linspace", || {
+        if steps < 0 {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "number of steps must be non-negative",
+            ));
+        }
+        wrap(
+            py,
+            ops::linspace(
+                start,
+                end,
+                steps as usize,
+                opt_dtype(dtype)?.unwrap_or(default_float()),
+            )?,
+        )
+    })
 }
 
 #[pyfunction]
@@ -139,21 +153,23 @@ fn _eye(
     m: Option<i64>,
     dtype: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let m = m.unwrap_or(n);
-    if n < 0 || m < 0 {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-            "n must be greater or equal to 0, got {}",
-            n.min(m)
-        )));
-    }
-    wrap(
-        py,
-        ops::eye(
-            n as usize,
-            m as usize,
-            opt_dtype(dtype)?.unwrap_or(default_float()),
-        )?,
-    )
+    crate::py::errors::guard("_eye", || {
+        let m = m.unwrap_or(n);
+        if n < 0 || m < 0 {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "n must be greater or equal to 0, got {}",
+                n.min(m)
+            )));
+        }
+        wrap(
+            py,
+            ops::eye(
+                n as usize,
+                m as usize,
+                opt_dtype(dtype)?.unwrap_or(default_float()),
+            )?,
+        )
+    })
 }
 
 /// Parse a unary op name (with its parameters).
@@ -205,9 +221,11 @@ fn _unary(
     p0: Option<f64>,
     p1: Option<f64>,
 ) -> PyResult<Py<PyAny>> {
-    let t = as_tensor(x)?;
-    let op = unary_op(name, p0, p1)?;
-    wrap(py, maybe_nogil(py, t.numel(), || ops::unary(op, &t))?)
+    crate::py::errors::guard("_unary", || {
+        let t = as_tensor(x)?;
+        let op = unary_op(name, p0, p1)?;
+        wrap(py, maybe_nogil(py, t.numel(), || ops::unary(op, &t))?)
+    })
 }
 
 /// In-place unary op (`relu_`, `clamp_`, `exp_` ...).
@@ -219,19 +237,21 @@ fn _unary_(
     p0: Option<f64>,
     p1: Option<f64>,
 ) -> PyResult<Py<PyAny>> {
-    let t = x.borrow().t.clone();
-    let op = unary_op(name, p0, p1)?;
-    ops::check_inplace(&t)?;
-    let r = ops::unary(op, &ops::inplace_source(&t, &[])?)?;
-    if r.dtype() != t.dtype() {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-            "result type {} can't be cast to the desired output type {}",
-            r.dtype().name(),
-            t.dtype().name()
-        )));
-    }
-    ops::commit_inplace(&t, &r)?;
-    Ok(x.clone().into_any().unbind())
+    crate::py::errors::guard("_unary_", || {
+        let t = x.borrow().t.clone();
+        let op = unary_op(name, p0, p1)?;
+        ops::check_inplace(&t)?;
+        let r = ops::unary(op, &ops::inplace_source(&t, &[])?)?;
+        if r.dtype() != t.dtype() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "result type {} can't be cast to the desired output type {}",
+                r.dtype().name(),
+                t.dtype().name()
+            )));
+        }
+        ops::commit_inplace(&t, &r)?;
+        Ok(x.clone().into_any().unbind())
+    })
 }
 
 fn binary_op(name: &str) -> PyResult<BinaryOp> {
@@ -256,23 +276,25 @@ fn _binary(
     a: &Bound<'_, PyAny>,
     b: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let op = binary_op(name)?;
-    let r = match (operand(a)?, operand(b)?) {
-        (Some(Operand::T(x)), Some(Operand::T(y))) => ops::binary(op, &x, &y)?,
-        (Some(Operand::T(x)), Some(Operand::S(s))) => ops::binary_scalar(op, &x, s, false)?,
-        (Some(Operand::S(s)), Some(Operand::T(y))) => ops::binary_scalar(op, &y, s, true)?,
-        (Some(Operand::S(s)), Some(Operand::S(u))) => {
-            let x = ops::scalar_like_python(s)?;
-            ops::binary_scalar(op, &x, u, false)?
-        }
-        _ => {
-            return Err(PyTypeError::new_err(format!(
-                "{}(): expected Tensor or number arguments",
-                name
-            )))
-        }
-    };
-    wrap(py, r)
+    crate::py::errors::guard("_binary", || {
+        let op = binary_op(name)?;
+        let r = match (operand(a)?, operand(b)?) {
+            (Some(Operand::T(x)), Some(Operand::T(y))) => ops::binary(op, &x, &y)?,
+            (Some(Operand::T(x)), Some(Operand::S(s))) => ops::binary_scalar(op, &x, s, false)?,
+            (Some(Operand::S(s)), Some(Operand::T(y))) => ops::binary_scalar(op, &y, s, true)?,
+            (Some(Operand::S(s)), Some(Operand::S(u))) => {
+                let x = ops::scalar_like_python(s)?;
+                ops::binary_scalar(op, &x, u, false)?
+            }
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "{}(): expected Tensor or number arguments",
+                    name
+                )))
+            }
+        };
+        wrap(py, r)
+    })
 }
 
 #[pyfunction]
@@ -282,32 +304,34 @@ fn _compare(
     a: &Bound<'_, PyAny>,
     b: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let op = match name {
-        "eq" => CmpOp::Eq,
-        "ne" => CmpOp::Ne,
-        "lt" => CmpOp::Lt,
-        "le" => CmpOp::Le,
-        "gt" => CmpOp::Gt,
-        "ge" => CmpOp::Ge,
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "unknown comparison {}",
-                name
-            )))
-        }
-    };
-    let x = as_tensor(a)?;
-    let r = match operand(b)? {
-        Some(Operand::T(y)) => ops::compare(op, &x, &y)?,
-        Some(Operand::S(s)) => ops::compare_scalar(op, &x, s)?,
-        None => {
-            return Err(PyTypeError::new_err(format!(
-                "{}(): argument 'other' must be Tensor or Number",
-                name
-            )))
-        }
-    };
-    wrap(py, r)
+    crate::py::errors::guard("_compare", || {
+        let op = match name {
+            "eq" => CmpOp::Eq,
+            "ne" => CmpOp::Ne,
+            "lt" => CmpOp::Lt,
+            "le" => CmpOp::Le,
+            "gt" => CmpOp::Gt,
+            "ge" => CmpOp::Ge,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown comparison {}",
+                    name
+                )))
+            }
+        };
+        let x = as_tensor(a)?;
+        let r = match operand(b)? {
+            Some(Operand::T(y)) => ops::compare(op, &x, &y)?,
+            Some(Operand::S(s)) => ops::compare_scalar(op, &x, s)?,
+            None => {
+                return Err(PyTypeError::new_err(format!(
+                    "{}(): argument 'other' must be Tensor or Number",
+                    name
+                )))
+            }
+        };
+        wrap(py, r)
+    })
 }
 
 #[pyfunction]
@@ -317,18 +341,20 @@ fn _logical(
     a: &Bound<'_, PyAny>,
     b: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let op = match name {
-        "and" => LogicOp::And,
-        "or" => LogicOp::Or,
-        "xor" => LogicOp::Xor,
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "unknown logical op {}",
-                name
-            )))
-        }
-    };
-    wrap(py, ops::logical(op, &as_tensor(a)?, &as_tensor(b)?)?)
+    crate::py::errors::guard("_logical", || {
+        let op = match name {
+            "and" => LogicOp::And,
+            "or" => LogicOp::Or,
+            "xor" => LogicOp::Xor,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown logical op {}",
+                    name
+                )))
+            }
+        };
+        wrap(py, ops::logical(op, &as_tensor(a)?, &as_tensor(b)?)?)
+    })
 }
 
 #[pyfunction]
@@ -338,34 +364,36 @@ fn _where(
     a: &Bound<'_, PyAny>,
     b: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let c = as_tensor(cond)?;
-    // Python numbers take the other operand's dtype when it is a tensor (PyTorch's scalar rule).
-    let (ta, tb) = match (operand(a)?, operand(b)?) {
-        (Some(Operand::T(x)), Some(Operand::T(y))) => (x, y),
-        (Some(Operand::T(x)), Some(Operand::S(s))) => {
-            let dt = crate::dtype::result_type(&[ops_operand(&x), s.operand()]);
-            (x, ops::scalar_tensor(s, dt)?)
-        }
-        (Some(Operand::S(s)), Some(Operand::T(y))) => {
-            let dt = crate::dtype::result_type(&[ops_operand(&y), s.operand()]);
-            (ops::scalar_tensor(s, dt)?, y)
-        }
-        (Some(Operand::S(s)), Some(Operand::S(u))) => {
-            let dt = crate::dtype::result_type(&[s.operand(), u.operand()]);
-            let dt = if dt == DType::F64 {
-                default_float()
-            } else {
-                dt
-            };
-            (ops::scalar_tensor(s, dt)?, ops::scalar_tensor(u, dt)?)
-        }
-        _ => {
-            return Err(PyTypeError::new_err(
-                "where(): expected Tensor or number arguments",
-            ))
-        }
-    };
-    wrap(py, ops::where_(&c, &ta, &tb)?)
+    crate::py::errors::guard("_where", || {
+        let c = as_tensor(cond)?;
+        // Python numbers take the other operand's dtype when it is a tensor (PyTorch's scalar rule).
+        let (ta, tb) = match (operand(a)?, operand(b)?) {
+            (Some(Operand::T(x)), Some(Operand::T(y))) => (x, y),
+            (Some(Operand::T(x)), Some(Operand::S(s))) => {
+                let dt = crate::dtype::result_type(&[ops_operand(&x), s.operand()]);
+                (x, ops::scalar_tensor(s, dt)?)
+            }
+            (Some(Operand::S(s)), Some(Operand::T(y))) => {
+                let dt = crate::dtype::result_type(&[ops_operand(&y), s.operand()]);
+                (ops::scalar_tensor(s, dt)?, y)
+            }
+            (Some(Operand::S(s)), Some(Operand::S(u))) => {
+                let dt = crate::dtype::result_type(&[s.operand(), u.operand()]);
+                let dt = if dt == DType::F64 {
+                    default_float()
+                } else {
+                    dt
+                };
+                (ops::scalar_tensor(s, dt)?, ops::scalar_tensor(u, dt)?)
+            }
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "where(): expected Tensor or number arguments",
+                ))
+            }
+        };
+        wrap(py, ops::where_(&c, &ta, &tb)?)
+    })
 }
 
 fn ops_operand(t: &crate::tensor::Tensor) -> crate::dtype::Operand {
@@ -385,10 +413,12 @@ fn _as_strided(
     stride: Vec<isize>,
     storage_offset: usize,
 ) -> PyResult<Py<PyAny>> {
-    wrap(
-        py,
-        ops::as_strided(&x.borrow().t, &size, &stride, storage_offset)?,
-    )
+    crate::py::errors::guard("_as_strided", || {
+        wrap(
+            py,
+            ops::as_strided(&x.borrow().t, &size, &stride, storage_offset)?,
+        )
+    })
 }
 
 #[pyfunction]
@@ -400,7 +430,9 @@ fn _slice(
     stop: Option<i64>,
     step: i64,
 ) -> PyResult<Py<PyAny>> {
-    wrap(py, ops::slice(&x.borrow().t, dim, start, stop, step)?)
+    crate::py::errors::guard("_slice", || {
+        wrap(py, ops::slice(&x.borrow().t, dim, start, stop, step)?)
+    })
 }
 
 #[pyfunction]
@@ -410,13 +442,15 @@ fn get_num_threads() -> usize {
 
 #[pyfunction]
 fn set_num_threads(n: i64) -> PyResult<()> {
-    if n <= 0 {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "set_num_threads expects a positive integer",
-        ));
-    }
-    crate::cpu::threads::set_num_threads(n as usize);
-    Ok(())
+    crate::py::errors::guard("set_num_threads", || {
+        if n <= 0 {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "set_num_threads expects a positive integer",
+            ));
+        }
+        crate::cpu::threads::set_num_threads(n as usize);
+        Ok(())
+    })
 }
 
 #[pyfunction]
@@ -425,10 +459,12 @@ fn _promote_types(
     b: &Bound<'_, PyAny>,
     py: Python<'_>,
 ) -> PyResult<Py<super::dtype::PyDType>> {
-    Ok(super::dtype::dtype_object(
-        py,
-        DType::promote(extract_dtype(a)?, extract_dtype(b)?),
-    ))
+    crate::py::errors::guard("_promote_types", || {
+        Ok(super::dtype::dtype_object(
+            py,
+            DType::promote(extract_dtype(a)?, extract_dtype(b)?),
+        ))
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -15,11 +15,13 @@ fn _index_select(
     dim: i64,
     index: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let (t, i) = (as_tensor(x)?, as_tensor(index)?);
-    wrap(
-        py,
-        maybe_nogil(py, t.numel(), || ops::index_select(&t, dim, &i))?,
-    )
+    crate::py::errors::guard("_index_select", || {
+        let (t, i) = (as_tensor(x)?, as_tensor(index)?);
+        wrap(
+            py,
+            maybe_nogil(py, t.numel(), || ops::index_select(&t, dim, &i))?,
+        )
+    })
 }
 
 /// Out-of-place `index_add(x, dim, index, src, alpha)`.
@@ -32,11 +34,13 @@ fn _index_add(
     src: &Bound<'_, PyAny>,
     alpha: f64,
 ) -> PyResult<Py<PyAny>> {
-    let (t, i, s) = (as_tensor(x)?, as_tensor(index)?, as_tensor(src)?);
-    wrap(
-        py,
-        maybe_nogil(py, t.numel(), || ops::index_add(&t, dim, &i, &s, alpha))?,
-    )
+    crate::py::errors::guard("_index_add", || {
+        let (t, i, s) = (as_tensor(x)?, as_tensor(index)?, as_tensor(src)?);
+        wrap(
+            py,
+            maybe_nogil(py, t.numel(), || ops::index_add(&t, dim, &i, &s, alpha))?,
+        )
+    })
 }
 
 /// `gather(x, dim, index)`.
@@ -47,8 +51,10 @@ fn _gather(
     dim: i64,
     index: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let (t, i) = (as_tensor(x)?, as_tensor(index)?);
-    wrap(py, maybe_nogil(py, i.numel(), || ops::gather(&t, dim, &i))?)
+    crate::py::errors::guard("_gather", || {
+        let (t, i) = (as_tensor(x)?, as_tensor(index)?);
+        wrap(py, maybe_nogil(py, i.numel(), || ops::gather(&t, dim, &i))?)
+    })
 }
 
 /// Out-of-place scatter; `reduce` is "none", "add" or "multiply"; `src` may be 0-d.
@@ -61,31 +67,35 @@ fn _scatter(
     src: &Bound<'_, PyAny>,
     reduce: &str,
 ) -> PyResult<Py<PyAny>> {
-    let (t, i, s) = (as_tensor(x)?, as_tensor(index)?, as_tensor(src)?);
-    let r = match reduce {
-        "none" => ops::Reduce::None,
-        "add" | "sum" => ops::Reduce::Add,
-        "multiply" | "prod" => ops::Reduce::Mul,
-        _ => {
-            return Err(Error::runtime(format!(
-                "reduce argument must be either add or multiply, got {}",
-                reduce
-            ))
-            .into())
-        }
-    };
-    wrap(
-        py,
-        maybe_nogil(py, i.numel(), || ops::scatter(&t, dim, &i, &s, r))?,
-    )
+    crate::py::errors::guard("_scatter", || {
+        let (t, i, s) = (as_tensor(x)?, as_tensor(index)?, as_tensor(src)?);
+        let r = match reduce {
+            "none" => ops::Reduce::None,
+            "add" | "sum" => ops::Reduce::Add,
+            "multiply" | "prod" => ops::Reduce::Mul,
+            _ => {
+                return Err(Error::runtime(format!(
+                    "reduce argument must be either add or multiply, got {}",
+                    reduce
+                ))
+                .into())
+            }
+        };
+        wrap(
+            py,
+            maybe_nogil(py, i.numel(), || ops::scatter(&t, dim, &i, &s, r))?,
+        )
+    })
 }
 
 /// `cat(tensors, dim)`.
 #[pyfunction]
 fn _cat(py: Python<'_>, tensors: Vec<Bound<'_, PyAny>>, dim: i64) -> PyResult<Py<PyAny>> {
-    let ts: Vec<Tensor> = tensors.iter().map(as_tensor).collect::<PyResult<_>>()?;
-    let n: usize = ts.iter().map(|t| t.numel()).sum();
-    wrap(py, maybe_nogil(py, n, || ops::cat(&ts, dim))?)
+    crate::py::errors::guard("_cat", || {
+        let ts: Vec<Tensor> = tensors.iter().map(as_tensor).collect::<PyResult<_>>()?;
+        let n: usize = ts.iter().map(|t| t.numel()).sum();
+        wrap(py, maybe_nogil(py, n, || ops::cat(&ts, dim))?)
+    })
 }
 
 /// Raw write of `values` at storage offsets of `t` (no autograd).
@@ -95,21 +105,25 @@ fn _put_offsets_(
     offsets: &Bound<'_, PyAny>,
     values: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
-    let (t, o, v) = (as_tensor(t)?, as_tensor(offsets)?, as_tensor(values)?);
-    Ok(ops::put_offsets_(&t, &o, &v)?)
+    crate::py::errors::guard("_put_offsets_", || {
+        let (t, o, v) = (as_tensor(t)?, as_tensor(offsets)?, as_tensor(values)?);
+        Ok(ops::put_offsets_(&t, &o, &v)?)
+    })
 }
 
 /// Write `result` into `t` and make `t` take over `result`'s autograd history.
 #[pyfunction]
 fn _commit_inplace(t: &Bound<'_, PyAny>, result: &Bound<'_, PyAny>) -> PyResult<()> {
-    let (t, r) = (as_tensor(t)?, as_tensor(result)?);
-    Ok(ops::commit_inplace(&t, &r)?)
+    crate::py::errors::guard("_commit_inplace", || {
+        let (t, r) = (as_tensor(t)?, as_tensor(result)?);
+        Ok(ops::commit_inplace(&t, &r)?)
+    })
 }
 
 /// Raise PyTorch's error if `t` cannot be written in place.
 #[pyfunction]
 fn _check_inplace(t: &Bound<'_, PyAny>) -> PyResult<()> {
-    Ok(ops::check_inplace(&as_tensor(t)?)?)
+    crate::py::errors::guard("_check_inplace", || Ok(ops::check_inplace(&as_tensor(t)?)?))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -5,6 +5,7 @@ mod convert;
 mod dtype;
 mod errors;
 mod functions;
+mod gc;
 mod index_ops;
 mod nn_ops;
 mod optim_ops;

@@ -8,9 +8,11 @@ use pyo3::prelude::*;
 /// `matmul(a, b)`.
 #[pyfunction]
 fn _matmul(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    let (a, b) = (as_tensor(a)?, as_tensor(b)?);
-    let n = a.numel().max(b.numel());
-    wrap(py, maybe_nogil(py, n, || ops::matmul(&a, &b))?)
+    crate::py::errors::guard("_matmul", || {
+        let (a, b) = (as_tensor(a)?, as_tensor(b)?);
+        let n = a.numel().max(b.numel());
+        wrap(py, maybe_nogil(py, n, || ops::matmul(&a, &b))?)
+    })
 }
 
 /// `linear(x, weight, bias=None)`.
@@ -22,12 +24,14 @@ fn _linear(
     w: &Bound<'_, PyAny>,
     b: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let (x, w) = (as_tensor(x)?, as_tensor(w)?);
-    let b = b.map(as_tensor).transpose()?;
-    wrap(
-        py,
-        maybe_nogil(py, x.numel(), || ops::linear(&x, &w, b.as_ref()))?,
-    )
+    crate::py::errors::guard("_linear", || {
+        let (x, w) = (as_tensor(x)?, as_tensor(w)?);
+        let b = b.map(as_tensor).transpose()?;
+        wrap(
+            py,
+            maybe_nogil(py, x.numel(), || ops::linear(&x, &w, b.as_ref()))?,
+        )
+    })
 }
 
 /// `conv2d(x, w, b, stride, padding(t, b, l, r), dilation, groups)` on 4-D input.
@@ -43,12 +47,14 @@ fn _conv2d(
     dilation: [usize; 2],
     groups: usize,
 ) -> PyResult<Py<PyAny>> {
-    let (x, w) = (as_tensor(x)?, as_tensor(w)?);
-    let b = b.map(as_tensor).transpose()?;
-    let r = maybe_nogil(py, x.numel(), || {
-        ops::conv2d(&x, &w, b.as_ref(), stride, padding, dilation, groups)
-    })?;
-    wrap(py, r)
+    crate::py::errors::guard("_conv2d", || {
+        let (x, w) = (as_tensor(x)?, as_tensor(w)?);
+        let b = b.map(as_tensor).transpose()?;
+        let r = maybe_nogil(py, x.numel(), || {
+            ops::conv2d(&x, &w, b.as_ref(), stride, padding, dilation, groups)
+        })?;
+        wrap(py, r)
+    })
 }
 
 /// `conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation)` on 4-D input.
@@ -65,21 +71,23 @@ fn _conv_transpose2d(
     groups: usize,
     dilation: [usize; 2],
 ) -> PyResult<Py<PyAny>> {
-    let (x, w) = (as_tensor(x)?, as_tensor(w)?);
-    let b = b.map(as_tensor).transpose()?;
-    let r = maybe_nogil(py, x.numel(), || {
-        ops::conv_transpose2d(
-            &x,
-            &w,
-            b.as_ref(),
-            stride,
-            padding,
-            output_padding,
-            groups,
-            dilation,
-        )
-    })?;
-    wrap(py, r)
+    crate::py::errors::guard("_conv_transpose2d", || {
+        let (x, w) = (as_tensor(x)?, as_tensor(w)?);
+        let b = b.map(as_tensor).transpose()?;
+        let r = maybe_nogil(py, x.numel(), || {
+            ops::conv_transpose2d(
+                &x,
+                &w,
+                b.as_ref(),
+                stride,
+                padding,
+                output_padding,
+                groups,
+                dilation,
+            )
+        })?;
+        wrap(py, r)
+    })
 }
 
 /// `max_pool2d(x, k, s, p, d, ceil_mode)` -> (values, indices).
@@ -93,9 +101,11 @@ fn _max_pool2d(
     d: [usize; 2],
     ceil_mode: bool,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-    let x = as_tensor(x)?;
-    let (v, i) = maybe_nogil(py, x.numel(), || ops::max_pool2d(&x, k, s, p, d, ceil_mode))?;
-    Ok((wrap(py, v)?, wrap(py, i)?))
+    crate::py::errors::guard("_max_pool2d", || {
+        let x = as_tensor(x)?;
+        let (v, i) = maybe_nogil(py, x.numel(), || ops::max_pool2d(&x, k, s, p, d, ceil_mode))?;
+        Ok((wrap(py, v)?, wrap(py, i)?))
+    })
 }
 
 /// `avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor_override)`.
@@ -111,11 +121,13 @@ fn _avg_pool2d(
     count_include_pad: bool,
     divisor_override: Option<i64>,
 ) -> PyResult<Py<PyAny>> {
-    let x = as_tensor(x)?;
-    let r = maybe_nogil(py, x.numel(), || {
-        ops::avg_pool2d(&x, k, s, p, ceil_mode, count_include_pad, divisor_override)
-    })?;
-    wrap(py, r)
+    crate::py::errors::guard("_avg_pool2d", || {
+        let x = as_tensor(x)?;
+        let r = maybe_nogil(py, x.numel(), || {
+            ops::avg_pool2d(&x, k, s, p, ceil_mode, count_include_pad, divisor_override)
+        })?;
+        wrap(py, r)
+    })
 }
 
 /// `adaptive_avg_pool2d(x, (oh, ow))`.
@@ -125,11 +137,13 @@ fn _adaptive_avg_pool2d(
     x: &Bound<'_, PyAny>,
     out: [usize; 2],
 ) -> PyResult<Py<PyAny>> {
-    let x = as_tensor(x)?;
-    wrap(
-        py,
-        maybe_nogil(py, x.numel(), || ops::adaptive_avg_pool2d(&x, out))?,
-    )
+    crate::py::errors::guard("_adaptive_avg_pool2d", || {
+        let x = as_tensor(x)?;
+        wrap(
+            py,
+            maybe_nogil(py, x.numel(), || ops::adaptive_avg_pool2d(&x, out))?,
+        )
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -43,17 +43,19 @@ fn _sgd_update(
     maximize: bool,
     first_step: bool,
 ) -> PyResult<()> {
-    let bufs = vec![opt(momentum_buffer)?];
-    let upd = Update::Sgd {
-        lr,
-        momentum,
-        dampening,
-        weight_decay,
-        nesterov,
-        maximize,
-        first_step,
-    };
-    apply(py, param, grad, bufs, upd)
+    crate::py::errors::guard("_sgd_update", || {
+        let bufs = vec![opt(momentum_buffer)?];
+        let upd = Update::Sgd {
+            lr,
+            momentum,
+            dampening,
+            weight_decay,
+            nesterov,
+            maximize,
+            first_step,
+        };
+        apply(py, param, grad, bufs, upd)
+    })
 }
 
 /// Adam/AdamW step on one parameter; `step` is the already incremented step count.
@@ -76,24 +78,26 @@ fn _adam_update(
     maximize: bool,
     decoupled_wd: bool,
 ) -> PyResult<()> {
-    let bufs = vec![
-        Some(as_tensor(exp_avg)?),
-        Some(as_tensor(exp_avg_sq)?),
-        opt(max_exp_avg_sq)?,
-    ];
-    let upd = Update::Adam {
-        lr,
-        beta1,
-        beta2,
-        eps,
-        weight_decay,
-        amsgrad,
-        maximize,
-        decoupled_wd,
-        bias_correction1: 1.0 - beta1.powf(step),
-        bias_correction2: 1.0 - beta2.powf(step),
-    };
-    apply(py, param, grad, bufs, upd)
+    crate::py::errors::guard("_adam_update", || {
+        let bufs = vec![
+            Some(as_tensor(exp_avg)?),
+            Some(as_tensor(exp_avg_sq)?),
+            opt(max_exp_avg_sq)?,
+        ];
+        let upd = Update::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize,
+            decoupled_wd,
+            bias_correction1: 1.0 - beta1.powf(step),
+            bias_correction2: 1.0 - beta2.powf(step),
+        };
+        apply(py, param, grad, bufs, upd)
+    })
 }
 
 /// Adagrad step; `step` is the already incremented step count.
@@ -111,14 +115,16 @@ fn _adagrad_update(
     eps: f64,
     maximize: bool,
 ) -> PyResult<()> {
-    let bufs = vec![Some(as_tensor(sum)?)];
-    let upd = Update::Adagrad {
-        clr: lr / (1.0 + (step - 1.0) * lr_decay),
-        weight_decay,
-        eps,
-        maximize,
-    };
-    apply(py, param, grad, bufs, upd)
+    crate::py::errors::guard("_adagrad_update", || {
+        let bufs = vec![Some(as_tensor(sum)?)];
+        let upd = Update::Adagrad {
+            clr: lr / (1.0 + (step - 1.0) * lr_decay),
+            weight_decay,
+            eps,
+            maximize,
+        };
+        apply(py, param, grad, bufs, upd)
+    })
 }
 
 /// Adadelta step.
@@ -136,15 +142,17 @@ fn _adadelta_update(
     weight_decay: f64,
     maximize: bool,
 ) -> PyResult<()> {
-    let bufs = vec![Some(as_tensor(square_avg)?), Some(as_tensor(acc_delta)?)];
-    let upd = Update::Adadelta {
-        lr,
-        rho,
-        eps,
-        weight_decay,
-        maximize,
-    };
-    apply(py, param, grad, bufs, upd)
+    crate::py::errors::guard("_adadelta_update", || {
+        let bufs = vec![Some(as_tensor(square_avg)?), Some(as_tensor(acc_delta)?)];
+        let upd = Update::Adadelta {
+            lr,
+            rho,
+            eps,
+            weight_decay,
+            maximize,
+        };
+        apply(py, param, grad, bufs, upd)
+    })
 }
 
 /// RMSprop step (momentum buffer / grad_avg updated in place when given).
@@ -165,21 +173,23 @@ fn _rmsprop_update(
     centered: bool,
     maximize: bool,
 ) -> PyResult<()> {
-    let bufs = vec![
-        Some(as_tensor(square_avg)?),
-        opt(momentum_buffer)?,
-        opt(grad_avg)?,
-    ];
-    let upd = Update::Rmsprop {
-        lr,
-        alpha,
-        eps,
-        weight_decay,
-        momentum,
-        centered,
-        maximize,
-    };
-    apply(py, param, grad, bufs, upd)
+    crate::py::errors::guard("_rmsprop_update", || {
+        let bufs = vec![
+            Some(as_tensor(square_avg)?),
+            opt(momentum_buffer)?,
+            opt(grad_avg)?,
+        ];
+        let upd = Update::Rmsprop {
+            lr,
+            alpha,
+            eps,
+            weight_decay,
+            momentum,
+            centered,
+            maximize,
+        };
+        apply(py, param, grad, bufs, upd)
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

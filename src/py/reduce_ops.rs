@@ -14,12 +14,14 @@ fn _prod(
     dim: Option<i64>,
     keepdim: bool,
 ) -> PyResult<Py<PyAny>> {
-    let t = as_tensor(x)?;
-    let dims = dim.map(|d| vec![d]);
-    wrap(
-        py,
-        maybe_nogil(py, t.numel(), || ops::prod(&t, dims.as_deref(), keepdim))?,
-    )
+    crate::py::errors::guard("_prod", || {
+        let t = as_tensor(x)?;
+        let dims = dim.map(|d| vec![d]);
+        wrap(
+            py,
+            maybe_nogil(py, t.numel(), || ops::prod(&t, dims.as_deref(), keepdim))?,
+        )
+    })
 }
 
 /// `amax/amin/max/min` values over several dims (`dims=None`: all). `name` is used in errors.
@@ -33,11 +35,13 @@ fn _amax(
     want_max: bool,
     name: &str,
 ) -> PyResult<Py<PyAny>> {
-    let t = as_tensor(x)?;
-    let r = maybe_nogil(py, t.numel(), || {
-        ops::amax_amin(&t, dims.as_deref(), keepdim, want_max, name)
-    })?;
-    wrap(py, r)
+    crate::py::errors::guard("_amax", || {
+        let t = as_tensor(x)?;
+        let r = maybe_nogil(py, t.numel(), || {
+            ops::amax_amin(&t, dims.as_deref(), keepdim, want_max, name)
+        })?;
+        wrap(py, r)
+    })
 }
 
 /// `max(x, dim, keepdim)` / `min(...)` -> (values, indices).
@@ -49,11 +53,13 @@ fn _max_dim(
     keepdim: bool,
     want_max: bool,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-    let t = as_tensor(x)?;
-    let (v, i) = maybe_nogil(py, t.numel(), || {
-        ops::max_min_dim(&t, dim, keepdim, want_max)
-    })?;
-    Ok((wrap(py, v)?, wrap(py, i)?))
+    crate::py::errors::guard("_max_dim", || {
+        let t = as_tensor(x)?;
+        let (v, i) = maybe_nogil(py, t.numel(), || {
+            ops::max_min_dim(&t, dim, keepdim, want_max)
+        })?;
+        Ok((wrap(py, v)?, wrap(py, i)?))
+    })
 }
 
 /// `sort(x, dim, descending)` -> (values, indices); always stable.
@@ -64,37 +70,43 @@ fn _sort(
     dim: i64,
     descending: bool,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-    let t = as_tensor(x)?;
-    let (v, i) = maybe_nogil(py, t.numel(), || ops::sort(&t, dim, descending))?;
-    Ok((wrap(py, v)?, wrap(py, i)?))
+    crate::py::errors::guard("_sort", || {
+        let t = as_tensor(x)?;
+        let (v, i) = maybe_nogil(py, t.numel(), || ops::sort(&t, dim, descending))?;
+        Ok((wrap(py, v)?, wrap(py, i)?))
+    })
 }
 
 /// `cumsum(x, dim)` (`prod=False`) or `cumprod(x, dim)`.
 #[pyfunction]
 fn _cumulative(py: Python<'_>, x: &Bound<'_, PyAny>, dim: i64, prod: bool) -> PyResult<Py<PyAny>> {
-    let t = as_tensor(x)?;
-    let r = maybe_nogil(py, t.numel(), || {
-        if prod {
-            ops::cumprod(&t, dim)
-        } else {
-            ops::cumsum(&t, dim)
-        }
-    })?;
-    wrap(py, r)
+    crate::py::errors::guard("_cumulative", || {
+        let t = as_tensor(x)?;
+        let r = maybe_nogil(py, t.numel(), || {
+            if prod {
+                ops::cumprod(&t, dim)
+            } else {
+                ops::cumsum(&t, dim)
+            }
+        })?;
+        wrap(py, r)
+    })
 }
 
 /// Fused `softmax(x, dim)` or `log_softmax(x, dim)`.
 #[pyfunction]
 fn _softmax(py: Python<'_>, x: &Bound<'_, PyAny>, dim: i64, log: bool) -> PyResult<Py<PyAny>> {
-    let t = as_tensor(x)?;
-    let r = maybe_nogil(py, t.numel(), || {
-        if log {
-            ops::log_softmax(&t, dim)
-        } else {
-            ops::softmax(&t, dim)
-        }
-    })?;
-    wrap(py, r)
+    crate::py::errors::guard("_softmax", || {
+        let t = as_tensor(x)?;
+        let r = maybe_nogil(py, t.numel(), || {
+            if log {
+                ops::log_softmax(&t, dim)
+            } else {
+                ops::softmax(&t, dim)
+            }
+        })?;
+        wrap(py, r)
+    })
 }
 
 /// `gather` along `dim` for an index that matches `x` outside `dim` (gradient: scatter-add).
@@ -105,13 +117,15 @@ fn _gather_dim(
     idx: &Bound<'_, PyAny>,
     dim: i64,
 ) -> PyResult<Py<PyAny>> {
-    let t = as_tensor(x)?;
-    let i = as_tensor(idx)?;
-    let d = crate::shape::wrap_dim(dim, t.ndim())?;
-    wrap(
-        py,
-        maybe_nogil(py, t.numel(), || ops::gather_dim(&t, &i, d))?,
-    )
+    crate::py::errors::guard("_gather_dim", || {
+        let t = as_tensor(x)?;
+        let i = as_tensor(idx)?;
+        let d = crate::shape::wrap_dim(dim, t.ndim())?;
+        wrap(
+            py,
+            maybe_nogil(py, t.numel(), || ops::gather_dim(&t, &i, d))?,
+        )
+    })
 }
 
 /// `mode(x, dim, keepdim)` -> (values, indices).
@@ -122,9 +136,11 @@ fn _mode(
     dim: i64,
     keepdim: bool,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-    let t = as_tensor(x)?;
-    let (v, i) = maybe_nogil(py, t.numel(), || ops::mode(&t, dim, keepdim))?;
-    Ok((wrap(py, v)?, wrap(py, i)?))
+    crate::py::errors::guard("_mode", || {
+        let t = as_tensor(x)?;
+        let (v, i) = maybe_nogil(py, t.numel(), || ops::mode(&t, dim, keepdim))?;
+        Ok((wrap(py, v)?, wrap(py, i)?))
+    })
 }
 
 /// `var_mean(x, dims, correction, keepdim)` -> (var, mean), fused (floats only).
@@ -136,16 +152,33 @@ fn _var_mean(
     correction: f64,
     keepdim: bool,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-    let t = as_tensor(x)?;
-    let (v, m) = maybe_nogil(py, t.numel(), || {
-        ops::var_mean(&t, dims.as_deref(), correction, keepdim)
-    })?;
-    Ok((wrap(py, v)?, wrap(py, m)?))
+    crate::py::errors::guard("_var_mean", || {
+        let t = as_tensor(x)?;
+        let (v, m) = maybe_nogil(py, t.numel(), || {
+            ops::var_mean(&t, dims.as_deref(), correction, keepdim)
+        })?;
+        Ok((wrap(py, v)?, wrap(py, m)?))
+    })
+}
+
+/// `reduction_root(s, p, kind)`: `s ** (1/p)` with PyTorch's zero subgradient at `s == 0`;
+/// `kind` ("std" or "norm") picks the grad_fn name.
+#[pyfunction]
+fn _reduction_root(s: &Bound<'_, PyAny>, p: f64, kind: &str) -> PyResult<Py<PyAny>> {
+    crate::py::errors::guard("_reduction_root", || {
+        let name = match kind {
+            "std" => "StdBackward0",
+            _ => "LinalgVectorNormBackward0",
+        };
+        let t = as_tensor(s)?;
+        wrap(s.py(), ops::reduction_root(&t, p, name)?)
+    })
 }
 
 /// Register the reduce-family primitives on the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_prod, m)?)?;
+    m.add_function(wrap_pyfunction!(_reduction_root, m)?)?;
     m.add_function(wrap_pyfunction!(_amax, m)?)?;
     m.add_function(wrap_pyfunction!(_max_dim, m)?)?;
     m.add_function(wrap_pyfunction!(_sort, m)?)?;

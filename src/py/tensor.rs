@@ -12,6 +12,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyType};
 use pyo3::IntoPyObjectExt;
+use pyo3::{PyTraverseError, PyVisit};
 use std::sync::Arc;
 
 #[pyclass(name = "Tensor", module = "rustgrad", subclass, dict, weakref)]
@@ -156,26 +157,28 @@ impl PyTensor {
     #[new]
     #[pyo3(signature = (*args))]
     fn py_new(args: &Bound<'_, PyTuple>) -> PyResult<Self> {
-        if args.is_empty() {
-            return Ok(PyTensor {
-                t: Tensor::empty(&[0], DType::F32)?,
-            });
-        }
-        if args.len() == 1 {
-            let a = args.get_item(0)?;
-            if let Ok(t) = a.cast::<PyTensor>() {
+        crate::py::errors::guard("py_new", || {
+            if args.is_empty() {
                 return Ok(PyTensor {
-                    t: t.borrow().t.detach(),
+                    t: Tensor::empty(&[0], DType::F32)?,
                 });
             }
-            if !a.is_instance_of::<pyo3::types::PyInt>() {
-                let t = super::convert::tensor_from_data(&a, Some(DType::F32))?;
-                return Ok(PyTensor { t });
+            if args.len() == 1 {
+                let a = args.get_item(0)?;
+                if let Ok(t) = a.cast::<PyTensor>() {
+                    return Ok(PyTensor {
+                        t: t.borrow().t.detach(),
+                    });
+                }
+                if !a.is_instance_of::<pyo3::types::PyInt>() {
+                    let t = super::convert::tensor_from_data(&a, Some(DType::F32))?;
+                    return Ok(PyTensor { t });
+                }
             }
-        }
-        let sizes = to_shape(&extract_sizes(args)?)?;
-        Ok(PyTensor {
-            t: Tensor::empty(&sizes, DType::F32)?,
+            let sizes = to_shape(&extract_sizes(args)?)?;
+            Ok(PyTensor {
+                t: Tensor::empty(&sizes, DType::F32)?,
+            })
         })
     }
 
@@ -183,12 +186,12 @@ impl PyTensor {
 
     #[getter]
     fn shape(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        super::make_size(py, &self.t.shape())
+        crate::py::errors::guard("shape", || super::make_size(py, &self.t.shape()))
     }
 
     #[pyo3(signature = (dim=None))]
     fn size(&self, py: Python<'_>, dim: Option<i64>) -> PyResult<Py<PyAny>> {
-        match dim {
+        crate::py::errors::guard("size", || match dim {
             None => super::make_size(py, &self.t.shape()),
             Some(d) => {
                 let d = crate::shape::wrap_dim(d, self.t.ndim())?;
@@ -200,16 +203,18 @@ impl PyTensor {
                 }
                 self.t.size(d).into_py_any(py)
             }
-        }
+        })
     }
 
     #[pyo3(signature = (dim=None))]
     fn stride(&self, py: Python<'_>, dim: Option<i64>) -> PyResult<Py<PyAny>> {
-        let s = self.t.strides();
-        match dim {
-            None => PyTuple::new(py, s.iter().copied())?.into_py_any(py),
-            Some(d) => s[crate::shape::wrap_dim(d, self.t.ndim())?].into_py_any(py),
-        }
+        crate::py::errors::guard("stride", || {
+            let s = self.t.strides();
+            match dim {
+                None => PyTuple::new(py, s.iter().copied())?.into_py_any(py),
+                Some(d) => s[crate::shape::wrap_dim(d, self.t.ndim())?].into_py_any(py),
+            }
+        })
     }
 
     fn storage_offset(&self) -> usize {
@@ -286,10 +291,22 @@ impl PyTensor {
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        if self.t.ndim() == 0 {
-            return Err(PyTypeError::new_err("len() of a 0-d tensor"));
-        }
-        Ok(self.t.size(0))
+        crate::py::errors::guard("__len__", || {
+            if self.t.ndim() == 0 {
+                return Err(PyTypeError::new_err("len() of a 0-d tensor"));
+            }
+            Ok(self.t.size(0))
+        })
+    }
+
+    /// Cyclic GC support: report Python objects this tensor alone owns through Rust (see
+    /// `py/gc.rs`); the instance `__dict__` is reported by PyO3.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        super::gc::traverse_tensor(&self.t, &visit)
+    }
+
+    fn __clear__(&mut self) {
+        super::gc::clear_tensor(&self.t);
     }
 
     fn __hash__(slf: &Bound<'_, Self>) -> isize {
@@ -305,41 +322,47 @@ impl PyTensor {
 
     #[setter(requires_grad)]
     fn set_requires_grad_attr(&self, v: bool) -> PyResult<()> {
-        Ok(self.t.set_requires_grad(v)?)
+        crate::py::errors::guard("set_requires_grad_attr", || {
+            Ok(self.t.set_requires_grad(v)?)
+        })
     }
 
     #[pyo3(signature = (requires_grad=true))]
     fn requires_grad_(slf: &Bound<'_, Self>, requires_grad: bool) -> PyResult<Py<PyAny>> {
-        slf.borrow().t.set_requires_grad(requires_grad)?;
-        Ok(slf.clone().into_any().unbind())
+        crate::py::errors::guard("requires_grad_", || {
+            slf.borrow().t.set_requires_grad(requires_grad)?;
+            Ok(slf.clone().into_any().unbind())
+        })
     }
 
     #[getter]
     fn grad(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.t.grad().map(|g| wrap(py, g)).transpose()
+        crate::py::errors::guard("grad", || self.t.grad().map(|g| wrap(py, g)).transpose())
     }
 
     #[setter(grad)]
     fn set_grad(&self, g: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        match g {
-            None => self.t.set_grad(None),
-            Some(g) if g.is_none() => self.t.set_grad(None),
-            Some(g) => {
-                let g = g.cast::<PyTensor>().map_err(|_| {
-                    PyTypeError::new_err("assigned grad expected to be a Tensor or None")
-                })?;
-                let g = g.borrow().t.clone();
-                if g.shape() != self.t.shape() {
-                    return Err(PyRuntimeError::new_err(format!(
-                        "assigned grad has data of a different size: {} vs {}",
-                        crate::shape::fmt_shape(&g.shape()),
-                        crate::shape::fmt_shape(&self.t.shape())
-                    )));
+        crate::py::errors::guard("set_grad", || {
+            match g {
+                None => self.t.set_grad(None),
+                Some(g) if g.is_none() => self.t.set_grad(None),
+                Some(g) => {
+                    let g = g.cast::<PyTensor>().map_err(|_| {
+                        PyTypeError::new_err("assigned grad expected to be a Tensor or None")
+                    })?;
+                    let g = g.borrow().t.clone();
+                    if g.shape() != self.t.shape() {
+                        return Err(PyRuntimeError::new_err(format!(
+                            "assigned grad has data of a different size: {} vs {}",
+                            crate::shape::fmt_shape(&g.shape()),
+                            crate::shape::fmt_shape(&self.t.shape())
+                        )));
+                    }
+                    self.t.set_grad(Some(g));
                 }
-                self.t.set_grad(Some(g));
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     #[getter]
@@ -360,11 +383,11 @@ impl PyTensor {
     }
 
     fn retain_grad(&self) -> PyResult<()> {
-        Ok(self.t.retain_grad()?)
+        crate::py::errors::guard("retain_grad", || Ok(self.t.retain_grad()?))
     }
 
     fn detach(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.detach())
+        crate::py::errors::guard("detach", || wrap(py, self.t.detach()))
     }
 
     fn detach_(slf: &Bound<'_, Self>) -> Py<PyAny> {
@@ -375,14 +398,16 @@ impl PyTensor {
     /// `.data`: the same memory, detached.
     #[getter]
     fn data(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, self.t.detach())
+        crate::py::errors::guard("data", || wrap(py, self.t.detach()))
     }
 
     #[setter(data)]
     fn set_data(&self, other: &Bound<'_, PyTensor>) -> PyResult<()> {
-        let o = other.borrow().t.data();
-        self.t.set_data(o);
-        Ok(())
+        crate::py::errors::guard("set_data", || {
+            let o = other.borrow().t.data();
+            self.t.set_data(o);
+            Ok(())
+        })
     }
 
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
@@ -394,88 +419,100 @@ impl PyTensor {
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let g = match gradient {
-            Some(g) if !g.is_none() => Some(as_tensor(g)?),
-            _ => None,
-        };
-        let retain = retain_graph.unwrap_or(create_graph);
-        if let Some(inputs) = inputs {
-            let ins = super::autograd::tensor_list(inputs)?;
-            let grads = py.detach(|| {
-                autograd::grad(
-                    std::slice::from_ref(&self.t),
-                    vec![g],
-                    &ins,
-                    retain,
-                    create_graph,
-                    true,
-                )
-            })?;
-            for (t, g) in ins.iter().zip(grads) {
-                if let Some(g) = g {
-                    let old = t.grad();
-                    t.set_grad(Some(match old {
-                        Some(o) => ops::add(&o, &g)?,
-                        None => g,
-                    }));
+        crate::py::errors::guard("backward", || {
+            let g = match gradient {
+                Some(g) if !g.is_none() => Some(as_tensor(g)?),
+                _ => None,
+            };
+            let retain = retain_graph.unwrap_or(create_graph);
+            if let Some(inputs) = inputs {
+                let ins = super::autograd::tensor_list(inputs)?;
+                let grads = py.detach(|| {
+                    autograd::grad(
+                        std::slice::from_ref(&self.t),
+                        vec![g],
+                        &ins,
+                        retain,
+                        create_graph,
+                        true,
+                    )
+                })?;
+                for (t, g) in ins.iter().zip(grads) {
+                    if let Some(g) = g {
+                        let old = t.grad();
+                        t.set_grad(Some(match old {
+                            Some(o) => ops::add(&o, &g)?,
+                            None => g,
+                        }));
+                    }
                 }
+                return Ok(());
             }
-            return Ok(());
-        }
-        let t = self.t.clone();
-        py.detach(|| autograd::backward(&[t], vec![g], retain, create_graph))?;
-        Ok(())
+            let t = self.t.clone();
+            py.detach(|| autograd::backward(&[t], vec![g], retain, create_graph))?;
+            Ok(())
+        })
     }
 
     /// `register_hook(fn)`: `fn(grad)` may return a replacement gradient.
     fn register_hook(&self, py: Python<'_>, hook: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        if !self.t.requires_grad() {
-            return Err(PyRuntimeError::new_err(
-                "cannot register a hook on a tensor that doesn't require gradient",
-            ));
-        }
-        let h: autograd::Hook = Arc::new(move |g: &Tensor| {
-            Python::attach(|py| {
-                let r = hook
-                    .call1(py, (wrap(py, g.clone()).map_err(park)?,))
-                    .map_err(park)?;
-                if r.is_none(py) {
-                    return Ok(None);
-                }
-                let t = r
-                    .bind(py)
-                    .cast::<PyTensor>()
-                    .map_err(|e| park(e.into()))?
-                    .borrow()
-                    .t
-                    .clone();
-                Ok(Some(t))
-            })
-        });
-        let idx = {
-            let mut m = self.t.meta();
-            m.hooks.push(h);
-            m.hooks.len() - 1
-        };
-        if let Some((node, nr)) = self.t.grad_fn() {
-            node.watch_output(nr, &self.t);
-        }
-        let handle = super::autograd::HookHandle {
-            t: self.t.clone(),
-            idx: Some(idx),
-        };
-        Ok(Py::new(py, handle)?.into_any())
+        crate::py::errors::guard("register_hook", || {
+            if !self.t.requires_grad() {
+                return Err(PyRuntimeError::new_err(
+                    "cannot register a hook on a tensor that doesn't require gradient",
+                ));
+            }
+            let held = super::gc::PyHeld::new(hook);
+            let in_closure = held.clone();
+            let h: autograd::Hook = Arc::new(move |g: &Tensor| {
+                Python::attach(|py| {
+                    let Some(hook) = in_closure.get(py) else {
+                        return Ok(None);
+                    };
+                    let r = hook
+                        .call1(py, (wrap(py, g.clone()).map_err(park)?,))
+                        .map_err(park)?;
+                    if r.is_none(py) {
+                        return Ok(None);
+                    }
+                    let t = r
+                        .bind(py)
+                        .cast::<PyTensor>()
+                        .map_err(|e| park(e.into()))?
+                        .borrow()
+                        .t
+                        .clone();
+                    Ok(Some(t))
+                })
+            });
+            let idx = {
+                let mut m = self.t.meta();
+                m.hooks.push(h);
+                m.foreign.push(held);
+                m.hooks.len() - 1
+            };
+            if let Some((node, nr)) = self.t.grad_fn() {
+                node.watch_output(nr, &self.t);
+            }
+            let handle = super::autograd::HookHandle {
+                t: self.t.clone(),
+                idx: Some(idx),
+            };
+            Ok(Py::new(py, handle)?.into_any())
+        })
     }
 
     // ---- conversion ----
 
     fn numpy(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.t.requires_grad() {
-            return Err(PyRuntimeError::new_err(
+        crate::py::errors::guard("numpy", || {
+            if self.t.requires_grad() {
+                return Err(PyRuntimeError::new_err(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.",
             ));
-        }
-        Ok(to_numpy(py, &self.t)?.unbind())
+            }
+            Ok(to_numpy(py, &self.t)?.unbind())
+        })
     }
 
     #[pyo3(signature = (dtype=None, copy=None))]
@@ -485,135 +522,161 @@ impl PyTensor {
         dtype: Option<&Bound<'_, PyAny>>,
         copy: Option<bool>,
     ) -> PyResult<Py<PyAny>> {
-        // np.asarray(t) follows .numpy(): a tensor that requires grad must be detached explicitly.
-        if self.t.requires_grad() {
-            return Err(PyRuntimeError::new_err(
+        crate::py::errors::guard("__array__", || {
+            // np.asarray(t) follows .numpy(): a tensor that requires grad must be detached explicitly.
+            if self.t.requires_grad() {
+                return Err(PyRuntimeError::new_err(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.",
             ));
-        }
-        let a = to_numpy(py, &self.t)?;
-        let a = match dtype {
-            Some(d) if !d.is_none() => a.call_method1("astype", (d,))?,
-            _ => a,
-        };
-        if copy == Some(true) {
-            return Ok(a.call_method0("copy")?.unbind());
-        }
-        Ok(a.unbind())
+            }
+            let a = to_numpy(py, &self.t)?;
+            let a = match dtype {
+                Some(d) if !d.is_none() => a.call_method1("astype", (d,))?,
+                _ => a,
+            };
+            if copy == Some(true) {
+                return Ok(a.call_method0("copy")?.unbind());
+            }
+            Ok(a.unbind())
+        })
     }
 
     fn tolist(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        to_list(py, &self.t)
+        crate::py::errors::guard("tolist", || to_list(py, &self.t))
     }
 
     fn item(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.t.numel() != 1 {
-            return Err(PyRuntimeError::new_err(format!(
-                "a Tensor with {} elements cannot be converted to Scalar",
-                self.t.numel()
-            )));
-        }
-        super::convert::element_to_py(py, &self.t, 0)
+        crate::py::errors::guard("item", || {
+            if self.t.numel() != 1 {
+                return Err(PyRuntimeError::new_err(format!(
+                    "a Tensor with {} elements cannot be converted to Scalar",
+                    self.t.numel()
+                )));
+            }
+            super::convert::element_to_py(py, &self.t, 0)
+        })
     }
 
     fn __float__(&self) -> PyResult<f64> {
-        if self.t.numel() != 1 {
-            return Err(PyValueError::new_err(
-                "only one element tensors can be converted to Python scalars",
-            ));
-        }
-        Ok(self.t.get_f64(0))
+        crate::py::errors::guard("__float__", || {
+            if self.t.numel() != 1 {
+                return Err(PyValueError::new_err(
+                    "only one element tensors can be converted to Python scalars",
+                ));
+            }
+            Ok(self.t.get_f64(0))
+        })
     }
 
     fn __int__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.t.numel() != 1 {
-            return Err(PyValueError::new_err(
-                "only one element tensors can be converted to Python scalars",
-            ));
-        }
-        if self.t.dtype().is_float() {
-            // Python's int() of a float truncates (and raises for nan/inf).
-            let f = self.t.get_f64(0).into_pyobject(py)?;
-            return Ok(py.get_type::<pyo3::types::PyInt>().call1((f,))?.unbind());
-        }
-        // Integers go through the exact element value (an f64 would round int64s above 2**53).
-        super::convert::element_to_py(py, &self.t, 0)
+        crate::py::errors::guard("__int__", || {
+            if self.t.numel() != 1 {
+                return Err(PyValueError::new_err(
+                    "only one element tensors can be converted to Python scalars",
+                ));
+            }
+            if self.t.dtype().is_float() {
+                // Python's int() of a float truncates (and raises for nan/inf).
+                let f = self.t.get_f64(0).into_pyobject(py)?;
+                return Ok(py.get_type::<pyo3::types::PyInt>().call1((f,))?.unbind());
+            }
+            // Integers go through the exact element value (an f64 would round int64s above 2**53).
+            super::convert::element_to_py(py, &self.t, 0)
+        })
     }
 
     fn __index__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.t.dtype().is_float() || self.t.numel() != 1 {
-            return Err(PyTypeError::new_err(
-                "only integer tensors of a single element can be converted to an index",
-            ));
-        }
-        super::convert::element_to_py(py, &self.t, 0)
+        crate::py::errors::guard("__index__", || {
+            if self.t.dtype().is_float() || self.t.numel() != 1 {
+                return Err(PyTypeError::new_err(
+                    "only integer tensors of a single element can be converted to an index",
+                ));
+            }
+            super::convert::element_to_py(py, &self.t, 0)
+        })
     }
 
     fn __bool__(&self) -> PyResult<bool> {
-        if self.t.numel() != 1 {
-            return Err(PyRuntimeError::new_err(
-                "Boolean value of Tensor with more than one value is ambiguous",
-            ));
-        }
-        Ok(self.t.get_f64(0) != 0.0)
+        crate::py::errors::guard("__bool__", || {
+            if self.t.numel() != 1 {
+                return Err(PyRuntimeError::new_err(
+                    "Boolean value of Tensor with more than one value is ambiguous",
+                ));
+            }
+            Ok(self.t.get_f64(0) != 0.0)
+        })
     }
 
     /// `to(dtype)` core; the Python layer parses device/dtype/tensor arguments.
     fn _to_dtype(&self, py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let d = extract_dtype(dtype)?;
-        let r = ops::to_dtype(&self.t, d)?;
-        wrap(py, r)
+        crate::py::errors::guard("_to_dtype", || {
+            let d = extract_dtype(dtype)?;
+            let r = ops::to_dtype(&self.t, d)?;
+            wrap(py, r)
+        })
     }
 
     fn contiguous(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        let t = slf.borrow().t.clone();
-        if t.is_contiguous() {
-            return Ok(slf.clone().into_any().unbind());
-        }
-        wrap(slf.py(), ops::contiguous(&t)?)
+        crate::py::errors::guard("contiguous", || {
+            let t = slf.borrow().t.clone();
+            if t.is_contiguous() {
+                return Ok(slf.clone().into_any().unbind());
+            }
+            wrap(slf.py(), ops::contiguous(&t)?)
+        })
     }
 
     fn clone(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, maybe_nogil(py, self.t.numel(), || ops::clone(&self.t))?)
+        crate::py::errors::guard("clone", || {
+            wrap(py, maybe_nogil(py, self.t.numel(), || ops::clone(&self.t))?)
+        })
     }
 
     // ---- arithmetic ----
 
     fn __add__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Add, &self.t, o, false)
+        crate::py::errors::guard("__add__", || arith(py, BinaryOp::Add, &self.t, o, false))
     }
     fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Add, &self.t, o, true)
+        crate::py::errors::guard("__radd__", || arith(py, BinaryOp::Add, &self.t, o, true))
     }
     fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Sub, &self.t, o, false)
+        crate::py::errors::guard("__sub__", || arith(py, BinaryOp::Sub, &self.t, o, false))
     }
     fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Sub, &self.t, o, true)
+        crate::py::errors::guard("__rsub__", || arith(py, BinaryOp::Sub, &self.t, o, true))
     }
     fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Mul, &self.t, o, false)
+        crate::py::errors::guard("__mul__", || arith(py, BinaryOp::Mul, &self.t, o, false))
     }
     fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Mul, &self.t, o, true)
+        crate::py::errors::guard("__rmul__", || arith(py, BinaryOp::Mul, &self.t, o, true))
     }
     fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Div, &self.t, o, false)
+        crate::py::errors::guard("__truediv__", || {
+            arith(py, BinaryOp::Div, &self.t, o, false)
+        })
     }
     fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Div, &self.t, o, true)
+        crate::py::errors::guard("__rtruediv__", || {
+            arith(py, BinaryOp::Div, &self.t, o, true)
+        })
     }
     fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::FloorDiv, &self.t, o, false)
+        crate::py::errors::guard("__floordiv__", || {
+            arith(py, BinaryOp::FloorDiv, &self.t, o, false)
+        })
     }
     fn __rfloordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::FloorDiv, &self.t, o, true)
+        crate::py::errors::guard("__rfloordiv__", || {
+            arith(py, BinaryOp::FloorDiv, &self.t, o, true)
+        })
     }
     fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Rem, &self.t, o, false)
+        crate::py::errors::guard("__mod__", || arith(py, BinaryOp::Rem, &self.t, o, false))
     }
     fn __rmod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Rem, &self.t, o, true)
+        crate::py::errors::guard("__rmod__", || arith(py, BinaryOp::Rem, &self.t, o, true))
     }
     fn __pow__(
         &self,
@@ -621,19 +684,21 @@ impl PyTensor {
         o: &Bound<'_, PyAny>,
         _m: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        // x ** 2 and friends take the unary fast path (better gradient and no promotion surprise).
-        if let Some(s) = extract_scalar(o) {
-            if self.t.dtype().is_float() {
-                let p = s.to_f64();
-                let op = if p == 2.0 {
-                    ops::UnaryOp::Square
-                } else {
-                    ops::UnaryOp::PowScalar(p)
-                };
-                return wrap(py, ops::unary(op, &self.t)?);
+        crate::py::errors::guard("__pow__", || {
+            // x ** 2 and friends take the unary fast path (better gradient and no promotion surprise).
+            if let Some(s) = extract_scalar(o) {
+                if self.t.dtype().is_float() {
+                    let p = s.to_f64();
+                    let op = if p == 2.0 {
+                        ops::UnaryOp::Square
+                    } else {
+                        ops::UnaryOp::PowScalar(p)
+                    };
+                    return wrap(py, ops::unary(op, &self.t)?);
+                }
             }
-        }
-        arith(py, BinaryOp::Pow, &self.t, o, false)
+            arith(py, BinaryOp::Pow, &self.t, o, false)
+        })
     }
     fn __rpow__(
         &self,
@@ -641,46 +706,48 @@ impl PyTensor {
         o: &Bound<'_, PyAny>,
         _m: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        arith(py, BinaryOp::Pow, &self.t, o, true)
+        crate::py::errors::guard("__rpow__", || arith(py, BinaryOp::Pow, &self.t, o, true))
     }
     fn __iadd__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(slf, BinaryOp::Add, o).map(|_| ())
+        crate::py::errors::guard("__iadd__", || inplace(slf, BinaryOp::Add, o).map(|_| ()))
     }
     fn __isub__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(slf, BinaryOp::Sub, o).map(|_| ())
+        crate::py::errors::guard("__isub__", || inplace(slf, BinaryOp::Sub, o).map(|_| ()))
     }
     fn __imul__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(slf, BinaryOp::Mul, o).map(|_| ())
+        crate::py::errors::guard("__imul__", || inplace(slf, BinaryOp::Mul, o).map(|_| ()))
     }
     fn __itruediv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        inplace(slf, BinaryOp::Div, o).map(|_| ())
+        crate::py::errors::guard("__itruediv__", || {
+            inplace(slf, BinaryOp::Div, o).map(|_| ())
+        })
     }
     fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, ops::neg(&self.t)?)
+        crate::py::errors::guard("__neg__", || wrap(py, ops::neg(&self.t)?))
     }
     fn __pos__(slf: &Bound<'_, Self>) -> Py<PyAny> {
         slf.clone().into_any().unbind()
     }
     fn __abs__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, ops::abs(&self.t)?)
+        crate::py::errors::guard("__abs__", || wrap(py, ops::abs(&self.t)?))
     }
     fn __eq__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        cmp(py, CmpOp::Eq, &self.t, o)
+        crate::py::errors::guard("__eq__", || cmp(py, CmpOp::Eq, &self.t, o))
     }
     fn __ne__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        cmp(py, CmpOp::Ne, &self.t, o)
+        crate::py::errors::guard("__ne__", || cmp(py, CmpOp::Ne, &self.t, o))
     }
     fn __lt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        cmp(py, CmpOp::Lt, &self.t, o)
+        crate::py::errors::guard("__lt__", || cmp(py, CmpOp::Lt, &self.t, o))
     }
     fn __le__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        cmp(py, CmpOp::Le, &self.t, o)
+        crate::py::errors::guard("__le__", || cmp(py, CmpOp::Le, &self.t, o))
     }
     fn __gt__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        cmp(py, CmpOp::Gt, &self.t, o)
+        crate::py::errors::guard("__gt__", || cmp(py, CmpOp::Gt, &self.t, o))
     }
     fn __ge__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        cmp(py, CmpOp::Ge, &self.t, o)
+        crate::py::errors::guard("__ge__", || cmp(py, CmpOp::Ge, &self.t, o))
     }
 
     /// In-place arithmetic core (`add_`, `sub_`, `mul_`, `div_`); `alpha` scales `other`.
@@ -691,54 +758,60 @@ impl PyTensor {
         other: &Bound<'_, PyAny>,
         alpha: Option<f64>,
     ) -> PyResult<Py<PyAny>> {
-        let bop = match op {
-            "add" => BinaryOp::Add,
-            "sub" => BinaryOp::Sub,
-            "mul" => BinaryOp::Mul,
-            "div" => BinaryOp::Div,
-            "pow" => BinaryOp::Pow,
-            "remainder" => BinaryOp::Rem,
-            "floor_divide" => BinaryOp::FloorDiv,
-            "maximum" => BinaryOp::Maximum,
-            "minimum" => BinaryOp::Minimum,
-            _ => return Err(PyValueError::new_err(format!("unknown in-place op {}", op))),
-        };
-        match (alpha, operand(other)?) {
-            (Some(a), Some(Operand::T(b))) if a != 1.0 => {
-                let scaled = ops::mul_scalar(&b, a)?;
-                ops::binary_(bop, &slf.borrow().t, &scaled)?;
-                Ok(slf.clone().into_any().unbind())
+        crate::py::errors::guard("_binary_", || {
+            let bop = match op {
+                "add" => BinaryOp::Add,
+                "sub" => BinaryOp::Sub,
+                "mul" => BinaryOp::Mul,
+                "div" => BinaryOp::Div,
+                "pow" => BinaryOp::Pow,
+                "remainder" => BinaryOp::Rem,
+                "floor_divide" => BinaryOp::FloorDiv,
+                "maximum" => BinaryOp::Maximum,
+                "minimum" => BinaryOp::Minimum,
+                _ => return Err(PyValueError::new_err(format!("unknown in-place op {}", op))),
+            };
+            match (alpha, operand(other)?) {
+                (Some(a), Some(Operand::T(b))) if a != 1.0 => {
+                    let scaled = ops::mul_scalar(&b, a)?;
+                    ops::binary_(bop, &slf.borrow().t, &scaled)?;
+                    Ok(slf.clone().into_any().unbind())
+                }
+                (Some(a), Some(Operand::S(s))) if a != 1.0 => {
+                    ops::binary_scalar_(bop, &slf.borrow().t, Scalar::Float(s.to_f64() * a))?;
+                    Ok(slf.clone().into_any().unbind())
+                }
+                _ => inplace(slf, bop, other),
             }
-            (Some(a), Some(Operand::S(s))) if a != 1.0 => {
-                ops::binary_scalar_(bop, &slf.borrow().t, Scalar::Float(s.to_f64() * a))?;
-                Ok(slf.clone().into_any().unbind())
-            }
-            _ => inplace(slf, bop, other),
-        }
+        })
     }
 
     fn zero_(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        ops::fill_(&slf.borrow().t, Scalar::Int(0))?;
-        Ok(slf.clone().into_any().unbind())
+        crate::py::errors::guard("zero_", || {
+            ops::fill_(&slf.borrow().t, Scalar::Int(0))?;
+            Ok(slf.clone().into_any().unbind())
+        })
     }
 
     fn fill_(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let t = slf.borrow().t.clone();
-        if let Ok(v) = value.cast::<PyTensor>() {
-            let v = v.borrow().t.clone();
-            if v.ndim() != 0 {
-                return Err(PyRuntimeError::new_err(format!(
+        crate::py::errors::guard("fill_", || {
+            let t = slf.borrow().t.clone();
+            if let Ok(v) = value.cast::<PyTensor>() {
+                let v = v.borrow().t.clone();
+                if v.ndim() != 0 {
+                    return Err(PyRuntimeError::new_err(format!(
                     "fill_ only supports 0-dimension value tensor but got tensor with {} dimensions.",
                     v.ndim()
                 )));
+                }
+                ops::copy_(&t, &v)?;
+            } else {
+                let s = extract_scalar(value)
+                    .ok_or_else(|| PyTypeError::new_err("fill_ expects a number"))?;
+                ops::fill_(&t, s)?;
             }
-            ops::copy_(&t, &v)?;
-        } else {
-            let s = extract_scalar(value)
-                .ok_or_else(|| PyTypeError::new_err("fill_ expects a number"))?;
-            ops::fill_(&t, s)?;
-        }
-        Ok(slf.clone().into_any().unbind())
+            Ok(slf.clone().into_any().unbind())
+        })
     }
 
     #[pyo3(signature = (src, non_blocking=false))]
@@ -747,11 +820,13 @@ impl PyTensor {
         src: &Bound<'_, PyAny>,
         non_blocking: bool,
     ) -> PyResult<Py<PyAny>> {
-        let _ = non_blocking;
-        let s = as_tensor(src)?;
-        let t = slf.borrow().t.clone();
-        maybe_nogil(slf.py(), t.numel(), || ops::copy_(&t, &s))?;
-        Ok(slf.clone().into_any().unbind())
+        crate::py::errors::guard("copy_", || {
+            let _ = non_blocking;
+            let s = as_tensor(src)?;
+            let t = slf.borrow().t.clone();
+            maybe_nogil(slf.py(), t.numel(), || ops::copy_(&t, &s))?;
+            Ok(slf.clone().into_any().unbind())
+        })
     }
 
     // ---- common math as methods (hot in training loops) ----
@@ -764,7 +839,9 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        reduce_method(py, &self.t, dim, keepdim, dtype, ops::sum)
+        crate::py::errors::guard("sum", || {
+            reduce_method(py, &self.t, dim, keepdim, dtype, ops::sum)
+        })
     }
 
     #[pyo3(signature = (dim=None, keepdim=false, dtype=None))]
@@ -775,132 +852,166 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        reduce_method(py, &self.t, dim, keepdim, dtype, ops::mean)
+        crate::py::errors::guard("mean", || {
+            reduce_method(py, &self.t, dim, keepdim, dtype, ops::mean)
+        })
     }
 
     #[pyo3(signature = (*shape))]
     fn view(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        if shape.len() == 1 {
-            let a = shape.get_item(0)?;
-            if a.cast::<PyDType>().is_ok() {
-                let d = extract_dtype(&a)?;
-                if d != self.t.dtype() {
-                    return Err(PyRuntimeError::new_err(
-                        "view(dtype) with a different element size is not supported",
-                    ));
+        crate::py::errors::guard("view", || {
+            if shape.len() == 1 {
+                let a = shape.get_item(0)?;
+                if a.cast::<PyDType>().is_ok() {
+                    let d = extract_dtype(&a)?;
+                    if d != self.t.dtype() {
+                        return Err(PyRuntimeError::new_err(
+                            "view(dtype) with a different element size is not supported",
+                        ));
+                    }
+                    return wrap(py, self.t.detach());
                 }
-                return wrap(py, self.t.detach());
             }
-        }
-        wrap(py, ops::view(&self.t, &extract_sizes(shape)?)?)
+            wrap(py, ops::view(&self.t, &extract_sizes(shape)?)?)
+        })
     }
 
     #[pyo3(signature = (*shape))]
     fn reshape(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        wrap(py, ops::reshape(&self.t, &extract_sizes(shape)?)?)
+        crate::py::errors::guard("reshape", || {
+            wrap(py, ops::reshape(&self.t, &extract_sizes(shape)?)?)
+        })
     }
 
     #[pyo3(signature = (*dims))]
     fn permute(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        wrap(py, ops::permute(&self.t, &extract_sizes(dims)?)?)
+        crate::py::errors::guard("permute", || {
+            wrap(py, ops::permute(&self.t, &extract_sizes(dims)?)?)
+        })
     }
 
     fn transpose(&self, py: Python<'_>, dim0: i64, dim1: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, ops::transpose(&self.t, dim0, dim1)?)
+        crate::py::errors::guard("transpose", || {
+            wrap(py, ops::transpose(&self.t, dim0, dim1)?)
+        })
     }
 
     fn t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, ops::t(&self.t)?)
+        crate::py::errors::guard("t", || wrap(py, ops::t(&self.t)?))
     }
 
     #[getter(T)]
     fn big_t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let n = self.t.ndim() as i64;
-        let rev: Vec<i64> = (0..n).rev().collect();
-        wrap(py, ops::permute(&self.t, &rev)?)
+        crate::py::errors::guard("big_t", || {
+            let n = self.t.ndim() as i64;
+            let rev: Vec<i64> = (0..n).rev().collect();
+            wrap(py, ops::permute(&self.t, &rev)?)
+        })
     }
 
     #[getter(mT)]
     fn m_t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.t.ndim() < 2 {
-            return Err(PyRuntimeError::new_err(
+        crate::py::errors::guard("m_t", || {
+            if self.t.ndim() < 2 {
+                return Err(PyRuntimeError::new_err(
                 "tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.",
             ));
-        }
-        wrap(py, ops::transpose(&self.t, -2, -1)?)
+            }
+            wrap(py, ops::transpose(&self.t, -2, -1)?)
+        })
     }
 
     fn unsqueeze(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, ops::unsqueeze(&self.t, dim)?)
+        crate::py::errors::guard("unsqueeze", || wrap(py, ops::unsqueeze(&self.t, dim)?))
     }
 
     #[pyo3(signature = (dim=None))]
     fn squeeze(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let d = dims_arg(dim)?;
-        wrap(py, ops::squeeze(&self.t, d.as_deref())?)
+        crate::py::errors::guard("squeeze", || {
+            let d = dims_arg(dim)?;
+            wrap(py, ops::squeeze(&self.t, d.as_deref())?)
+        })
     }
 
     #[pyo3(signature = (start_dim=0, end_dim=-1))]
     fn flatten(&self, py: Python<'_>, start_dim: i64, end_dim: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, ops::flatten(&self.t, start_dim, end_dim)?)
+        crate::py::errors::guard("flatten", || {
+            wrap(py, ops::flatten(&self.t, start_dim, end_dim)?)
+        })
     }
 
     #[pyo3(signature = (*sizes))]
     fn expand(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        let s = extract_sizes(sizes)?;
-        let cur = self.t.shape();
-        let lead = s.len().saturating_sub(cur.len());
-        let shape: Vec<usize> = s
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                if v == -1 && i >= lead {
-                    cur[i - lead]
-                } else {
-                    v.max(0) as usize
-                }
-            })
-            .collect();
-        if s.iter()
-            .enumerate()
-            .any(|(i, &v)| v < -1 || (v == -1 && i < lead))
-        {
-            return Err(PyRuntimeError::new_err(format!(
+        crate::py::errors::guard("expand", || {
+            let s = extract_sizes(sizes)?;
+            let cur = self.t.shape();
+            let lead = s.len().saturating_sub(cur.len());
+            let shape: Vec<usize> = s
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    if v == -1 && i >= lead {
+                        cur[i - lead]
+                    } else {
+                        v.max(0) as usize
+                    }
+                })
+                .collect();
+            if s.iter()
+                .enumerate()
+                .any(|(i, &v)| v < -1 || (v == -1 && i < lead))
+            {
+                return Err(PyRuntimeError::new_err(format!(
                 "The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension {}",
                 s.iter().position(|&v| v == -1).unwrap_or(0)
             )));
-        }
-        wrap(py, ops::expand(&self.t, &shape)?)
+            }
+            wrap(py, ops::expand(&self.t, &shape)?)
+        })
     }
 
     fn narrow(&self, py: Python<'_>, dim: i64, start: i64, length: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, ops::narrow(&self.t, dim, start, length)?)
+        crate::py::errors::guard("narrow", || {
+            wrap(py, ops::narrow(&self.t, dim, start, length)?)
+        })
     }
 
     fn select(&self, py: Python<'_>, dim: i64, index: i64) -> PyResult<Py<PyAny>> {
-        wrap(py, ops::select(&self.t, dim, index)?)
+        crate::py::errors::guard("select", || wrap(py, ops::select(&self.t, dim, index)?))
     }
 
     fn exp(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, maybe_nogil(py, self.t.numel(), || ops::exp(&self.t))?)
+        crate::py::errors::guard("exp", || {
+            wrap(py, maybe_nogil(py, self.t.numel(), || ops::exp(&self.t))?)
+        })
     }
     fn log(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, maybe_nogil(py, self.t.numel(), || ops::log(&self.t))?)
+        crate::py::errors::guard("log", || {
+            wrap(py, maybe_nogil(py, self.t.numel(), || ops::log(&self.t))?)
+        })
     }
     fn relu(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, maybe_nogil(py, self.t.numel(), || ops::relu(&self.t))?)
+        crate::py::errors::guard("relu", || {
+            wrap(py, maybe_nogil(py, self.t.numel(), || ops::relu(&self.t))?)
+        })
     }
     fn sigmoid(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(
-            py,
-            maybe_nogil(py, self.t.numel(), || ops::sigmoid(&self.t))?,
-        )
+        crate::py::errors::guard("sigmoid", || {
+            wrap(
+                py,
+                maybe_nogil(py, self.t.numel(), || ops::sigmoid(&self.t))?,
+            )
+        })
     }
     fn tanh(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, maybe_nogil(py, self.t.numel(), || ops::tanh(&self.t))?)
+        crate::py::errors::guard("tanh", || {
+            wrap(py, maybe_nogil(py, self.t.numel(), || ops::tanh(&self.t))?)
+        })
     }
     fn sqrt(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        wrap(py, maybe_nogil(py, self.t.numel(), || ops::sqrt(&self.t))?)
+        crate::py::errors::guard("sqrt", || {
+            wrap(py, maybe_nogil(py, self.t.numel(), || ops::sqrt(&self.t))?)
+        })
     }
 
     #[classmethod]
@@ -909,16 +1020,18 @@ impl PyTensor {
         data: &Bound<'_, PyTensor>,
         requires_grad: bool,
     ) -> PyResult<Py<PyAny>> {
-        let t = data.borrow().t.detach();
-        t.set_requires_grad(requires_grad)?;
-        let init = pyo3::PyClassInitializer::from(PyTensor { t });
-        let _ = init;
-        // Subclass instances are created through the class's own __new__ (see Parameter).
-        let obj = cls.call1((data.clone(),))?;
-        obj.cast::<PyTensor>()?
-            .borrow()
-            .t
-            .set_requires_grad(requires_grad)?;
-        Ok(obj.unbind())
+        crate::py::errors::guard("_make_subclass", || {
+            let t = data.borrow().t.detach();
+            t.set_requires_grad(requires_grad)?;
+            let init = pyo3::PyClassInitializer::from(PyTensor { t });
+            let _ = init;
+            // Subclass instances are created through the class's own __new__ (see Parameter).
+            let obj = cls.call1((data.clone(),))?;
+            obj.cast::<PyTensor>()?
+                .borrow()
+                .t
+                .set_requires_grad(requires_grad)?;
+            Ok(obj.unbind())
+        })
     }
 }

@@ -628,9 +628,11 @@ upsample = interpolate
 
 # ----------------------------------------------------------------------------- distances / attention
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    n1 = (x1 * x1).sum(dim).sqrt().clamp_min(eps)
-    n2 = (x2 * x2).sum(dim).sqrt().clamp_min(eps)
-    return (x1 * x2).sum(dim) / (n1 * n2)
+    """``F.cosine_similarity``: PyTorch's form, each input divided by its norm clamped at ``eps``
+    before the dot product (so zero vectors give 0 and finite gradients)."""
+    n1 = x1.norm(2, dim, keepdim=True).clamp_min(eps)
+    n2 = x2.norm(2, dim, keepdim=True).clamp_min(eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
