@@ -239,7 +239,9 @@ fn group_columns<T: GemmFloat>(xg: &[T], g: &Geom, col: &mut [T]) -> *const T {
 fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
     let (cg, og, kk, l) = (g.cg(), g.og(), g.kk(), g.l());
     let (xs, ys) = (g.c * g.h * g.w, g.o * l);
-    let parts: Mutex<Vec<Vec<T>>> = Mutex::new(Vec::new());
+    // Each chunk's partial sum is keyed by its first sample and the partials are added in that
+    // order, so the result does not depend on which thread finished first.
+    let parts: Mutex<Vec<(usize, Vec<T>)>> = Mutex::new(Vec::new());
     parallel_for(g.n, 1, |s, e| {
         let mut acc = vec![T::ZERO; dw.len()];
         let mut col = vec![T::ZERO; if g.pointwise() { 0 } else { cg * kk * l }];
@@ -269,11 +271,13 @@ fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
             }
         }
         if let Ok(mut p) = parts.lock() {
-            p.push(acc);
+            p.push((s, acc));
         }
     });
     dw.fill(T::ZERO);
-    for p in parts.into_inner().unwrap_or_default() {
+    let mut parts = parts.into_inner().unwrap_or_default();
+    parts.sort_unstable_by_key(|(s, _)| *s);
+    for (_, p) in parts {
         dw.iter_mut().zip(&p).for_each(|(d, &v)| *d += v);
     }
 }

@@ -273,11 +273,21 @@ pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>>
         .iter()
         .map(|&v| v as npyffi::npy_intp)
         .collect();
+    // A dim of size 0 or 1 may carry any stride (as_strided accepts 2**62); its byte stride is
+    // never used, so give NumPy 0 instead of a product that could overflow. Longer dims are
+    // bounded by the storage, so their byte strides fit.
     let mut strides: Vec<npyffi::npy_intp> = d
         .layout
-        .strides
+        .shape
         .iter()
-        .map(|&s| (s * item) as npyffi::npy_intp)
+        .zip(d.layout.strides.iter())
+        .map(|(&n, &s)| {
+            if n <= 1 {
+                0
+            } else {
+                (s * item) as npyffi::npy_intp
+            }
+        })
         .collect();
     let descr = crate::with_dtype!(d.storage.dtype(), T, np_descr::<T>(py));
     let owner = Py::new(

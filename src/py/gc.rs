@@ -95,3 +95,73 @@ pub fn clear_tensor(t: &Tensor) {
     drop(held);
     drop(objs);
 }
+
+/// Where a Tensor object keeps its instance `__dict__`, relative to the Rust value PyO3 hands
+/// to `__traverse__` (which gets `&self`, not the object). PyO3 visits the dict only for classes
+/// without a `__traverse__` of their own, so ours must. Measured and verified once at import
+/// (`init_dict_layout`); when the check fails, dicts are not traversed (cycles through
+/// `t.attr = t` then leak, but nothing unsafe happens).
+static DICT_LAYOUT: std::sync::OnceLock<Option<(isize, isize)>> = std::sync::OnceLock::new();
+
+/// Measure the object layout on a probe tensor and check it against what Python reports.
+pub fn init_dict_layout(py: Python<'_>) -> PyResult<()> {
+    use super::tensor::PyTensor;
+    let probe = Bound::new(
+        py,
+        PyTensor {
+            t: Tensor::zeros(&[0], crate::dtype::DType::F32)?,
+        },
+    )?;
+    probe.setattr("_gc_probe", true)?;
+    let obj = probe.as_ptr() as isize;
+    let value = {
+        let r = probe.borrow();
+        &*r as *const PyTensor as isize
+    };
+    let dict_off: isize = probe.get_type().getattr("__dictoffset__")?.extract()?;
+    let dict = probe.getattr("__dict__")?;
+    let layout = (value - obj, dict_off);
+    let ok = dict_off > 0 && {
+        // SAFETY: dict_off is the type's own tp_dictoffset, inside the live probe object.
+        let slot = unsafe { *((obj + dict_off) as *const *mut pyo3::ffi::PyObject) };
+        slot == dict.as_ptr()
+    };
+    let _ = DICT_LAYOUT.set(ok.then_some(layout));
+    Ok(())
+}
+
+/// The `__dict__` slot of the Tensor object whose Rust value is `value`.
+fn dict_slot<T>(value: &T) -> Option<*mut *mut pyo3::ffi::PyObject> {
+    let (value_off, dict_off) = (*DICT_LAYOUT.get()?)?;
+    let obj = value as *const T as isize - value_off;
+    Some((obj + dict_off) as *mut *mut pyo3::ffi::PyObject)
+}
+
+/// Report the instance `__dict__` of the Tensor object holding `value`.
+pub fn traverse_dict<T>(value: &T, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+    if let Some(slot) = dict_slot(value) {
+        // SAFETY: the layout was verified at import; the slot holds the dict or null, and
+        // `Py<PyAny>` is a transparent non-null object pointer.
+        unsafe {
+            if !(*slot).is_null() {
+                visit.call(&*(slot as *const Py<PyAny>))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drop the instance `__dict__` of the Tensor object holding `value` (`Py_CLEAR`).
+pub fn clear_dict<T>(value: &T) {
+    if let Some(slot) = dict_slot(value) {
+        // SAFETY: as in `traverse_dict`; the slot is emptied before the reference is released
+        // so code run by the release sees no dangling pointer.
+        unsafe {
+            let d = *slot;
+            if !d.is_null() {
+                *slot = std::ptr::null_mut();
+                pyo3::ffi::Py_DECREF(d);
+            }
+        }
+    }
+}

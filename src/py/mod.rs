@@ -34,6 +34,7 @@ fn _set_size_class(py: Python<'_>, cls: Py<PyAny>) {
 #[pymodule]
 fn _rustgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyTensor>()?;
+    gc::init_dict_layout(m.py())?;
     m.add_class::<dtype::PyDType>()?;
     m.add_class::<dtype::PyDevice>()?;
     m.add_class::<convert::StorageOwner>()?;

@@ -277,6 +277,11 @@ impl PyTensor {
         d.storage.cpu_ptr() as usize + d.layout.offset * d.storage.dtype().size()
     }
 
+    /// Elements in the whole underlying storage (not just this view), for serialization.
+    fn _storage_numel(&self) -> usize {
+        self.t.storage().len()
+    }
+
     fn _storage_id(&self) -> usize {
         Arc::as_ptr(&self.t.storage()) as usize
     }
@@ -300,12 +305,14 @@ impl PyTensor {
     }
 
     /// Cyclic GC support: report Python objects this tensor alone owns through Rust (see
-    /// `py/gc.rs`); the instance `__dict__` is reported by PyO3.
+    /// `py/gc.rs`), and its instance `__dict__`.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        super::gc::traverse_dict(self, &visit)?;
         super::gc::traverse_tensor(&self.t, &visit)
     }
 
     fn __clear__(&mut self) {
+        super::gc::clear_dict(self);
         super::gc::clear_tensor(&self.t);
     }
 
