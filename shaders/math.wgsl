@@ -47,10 +47,14 @@ fn tanh_f32(x: f32) -> f32 {
 }
 
 // WGSL pow is exp2(b * log2(a)): undefined for a < 0. torch.pow: a negative base with an integral
-// exponent is fine (sign from the exponent's parity), otherwise NaN; pow(x, 0) = 1.
+// exponent is fine (sign from the exponent's parity), otherwise NaN; pow(x, 0) = pow(1, y) = 1,
+// even for NaN x or y; any other NaN operand gives NaN (lavapipe's pow(NaN, 1) is 0).
 fn pow_f32(a: f32, b: f32) -> f32 {
-    if (b == 0.0) {
+    if (b == 0.0 || a == 1.0) {
         return 1.0;
+    }
+    if (is_nan_f32(a) || is_nan_f32(b)) {
+        return nan_f32();
     }
     if (a < 0.0) {
         if (b != floor(b)) {
