@@ -45,6 +45,7 @@ impl GpuBuffer {
         self.slot.len
     }
 
+    /// Whether the logical size is zero.
     pub fn is_empty(&self) -> bool {
         self.slot.len == 0
     }

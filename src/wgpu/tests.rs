@@ -155,7 +155,10 @@ fn adapters_are_picked_by_name_and_backend() {
         adapter: Some(word.to_lowercase()),
     };
     let ctx = context::Context::create(&opts).unwrap();
-    assert_eq!((&ctx.info.name, &ctx.info.backend), (&info.name, &info.backend));
+    assert_eq!(
+        (&ctx.info.name, &ctx.info.backend),
+        (&info.name, &info.backend)
+    );
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub struct GpuView {
 }
 
 impl GpuView {
+    /// A view with explicit strides and offset (in elements).
     pub fn new(
         buffer: GpuBuffer,
         dtype: DType,
@@ -53,6 +54,7 @@ impl GpuView {
         }
     }
 
+    /// Elements in the view.
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
