@@ -14,6 +14,8 @@ pub mod ops;
 pub mod shape;
 pub mod storage;
 pub mod tensor;
+#[cfg(feature = "wgpu")]
+pub mod wgpu;
 
 #[cfg(feature = "python")]
 mod py;

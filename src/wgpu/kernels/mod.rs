@@ -1,0 +1,56 @@
+//! The first kernel family: fill, copies, elementwise unary/binary/compare/where, reductions and
+//! matmul, all f32 (copies and fills move any 4-byte dtype). Each function checks its views,
+//! records its dispatch into the open batch and returns at once; results are read with
+//! `wgpu::read` (a sync point).
+
+mod elementwise;
+mod matmul;
+mod reduce;
+
+pub use elementwise::{
+    binary, compare, contiguous, copy, copy_strided, fill, fill_f32, unary, where_,
+};
+pub use matmul::matmul;
+pub use reduce::{reduce_all, reduce_last};
+
+use super::encoder::Binding;
+use super::view::{device_elem_size, GpuView};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+
+/// Workgroup size of the 1-D kernels.
+pub(crate) const WG: u32 = 256;
+const WG_STR: &str = "256";
+
+fn workgroups(n: usize, wg: u32) -> u64 {
+    (n as u64).div_ceil(wg as u64)
+}
+
+/// Bind a view's whole buffer (its logical length).
+fn whole(v: &GpuView) -> Binding<'_> {
+    Binding {
+        buffer: &v.buffer,
+        bytes: v.buffer.len(),
+    }
+}
+
+/// The WGSL scalar type of a float kernel's input; other dtypes have no kernel yet.
+fn float_type(op: &str, v: &GpuView) -> Result<&'static str> {
+    match v.dtype {
+        DType::F32 => Ok("f32"),
+        other => Err(Error::not_implemented(format!(
+            "wgpu: \"{op}\" not implemented for '{other:?}' (the wgpu engine has f32 kernels only so far)"
+        ))),
+    }
+}
+
+fn same_elem_size(op: &str, a: &GpuView, b: &GpuView) -> Result<u64> {
+    let (ea, eb) = (device_elem_size(a.dtype)?, device_elem_size(b.dtype)?);
+    if ea != eb {
+        return Err(Error::runtime(format!(
+            "wgpu: {op}: element sizes differ ({:?} vs {:?})",
+            a.dtype, b.dtype
+        )));
+    }
+    Ok(ea)
+}

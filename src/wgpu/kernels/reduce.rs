@@ -1,0 +1,106 @@
+//! Sum/max/min over the last dim or over everything (`reduce.wgsl`), deterministic: the partition
+//! into rows and each workgroup's combining order are fixed, so equal inputs give equal bits.
+
+use super::{float_type, whole, WG, WG_STR};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::wgpu::buffer::{alloc, GpuBuffer};
+use crate::wgpu::encoder::Binding;
+use crate::wgpu::engine::engine;
+use crate::wgpu::ops::ReduceOp;
+use crate::wgpu::template::op_body;
+use crate::wgpu::view::{check_view, params, GpuView};
+
+/// Row length of each pass of `reduce_all`: every invocation folds 16 elements, then the
+/// workgroup tree; passes repeat on the partials until one value is left.
+const ALL_ROW: usize = 16 * WG as usize;
+
+/// One dispatch: `src`'s logical elements cut into rows of `row_len`; one value per row.
+fn reduce_rows(op: ReduceOp, src: &GpuView, row_len: usize, rows: usize) -> Result<GpuBuffer> {
+    let name = op.name();
+    let ty = float_type(name, src)?;
+    let out = alloc(rows as u64 * 4)?;
+    let e = engine()?;
+    let vars = [
+        ("DTYPE", ty),
+        ("WG", WG_STR),
+        ("OP", op_body("reduce", name)?),
+        ("INIT", op_body("reduce_init", name)?),
+    ];
+    let k = e.kernel("reduce.wgsl", &vars)?;
+    let p = params(
+        name,
+        &src.shape,
+        &[(src.strides.clone(), src.offset)],
+        &[row_len as u32, rows as u32],
+    )?;
+    let bind = [
+        whole(src),
+        Binding {
+            buffer: &out,
+            bytes: rows as u64 * 4,
+        },
+    ];
+    e.dispatch(name, &k, &p, &bind, rows as u64)?;
+    Ok(out)
+}
+
+fn empty_error(op: ReduceOp, detail: &str) -> Error {
+    Error::runtime(format!("{}(): {detail}", op.name()))
+}
+
+/// Reduce the last dim: a fresh contiguous buffer of shape `a.shape[..-1]` (a 0-d input is one
+/// row of one element).
+pub fn reduce_last(op: ReduceOp, a: &GpuView) -> Result<GpuBuffer> {
+    check_view(op.name(), a)?;
+    float_type(op.name(), a)?;
+    let row_len = a.shape.last().copied().unwrap_or(1);
+    let rows: usize = a.shape[..a.shape.len().saturating_sub(1)].iter().product();
+    if rows == 0 {
+        return alloc(0);
+    }
+    if row_len == 0 {
+        if op != ReduceOp::Sum {
+            return Err(empty_error(
+                op,
+                &format!(
+                    "Expected reduction dim {} to have non-zero size.",
+                    a.shape.len() - 1
+                ),
+            ));
+        }
+        let out = alloc(rows as u64 * 4)?;
+        super::fill_f32(&GpuView::contiguous(out.clone(), DType::F32, &[rows]), 0.0)?;
+        return Ok(out);
+    }
+    reduce_rows(op, a, row_len, rows)
+}
+
+/// Reduce every element to one (a fresh 1-element buffer).
+pub fn reduce_all(op: ReduceOp, a: &GpuView) -> Result<GpuBuffer> {
+    check_view(op.name(), a)?;
+    float_type(op.name(), a)?;
+    let mut n = a.numel();
+    if n == 0 {
+        if op != ReduceOp::Sum {
+            return Err(empty_error(
+                op,
+                "Expected reduction dim to be specified for input.numel() == 0. Specify the \
+                 reduction dim with the 'dim' argument.",
+            ));
+        }
+        let out = alloc(4)?;
+        super::fill_f32(&GpuView::contiguous(out.clone(), DType::F32, &[1]), 0.0)?;
+        return Ok(out);
+    }
+    let mut cur = a.clone();
+    loop {
+        let rows = n.div_ceil(ALL_ROW);
+        let out = reduce_rows(op, &cur, ALL_ROW, rows)?;
+        if rows == 1 {
+            return Ok(out);
+        }
+        cur = GpuView::contiguous(out, DType::F32, &[rows]);
+        n = rows;
+    }
+}

@@ -1,0 +1,113 @@
+//! The op lists of the wgpu kernels. Each op's WGSL body lives in `shaders/ops.txt` under
+//! `name()`; these enums only name them. (They mirror `cpu::simd::ops`; see `mod.rs` for how the
+//! two should become one device-neutral list.)
+
+macro_rules! op_enum {
+    ($(#[$m:meta])* $name:ident, $family:literal { $($(#[$vm:meta])* $var:ident => $s:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $var),*
+        }
+
+        impl $name {
+            /// Every op of the family.
+            pub const ALL: &'static [$name] = &[$($name::$var),*];
+
+            /// The op's name in `shaders/ops.txt` (the PyTorch function name).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$var => $s),*
+                }
+            }
+
+            /// The `ops.txt` family the op belongs to.
+            pub fn family(self) -> &'static str {
+                $family
+            }
+        }
+    };
+}
+
+op_enum!(
+    /// Elementwise `f(x)`.
+    UnaryOp, "unary" {
+        Neg => "neg",
+        Abs => "abs",
+        Exp => "exp",
+        Log => "log",
+        Sqrt => "sqrt",
+        Rsqrt => "rsqrt",
+        Relu => "relu",
+        Sigmoid => "sigmoid",
+        Tanh => "tanh",
+        Sin => "sin",
+        Cos => "cos",
+        Square => "square",
+        Reciprocal => "reciprocal",
+        Floor => "floor",
+        Ceil => "ceil",
+    }
+);
+
+op_enum!(
+    /// Elementwise `f(a, b)` with the input dtype as output.
+    BinaryOp, "binary" {
+        Add => "add",
+        Sub => "sub",
+        Mul => "mul",
+        Div => "div",
+        /// NaN-propagating, like `torch.maximum`.
+        Maximum => "maximum",
+        /// NaN-propagating, like `torch.minimum`.
+        Minimum => "minimum",
+        /// `torch.pow`: negative bases with integral exponents keep their sign.
+        Pow => "pow",
+    }
+);
+
+op_enum!(
+    /// Elementwise comparisons; the result is bool, stored as u32 0/1 on the device.
+    CompareOp, "compare" {
+        Eq => "eq",
+        Ne => "ne",
+        Lt => "lt",
+        Le => "le",
+        Gt => "gt",
+        Ge => "ge",
+    }
+);
+
+op_enum!(
+    /// Reductions (deterministic: fixed partition and fixed combining order).
+    ReduceOp, "reduce" {
+        Sum => "sum",
+        /// NaN-propagating, like `torch.max`.
+        Max => "max",
+        /// NaN-propagating, like `torch.min`.
+        Min => "min",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::super::template::op_body;
+    use super::*;
+
+    #[test]
+    fn every_op_has_a_body_in_ops_txt() {
+        for op in UnaryOp::ALL {
+            op_body(op.family(), op.name()).unwrap();
+        }
+        for op in BinaryOp::ALL {
+            op_body(op.family(), op.name()).unwrap();
+        }
+        for op in CompareOp::ALL {
+            op_body(op.family(), op.name()).unwrap();
+        }
+        for op in ReduceOp::ALL {
+            op_body(op.family(), op.name()).unwrap();
+            op_body("reduce_init", op.name()).unwrap();
+        }
+    }
+}
