@@ -224,6 +224,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
                            f"{_KERNEL_DTYPE[str(input.dtype).split('.')[-1]]}")
     if num_samples <= 0:
         raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not replacement and num_samples > input.shape[-1]:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
     p = input.detach().numpy().astype(np.float64)
     rows = p.reshape(-1, p.shape[-1])
     rng = _gen(generator)
