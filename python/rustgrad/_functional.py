@@ -100,11 +100,15 @@ def _scaled(name, input, other, alpha):
             raise RuntimeError("Boolean alpha only supported for Boolean results.")
     elif isinstance(alpha, (float, np.floating)) and not rt.is_floating_point:
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
-    if rt is _C.bool and name == "sub":
-        return _C._binary("sub", input, other)  # raises PyTorch's bool-subtraction error
+    if rt is _C.bool:
+        if name == "sub":
+            return _C._binary("sub", input, other)  # raises PyTorch's bool-subtraction error
+        # a bool result: alpha is cast to bool too (alpha=0 adds nothing)
+        return _C._binary(name, input, other if alpha else _C._logical("and", _t(other), _C.tensor(False)))
     if alpha == 1:
         return _C._binary(name, input, other)
-    return _C._binary(name, input, other * alpha)
+    # alpha * other in the result dtype (a uint8 other times -1 must not wrap first)
+    return _C._binary(name, input, (other.to(rt) if isinstance(other, Tensor) else other) * alpha)
 
 
 @_export
@@ -197,7 +201,9 @@ def fmod(input, other, *, out=None):
     b = other.to(rt) if isinstance(other, Tensor) else other
     shape = broadcast_shapes(a.shape, b.shape if isinstance(b, Tensor) else ())
     if not rt.is_floating_point:
-        if int(np.prod(shape)) and builtins.bool((b == 0).any() if isinstance(b, Tensor) else b == 0):
+        if not int(np.prod(shape)):
+            return _C._zeros(list(shape), rt)  # nothing is divided (PyTorch checks no divisor then)
+        if builtins.bool((b == 0).any() if isinstance(b, Tensor) else b == 0):
             raise RuntimeError("ZeroDivisionError")
         r = _C._binary("remainder", a, b)  # sign of the divisor; move it to the dividend's
         fix = _C._logical("and", r != 0, _C._compare("ne", r < 0, a < 0))

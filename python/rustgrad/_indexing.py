@@ -52,10 +52,16 @@ def _as_index_item(it):
         if arr.size == 0:
             arr = arr.astype(np.int64)
         return _C.from_numpy(np.ascontiguousarray(arr))
-    raise IndexError(
-        "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices "
-        f"(got {type(it).__name__})"
-    )
+    return _BadIndex(it)  # refused where it is reached, after the items before it (PyTorch's order)
+
+
+class _BadIndex:
+    def __init__(self, it):
+        self.what = type(it).__name__
+
+    def fail(self):
+        raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
+                         f"indices (got {self.what})")
 
 
 def _sequence_as_tuple(idx):
@@ -106,6 +112,8 @@ def _basic_and_advanced(x, items):
             dim += 1
         elif isinstance(it, str):
             raise TypeError("new(): invalid data type 'str'")
+        elif isinstance(it, _BadIndex):
+            it.fail()
         elif isinstance(it, int):
             if x.ndim == 0:
                 raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
@@ -147,16 +155,26 @@ def _basic_and_advanced(x, items):
     return x, adv
 
 
-def _linear_index(x, adv):
-    """Broadcast the advanced indices, bounds-check them and fold them into one linear index."""
-    dims = [d for d, _ in adv]
+def _broadcast_adv(adv):
     try:
-        arrs = np.broadcast_arrays(*[a for _, a in adv])
+        return np.broadcast_arrays(*[a for _, a in adv])
     except ValueError:
         shapes = ", ".join(f"[{', '.join(map(str, a.shape))}]" for _, a in adv)
         raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}") from None
+
+
+def _linear_index(x, adv):
+    """Broadcast the advanced indices, bounds-check them and fold them into one linear index."""
+    dims = [d for d, _ in adv]
+    arrs = _broadcast_adv(adv)
     bshape = arrs[0].shape if arrs else ()
     lin = np.zeros(bshape, dtype=np.int64)
+    rest = 1
+    for d in range(x.ndim):
+        if d not in dims:
+            rest *= x.shape[d]
+    if rest * int(np.prod(bshape)) == 0:
+        return dims, bshape, lin  # an empty result reads nothing: PyTorch checks no bounds then
     for d, a in zip(dims, arrs):
         n = x.shape[d]
         bad = (a < -n) | (a >= n)
@@ -217,10 +235,13 @@ _DNAME = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "In
 
 def _setitem_value(value, x, items):
     """The value tensor for an advanced-index write: a Tensor must already have x's dtype
-    (PyTorch's index_put_), except a 0-d value under a single mask (that is a masked_fill)."""
+    (PyTorch's index_put_), except a one-element value under a single mask (PyTorch turns that into
+    a masked_fill, which casts)."""
     v = _value_tensor(value, x)
-    single_mask = len(items) == 1 and isinstance(items[0], Tensor) and _dtype_name(items[0]) in ("bool", "uint8")
-    if isinstance(value, Tensor) and value.dtype != x.dtype and not (single_mask and value.ndim == 0):
+    adv = [i for i in items if isinstance(i, Tensor)]
+    # (a 0-d bool index is a long index of 0 or 1 entries in PyTorch, not a mask)
+    single_mask = len(adv) == 1 and _dtype_name(adv[0]) in ("bool", "uint8") and adv[0].ndim > 0
+    if isinstance(value, Tensor) and value.dtype != x.dtype and not (single_mask and value.numel() == 1):
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{_DNAME[_dtype_name(x)]} for the destination and {_DNAME[_dtype_name(value)]} for the "
                            "source.")
@@ -257,6 +278,8 @@ def _value_tensor(value, like):
 
 def _setitem(self, idx, value):
     """``x[idx] = value``: writes into x's storage; autograd rebases x's history when needed."""
+    if isinstance(idx, slice) and idx.step is not None and int(idx.step) == 0:
+        raise ValueError("slice step cannot be zero")
     if idx is False:  # PyTorch: a no-op (x[True], x[None], x[...] write the whole tensor)
         return
     if idx is True or idx is None:
@@ -281,7 +304,8 @@ def _setitem(self, idx, value):
         if not adv:
             x.copy_(_strip_leading_ones(_value_tensor(value, self)))
             return
-        v = _setitem_value(value, self, items)  # value errors come before index bounds errors (PyTorch)
+        _broadcast_adv(adv)  # PyTorch's order: index shapes, then the value, then index bounds
+        v = _setitem_value(value, self, items)
         if self.numel() == 0:
             return  # PyTorch's index_put_ kernel never runs (nor bounds-checks) on an empty tensor
         offs = _apply_advanced(_offsets_of(x), adv)
@@ -389,11 +413,20 @@ def index_select(input, dim, index, *, out=None):
 def index_add(input, dim, index, source, *, alpha=1):
     """``torch.index_add(input, dim, index, source, alpha=1)``."""
     _wrap_dim(dim, input.ndim)
-    if source.numel() == 0:  # nothing is added, and PyTorch checks no index then
-        _idx(index, "index_add_(): Expected dtype int32/int64 for index")
+    index = _idx(index, "index_add_(): Expected dtype int32/int64 for index")
+    if index.numel() and builtins.int(index.min().item()) < 0:
+        raise IndexError("index out of range in self")  # (PyTorch takes no negative index_add indices)
+    if source.dtype != input.dtype:
+        raise RuntimeError(f"index_add_(): self ({_DNAME[_dtype_name(input)]}) and source "
+                           f"({_DNAME[_dtype_name(source)]}) must have the same scalar type")
+    if source.numel() == 0 or input.numel() == 0:  # nothing is added, and PyTorch checks no index then
         return input.clone()
-    return _C._index_add(input, dim, _idx(index, "index_add_(): Expected dtype int32/int64 for index"),
-                         source, float(alpha))
+    if input.ndim == 0:  # a 0-d input: one index entry, 0 or -1
+        vals = index.reshape(-1).tolist()
+        if len(vals) != 1 or vals[0] not in (0, -1):
+            raise IndexError(f"index {vals[0] if vals else 0} is out of bounds for dimension 0 with size 1")
+        return input + source.reshape(()) * alpha if alpha != 1 else input + source.reshape(())
+    return _C._index_add(input, dim, index, source, float(alpha))
 
 
 def _along(input, dim, index, shape):
@@ -409,6 +442,8 @@ def _along(input, dim, index, shape):
 def index_copy(input, dim, index, source):
     """``torch.index_copy(input, dim, index, source)``."""
     _wrap_dim(dim, input.ndim)
+    if source.ndim == 0 and isinstance(index, Tensor) and index.numel() != 1:
+        raise IndexError(f"index_copy_(): When source is scalar, index should have one element (got {index.numel()})")
     index = _long_idx(index, "index_copy_")
     if source.dtype != input.dtype:
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
@@ -423,6 +458,8 @@ def index_fill(input, dim, index, value):
     shape = list(input.shape)
     d = _wrap_dim(dim, input.ndim)
     if not shape:  # a 0-d input: any index entry must be 0 or -1
+        if not isinstance(value, Tensor):
+            _check_scalar(value, input.dtype)
         vals = index.reshape(-1).tolist()
         bad = [v for v in vals if v not in (0, -1)]
         if bad:
@@ -496,9 +533,19 @@ def argwhere(input):
 
 
 def take(input, index):
-    """``torch.take(input, index)``: input treated as 1-D."""
+    """``torch.take(input, index)``: input treated as 1-D; negative indices count from the end."""
     index = _long_idx(index, "take")
-    return _C._index_select(input.reshape(-1), 0, index.reshape(-1)).reshape(*index.shape)
+    n = input.numel()
+    flat = index.reshape(-1)
+    if flat.numel():
+        if n == 0:
+            raise IndexError("take(): tried to take from an empty tensor")
+        lo, hi = builtins.int(flat.min().item()), builtins.int(flat.max().item())
+        if lo < -n or hi >= n:
+            raise IndexError(f"out of range: tried to access index {lo if lo < -n else hi} on a tensor of {n} elements.")
+        if lo < 0:
+            flat = _C._where(flat < 0, flat + n, flat)
+    return _C._index_select(input.reshape(-1), 0, flat).reshape(*index.shape)
 
 
 def take_along_dim(input, indices, dim=None):

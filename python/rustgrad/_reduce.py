@@ -290,7 +290,7 @@ def logsumexp(input, dim, keepdim=False):
     if not input.is_floating_point():
         input = input.to(_C.float32)
     dim = _dim_ints(dim, "logsumexp")
-    _wrap_dims(dim, input.dim())  # range, then repeated dims (also for 0-d inputs)
+    _wrap_dims(dim, input.dim(), range_first=True)  # range, then repeated dims (also for 0-d inputs)
     if not dim:
         # dim=() reduces every dim. PyTorch then adds the (kept-dim) max back into a result of
         # shape [] in place, which only broadcasts for keepdim, 0-d or empty inputs.
@@ -358,7 +358,7 @@ def count_nonzero(input, dim=None):
 def cumsum(input, dim, *, dtype=None, out=None):
     """``torch.cumsum`` along ``dim``; integer and bool inputs give int64 (or ``dtype``)."""
     dim = _wrap_dim(_dim_int(dim, "cumsum"), input.dim())
-    if dtype is _C.bool:
+    if dtype is _C.bool and input.dim() and input.numel():  # (no kernel runs for empty or 0-d inputs)
         raise NotImplementedError("\"cumsum_out_cpu\" not implemented for 'Bool'")
     return _cast(_C._cumulative(_cast(input, dtype), dim, False), dtype)
 
@@ -367,7 +367,7 @@ def cumsum(input, dim, *, dtype=None, out=None):
 def cumprod(input, dim, *, dtype=None, out=None):
     """``torch.cumprod`` along ``dim``; exact gradient with zeros."""
     dim = _wrap_dim(_dim_int(dim, "cumprod"), input.dim())
-    if dtype is _C.bool:
+    if dtype is _C.bool and input.dim() and input.numel():
         raise NotImplementedError("\"cumprod_out_cpu\" not implemented for 'Bool'")
     return _cast(_C._cumulative(_cast(input, dtype), dim, True), dtype)
 

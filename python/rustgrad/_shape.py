@@ -62,8 +62,11 @@ def _wrap_dim(d, ndim):
     return d + n if d < 0 else d
 
 
-def _wrap_dims(dims, ndim):
-    """Wrap a list of dims, RuntimeError on a repeated dim (PyTorch's dim_list_to_bitset)."""
+def _wrap_dims(dims, ndim, range_first=False):
+    """Wrap a list of dims, RuntimeError on a repeated dim (PyTorch's dim_list_to_bitset, which
+    goes dim by dim; reductions range-check every dim first: ``range_first``)."""
+    if range_first:
+        dims = [_wrap_dim(d, ndim) for d in dims]
     out = []
     for d in dims:
         w = _wrap_dim(d, ndim)
@@ -210,6 +213,8 @@ def chunk(input, chunks, dim=0):
     d = _wrap_dim(dim, input.ndim)
     n = input.shape[d]
     if n == 0:  # PyTorch gives `chunks` empty pieces
+        if chunks > 2**32:  # (PyTorch's vector of split sizes cannot be allocated)
+            raise RuntimeError("std::bad_alloc")
         return tuple(input.narrow(d, 0, 0) for _ in range(chunks))
     return split(input, -(-n // chunks), d)
 
@@ -283,8 +288,6 @@ def flipud(input):
 def roll(input, shifts, dims=None):
     """``torch.roll(input, shifts, dims=None)``."""
     shifts = _int_list(shifts, "roll", "shifts")
-    if input.numel() == 0:
-        return input.clone()  # PyTorch returns an empty input before looking at the dims
     if dims is None:
         if len(shifts) != 1:
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
@@ -292,6 +295,8 @@ def roll(input, shifts, dims=None):
     dims = _int_list(dims, "roll", "dims")
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    if input.numel() == 0:
+        return input.clone()  # PyTorch returns an empty input before range-checking the dims
     if input.ndim == 0 and dims:
         raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     dims = [_wrap_dim(d, input.ndim) for d in dims]
@@ -319,8 +324,13 @@ def _repeat(self, *sizes):
     final = [(r * n + 2**63) % 2**64 - 2**63 for r, n in zip(sizes, padded)]  # int64 arithmetic, as in PyTorch
     if builtins.any(f < 0 for f in final):
         raise RuntimeError(f"Trying to create tensor with negative dimension {builtins.min(final)}: {final}")
-    if builtins.any(r >= 2**63 or r < -2**63 for r in sizes) or math.prod(final) >= 2**63:
-        raise RuntimeError(f"repeat: the output size {final} overflows (numel: integer multiplication overflow)")
+    numel = 1
+    for f in final:  # PyTorch's storage-size arithmetic: unsigned 64-bit, checked factor by factor
+        numel *= f
+        if numel >= 2**64:
+            raise RuntimeError(f"Storage size calculation overflowed with sizes={final}")
+    if numel * self.element_size() >= 2**64:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={final}")
     x = self.reshape(*([1] * (len(sizes) - self.ndim) + list(self.shape)))
     inter, final = [], []
     for r, n in zip(sizes, x.shape):
