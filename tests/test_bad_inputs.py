@@ -151,7 +151,9 @@ def test_uint8_pow_negative_scalar():
 @rust("an int tensor ** a negative int *tensor* is allowed in PyTorch (2 ** -1 == 0); only a negative "
       "Python-int exponent is refused (src/ops/binary.rs binary_kernel has_negative)")
 def test_int_pow_negative_tensor_exponent():
-    assert (rg.tensor([2, 1, -1]) ** rg.tensor([-1, -1, -1])).tolist() == [0, 1, -1]
+    # a negative *tensor* exponent is allowed (truncated result); only a negative Python int raises
+    assert (rg.tensor([2, 1, -1, -1]) ** rg.tensor([-1, -1, -1, -2])).tolist() == [0, 1, -1, 1]
+    assert (rg.tensor([2], dtype=rg.uint8) ** rg.tensor([-1])).tolist() == [0]
 
 
 def test_fmod():
@@ -342,6 +344,35 @@ def test_random_argument_checks():
                       (lambda: rg.multinomial(rg.ones(3), 0), RuntimeError)):
         with pytest.raises(exc):
             call()
+
+
+def test_index_fill_copy_bounds():
+    assert rg.zeros(3).index_fill(0, rg.tensor([-1]), 1.0).tolist() == [0.0, 0.0, 1.0]  # wraps
+    with pytest.raises(IndexError, match="index -4 is out of bounds"):
+        rg.zeros(3).index_fill(0, rg.tensor([-4]), 1.0)
+    with pytest.raises(IndexError, match="index_copy_\\(\\): index -1 is out of bounds"):  # no wrapping
+        rg.zeros(3).index_copy(0, rg.tensor([-1]), rg.ones(1))
+    with pytest.raises(IndexError, match="out of range: tried to access index 9"):
+        rg.arange(9.0).take(rg.tensor([9]))
+
+
+def test_setitem_check_order():
+    x = rg.zeros(1, dtype=rg.uint8)
+    with pytest.raises(RuntimeError, match="without overflow"):  # the value before the index dtype
+        x[rg.tensor([0.0])] = -1.5
+    with pytest.raises(IndexError, match="tensors used as indices"):
+        x[rg.tensor([0.0])] = 1
+    y = rg.zeros(2, 3, dtype=rg.int64)
+    with pytest.raises(IndexError):  # a basic index before the value
+        y[(slice(4, -1, 2), -4)] = -math.inf
+    with pytest.raises(RuntimeError, match="masked_fill_ only supports boolean masks"):
+        rg.zeros(2)[rg.tensor([1, 0], dtype=rg.uint8)] = 0.0
+
+
+def test_empty_results_check_nothing():
+    assert rg.rand(0, 2**62).shape == (0, 2**62) and rg.randn(0, dtype=rg.int32).shape == (0,)
+    assert rg.zeros(0, 1)[:, [[1], [1]]].shape == (0, 2, 1)  # nothing read, no bounds check (PyTorch)
+    assert rg.roll(rg.zeros(0, 2), 3, 5).shape == (0, 2)
 
 
 # ------------------------------------------------------------------ Rust-side (fuzz_ops.KNOWN)

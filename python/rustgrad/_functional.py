@@ -194,12 +194,12 @@ def fmod(input, other, *, out=None):
     if not isinstance(input, Tensor):
         raise TypeError(f"fmod() received an invalid combination of arguments - got ({type(input).__name__}, "
                         f"{type(other).__name__})")
+    shape = broadcast_shapes(input.shape, other.shape if isinstance(other, Tensor) else ())
     rt = _result_dtype(input, other)
     if rt is _C.bool:
         raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
     a = input.to(rt)
     b = other.to(rt) if isinstance(other, Tensor) else other
-    shape = broadcast_shapes(a.shape, b.shape if isinstance(b, Tensor) else ())
     if not rt.is_floating_point:
         if not int(np.prod(shape)):
             return _C._zeros(list(shape), rt)  # nothing is divided (PyTorch checks no divisor then)

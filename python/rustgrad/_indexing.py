@@ -101,8 +101,10 @@ def _expand_ellipsis(items, ndim):
     return items
 
 
-def _basic_and_advanced(x, items):
-    """Apply basic indices as views; return the view and [(dim, index ndarray)] still to apply."""
+def _basic_and_advanced(x, items, deferred=None):
+    """Apply basic indices as views; return the view and [(dim, index ndarray)] still to apply.
+    With a ``deferred`` list, an index tensor of a bad dtype is recorded there instead of raising
+    (setitem: PyTorch converts the value before it checks the index tensors)."""
     items = _expand_ellipsis(items, x.ndim)
     dim = 0
     adv = []
@@ -151,7 +153,11 @@ def _basic_and_advanced(x, items):
                 adv.append((dim, arr.astype(np.int64)))
                 dim += 1
             else:
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+                err = IndexError("tensors used as indices must be long, int, byte or bool tensors")
+                if deferred is None:
+                    raise err
+                deferred.append(err)
+                dim += 1
     return x, adv
 
 
@@ -241,6 +247,8 @@ def _setitem_value(value, x, items):
     adv = [i for i in items if isinstance(i, Tensor)]
     # (a 0-d bool index is a long index of 0 or 1 entries in PyTorch, not a mask)
     single_mask = len(adv) == 1 and _dtype_name(adv[0]) in ("bool", "uint8") and adv[0].ndim > 0
+    if single_mask and _dtype_name(adv[0]) == "uint8" and (not isinstance(value, Tensor) or value.numel() == 1):
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype unsigned char")
     if isinstance(value, Tensor) and value.dtype != x.dtype and not (single_mask and value.numel() == 1):
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{_DNAME[_dtype_name(x)]} for the destination and {_DNAME[_dtype_name(value)]} for the "
@@ -300,11 +308,17 @@ def _setitem(self, idx, value):
         return
     with _NoGrad():
         items = _normalise(idx)
-        x, adv = _basic_and_advanced(self, items)
-        if not adv:
+        deferred = []
+        x, adv = _basic_and_advanced(self, items, deferred)
+        if not adv and not deferred:
             x.copy_(_strip_leading_ones(_value_tensor(value, self)))
             return
-        _broadcast_adv(adv)  # PyTorch's order: index shapes, then the value, then index bounds
+        # PyTorch's order: basic indices (above), the Python value's conversion, index tensor
+        # dtypes, index shapes, the value's dtype, then index bounds.
+        _value_tensor(value, self)
+        if deferred:
+            raise deferred[0]
+        _broadcast_adv(adv)
         v = _setitem_value(value, self, items)
         if self.numel() == 0:
             return  # PyTorch's index_put_ kernel never runs (nor bounds-checks) on an empty tensor
@@ -448,8 +462,22 @@ def index_copy(input, dim, index, source):
     if source.dtype != input.dtype:
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
                            f"{_DNAME[_dtype_name(input)]} and (source) {_DNAME[_dtype_name(source)]}")
+    if input.ndim:
+        _check_index_range(index, input.shape[_wrap_dim(dim, input.ndim)], _wrap_dim(dim, input.ndim),
+                           wrap=False, prefix="index_copy_(): ")
     ix, d = _along(input, dim, index, list(source.shape))
     return _C._scatter(input, d, ix, source, "none")
+
+
+def _check_index_range(index, n, d, wrap, prefix=""):
+    """IndexError for an index outside [-n, n) (or [0, n) without ``wrap``); negatives wrapped."""
+    if not index.numel():
+        return index
+    lo, hi = builtins.int(index.min().item()), builtins.int(index.max().item())
+    low = -n if wrap else 0
+    if lo < low or hi >= n:
+        raise IndexError(f"{prefix}index {lo if lo < low else hi} is out of bounds for dimension {d} with size {n}")
+    return _C._where(index < 0, index + n, index) if lo < 0 else index
 
 
 def index_fill(input, dim, index, value):
@@ -466,6 +494,7 @@ def index_fill(input, dim, index, value):
             raise IndexError(f"index {bad[0]} is out of bounds for dimension 0 with size 1")
         return _C._full([], _check_scalar(value, input.dtype) if not isinstance(value, Tensor) else value.item(),
                         input.dtype) if vals else input.clone()
+    index = _check_index_range(index, shape[d], d, wrap=True)
     shape[d] = index.numel()
     ix, d = _along(input, dim, index, shape)
     return _C._scatter(input, d, ix, _scalar_src(input, value).to(input.dtype), "none")

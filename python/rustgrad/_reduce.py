@@ -348,6 +348,8 @@ def any(input, dim=None, keepdim=False):
 @_export
 def count_nonzero(input, dim=None):
     """``torch.count_nonzero``: int64 count of nonzero elements over ``dim``."""
+    if isinstance(dim, (tuple, list)):
+        dim = _wrap_dims(_int_list(dim, "count_nonzero", "dim"), input.dim(), range_first=True)
     return _nonzero_mask(input).sum(dim)
 
 

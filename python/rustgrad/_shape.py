@@ -172,6 +172,7 @@ def column_stack(tensors, *, out=None):
 
 def split(tensor, split_size_or_sections, dim=0):
     """``torch.split``: views of ``split_size`` (last may be smaller) or of the listed sizes."""
+    _int_arg(dim, "split", "dim")
     if tensor.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     if isinstance(split_size_or_sections, (list, tuple)):
