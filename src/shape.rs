@@ -47,7 +47,9 @@ pub fn contiguous_strides(shape: &[usize]) -> Strides {
     let mut acc = 1isize;
     for i in (0..shape.len()).rev() {
         s[i] = acc;
-        acc *= shape[i].max(1) as isize;
+        // Saturating: only a tensor with a zero-size dim can have a huge extent here (its
+        // strides are never used to address memory), and that must not panic.
+        acc = acc.saturating_mul(shape[i].max(1) as isize);
     }
     s
 }

@@ -89,9 +89,21 @@ macro_rules! int_num {
             fn pow(a: Self, b: Self) -> Self {
                 #[allow(unused_comparisons)]
                 if b < 0 {
-                    // Integer x**negative: 1 for |x|==1 patterns, else 0 (PyTorch raises for tensors
-                    // of negative integer powers; callers check).
-                    return if a == 1 { 1 } else { 0 };
+                    // Integer x**negative truncates 1/x^|b| as PyTorch does: 1 for x == 1,
+                    // +-1 for x == -1 (by the exponent's parity), else 0. (A negative *scalar*
+                    // exponent is refused before the kernel runs.)
+                    let minus_one = (0 as Self).wrapping_sub(1);
+                    return if a == 1 {
+                        1
+                    } else if a == minus_one {
+                        if b & 1 == 1 {
+                            minus_one
+                        } else {
+                            1
+                        }
+                    } else {
+                        0
+                    };
                 }
                 let mut r: Self = 1;
                 let mut base = a;

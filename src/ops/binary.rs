@@ -79,13 +79,6 @@ pub(crate) fn binary_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) 
     if let Some(out) = binary_simd(op, a, b, &shape, work)? {
         return Ok(out);
     }
-    // Checked on the exponent before the cast to the result dtype: `uint8 ** -1` must see -1,
-    // not the 255 it would wrap to.
-    if op == BinaryOp::Pow && !work.is_float() && has_negative(b)? {
-        return Err(Error::runtime(
-            "Integers to negative integer powers are not allowed.",
-        ));
-    }
     let (a, b) = (cast_if(a, work)?, cast_if(b, work)?);
     if matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) && !work.is_float() && has_zero(&b)? {
         return Err(Error::runtime("ZeroDivisionError"));
@@ -194,11 +187,6 @@ fn binary_simd(
 
 fn has_zero(t: &Tensor) -> Result<bool> {
     let z = cmp_kernel(CmpOp::Eq, t, &scalar_tensor(Scalar::Int(0), t.dtype())?)?;
-    Ok(z.to_vec::<bool>()?.into_iter().any(|v| v))
-}
-
-fn has_negative(t: &Tensor) -> Result<bool> {
-    let z = cmp_kernel(CmpOp::Lt, t, &scalar_tensor(Scalar::Int(0), t.dtype())?)?;
     Ok(z.to_vec::<bool>()?.into_iter().any(|v| v))
 }
 

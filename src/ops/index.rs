@@ -27,7 +27,7 @@ fn index_values(idx: &Tensor, size: usize, dim: usize, op: &str) -> Result<Vec<u
         .map(|i| {
             if (0..n).contains(&i) {
                 Ok(i as usize)
-            } else if op.starts_with("index_") {
+            } else if op == "index_select" || i < 0 && op == "index_add" {
                 Err(Error::index("index out of range in self"))
             } else {
                 Err(Error::runtime(format!(

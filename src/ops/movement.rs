@@ -222,7 +222,9 @@ pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
     let mut l = x.layout();
     let mut ds: Vec<usize> = match dims {
         None => (0..nd).collect(),
-        Some(d) => d.iter().map(|&d| wrap_dim(d, nd)).collect::<Result<_>>()?,
+        // Range first, then repeats (PyTorch's order); a repeated dim would otherwise squeeze
+        // a second, wrong dim or index past the end.
+        Some(d) => crate::shape::wrap_dims(d, nd)?,
     };
     if nd == 0 {
         return Ok(x.with_layout(l));

@@ -107,7 +107,10 @@ pub fn from_numpy_shared(arr: &Bound<'_, PyUntypedArray>, convert: bool) -> PyRe
         // behaviour; NumPy lets such bytes exist (np.frombuffer, views). Arrays holding them are
         // normalised into a fresh 0/1 copy instead of being shared.
         let bytes = arr.call_method1("view", ("u1",))?;
-        let bad: bool = bytes.call_method1("__gt__", (1,))?.call_method0("any")?.extract()?;
+        let bad: bool = bytes
+            .call_method1("__gt__", (1,))?
+            .call_method0("any")?
+            .extract()?;
         if bad {
             let fixed = bytes.call_method1("__ne__", (0,))?;
             return from_numpy_shared(fixed.cast::<PyUntypedArray>()?, convert);

@@ -409,14 +409,28 @@ fn ops_operand(t: &crate::tensor::Tensor) -> crate::dtype::Operand {
 fn _as_strided(
     py: Python<'_>,
     x: &Bound<'_, PyTensor>,
-    size: Vec<usize>,
+    size: Vec<i64>,
     stride: Vec<isize>,
-    storage_offset: usize,
+    storage_offset: i64,
 ) -> PyResult<Py<PyAny>> {
     crate::py::errors::guard("_as_strided", || {
+        // Signed on the way in, as PyTorch's int64 arguments: negatives are RuntimeErrors with
+        // PyTorch's messages, not OverflowErrors from the conversion.
+        if size.iter().any(|&d| d < 0) {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "Storage size calculation overflowed with sizes={:?} and strides={:?}",
+                size, stride
+            )));
+        }
+        if storage_offset < 0 {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "Tensor: invalid storage offset {storage_offset}"
+            )));
+        }
+        let size: Vec<usize> = size.iter().map(|&d| d as usize).collect();
         wrap(
             py,
-            ops::as_strided(&x.borrow().t, &size, &stride, storage_offset)?,
+            ops::as_strided(&x.borrow().t, &size, &stride, storage_offset as usize)?,
         )
     })
 }
