@@ -134,9 +134,6 @@ def test_index_select_add_negative_index():
     assert rg.arange(9.0).take(rg.tensor([-2])).tolist() == [7.0]  # take does count from the end
 
 
-@rust("index_add with an index past the end is RuntimeError 'index 4 is out of bounds for dimension 0 with "
-      "size 3' in PyTorch (only a negative index is IndexError 'index out of range in self'): "
-      "src/ops/index.rs index_values treats every index_* op like index_select")
 def test_index_add_past_the_end():
     with pytest.raises(RuntimeError, match="out of bounds for dimension 0 with size 3") as info:
         rg.zeros(3, 5).index_add(0, rg.tensor([4]), rg.ones(1, 5))
@@ -148,8 +145,6 @@ def test_uint8_pow_negative_scalar():
         rg.tensor([2], dtype=rg.uint8).pow(-1)
 
 
-@rust("an int tensor ** a negative int *tensor* is allowed in PyTorch (2 ** -1 == 0); only a negative "
-      "Python-int exponent is refused (src/ops/binary.rs binary_kernel has_negative)")
 def test_int_pow_negative_tensor_exponent():
     # a negative *tensor* exponent is allowed (truncated result); only a negative Python int raises
     assert (rg.tensor([2, 1, -1, -1]) ** rg.tensor([-1, -1, -1, -2])).tolist() == [0, 1, -1, 1]
@@ -426,25 +421,25 @@ def test_amax_empty_dim_and_dim_list_order():
         rg.zeros(3).sum(dim=[0, 0, 5])
 
 
-@rust("squeeze with repeated dims must raise RuntimeError, never index out of bounds "
-      "(src/layout.rs:146 Layout::squeeze_dim panics; src/ops/movement.rs squeeze)")
 def test_squeeze_repeated_dims():
     with pytest.raises(RuntimeError, match="appears multiple times"):
         rg.zeros(1, 2, 1).squeeze((0, 0))
     no_panic(lambda: rg.zeros(1).squeeze((0, 0)), RuntimeError)
 
 
-@rust("a shape with a zero dim and a huge dim (2**62 x 2 x 0) has 0 elements; "
-      "shape::contiguous_strides overflows (src/shape.rs:50, a panic under _full/_zeros)")
 def test_zero_size_shape_with_huge_dim():
     assert rg.ones(2**62, 2, 0).shape == (2**62, 2, 0)
 
 
-@rust("as_strided's storage_offset is signed in PyTorch: -1 is RuntimeError, not OverflowError "
-      "(src/py/tensor.rs _as_strided takes usize)")
 def test_as_strided_negative_offset():
     with pytest.raises(RuntimeError):
         rg.zeros(4).as_strided((2,), (1,), -1)
+
+
+@rust("a view with no elements needs no storage: as_strided((0, 5), (0, 2), 2) of a 1-element tensor is fine "
+      "in PyTorch (src/py/tensor.rs _as_strided storage bound)")
+def test_as_strided_empty_view_needs_no_storage():
+    assert rg.tensor(0.0).as_strided((0, 5), (0, 2), 2).shape == (0, 5)
 
 
 @rust("narrow on a 0-d tensor and a negative length are RuntimeError, checked before the dim "

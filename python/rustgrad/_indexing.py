@@ -428,11 +428,11 @@ def index_add(input, dim, index, source, *, alpha=1):
     """``torch.index_add(input, dim, index, source, alpha=1)``."""
     _wrap_dim(dim, input.ndim)
     index = _idx(index, "index_add_(): Expected dtype int32/int64 for index")
-    if index.numel() and builtins.int(index.min().item()) < 0:
-        raise IndexError("index out of range in self")  # (PyTorch takes no negative index_add indices)
     if source.dtype != input.dtype:
         raise RuntimeError(f"index_add_(): self ({_DNAME[_dtype_name(input)]}) and source "
                            f"({_DNAME[_dtype_name(source)]}) must have the same scalar type")
+    if index.numel() and builtins.int(index.min().item()) < 0:
+        raise IndexError("index out of range in self")  # (PyTorch takes no negative index_add indices)
     if source.numel() == 0 or input.numel() == 0:  # nothing is added, and PyTorch checks no index then
         return input.clone()
     if input.ndim == 0:  # a 0-d input: one index entry, 0 or -1

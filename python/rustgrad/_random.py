@@ -118,7 +118,8 @@ def _out(arr, dtype, requires_grad):
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform samples on [0, 1)."""
     shape = _sizes(size, "rand")
-    return _out(_sample(_gen(generator).random, shape, dtype, _np_dtype(dtype, shape=shape)), dtype, requires_grad)
+    # (rand checks the dtype even for an empty shape; randn only when it samples)
+    return _out(_sample(_gen(generator).random, shape, dtype, _np_dtype(dtype)), dtype, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):

@@ -474,7 +474,9 @@ def median(input, dim=_UNSET, keepdim=_UNSET, *, out=None):
         dim = None
     else:
         dim = _dim_int(dim, "median")
-        _dims((dim,), input.dim())  # IndexError before the dtype check, as in PyTorch
+        d = _dims((dim,), input.dim())  # IndexError before the dtype check, as in PyTorch
+        if d and input.shape[d[0]] == 0:
+            raise IndexError(f"median(): Expected reduction dim {d[0]} to have non-zero size.")
     keepdim = False if keepdim is _UNSET else keepdim
     if input.dtype == _C.bool and dim is None and input.numel() == 0:
         return _C._full([], True, _C.bool)  # (PyTorch's answer for an empty bool tensor)

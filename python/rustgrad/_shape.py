@@ -322,6 +322,9 @@ def _repeat(self, *sizes):
     if len(sizes) < self.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
     padded = [1] * (len(sizes) - self.ndim) + list(self.shape)
+    if 0 in padded and builtins.all(r * n >= 0 for r, n in zip(sizes, padded)):
+        # an empty input repeats to an empty result (PyTorch takes even a negative factor for a 0 dim)
+        return self.reshape(*[r * n for r, n in zip(sizes, padded)]).clone()  # (0 elements either way)
     final = [(r * n + 2**63) % 2**64 - 2**63 for r, n in zip(sizes, padded)]  # int64 arithmetic, as in PyTorch
     if builtins.any(f < 0 for f in final):
         raise RuntimeError(f"Trying to create tensor with negative dimension {builtins.min(final)}: {final}")
