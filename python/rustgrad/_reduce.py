@@ -236,7 +236,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
 @_export
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     """``torch.std``: square root of :func:`var`."""
-    return _var(input, dim, unbiased, keepdim, correction, "std")[0].sqrt()
+    return _C._reduction_root(_var(input, dim, unbiased, keepdim, correction, "std")[0], 2.0, "std")
 
 
 @_export
@@ -249,7 +249,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``torch.std_mean``: ``(std, mean)`` in one call."""
     v, m = _var(input, dim, unbiased, keepdim, correction, "std_mean")
-    return v.sqrt(), m
+    return _C._reduction_root(v, 2.0, "std"), m
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
@@ -267,9 +267,10 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         return (x != 0).to(x.dtype).sum(dl, keepdim=keepdim)
     if ord == 1:
         return a.sum(dl, keepdim=keepdim)
+    # The root has PyTorch's zero subgradient at a zero norm (no NaN gradients at x = 0).
     if ord == 2:
-        return (x * x).sum(dl, keepdim=keepdim).sqrt()
-    return (a ** ord).sum(dl, keepdim=keepdim) ** (1.0 / ord)
+        return _C._reduction_root((x * x).sum(dl, keepdim=keepdim), 2.0, "norm")
+    return _C._reduction_root((a**ord).sum(dl, keepdim=keepdim), builtins.float(ord), "norm")
 
 
 @_export
