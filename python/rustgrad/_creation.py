@@ -79,7 +79,14 @@ def _check_device(device):
         _C.device(device)  # raises for unavailable devices
 
 
-def _finish(t, requires_grad):
+def _finish(t, requires_grad, device=None):
+    """Move a freshly made CPU tensor to ``device`` and set ``requires_grad``.
+
+    Factories build on the CPU and upload (one copy; device-side fills come later), so every
+    factory accepts every device the same way.
+    """
+    if device is not None and _C.device(device).type != "cpu":
+        t = t._to_device(device)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -88,7 +95,7 @@ def _finish(t, requires_grad):
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """Copy ``data`` (number, nested sequence, NumPy array or tensor) into a new tensor."""
     _check_device(device)
-    return _finish(_C.tensor(data, dtype), requires_grad)
+    return _finish(_C.tensor(data, dtype), requires_grad, device)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -107,13 +114,13 @@ asarray = as_tensor
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
-    return _finish(_C._zeros(_sizes(size, "zeros"), dtype), requires_grad)
+    return _finish(_C._zeros(_sizes(size, "zeros"), dtype), requires_grad, device)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
     return _finish(_C._full(_sizes(size, "ones"), 1.0 if dtype is None else 1,
-                            dtype if dtype is not None else _C.float32), requires_grad)
+                            dtype if dtype is not None else _C.float32), requires_grad, device)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
@@ -124,12 +131,12 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=Non
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     if dtype is not None:
         _check_scalar(fill_value, dtype)
-    return _finish(_C._full(_sizes((size,), "full"), fill_value, dtype), requires_grad)
+    return _finish(_C._full(_sizes((size,), "full"), fill_value, dtype), requires_grad, device)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False, memory_format=None, out=None):
     _check_device(device)
-    return _finish(_C._empty(_sizes(size, "empty"), dtype), requires_grad)
+    return _finish(_C._empty(_sizes(size, "empty"), dtype), requires_grad, device)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None):
@@ -137,13 +144,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
-    return _finish(_C._arange(*vals, dtype), requires_grad)
+    return _finish(_C._arange(*vals, dtype), requires_grad, device)
 
 
 def range(start, end, step=1, dtype=None, device=None, requires_grad=False):
     """Deprecated inclusive range (``torch.range``)."""
     n = builtins.int(np.floor((end - start) / step)) + 1
-    return _finish(_C._linspace(start, start + (n - 1) * step, n, dtype), requires_grad)
+    return _finish(_C._linspace(start, start + (n - 1) * step, n, dtype), requires_grad, device)
 
 
 def _steps(steps, fn):
@@ -159,14 +166,14 @@ def _steps(steps, fn):
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
     steps = _steps(steps, "linspace")
-    return _finish(_C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), dtype), requires_grad)
+    return _finish(_C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), dtype), requires_grad, device)
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     steps = _steps(steps, "logspace")
     t = _C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), _C.float64)
     r = _C._binary("pow", builtins.float(base), t)
-    return _finish(r.to(dtype or _C.float32), requires_grad)
+    return _finish(r.to(dtype or _C.float32), requires_grad, device)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None):
@@ -175,25 +182,25 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None):
         if (v is not None or name == "n") and (isinstance(v, (builtins.bool, np.bool_)) or
                                                not isinstance(v, (builtins.int, np.integer))):
             raise TypeError(f"eye(): argument '{name}' must be int, not {type(v).__name__}")
-    return _finish(_C._eye(n, m, dtype), requires_grad)
+    return _finish(_C._eye(n, m, dtype), requires_grad, device)
 
 
 def scalar_tensor(s, dtype=None, device=None, requires_grad=False):
-    return _finish(_C.tensor(s, dtype or _C.float32), requires_grad)
+    return _finish(_C.tensor(s, dtype or _C.float32), requires_grad, device)
 
 
 def zeros_like(input, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(_C._zeros(list(input.shape), dtype or input.dtype), requires_grad)
+    return _finish(_C._zeros(list(input.shape), dtype or input.dtype), requires_grad, input.device if device is None else device)
 
 
 def ones_like(input, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(_C._full(list(input.shape), 1, dtype or input.dtype), requires_grad)
+    return _finish(_C._full(list(input.shape), 1, dtype or input.dtype), requires_grad, input.device if device is None else device)
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
     _check_scalar(fill_value, dtype or input.dtype)
-    return _finish(_C._full(list(input.shape), fill_value, dtype or input.dtype), requires_grad)
+    return _finish(_C._full(list(input.shape), fill_value, dtype or input.dtype), requires_grad, input.device if device is None else device)
 
 
 def empty_like(input, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(_C._empty(list(input.shape), dtype or input.dtype), requires_grad)
+    return _finish(_C._empty(list(input.shape), dtype or input.dtype), requires_grad, input.device if device is None else device)

@@ -95,11 +95,14 @@ def _np_dtype(dtype, kernel="check_uniform_bounds"):
     return "float64" if dtype is _C.float64 else "float32"
 
 
-def _out(arr, dtype, requires_grad):
+def _out(arr, dtype, requires_grad, device=None):
     arr = np.asarray(arr)  # (np.ascontiguousarray would turn a 0-d sample into shape (1,))
     t = _C.from_numpy(arr if arr.flags.c_contiguous else arr.copy())
     if dtype is not None and t.dtype != dtype:
         t = t.to(dtype)
+    if device is not None and _C.device(device).type != "cpu":
+        # Sampled on the host generator, then uploaded (device-side RNG comes later).
+        t = t._to_device(device)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -108,14 +111,14 @@ def _out(arr, dtype, requires_grad):
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform samples on [0, 1)."""
     shape = _sizes(size, "rand")
-    return _out(_draw(_gen(generator).random, shape, dtype=_np_dtype(dtype)), dtype, requires_grad)
+    return _out(_draw(_gen(generator).random, shape, dtype=_np_dtype(dtype)), dtype, requires_grad, device)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal samples."""
     shape = _sizes(size, "randn")
     return _out(_draw(_gen(generator).standard_normal, shape, dtype=_np_dtype(dtype, "normal_kernel_cpu")), dtype,
-                requires_grad)
+                requires_grad, device)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -133,7 +136,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     a = _draw(_gen(generator).integers, low, high, size=shape, dtype=np.int64)
-    return _out(a, dtype or _C.int64, requires_grad)
+    return _out(a, dtype or _C.int64, requires_grad, device)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -149,12 +152,12 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     return _out(_draw(_gen(generator).permutation, n).astype(np.int64), dtype or _C.int64, requires_grad)
 
 
-def rand_like(input, dtype=None, **kw):
-    return rand(*input.shape, dtype=dtype or input.dtype)
+def rand_like(input, dtype=None, device=None, **kw):
+    return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device)
 
 
-def randn_like(input, dtype=None, **kw):
-    return randn(*input.shape, dtype=dtype or input.dtype)
+def randn_like(input, dtype=None, device=None, **kw):
+    return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device)
 
 
 def randint_like(input, low=0, high=None, dtype=None, **kw):
