@@ -473,6 +473,32 @@ def test_module_to(device):
     np.testing.assert_allclose(m(rg.tensor(a)).detach().numpy(), ref, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("opt", ["sgd", "sgd_nesterov", "adam", "adamw_amsgrad"])
+def test_training_steps_match_cpu(wgpu, opt):
+    make = {
+        "sgd": lambda ps: rg.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-2, dampening=0.1),
+        "sgd_nesterov": lambda ps: rg.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, maximize=True),
+        "adam": lambda ps: rg.optim.Adam(ps, lr=1e-2, weight_decay=1e-2),
+        "adamw_amsgrad": lambda ps: rg.optim.AdamW(ps, lr=1e-2, amsgrad=True),
+    }[opt]
+    a, target = rand(7, 17), rand(7, 5)
+    results = []
+    for device in ("cpu", "wgpu"):
+        rg.manual_seed(0)
+        m = rg.nn.Sequential(rg.nn.Linear(17, 33), rg.nn.Tanh(), rg.nn.Linear(33, 5)).to(device)
+        o = make(list(m.parameters()))
+        x, y = t(a, device), t(target, device)
+        for _ in range(3):
+            o.zero_grad()
+            loss = ((m(x) - y) ** 2).mean()
+            loss.backward()
+            o.step()
+        assert all(p.device.type == device for p in m.parameters())
+        results.append([p.detach().cpu().numpy() for p in m.parameters()])
+    for c, g in zip(*results):
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
+
+
 # ---------------------------------------------------------------- the engine's batching
 
 
