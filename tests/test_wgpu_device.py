@@ -165,6 +165,8 @@ def test_factories(device):
                  rg.randn_like(x)):
         assert like.device == x.device
     assert rg.zeros_like(x, device="cpu").device.type == "cpu"
+    for new in (x.new_zeros(2), x.new_ones(2), x.new_empty(2), x.new_full((2,), 3.0), x.new_tensor([1.0])):
+        assert new.device == x.device
     leaf = rg.zeros(3, device=device, requires_grad=True)
     assert leaf.is_leaf and leaf.requires_grad and leaf.device.type == device
 
@@ -299,9 +301,27 @@ def test_strided_copies(device):
     # copy_ across devices moves the data (as PyTorch's does).
     y.copy_(rg.tensor(a.T))
     check(y, a.T, device)
+    y.copy_(rg.tensor(3))  # an int64 host scalar, converted on the host before the upload
+    check(y, np.full((17, 33), 3.0), device)
     z = rg.zeros(33, 17)
     z.copy_(x)
     np.testing.assert_array_equal(z.numpy(), a)
+
+
+def test_inplace_and_setitem(device):
+    x = rg.arange(6.0, device=device).reshape(2, 3)
+    x += 1
+    x.mul_(2)
+    x.relu_()
+    x[:, 1] = 0
+    x[0] = rg.tensor([7.0, 8.0, 9.0], device=device)
+    x[1, 2] = 5.5
+    check(x, [[7, 8, 9], [8, 0, 5.5]], device)
+    import copy
+
+    c = copy.deepcopy(x)
+    assert c.device == x.device
+    check(c, [[7, 8, 9], [8, 0, 5.5]], device)
 
 
 # ---------------------------------------------------------------- reductions

@@ -331,7 +331,8 @@ def _new(fn):
     def f(self, *size, dtype=None, device=None, requires_grad=False, **kw):
         from rustgrad import _creation
 
-        return getattr(_creation, fn)(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return getattr(_creation, fn)(*size, dtype=dtype or self.dtype, device=device or self.device,
+                                      requires_grad=requires_grad)
 
     return f
 
@@ -341,10 +342,10 @@ Tensor.new_ones = _new("ones")
 Tensor.new_empty = _new("empty")
 Tensor.new_full = lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: _C._full(
     list(size), fill_value, dtype or self.dtype
-).requires_grad_(requires_grad)
+)._to_device(device or self.device).requires_grad_(requires_grad)
 Tensor.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: _C.tensor(
     data, dtype or self.dtype
-).requires_grad_(requires_grad)
+)._to_device(device or self.device).requires_grad_(requires_grad)
 Tensor.view_as = lambda self, other: self.view(*other.shape)
 Tensor.reshape_as = lambda self, other: self.reshape(*other.shape)
 Tensor.expand_as = lambda self, other: self.expand(*other.shape)

@@ -27,6 +27,7 @@ pub(crate) fn materialize(src: &Tensor, dtype: DType) -> Result<Tensor> {
 }
 
 /// `t` itself when contiguous, else a contiguous copy (no autograd).
+#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
 pub(crate) fn contiguous_raw(t: &Tensor) -> Result<Tensor> {
     if t.is_contiguous() {
         Ok(t.clone())
@@ -103,8 +104,18 @@ pub fn owned_contiguous(g: Tensor) -> Result<Tensor> {
 /// Copy `src` into `dst`'s memory (broadcasting src, converting dtype). No autograd, bumps version.
 pub(crate) fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     if dst.device() != src.device() {
-        // `copy_` is the one op that crosses devices, as in PyTorch: move src over first.
-        let moved = crate::kernels::transfer::to_device(&src.detach(), dst.device())?;
+        // `copy_` is the one op that crosses devices, as in PyTorch: move src over first,
+        // converting the dtype on the host side of the move (the device converts few dtypes).
+        let moved = if src.device().is_cpu() {
+            let s = if src.dtype() == dst.dtype() {
+                src.detach()
+            } else {
+                materialize(src, dst.dtype())?
+            };
+            crate::kernels::transfer::to_device(&s, dst.device())?
+        } else {
+            crate::kernels::transfer::to_device(&src.detach(), dst.device())?
+        };
         return copy_into(dst, &moved);
     }
     if crate::kernels::copy_into(dst, src)? {
