@@ -398,3 +398,15 @@ def test_function_apply_does_not_leak_node_names():
         Sq.apply(x).sum().backward()
     assert x.grad.tolist() == [100.0, 100.0]
     assert Sq.apply(x).grad_fn.name() == "SqBackward"
+
+
+def test_bool_arrays_with_stray_bytes_are_normalised():
+    raw = np.frombuffer(bytes([2, 0, 1, 255]), dtype=np.bool_).copy()
+    for t in (T.from_numpy(raw), T.as_tensor(raw), T.tensor(raw)):
+        assert t.tolist() == [True, False, True, True]
+        assert t.numpy().view(np.uint8).tolist() == [1, 0, 1, 1]
+        assert (~t).tolist() == [False, True, False, False]
+    ok = np.array([True, False])
+    shared = T.from_numpy(ok)
+    ok[1] = True  # clean arrays are still shared, as in PyTorch
+    assert shared.tolist() == [True, True]

@@ -20,7 +20,8 @@ _INT64 = (-(2**63), 2**63 - 1)
 def _size_int(v, fn, pos):
     if isinstance(v, Tensor) and v.ndim == 0 and not v.is_floating_point() and v.dtype is not _C.bool:
         v = v.item()
-    if isinstance(v, (builtins.bool, np.bool_)) or not isinstance(v, (builtins.int, np.integer)):
+    # (PyTorch's parser takes a bool as an int anywhere but first: zeros(2, True) is [2, 1])
+    if isinstance(v, (builtins.bool, np.bool_)) and pos == 1 or not isinstance(v, (builtins.int, np.integer)):
         raise TypeError(f"{fn}(): argument 'size' failed to unpack the object at pos {pos} with error "
                         f"\"type must be tuple of ints,but got {type(v).__name__}\"")
     v = builtins.int(v)
@@ -129,9 +130,10 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=Non
         fill_value = fill_value.item()
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+    sizes = _sizes((size,), "full")
     if dtype is not None:
         _check_scalar(fill_value, dtype)
-    return _finish(_C._full(_sizes((size,), "full"), fill_value, dtype), requires_grad, device)
+    return _finish(_C._full(sizes, fill_value, dtype), requires_grad, device)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False, memory_format=None, out=None):
@@ -144,6 +146,8 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if isinstance(vals[2], builtins.float) and not math.isfinite(vals[2]):
+        raise RuntimeError(f"step must be finite but got {vals[2]}")
     return _finish(_C._arange(*vals, dtype), requires_grad, device)
 
 
@@ -166,6 +170,10 @@ def _steps(steps, fn):
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
     steps = _steps(steps, "linspace")
+    if dtype is not None and steps:  # (PyTorch converts the end only when it is used)
+        _check_scalar(start, dtype)
+        if steps > 1:
+            _check_scalar(end, dtype)
     return _finish(_C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), dtype), requires_grad, device)
 
 
@@ -176,12 +184,18 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
     return _finish(r.to(dtype or _C.float32), requires_grad, device)
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None):
+_NO_M = object()
+
+
+def eye(n, m=_NO_M, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
     for name, v in (("n", n), ("m", m)):
-        if (v is not None or name == "n") and (isinstance(v, (builtins.bool, np.bool_)) or
-                                               not isinstance(v, (builtins.int, np.integer))):
-            raise TypeError(f"eye(): argument '{name}' must be int, not {type(v).__name__}")
+        if v is not _NO_M and (isinstance(v, (builtins.bool, np.bool_)) or not isinstance(v, (builtins.int, np.integer))):
+            raise TypeError(f"eye(): argument '{name}' must be int, not {type(v).__name__}")  # (m=None too)
+    m = None if m is _NO_M else m
+    for v in (n, m):
+        if v is not None and not _INT64[0] <= v <= _INT64[1]:
+            raise ValueError("Overflow when unpacking long long")
     return _finish(_C._eye(n, m, dtype), requires_grad, device)
 
 

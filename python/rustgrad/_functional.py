@@ -58,24 +58,36 @@ clip = _export(clamp, "clip")
 _export(lambda input, min=None, max=None: input.clamp_(min, max), "clamp_")
 
 
-def _empty_like_operand(x):
-    """A stand-in with x's promotion category (dimensioned, 0-d or Python scalar) and no data."""
-    if isinstance(x, Tensor):
-        return x.reshape(-1)[:0] if x.ndim else x.detach()
-    return x
+def _promote(a, b):
+    return b if a is None else a if b is None else _C._promote_types(a, b)
+
+
+def _combine(higher, lower):
+    """PyTorch's combine_categories: a lower tier only wins with a higher category."""
+    if higher is None:
+        return lower
+    if lower is None or higher.is_floating_point:
+        return higher
+    if higher is _C.bool or lower.is_floating_point:
+        return _promote(higher, lower)
+    return higher
 
 
 def _result_dtype(*operands):
-    """The dtype PyTorch's type promotion gives ``operands`` (tensors and Python scalars)."""
-    ops = [_empty_like_operand(x) for x in operands]
-    if not builtins.any(isinstance(x, Tensor) for x in ops):
-        ops[0] = _C.tensor(ops[0])
-    r = ops[0]
-    for x in ops[1:]:
-        r = _C._binary("add", r, x) if isinstance(r, Tensor) or isinstance(x, Tensor) else r
-    if not isinstance(r, Tensor):
-        r = _C.tensor(r)
-    return r.dtype
+    """The dtype PyTorch's type promotion gives ``operands``: dimensioned tensors, then 0-d
+    tensors, then Python numbers, each tier promoted on its own and combined by category."""
+    dim = zero = wrapped = None
+    for x in operands:
+        if isinstance(x, Tensor):
+            if x.ndim:
+                dim = _promote(dim, x.dtype)
+            else:
+                zero = _promote(zero, x.dtype)
+        else:
+            dt = _C.bool if isinstance(x, (builtins.bool, np.bool_)) else \
+                _C.int64 if isinstance(x, (builtins.int, np.integer)) else _C.float32
+            wrapped = _promote(wrapped, dt)
+    return _combine(dim, _combine(zero, wrapped))
 
 
 def _scaled(name, input, other, alpha):
@@ -88,11 +100,15 @@ def _scaled(name, input, other, alpha):
             raise RuntimeError("Boolean alpha only supported for Boolean results.")
     elif isinstance(alpha, (float, np.floating)) and not rt.is_floating_point:
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
-    if rt is _C.bool and name == "sub":
-        return _C._binary("sub", input, other)  # raises PyTorch's bool-subtraction error
+    if rt is _C.bool:
+        if name == "sub":
+            return _C._binary("sub", input, other)  # raises PyTorch's bool-subtraction error
+        # a bool result: alpha is cast to bool too (alpha=0 adds nothing)
+        return _C._binary(name, input, other if alpha else _C._logical("and", _t(other), _C.tensor(False)))
     if alpha == 1:
         return _C._binary(name, input, other)
-    return _C._binary(name, input, other * alpha)
+    # alpha * other in the result dtype (a uint8 other times -1 must not wrap first)
+    return _C._binary(name, input, (other.to(rt) if isinstance(other, Tensor) else other) * alpha)
 
 
 @_export
@@ -121,8 +137,42 @@ multiply = _export(mul, "multiply")
 
 @_export
 def div(input, other, *, rounding_mode=None, out=None):
-    r = _t(input).div(other, rounding_mode=rounding_mode)
+    """``torch.div``: true division, or ``rounding_mode='floor'`` / ``'trunc'`` (integer inputs stay
+    integer, computed exactly, and refuse a zero divisor)."""
+    input = _t(input)
+    if rounding_mode is None:
+        r = _C._binary("div", input, other)
+    elif rounding_mode == "floor":
+        r = _C._binary("floor_divide", input, other)
+    elif rounding_mode == "trunc":
+        rt = _result_dtype(input, other)
+        if rt.is_floating_point:
+            r = _C._unary("trunc", _C._binary("div", input, other))
+        else:
+            b = other.to(rt) if isinstance(other, Tensor) else other
+            q = _C._binary("floor_divide", input.to(rt), b)  # raises ZeroDivisionError like PyTorch
+            rem = _C._binary("remainder", input.to(rt), b)
+            # floor and trunc differ by one where the remainder is nonzero and the signs differ
+            fix = _C._logical("and", rem != 0, _C._compare("ne", input < 0, _C._compare("lt", b, 0)
+                                                              if isinstance(b, Tensor) else _C.tensor(b < 0)))
+            r = _C._where(fix, _C._binary("add", q, 1), q)
+    else:
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"'{rounding_mode}'")
     return out.copy_(r) if out is not None else r
+
+
+_DNAME = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
+
+
+def _div_(self, other, *, rounding_mode=None):
+    if rounding_mode is None:
+        return self._binary_("div", other)
+    r = div(self, other, rounding_mode=rounding_mode)
+    if not can_cast(r.dtype, self.dtype):
+        raise RuntimeError(f"result type {_DNAME[str(r.dtype).split('.')[-1]]} can't be cast to the desired output "
+                           f"type {_DNAME[str(self.dtype).split('.')[-1]]}")
+    return self.copy_(r)
 
 
 divide = _export(div, "divide")
@@ -144,14 +194,16 @@ def fmod(input, other, *, out=None):
     if not isinstance(input, Tensor):
         raise TypeError(f"fmod() received an invalid combination of arguments - got ({type(input).__name__}, "
                         f"{type(other).__name__})")
+    shape = broadcast_shapes(input.shape, other.shape if isinstance(other, Tensor) else ())
     rt = _result_dtype(input, other)
     if rt is _C.bool:
         raise NotImplementedError("\"fmod_cpu\" not implemented for 'Bool'")
     a = input.to(rt)
     b = other.to(rt) if isinstance(other, Tensor) else other
-    shape = broadcast_shapes(a.shape, b.shape if isinstance(b, Tensor) else ())
     if not rt.is_floating_point:
-        if int(np.prod(shape)) and builtins.bool((b == 0).any() if isinstance(b, Tensor) else b == 0):
+        if not int(np.prod(shape)):
+            return _C._zeros(list(shape), rt)  # nothing is divided (PyTorch checks no divisor then)
+        if builtins.bool((b == 0).any() if isinstance(b, Tensor) else b == 0):
             raise RuntimeError("ZeroDivisionError")
         r = _C._binary("remainder", a, b)  # sign of the divisor; move it to the dividend's
         fix = _C._logical("and", r != 0, _C._compare("ne", r < 0, a < 0))
@@ -343,3 +395,11 @@ Tensor.addcmul_ = _addcmul_
 Tensor.addcdiv_ = _addcdiv_
 Tensor.add = add
 Tensor.sub = Tensor.subtract = sub
+Tensor.div = Tensor.divide = div
+Tensor.div_ = _div_
+# Augmented assignment writes in place, as in PyTorch (without these `x //= y` rebinds x to a new
+# tensor: no result-type check, no write through views).
+Tensor.__ifloordiv__ = lambda self, other: self.floor_divide_(other)
+Tensor.__imod__ = lambda self, other: self.remainder_(other)
+Tensor.__ipow__ = lambda self, other: self.pow_(other)
+Tensor.__ixor__ = lambda self, other: self.copy_(self ^ other)

@@ -34,13 +34,13 @@ def _grad_on():
 def _as_index_item(it):
     """Normalise one index item: lists/arrays/0-d tensors become tensors or ints."""
     if isinstance(it, (builtins.bool, np.bool_)):
-        return Tensor(np.array(it))
+        return _C.from_numpy(np.array(it))  # a 0-d bool mask (Tensor(np.array(True)) would be float)
     if isinstance(it, (int, np.integer)):
         return int(it)
     if it is None or it is Ellipsis or isinstance(it, slice):
         return it
     if isinstance(it, str):
-        raise TypeError("new(): invalid data type 'str'")
+        return it  # refused where it is reached, after the items before it (PyTorch's order)
     if isinstance(it, Tensor):
         if it.ndim == 0 and _dtype_name(it) in _INT_DTYPES:
             return int(it.item())
@@ -52,10 +52,16 @@ def _as_index_item(it):
         if arr.size == 0:
             arr = arr.astype(np.int64)
         return _C.from_numpy(np.ascontiguousarray(arr))
-    raise IndexError(
-        "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices "
-        f"(got {type(it).__name__})"
-    )
+    return _BadIndex(it)  # refused where it is reached, after the items before it (PyTorch's order)
+
+
+class _BadIndex:
+    def __init__(self, it):
+        self.what = type(it).__name__
+
+    def fail(self):
+        raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
+                         f"indices (got {self.what})")
 
 
 def _sequence_as_tuple(idx):
@@ -88,17 +94,17 @@ def _expand_ellipsis(items, ndim):
     used = sum(_consumed(i) for i in items)
     if used > ndim:
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
-    n_ell = sum(1 for i in items if i is Ellipsis)
-    if n_ell > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    if n_ell == 1:
+    if builtins.any(i is Ellipsis for i in items):
+        # PyTorch expands the first Ellipsis and lets any later one stand for no dims.
         k = items.index(Ellipsis)
-        items = items[:k] + [slice(None)] * (ndim - used) + items[k + 1:]
+        items = items[:k] + [slice(None)] * (ndim - used) + [i for i in items[k + 1:] if i is not Ellipsis]
     return items
 
 
-def _basic_and_advanced(x, items):
-    """Apply basic indices as views; return the view and [(dim, index ndarray)] still to apply."""
+def _basic_and_advanced(x, items, deferred=None):
+    """Apply basic indices as views; return the view and [(dim, index ndarray)] still to apply.
+    With a ``deferred`` list, an index tensor of a bad dtype is recorded there instead of raising
+    (setitem: PyTorch converts the value before it checks the index tensors)."""
     items = _expand_ellipsis(items, x.ndim)
     dim = 0
     adv = []
@@ -106,6 +112,10 @@ def _basic_and_advanced(x, items):
         if it is None:
             x = x.unsqueeze(dim)
             dim += 1
+        elif isinstance(it, str):
+            raise TypeError("new(): invalid data type 'str'")
+        elif isinstance(it, _BadIndex):
+            it.fail()
         elif isinstance(it, int):
             if x.ndim == 0:
                 raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
@@ -143,20 +153,34 @@ def _basic_and_advanced(x, items):
                 adv.append((dim, arr.astype(np.int64)))
                 dim += 1
             else:
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+                err = IndexError("tensors used as indices must be long, int, byte or bool tensors")
+                if deferred is None:
+                    raise err
+                deferred.append(err)
+                dim += 1
     return x, adv
+
+
+def _broadcast_adv(adv):
+    try:
+        return np.broadcast_arrays(*[a for _, a in adv])
+    except ValueError:
+        shapes = ", ".join(f"[{', '.join(map(str, a.shape))}]" for _, a in adv)
+        raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}") from None
 
 
 def _linear_index(x, adv):
     """Broadcast the advanced indices, bounds-check them and fold them into one linear index."""
     dims = [d for d, _ in adv]
-    try:
-        arrs = np.broadcast_arrays(*[a for _, a in adv])
-    except ValueError:
-        shapes = ", ".join(f"[{', '.join(map(str, a.shape))}]" for _, a in adv)
-        raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}") from None
+    arrs = _broadcast_adv(adv)
     bshape = arrs[0].shape if arrs else ()
     lin = np.zeros(bshape, dtype=np.int64)
+    rest = 1
+    for d in range(x.ndim):
+        if d not in dims:
+            rest *= x.shape[d]
+    if rest * int(np.prod(bshape)) == 0:
+        return dims, bshape, lin  # an empty result reads nothing: PyTorch checks no bounds then
     for d, a in zip(dims, arrs):
         n = x.shape[d]
         bad = (a < -n) | (a >= n)
@@ -175,7 +199,10 @@ def _apply_advanced(x, adv):
     if dims != list(range(len(dims))):
         x = x.permute(*(dims + rest))
     rest_shape = [x.shape[len(dims) + i] for i in range(len(rest))]
-    flat = x.reshape(-1, *rest_shape)
+    lead = 1
+    for d in range(len(dims)):
+        lead *= x.shape[d]
+    flat = x.reshape(lead, *rest_shape)  # (not -1: ambiguous when a rest dim is 0)
     out = _C._index_select(flat, 0, _C.from_numpy(np.ascontiguousarray(lin.reshape(-1))))
     out = out.reshape(*bshape, *rest_shape)
     if adjacent and dims[0] > 0:
@@ -194,11 +221,12 @@ def _getitem(self, idx):
             raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
                              "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
         return self.select(0, idx)
-    if isinstance(idx, slice) and self.ndim > 0:
+    if isinstance(idx, slice):
         step = 1 if idx.step is None else int(idx.step)
-        if step <= 0:
+        if step <= 0:  # (checked before the 0-d "too many indices", as in PyTorch)
             raise ValueError("step must be greater than zero")
-        return _C._slice(self, 0, idx.start, idx.stop, step)
+        if self.ndim > 0:
+            return _C._slice(self, 0, idx.start, idx.stop, step)
     x, adv = _basic_and_advanced(self, _normalise(idx))
     if adv:
         x = _apply_advanced(x, adv)
@@ -206,6 +234,34 @@ def _getitem(self, idx):
         x = _C._as_strided(self, list(self.shape), list(self.stride()), self.storage_offset()) \
             if not self.requires_grad else self.view(*self.shape)
     return x
+
+
+_DNAME = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
+
+
+def _setitem_value(value, x, items):
+    """The value tensor for an advanced-index write: a Tensor must already have x's dtype
+    (PyTorch's index_put_), except a one-element value under a single mask (PyTorch turns that into
+    a masked_fill, which casts)."""
+    v = _value_tensor(value, x)
+    adv = [i for i in items if isinstance(i, Tensor)]
+    # (a 0-d bool index is a long index of 0 or 1 entries in PyTorch, not a mask)
+    single_mask = len(adv) == 1 and _dtype_name(adv[0]) in ("bool", "uint8") and adv[0].ndim > 0
+    if single_mask and _dtype_name(adv[0]) == "uint8" and (not isinstance(value, Tensor) or value.numel() == 1):
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype unsigned char")
+    if isinstance(value, Tensor) and value.dtype != x.dtype and not (single_mask and value.numel() == 1):
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{_DNAME[_dtype_name(x)]} for the destination and {_DNAME[_dtype_name(value)]} for the "
+                           "source.")
+    return _strip_leading_ones(v)
+
+
+def _strip_leading_ones(v):
+    """PyTorch drops a value's leading size-1 dims before broadcasting it into the target."""
+    k = 0
+    while k < v.ndim and v.shape[k] == 1:
+        k += 1
+    return v.reshape(*v.shape[k:]) if k else v
 
 
 def _offsets_of(t):
@@ -230,19 +286,42 @@ def _value_tensor(value, like):
 
 def _setitem(self, idx, value):
     """``x[idx] = value``: writes into x's storage; autograd rebases x's history when needed."""
-    _C._check_inplace(self)
-    v = _value_tensor(value, self)
-    if _grad_on() and (self.requires_grad or v.requires_grad):
+    if isinstance(idx, slice) and idx.step is not None and int(idx.step) == 0:
+        raise ValueError("slice step cannot be zero")
+    if idx is False:  # PyTorch: a no-op (x[True], x[None], x[...] write the whole tensor)
+        return
+    if idx is True or idx is None:
+        idx = Ellipsis
+    if builtins.any(n > 1 and s == 0 for n, s in zip(self.shape, self.stride())):
+        # PyTorch fills an expanded tensor (x[...] = scalar, index_put_); a tensor value written by
+        # copy_ is refused there by copy_'s own overlap check. Only autograd's rule applies here.
+        if _grad_on() and self.requires_grad and self.is_leaf:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    else:
+        _C._check_inplace(self)
+    if _grad_on() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+        v = _value_tensor(value, self)
         lin = _getitem(_C._arange(0, self.numel(), 1, "int64").reshape(*self.shape), idx)
         vv = v.to(self.dtype).expand(*lin.shape).reshape(-1)
         res = _C._scatter(self.reshape(-1), 0, lin.reshape(-1), vv, "none").reshape(*self.shape)
         _C._commit_inplace(self, res)
         return
     with _NoGrad():
-        x, adv = _basic_and_advanced(self, _normalise(idx))
-        if not adv:
-            x.copy_(v)
+        items = _normalise(idx)
+        deferred = []
+        x, adv = _basic_and_advanced(self, items, deferred)
+        if not adv and not deferred:
+            x.copy_(_strip_leading_ones(_value_tensor(value, self)))
             return
+        # PyTorch's order: basic indices (above), the Python value's conversion, index tensor
+        # dtypes, index shapes, the value's dtype, then index bounds.
+        _value_tensor(value, self)
+        if deferred:
+            raise deferred[0]
+        _broadcast_adv(adv)
+        v = _setitem_value(value, self, items)
+        if self.numel() == 0:
+            return  # PyTorch's index_put_ kernel never runs (nor bounds-checks) on an empty tensor
         offs = _apply_advanced(_offsets_of(x), adv)
         vb = v.expand(*offs.shape) if tuple(v.shape) != tuple(offs.shape) else v
         _C._put_offsets_(self, offs, vb.to(self.dtype))
@@ -289,9 +368,18 @@ def _inplace(self, res):
 
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     """``torch.gather(input, dim, index)``."""
-    if _dtype_name(index) not in ("int64", "int32"):
-        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+    _wrap_dim(dim, input.ndim)
+    index = _index_dtype(index, "gather")
     return _C._gather(input, dim, index)
+
+
+def _index_dtype(index, op):
+    """gather/scatter index: int64 or int32; PyTorch only checks the dtype of a non-empty index."""
+    if _dtype_name(index) in ("int64", "int32"):
+        return index
+    if index.numel() == 0:
+        return index.to(_C.int64)
+    raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
 
 
 def _scalar_src(self, value):
@@ -306,9 +394,11 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         src = value
     if src is None:
         raise TypeError("scatter() missing required argument 'src' or 'value'")
-    s = _scalar_src(input, src)
-    if _dtype_name(index) not in ("int64", "int32"):
-        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
+    _wrap_dim(dim, input.ndim)
+    index = _index_dtype(index, "scatter")
+    # (a Python value is converted, and range-checked, only when the kernel writes something)
+    s = src if isinstance(src, Tensor) or index.numel() else _C._full([], 0, input.dtype)
+    s = _scalar_src(input, s)
     if isinstance(src, Tensor) and src.dtype != input.dtype and src.ndim > 0:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     return _C._scatter(input, dim, index, s, reduce or "none")
@@ -316,8 +406,8 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 def scatter_add(input, dim, index, src):
     """``torch.scatter_add(input, dim, index, src)``: accumulates duplicates."""
-    if _dtype_name(index) not in ("int64", "int32"):
-        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
+    _wrap_dim(dim, input.ndim)
+    index = _index_dtype(index, "scatter")
     if src.dtype != input.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     return _C._scatter(input, dim, index, src, "add")
@@ -325,13 +415,32 @@ def scatter_add(input, dim, index, src):
 
 def index_select(input, dim, index, *, out=None):
     """``torch.index_select(input, dim, index)``."""
-    return _C._index_select(input, dim, _idx(index))
+    _wrap_dim(dim, input.ndim)
+    index = _idx(index)
+    if input.ndim == 0 and index.numel() != 1:
+        raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {index.numel()} value(s)")
+    if index.numel() and builtins.int(index.min().item()) < 0:
+        raise IndexError("index out of range in self")  # index_select takes no negative indices
+    return _C._index_select(input, dim, index)
 
 
 def index_add(input, dim, index, source, *, alpha=1):
     """``torch.index_add(input, dim, index, source, alpha=1)``."""
-    return _C._index_add(input, dim, _idx(index, "index_add_(): Expected dtype int32/int64 for index"),
-                         source, float(alpha))
+    _wrap_dim(dim, input.ndim)
+    index = _idx(index, "index_add_(): Expected dtype int32/int64 for index")
+    if index.numel() and builtins.int(index.min().item()) < 0:
+        raise IndexError("index out of range in self")  # (PyTorch takes no negative index_add indices)
+    if source.dtype != input.dtype:
+        raise RuntimeError(f"index_add_(): self ({_DNAME[_dtype_name(input)]}) and source "
+                           f"({_DNAME[_dtype_name(source)]}) must have the same scalar type")
+    if source.numel() == 0 or input.numel() == 0:  # nothing is added, and PyTorch checks no index then
+        return input.clone()
+    if input.ndim == 0:  # a 0-d input: one index entry, 0 or -1
+        vals = index.reshape(-1).tolist()
+        if len(vals) != 1 or vals[0] not in (0, -1):
+            raise IndexError(f"index {vals[0] if vals else 0} is out of bounds for dimension 0 with size 1")
+        return input + source.reshape(()) * alpha if alpha != 1 else input + source.reshape(())
+    return _C._index_add(input, dim, index, source, float(alpha))
 
 
 def _along(input, dim, index, shape):
@@ -346,9 +455,29 @@ def _along(input, dim, index, shape):
 
 def index_copy(input, dim, index, source):
     """``torch.index_copy(input, dim, index, source)``."""
+    _wrap_dim(dim, input.ndim)
+    if source.ndim == 0 and isinstance(index, Tensor) and index.numel() != 1:
+        raise IndexError(f"index_copy_(): When source is scalar, index should have one element (got {index.numel()})")
     index = _long_idx(index, "index_copy_")
+    if source.dtype != input.dtype:
+        raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
+                           f"{_DNAME[_dtype_name(input)]} and (source) {_DNAME[_dtype_name(source)]}")
+    if input.ndim:
+        _check_index_range(index, input.shape[_wrap_dim(dim, input.ndim)], _wrap_dim(dim, input.ndim),
+                           wrap=False, prefix="index_copy_(): ")
     ix, d = _along(input, dim, index, list(source.shape))
     return _C._scatter(input, d, ix, source, "none")
+
+
+def _check_index_range(index, n, d, wrap, prefix=""):
+    """IndexError for an index outside [-n, n) (or [0, n) without ``wrap``); negatives wrapped."""
+    if not index.numel():
+        return index
+    lo, hi = builtins.int(index.min().item()), builtins.int(index.max().item())
+    low = -n if wrap else 0
+    if lo < low or hi >= n:
+        raise IndexError(f"{prefix}index {lo if lo < low else hi} is out of bounds for dimension {d} with size {n}")
+    return _C._where(index < 0, index + n, index) if lo < 0 else index
 
 
 def index_fill(input, dim, index, value):
@@ -356,10 +485,25 @@ def index_fill(input, dim, index, value):
     index = _idx(index, "index_fill_(): Expected dtype int64 for index.", ints=("int64",), exc=IndexError)
     shape = list(input.shape)
     d = _wrap_dim(dim, input.ndim)
-    if shape:
-        shape[d] = index.numel()
+    if not shape:  # a 0-d input: any index entry must be 0 or -1
+        if not isinstance(value, Tensor):
+            _check_scalar(value, input.dtype)
+        vals = index.reshape(-1).tolist()
+        bad = [v for v in vals if v not in (0, -1)]
+        if bad:
+            raise IndexError(f"index {bad[0]} is out of bounds for dimension 0 with size 1")
+        return _C._full([], _check_scalar(value, input.dtype) if not isinstance(value, Tensor) else value.item(),
+                        input.dtype) if vals else input.clone()
+    index = _check_index_range(index, shape[d], d, wrap=True)
+    shape[d] = index.numel()
     ix, d = _along(input, dim, index, shape)
     return _C._scatter(input, d, ix, _scalar_src(input, value).to(input.dtype), "none")
+
+
+def _broadcast_shapes(*shapes):
+    from rustgrad._functional import broadcast_shapes  # (RuntimeError, PyTorch's type)
+
+    return broadcast_shapes(*shapes)
 
 
 def _check_mask(mask):
@@ -383,7 +527,7 @@ def masked_fill(input, mask, value):
 def masked_select(input, mask):
     """``torch.masked_select(input, mask)``: 1-D tensor of the selected elements."""
     _check_mask(mask)
-    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    shape = tuple(_broadcast_shapes(input.shape, mask.shape))
     x = input.expand(*shape) if tuple(input.shape) != shape else input
     m = mask.expand(*shape) if tuple(mask.shape) != shape else mask
     return x.reshape(-1)[m.reshape(-1)]
@@ -392,7 +536,7 @@ def masked_select(input, mask):
 def masked_scatter(input, mask, source):
     """``torch.masked_scatter(input, mask, source)``."""
     _check_mask(mask)
-    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    shape = tuple(_broadcast_shapes(input.shape, mask.shape))
     m = np.broadcast_to(mask.numpy(), shape).reshape(-1)
     pos = np.nonzero(m)[0]
     x = input.expand(*shape).reshape(-1)
@@ -418,20 +562,35 @@ def argwhere(input):
 
 
 def take(input, index):
-    """``torch.take(input, index)``: input treated as 1-D."""
+    """``torch.take(input, index)``: input treated as 1-D; negative indices count from the end."""
     index = _long_idx(index, "take")
-    return _C._index_select(input.reshape(-1), 0, index.reshape(-1)).reshape(*index.shape)
+    n = input.numel()
+    flat = index.reshape(-1)
+    if flat.numel():
+        if n == 0:
+            raise IndexError("take(): tried to take from an empty tensor")
+        lo, hi = builtins.int(flat.min().item()), builtins.int(flat.max().item())
+        if lo < -n or hi >= n:
+            raise IndexError(f"out of range: tried to access index {lo if lo < -n else hi} on a tensor of {n} elements.")
+        if lo < 0:
+            flat = _C._where(flat < 0, flat + n, flat)
+    return _C._index_select(input.reshape(-1), 0, flat).reshape(*index.shape)
 
 
 def take_along_dim(input, indices, dim=None):
     """``torch.take_along_dim(input, indices, dim)``."""
     if dim is None:
         return take(input, indices.reshape(-1))
+    if _dtype_name(indices) != "int64":
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got {_LONG[_dtype_name(indices)]}")
+    if input.ndim != indices.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {input.ndim} dimensions for input, and {indices.ndim} dimensions for indices")
     if input.ndim == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     d = _wrap_dim(dim, input.ndim)
     s_in, s_ix = list(input.shape), list(indices.shape)
-    bi = list(np.broadcast_shapes(tuple(s_in[:d] + [1] + s_in[d + 1:]), tuple(s_ix[:d] + [1] + s_ix[d + 1:])))
+    bi = list(_broadcast_shapes(tuple(s_in[:d] + [1] + s_in[d + 1:]), tuple(s_ix[:d] + [1] + s_ix[d + 1:])))
     x = input.expand(*(bi[:d] + [s_in[d]] + bi[d + 1:]))
     ix = indices.expand(*(bi[:d] + [s_ix[d]] + bi[d + 1:]))
     return gather(x, d, ix)

@@ -2,6 +2,7 @@
 ``manual_seed`` makes runs reproducible. Streams differ from PyTorch's (different algorithm)."""
 
 import builtins
+import math
 
 import numpy as np
 
@@ -89,13 +90,24 @@ def _draw(fn, *args, **kwargs):
 _KERNEL_DTYPE = {"int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
 
 
-def _np_dtype(dtype, kernel="check_uniform_bounds"):
-    if dtype is not None and not dtype.is_floating_point:
+def _np_dtype(dtype, kernel="check_uniform_bounds", shape=(1,)):
+    if dtype is not None and not dtype.is_floating_point and math.prod(shape):  # (empty: no kernel runs)
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_KERNEL_DTYPE[str(dtype).split('.')[-1]]}'")
     return "float64" if dtype is _C.float64 else "float32"
 
 
+def _sample(fn, shape, out_dtype, np_dtype):
+    """Draw ``shape`` samples; an empty shape NumPy cannot describe (0 x 2**62) needs none."""
+    if not math.prod(shape):
+        return _C._empty(list(shape), out_dtype or _C.float32)
+    return _draw(fn, shape, dtype=np_dtype)
+
+
 def _out(arr, dtype, requires_grad, device=None):
+    if isinstance(arr, _C.Tensor):
+        if device is not None and _C.device(device).type != "cpu":
+            arr = arr._to_device(device)
+        return arr.requires_grad_(True) if requires_grad else arr
     arr = np.asarray(arr)  # (np.ascontiguousarray would turn a 0-d sample into shape (1,))
     t = _C.from_numpy(arr if arr.flags.c_contiguous else arr.copy())
     if dtype is not None and t.dtype != dtype:
@@ -111,14 +123,15 @@ def _out(arr, dtype, requires_grad, device=None):
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform samples on [0, 1)."""
     shape = _sizes(size, "rand")
-    return _out(_draw(_gen(generator).random, shape, dtype=_np_dtype(dtype)), dtype, requires_grad, device)
+    return _out(_sample(_gen(generator).random, shape, dtype, _np_dtype(dtype, shape=shape)), dtype, requires_grad,
+                device)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal samples."""
     shape = _sizes(size, "randn")
-    return _out(_draw(_gen(generator).standard_normal, shape, dtype=_np_dtype(dtype, "normal_kernel_cpu")), dtype,
-                requires_grad, device)
+    return _out(_sample(_gen(generator).standard_normal, shape, dtype, _np_dtype(dtype, "normal_kernel_cpu", shape)),
+                dtype, requires_grad, device)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -149,7 +162,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     if n >= 2**40:  # PyTorch's allocator refuses it; NumPy would try
         raise RuntimeError(f"Storage size calculation overflowed with sizes=[{n}]")
-    return _out(_draw(_gen(generator).permutation, n).astype(np.int64), dtype or _C.int64, requires_grad)
+    return _out(_draw(_gen(generator).permutation, n).astype(np.int64), dtype or _C.int64, requires_grad, device)
 
 
 def rand_like(input, dtype=None, device=None, **kw):
@@ -227,6 +240,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
                            f"{_KERNEL_DTYPE[str(input.dtype).split('.')[-1]]}")
     if num_samples <= 0:
         raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not replacement and num_samples > input.shape[-1]:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
     p = input.detach().numpy().astype(np.float64)
     rows = p.reshape(-1, p.shape[-1])
     rng = _gen(generator)

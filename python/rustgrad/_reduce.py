@@ -13,7 +13,7 @@ import types
 
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
-from rustgrad._shape import _int_arg, _int_list
+from rustgrad._shape import _int_arg, _int_list, _wrap_dim, _wrap_dims
 
 __all__ = []
 
@@ -45,6 +45,7 @@ return_types = types.SimpleNamespace(
 )
 __all__.append("return_types")
 
+_INT_MIN = {"torch.int64": -(2**63), "torch.int32": -(2**31), "torch.uint8": 0}
 _FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
 _DTYPE_NAME = {"bool": "Bool", "uint8": "Byte", "int32": "Int", "int64": "Long", "float32": "Float", "float64": "Double"}
 
@@ -110,22 +111,23 @@ def _max_min(input, dim, keepdim, other, want_max):
     if other is not None:
         return _C._binary("maximum" if want_max else "minimum", input, other)
     if dim is _UNSET:
-        if keepdim:
-            raise TypeError(f"{name}() received an invalid combination of arguments - got (keepdim=True)")
+        if keepdim is not _UNSET:
+            raise TypeError(f"{name}() received an invalid combination of arguments - got (keepdim=bool, )")
         return _C._amax(input, None, False, want_max, name)
+    keepdim = False if keepdim is _UNSET else keepdim
     v, i = _C._max_dim(input, _dim_int(dim, name), builtins.bool(keepdim), want_max)
     return getattr(return_types, name)(v, i)
 
 
 @_export
-def max(input, dim=_UNSET, keepdim=False, *, other=None, out=None):
+def max(input, dim=_UNSET, keepdim=_UNSET, *, other=None, out=None):
     """``torch.max``: the maximum (NaN propagates); with ``dim``, ``(values, indices)``; with a
     tensor second argument, ``torch.maximum``."""
     return _max_min(input, dim, keepdim, other, True)
 
 
 @_export
-def min(input, dim=_UNSET, keepdim=False, *, other=None, out=None):
+def min(input, dim=_UNSET, keepdim=_UNSET, *, other=None, out=None):
     """``torch.min``: the minimum (NaN propagates); with ``dim``, ``(values, indices)``."""
     return _max_min(input, dim, keepdim, other, False)
 
@@ -160,6 +162,8 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 def _arg(input, dim, keepdim, want_max):
     name = "argmax" if want_max else "argmin"
+    if dim is not None:
+        dim = _dim_int(dim, name)
     if input.dtype == _C.bool:
         raise NotImplementedError(f"{name}(): does not support bool input")
     if dim is None:
@@ -286,6 +290,7 @@ def logsumexp(input, dim, keepdim=False):
     if not input.is_floating_point():
         input = input.to(_C.float32)
     dim = _dim_ints(dim, "logsumexp")
+    _wrap_dims(dim, input.dim(), range_first=True)  # range, then repeated dims (also for 0-d inputs)
     if not dim:
         # dim=() reduces every dim. PyTorch then adds the (kept-dim) max back into a result of
         # shape [] in place, which only broadcasts for keepdim, 0-d or empty inputs.
@@ -317,6 +322,8 @@ def _nonzero_mask(input):
 def _all_any(input, dim, keepdim, want_all):
     if dim is not None and not isinstance(dim, (tuple, list)):
         dim = _dim_int(dim, "all" if want_all else "any")
+    elif dim is not None:  # range errors (IndexError) come before repeated-dim errors
+        dim = [_wrap_dim(d, input.dim()) for d in _int_list(dim, "all" if want_all else "any", "dim")]
     if isinstance(dim, (tuple, list)) and len(dim) == 0:
         r = input != 0  # dim=() reduces nothing: an elementwise test
     elif want_all:
@@ -341,6 +348,8 @@ def any(input, dim=None, keepdim=False):
 @_export
 def count_nonzero(input, dim=None):
     """``torch.count_nonzero``: int64 count of nonzero elements over ``dim``."""
+    if isinstance(dim, (tuple, list)):
+        dim = _wrap_dims(_int_list(dim, "count_nonzero", "dim"), input.dim(), range_first=True)
     return _nonzero_mask(input).sum(dim)
 
 
@@ -350,13 +359,19 @@ def count_nonzero(input, dim=None):
 @_export
 def cumsum(input, dim, *, dtype=None, out=None):
     """``torch.cumsum`` along ``dim``; integer and bool inputs give int64 (or ``dtype``)."""
-    return _cast(_C._cumulative(_cast(input, dtype), _dim_int(dim, "cumsum"), False), dtype)
+    dim = _wrap_dim(_dim_int(dim, "cumsum"), input.dim())
+    if dtype is _C.bool and input.dim() and input.numel():  # (no kernel runs for empty or 0-d inputs)
+        raise NotImplementedError("\"cumsum_out_cpu\" not implemented for 'Bool'")
+    return _cast(_C._cumulative(_cast(input, dtype), dim, False), dtype)
 
 
 @_export
 def cumprod(input, dim, *, dtype=None, out=None):
     """``torch.cumprod`` along ``dim``; exact gradient with zeros."""
-    return _cast(_C._cumulative(_cast(input, dtype), _dim_int(dim, "cumprod"), True), dtype)
+    dim = _wrap_dim(_dim_int(dim, "cumprod"), input.dim())
+    if dtype is _C.bool and input.dim() and input.numel():
+        raise NotImplementedError("\"cumprod_out_cpu\" not implemented for 'Bool'")
+    return _cast(_C._cumulative(_cast(input, dtype), dim, True), dtype)
 
 
 def _softmax(input, dim, dtype, log):
@@ -450,22 +465,26 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
 
 
 @_export
-def median(input, dim=_UNSET, keepdim=False, *, out=None):
+def median(input, dim=_UNSET, keepdim=_UNSET, *, out=None):
     """``torch.median``: the lower median (NaN propagates). Without ``dim`` a 0-d value; with it
     ``(values, indices)``."""
     if dim is _UNSET:
-        if keepdim:
+        if keepdim is not _UNSET:
             raise TypeError('median() missing 1 required positional arguments: "dim"')
         dim = None
     else:
         dim = _dim_int(dim, "median")
+        _dims((dim,), input.dim())  # IndexError before the dtype check, as in PyTorch
+    keepdim = False if keepdim is _UNSET else keepdim
+    if input.dtype == _C.bool and dim is None and input.numel() == 0:
+        return _C._full([], True, _C.bool)  # (PyTorch's answer for an empty bool tensor)
     if input.dtype == _C.bool:
         raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not implemented for 'Bool'")
     if dim is None:
         flat = input.reshape(-1)
         n = flat.numel()
-        if n == 0:
-            return _C._full([], math.nan, input.dtype) if input.is_floating_point() else flat.sum()
+        if n == 0:  # PyTorch: NaN, or the integer dtype's lowest value
+            return _C._full([], math.nan if input.is_floating_point() else _INT_MIN[str(input.dtype)], input.dtype)
         v, _ = _C._sort(flat, 0, False)
         pos = (n - 1) // 2
         if input.is_floating_point():

@@ -15,7 +15,7 @@ __all__ = [
     "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "split", "chunk",
     "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "tile", "repeat_interleave", "tril", "triu",
     "diag", "diagonal", "diag_embed", "trace", "meshgrid", "cartesian_prod", "unique", "bincount", "searchsorted",
-    "narrow_copy", "atleast_1d", "atleast_2d", "atleast_3d", "movedim", "moveaxis",
+    "narrow_copy", "atleast_1d", "atleast_2d", "atleast_3d", "movedim", "moveaxis", "unflatten",
 ]
 
 
@@ -30,6 +30,8 @@ def _int_arg(v, fn, name):
         v = v.item()
     if isinstance(v, (builtins.bool, np.bool_)) or not isinstance(v, (int, np.integer)):
         raise TypeError(f"{fn}(): argument '{name}' must be int, not {type(v).__name__}")
+    if not -(2**63) <= v < 2**63:
+        raise ValueError("Overflow when unpacking long long")
     return int(v)
 
 
@@ -41,9 +43,13 @@ def _int_list(v, fn, name):
         raise TypeError(f"{fn}(): argument '{name}' must be tuple of ints, not {type(v).__name__}")
     out = []
     for i, e in enumerate(v):
-        if isinstance(e, (builtins.bool, np.bool_)) or not isinstance(e, (int, np.integer)):
+        # (PyTorch's parser takes a bool as an int anywhere but first: zeros(2, True) is [2, 1])
+        if isinstance(e, (builtins.bool, np.bool_)) and i == 0 or not isinstance(e, (int, np.integer)):
             raise TypeError(f"{fn}(): argument '{name}' must be tuple of ints, but found element of type "
                             f"{type(e).__name__} at pos {i}")
+        if not -(2**63) <= e < 2**63:
+            raise TypeError(f"{fn}(): argument '{name}' failed to unpack the object at pos {i + 1} with error "
+                            "\"Overflow when unpacking long long\"")
         out.append(int(e))
     return out
 
@@ -56,8 +62,11 @@ def _wrap_dim(d, ndim):
     return d + n if d < 0 else d
 
 
-def _wrap_dims(dims, ndim):
-    """Wrap a list of dims, RuntimeError on a repeated dim (PyTorch's dim_list_to_bitset)."""
+def _wrap_dims(dims, ndim, range_first=False):
+    """Wrap a list of dims, RuntimeError on a repeated dim (PyTorch's dim_list_to_bitset, which
+    goes dim by dim; reductions range-check every dim first: ``range_first``)."""
+    if range_first:
+        dims = [_wrap_dim(d, ndim) for d in dims]
     out = []
     for d in dims:
         w = _wrap_dim(d, ndim)
@@ -87,6 +96,9 @@ def stack(tensors, dim=0, *, out=None):
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     dim = _int_arg(dim, "stack", "dim")
+    nd = tensors[0].ndim + 1
+    if not -nd <= dim < nd:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
     s0 = tuple(tensors[0].shape)
     for i, t in enumerate(tensors):
         if tuple(t.shape) != s0:
@@ -160,6 +172,7 @@ def column_stack(tensors, *, out=None):
 
 def split(tensor, split_size_or_sections, dim=0):
     """``torch.split``: views of ``split_size`` (last may be smaller) or of the listed sizes."""
+    _int_arg(dim, "split", "dim")
     if tensor.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     if isinstance(split_size_or_sections, (list, tuple)):
@@ -192,23 +205,27 @@ def split(tensor, split_size_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     """``torch.chunk``: at most ``chunks`` views of size ceil(n / chunks)."""
+    dim = _int_arg(dim, "chunk", "dim")
+    chunks = _int_arg(chunks, "chunk", "chunks")
     if input.ndim == 0:
         raise RuntimeError("chunk expects at least a 1-dimensional tensor")
-    chunks = _int_arg(chunks, "chunk", "chunks")
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
-    d = _wrap_dim(_int_arg(dim, "chunk", "dim"), input.ndim)
+    d = _wrap_dim(dim, input.ndim)
     n = input.shape[d]
     if n == 0:  # PyTorch gives `chunks` empty pieces
+        if chunks > 2**32:  # (PyTorch's vector of split sizes cannot be allocated)
+            raise RuntimeError("std::bad_alloc")
         return tuple(input.narrow(d, 0, 0) for _ in range(chunks))
     return split(input, -(-n // chunks), d)
 
 
 def tensor_split(input, indices_or_sections, dim=0):
     """``torch.tensor_split``: n near-equal sections or splits at the given indices."""
+    dim = _int_arg(dim, "tensor_split", "dim")
     if input.ndim == 0:
         raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
-    d = _wrap_dim(_int_arg(dim, "tensor_split", "dim"), input.ndim)
+    d = _wrap_dim(dim, input.ndim)
     n = input.shape[d]
     if isinstance(indices_or_sections, Tensor):
         indices_or_sections = indices_or_sections.tolist()
@@ -226,9 +243,10 @@ def tensor_split(input, indices_or_sections, dim=0):
 
 def unbind(input, dim=0):
     """``torch.unbind``: views removing ``dim``."""
+    dim = _int_arg(dim, "unbind", "dim")
     if input.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
-    d = _wrap_dim(_int_arg(dim, "unbind", "dim"), input.ndim)
+    d = _wrap_dim(dim, input.ndim)
     return tuple(input.select(d, i) for i in range(input.shape[d]))
 
 
@@ -278,6 +296,8 @@ def roll(input, shifts, dims=None):
     dims = _int_list(dims, "roll", "dims")
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    if input.numel() == 0:
+        return input.clone()  # PyTorch returns an empty input before range-checking the dims
     if input.ndim == 0 and dims:
         raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     dims = [_wrap_dim(d, input.ndim) for d in dims]
@@ -297,16 +317,21 @@ def _repeat(self, *sizes):
     if not sizes:
         raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
     if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
-        sizes = tuple(sizes[0])
+        sizes = tuple(sizes[0])  # (may be empty: tile(0-d, ()))
     sizes = _int_list(list(sizes), "repeat", "repeats")
     if len(sizes) < self.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
     padded = [1] * (len(sizes) - self.ndim) + list(self.shape)
-    final = [r * n for r, n in zip(sizes, padded)]
+    final = [(r * n + 2**63) % 2**64 - 2**63 for r, n in zip(sizes, padded)]  # int64 arithmetic, as in PyTorch
     if builtins.any(f < 0 for f in final):
         raise RuntimeError(f"Trying to create tensor with negative dimension {builtins.min(final)}: {final}")
-    if builtins.any(r >= 2**63 or r < -2**63 for r in sizes) or math.prod(final) >= 2**63:
-        raise RuntimeError(f"repeat: the output size {final} overflows (numel: integer multiplication overflow)")
+    numel = 1
+    for f in final:  # PyTorch's storage-size arithmetic: unsigned 64-bit, checked factor by factor
+        numel *= f
+        if numel >= 2**64:
+            raise RuntimeError(f"Storage size calculation overflowed with sizes={final}")
+    if numel * self.element_size() >= 2**64:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={final}")
     x = self.reshape(*([1] * (len(sizes) - self.ndim) + list(self.shape)))
     inter, final = [], []
     for r, n in zip(sizes, x.shape):
@@ -323,7 +348,7 @@ def tile(input, dims):
     dims = _int_list(dims, "tile", "dims")
     if len(dims) < input.ndim:
         dims = [1] * (input.ndim - len(dims)) + dims
-    return _repeat(input, *dims)
+    return _repeat(input, dims)
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
@@ -415,10 +440,10 @@ def diag(input, diagonal=0):
 
 def trace(input):
     """``torch.trace`` of a 2-D tensor."""
-    if input.ndim != 2:
-        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     if input.dtype is _C.bool:
         raise NotImplementedError("\"trace\" not implemented for 'Bool'")
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     return diagonal(input).sum()
 
 
@@ -520,6 +545,32 @@ def movedim(input, source, destination):
 moveaxis = movedim
 
 
+def unflatten(input, dim, sizes):
+    """``torch.unflatten``: split ``dim`` into ``sizes`` (one -1 is inferred), a view when possible."""
+    if isinstance(sizes, (tuple, list)) and not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    d = _wrap_dim(_int_arg(dim, "unflatten", "dim"), input.ndim)
+    sizes = _int_list(sizes if isinstance(sizes, (tuple, list)) else list(sizes), "unflatten", "sizes")
+    if input.ndim == 0 or sizes.count(-1) > 1:
+        raise RuntimeError("unflatten got an unexpected error:")
+    n = input.shape[d]
+    known = math.prod(s for s in sizes if s != -1)
+    if -1 in sizes:
+        if known == 0 and n == 0:
+            fill = 0
+        elif known == 0 or n % known:
+            raise RuntimeError(f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {d} ({n}) in "
+                               "the input tensor")
+        else:
+            fill = n // known
+        sizes = [fill if s == -1 else s for s in sizes]
+    elif known != n:
+        raise RuntimeError(f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {d} ({n}) in the "
+                           "input tensor")
+    shape = list(input.shape)
+    return input.reshape(*shape[:d], *sizes, *shape[d + 1:])
+
+
 def narrow_copy(input, dim, start, length):
     """``torch.narrow_copy``."""
     return input.narrow(dim, start, length).clone()
@@ -535,6 +586,7 @@ def _attach():
     m(_flip_method, "flip")
     m(movedim, "movedim")
     m(movedim, "moveaxis")
+    m(unflatten, "unflatten")
     m(lambda self, shifts, dims=None: roll(self, shifts, dims), "roll")
     m(_repeat, "repeat")
     m(lambda self, diagonal=0: self.copy_(tril(self, diagonal)), "tril_")

@@ -320,3 +320,33 @@ fn run(
     }
     Ok(captured)
 }
+
+/// Whether the graph behind `roots` holds at least `limit` output elements in total: a cheap
+/// walk that stops as soon as the answer is yes. Releasing the GIL for a backward pass costs a
+/// hand-off that can wait a whole switch interval (5 ms) when another Python thread is busy, so
+/// the bindings release it only for graphs with enough work to be worth running in parallel.
+pub fn graph_is_large(roots: &[Tensor], limit: usize) -> bool {
+    let mut stack: Vec<Arc<Node>> = roots
+        .iter()
+        .filter_map(|t| t.grad_fn())
+        .map(|(n, _)| n)
+        .collect();
+    let mut seen: std::collections::HashSet<*const Node> = stack.iter().map(Arc::as_ptr).collect();
+    let mut work = 0usize;
+    while let Some(n) = stack.pop() {
+        work += n
+            .outputs
+            .iter()
+            .map(|(s, _)| crate::shape::numel(s))
+            .sum::<usize>();
+        if work >= limit {
+            return true;
+        }
+        for e in n.next.iter().flatten() {
+            if seen.insert(Arc::as_ptr(&e.node)) {
+                stack.push(e.node.clone());
+            }
+        }
+    }
+    false
+}

@@ -6,7 +6,7 @@ mod grad_mode;
 mod node;
 mod saved;
 
-pub use engine::{backward, grad};
+pub use engine::{backward, grad, graph_is_large};
 pub use grad_mode::{is_grad_enabled, set_grad_enabled, GradModeGuard};
 pub use node::{BackwardFn, Edge, Hook, Node};
 pub use saved::SavedTensor;

@@ -82,14 +82,16 @@ pub(crate) fn binary_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) 
     if let Some(out) = binary_simd(op, a, b, &shape, work)? {
         return Ok(out);
     }
-    let (a, b) = (cast_if(a, work)?, cast_if(b, work)?);
-    if matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) && !work.is_float() && has_zero(&b)? {
-        return Err(Error::runtime("ZeroDivisionError"));
-    }
-    if op == BinaryOp::Pow && !work.is_float() && work != DType::U8 && has_negative(&b)? {
+    // Checked on the exponent before the cast to the result dtype: `uint8 ** -1` must see -1,
+    // not the 255 it would wrap to.
+    if op == BinaryOp::Pow && !work.is_float() && has_negative(b)? {
         return Err(Error::runtime(
             "Integers to negative integer powers are not allowed.",
         ));
+    }
+    let (a, b) = (cast_if(a, work)?, cast_if(b, work)?);
+    if matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) && !work.is_float() && has_zero(&b)? {
+        return Err(Error::runtime("ZeroDivisionError"));
     }
     let out = Tensor::empty(&shape, work)?;
     let (ad, bd) = (a.data(), b.data());
@@ -222,6 +224,12 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// `a op s` (or `s op a` when `reverse`) for a Python scalar `s`.
 pub fn binary_scalar(op: BinaryOp, a: &Tensor, s: Scalar, reverse: bool) -> Result<Tensor> {
     let dtype = compute_dtype(op, result_type(&[operand(a), s.operand()]))?;
+    // Before the scalar is cast to an unsigned result dtype (-1 would become 255).
+    if op == BinaryOp::Pow && !reverse && !dtype.is_float() && s.to_f64() < 0.0 {
+        return Err(Error::runtime(
+            "Integers to negative integer powers are not allowed.",
+        ));
+    }
     let st = scalar_tensor(
         s,
         if dtype == DType::Bool {

@@ -11,7 +11,9 @@ use crate::shape::{fmt_shape, wrap_dim, Shape};
 use crate::tensor::Tensor;
 use crate::{with_dtype, with_num_dtype};
 
-/// Index values as i64 (contiguous copy), each checked against `size` and wrapped if negative.
+/// Index values as i64 (contiguous copy), each checked against `0..size`. Negative indices are
+/// errors, never wrapped, as in PyTorch: `index_select`/`index_add` raise `IndexError` ("index out
+/// of range in self"), `gather`/`scatter` raise `RuntimeError` naming the index.
 fn index_values(idx: &Tensor, size: usize, dim: usize, op: &str) -> Result<Vec<usize>> {
     if idx.dtype() != DType::I64 && idx.dtype() != DType::I32 {
         return Err(Error::runtime(format!(
@@ -23,13 +25,15 @@ fn index_values(idx: &Tensor, size: usize, dim: usize, op: &str) -> Result<Vec<u
     let n = size as i64;
     v.into_iter()
         .map(|i| {
-            if i < -n || i >= n {
-                Err(Error::index(format!(
+            if (0..n).contains(&i) {
+                Ok(i as usize)
+            } else if op.starts_with("index_") {
+                Err(Error::index("index out of range in self"))
+            } else {
+                Err(Error::runtime(format!(
                     "index {} is out of bounds for dimension {} with size {}",
                     i, dim, size
                 )))
-            } else {
-                Ok(if i < 0 { i + n } else { i } as usize)
             }
         })
         .collect()

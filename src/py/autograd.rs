@@ -149,7 +149,7 @@ pub fn grad(
         let ins = tensor_list(inputs)?;
         let gos = optional_list(grad_outputs, outs.len())?;
         let retain = retain_graph.unwrap_or(create_graph);
-        let r = py.detach(|| {
+        let r = super::tensor::maybe_nogil_graph(py, &outs, || {
             autograd::grad(
                 &outs,
                 gos,
@@ -180,7 +180,9 @@ pub fn backward(
         let ts = tensor_list(tensors)?;
         let gs = optional_list(grad_tensors, ts.len())?;
         let retain = retain_graph.unwrap_or(create_graph);
-        py.detach(|| autograd::backward(&ts, gs, retain, create_graph))?;
+        super::tensor::maybe_nogil_graph(py, &ts, || {
+            autograd::backward(&ts, gs, retain, create_graph)
+        })?;
         Ok(())
     })
 }

@@ -102,6 +102,17 @@ pub fn from_numpy_shared(arr: &Bound<'_, PyUntypedArray>, convert: bool) -> PyRe
             arr.call_method1("astype", (descr.getattr("newbyteorder")?.call1(("=",))?,))?;
         return from_numpy_shared(swapped.cast::<PyUntypedArray>()?, convert);
     }
+    if dt == DType::Bool && arr.len() > 0 {
+        // Rust reads bool storage as `bool`, for which any byte other than 0 or 1 is undefined
+        // behaviour; NumPy lets such bytes exist (np.frombuffer, views). Arrays holding them are
+        // normalised into a fresh 0/1 copy instead of being shared.
+        let bytes = arr.call_method1("view", ("u1",))?;
+        let bad: bool = bytes.call_method1("__gt__", (1,))?.call_method0("any")?.extract()?;
+        if bad {
+            let fixed = bytes.call_method1("__ne__", (0,))?;
+            return from_numpy_shared(fixed.cast::<PyUntypedArray>()?, convert);
+        }
+    }
     let item = dt.size() as isize;
     let shape: Shape = arr.shape().iter().copied().collect();
     let byte_strides = arr.strides();

@@ -34,6 +34,21 @@ pub fn maybe_nogil<T: Send>(py: Python<'_>, numel: usize, f: impl FnOnce() -> T 
     }
 }
 
+/// Run a backward pass over the graph behind `roots` without the GIL when the graph is large
+/// enough for parallel Python threads to gain; small graphs keep the GIL (see
+/// `autograd::graph_is_large`).
+pub fn maybe_nogil_graph<T: Send>(
+    py: Python<'_>,
+    roots: &[Tensor],
+    f: impl FnOnce() -> T + Send,
+) -> T {
+    if autograd::graph_is_large(roots, 1 << 16) {
+        py.detach(f)
+    } else {
+        f()
+    }
+}
+
 /// The right-hand side of an arithmetic op: a tensor or a Python number.
 pub enum Operand {
     T(Tensor),
@@ -464,7 +479,7 @@ impl PyTensor {
             let retain = retain_graph.unwrap_or(create_graph);
             if let Some(inputs) = inputs {
                 let ins = super::autograd::tensor_list(inputs)?;
-                let grads = py.detach(|| {
+                let grads = maybe_nogil_graph(py, std::slice::from_ref(&self.t), || {
                     autograd::grad(
                         std::slice::from_ref(&self.t),
                         vec![g],
@@ -486,7 +501,10 @@ impl PyTensor {
                 return Ok(());
             }
             let t = self.t.clone();
-            py.detach(|| autograd::backward(&[t], vec![g], retain, create_graph))?;
+            let roots = [t];
+            maybe_nogil_graph(py, &roots, || {
+                autograd::backward(&roots, vec![g], retain, create_graph)
+            })?;
             Ok(())
         })
     }
