@@ -61,7 +61,7 @@ impl Layout {
                 self.strides.as_slice()
             ))
         };
-        if self.shape.iter().any(|&d| d == 0) {
+        if self.shape.contains(&0) {
             return Ok((self.offset, self.offset));
         }
         let mut lo = self.offset as i128;

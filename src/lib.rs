@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod device;
 pub mod dtype;
 pub mod error;
+pub mod kernels;
 pub mod layout;
 pub mod ops;
 pub mod shape;

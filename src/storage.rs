@@ -123,9 +123,20 @@ impl Drop for CpuBuffer {
     }
 }
 
+/// A wgpu device buffer holding `len` elements. 4-byte dtypes are stored as is; bool and uint8
+/// are widened to one u32 per element (WGSL has no byte type); int64 is stored raw, as two u32
+/// words per element; float64 never reaches the device (see `crate::kernels::transfer`).
+#[cfg(feature = "wgpu")]
+pub struct WgpuBuffer {
+    pub buffer: crate::wgpu::GpuBuffer,
+    len: usize,
+}
+
 /// Device memory behind a tensor. New backends add variants here.
 pub enum StorageData {
     Cpu(CpuBuffer),
+    #[cfg(feature = "wgpu")]
+    Wgpu(WgpuBuffer),
 }
 
 /// Storage shared by views. Writes go through raw pointers, as in PyTorch: two views may alias and
@@ -214,6 +225,26 @@ impl Storage {
         }
     }
 
+    /// Storage living in a wgpu buffer (`len` elements of `dtype`, in the device encoding
+    /// described at [`WgpuBuffer`]).
+    #[cfg(feature = "wgpu")]
+    pub fn from_gpu(dtype: DType, len: usize, buffer: crate::wgpu::GpuBuffer) -> Storage {
+        Storage {
+            data: UnsafeCell::new(StorageData::Wgpu(WgpuBuffer { buffer, len })),
+            dtype,
+            version: AtomicU64::new(0),
+        }
+    }
+
+    /// The device buffer, for wgpu storage.
+    #[cfg(feature = "wgpu")]
+    pub fn gpu_buffer(&self) -> Option<&crate::wgpu::GpuBuffer> {
+        match self.data() {
+            StorageData::Wgpu(b) => Some(&b.buffer),
+            StorageData::Cpu(_) => None,
+        }
+    }
+
     pub fn dtype(&self) -> DType {
         self.dtype
     }
@@ -221,7 +252,13 @@ impl Storage {
     pub fn device(&self) -> Device {
         match self.data() {
             StorageData::Cpu(_) => Device::Cpu,
+            #[cfg(feature = "wgpu")]
+            StorageData::Wgpu(_) => Device::Wgpu(0),
         }
+    }
+
+    pub fn is_cpu(&self) -> bool {
+        matches!(self.data(), StorageData::Cpu(_))
     }
 
     fn data(&self) -> &StorageData {
@@ -233,6 +270,8 @@ impl Storage {
     pub fn len(&self) -> usize {
         match self.data() {
             StorageData::Cpu(b) => b.len,
+            #[cfg(feature = "wgpu")]
+            StorageData::Wgpu(b) => b.len,
         }
     }
 
@@ -241,9 +280,21 @@ impl Storage {
     }
 
     /// Raw base pointer of CPU memory.
+    ///
+    /// # Panics
+    /// On device storage. Ops check devices at their dispatch point (`crate::kernels`) so no CPU
+    /// kernel sees a device tensor; this panic is the last line of defence against handing a
+    /// kernel a pointer it must not dereference. Its payload is a NotImplemented [`Error`], which
+    /// the Python bindings' panic guard raises as `NotImplementedError`.
     pub fn cpu_ptr(&self) -> *mut u8 {
         match self.data() {
             StorageData::Cpu(b) => b.ptr.as_ptr(),
+            #[cfg(feature = "wgpu")]
+            StorageData::Wgpu(_) => std::panic::panic_any(Error::not_implemented(format!(
+                "a CPU kernel was handed a tensor on the {} device: this operator is not \
+                 currently implemented for the wgpu device (move the tensor with .cpu() first)",
+                self.device().full_name()
+            ))),
         }
     }
 

@@ -276,6 +276,13 @@ impl Tensor {
 
     /// Read element `i` of a contiguous row-major enumeration as f64 (slow; for printing/tests).
     pub fn get_f64(&self, flat: usize) -> f64 {
+        if !self.device().is_cpu() {
+            // A download per call: callers that read many elements move the tensor first.
+            return match crate::kernels::transfer::to_host(self) {
+                Ok(h) => h.get_f64(flat),
+                Err(e) => std::panic::panic_any(e),
+            };
+        }
         let d = self.0.data.read();
         let mut off = d.layout.offset as isize;
         let mut rem = flat;
@@ -303,6 +310,9 @@ impl Tensor {
                 T::DTYPE.name(),
                 self.dtype().name()
             )));
+        }
+        if !self.device().is_cpu() {
+            return crate::kernels::transfer::to_host(self)?.to_vec();
         }
         let d = self.data();
         let mut out = Vec::with_capacity(d.layout.numel());

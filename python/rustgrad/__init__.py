@@ -38,7 +38,7 @@ from rustgrad._indexing import *  # noqa: E402,F401,F403
 from rustgrad._linalg import *  # noqa: E402,F401,F403
 from rustgrad.serialization import *  # noqa: E402,F401,F403
 from rustgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
-from rustgrad import autograd, cuda, backends  # noqa: E402,F401
+from rustgrad import autograd, cuda, backends, wgpu, accelerator  # noqa: E402,F401
 from rustgrad import nn, optim, utils, vision  # noqa: E402,F401
 from rustgrad._printing import set_printoptions  # noqa: E402,F401
 from rustgrad._random import manual_seed, seed, initial_seed, Generator, default_generator  # noqa: E402,F401

@@ -80,7 +80,14 @@ def _check_device(device):
         _C.device(device)  # raises for unavailable devices
 
 
-def _finish(t, requires_grad):
+def _finish(t, requires_grad, device=None):
+    """Move a freshly made CPU tensor to ``device`` and set ``requires_grad``.
+
+    Factories build on the CPU and upload (one copy; device-side fills come later), so every
+    factory accepts every device the same way.
+    """
+    if device is not None and _C.device(device).type != "cpu":
+        t = t._to_device(device)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -89,7 +96,7 @@ def _finish(t, requires_grad):
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """Copy ``data`` (number, nested sequence, NumPy array or tensor) into a new tensor."""
     _check_device(device)
-    return _finish(_C.tensor(data, dtype), requires_grad)
+    return _finish(_C.tensor(data, dtype), requires_grad, device)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -108,13 +115,13 @@ asarray = as_tensor
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
-    return _finish(_C._zeros(_sizes(size, "zeros"), dtype), requires_grad)
+    return _finish(_C._zeros(_sizes(size, "zeros"), dtype), requires_grad, device)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
     return _finish(_C._full(_sizes(size, "ones"), 1.0 if dtype is None else 1,
-                            dtype if dtype is not None else _C.float32), requires_grad)
+                            dtype if dtype is not None else _C.float32), requires_grad, device)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
@@ -126,12 +133,12 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=Non
     sizes = _sizes((size,), "full")
     if dtype is not None:
         _check_scalar(fill_value, dtype)
-    return _finish(_C._full(sizes, fill_value, dtype), requires_grad)
+    return _finish(_C._full(sizes, fill_value, dtype), requires_grad, device)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False, memory_format=None, out=None):
     _check_device(device)
-    return _finish(_C._empty(_sizes(size, "empty"), dtype), requires_grad)
+    return _finish(_C._empty(_sizes(size, "empty"), dtype), requires_grad, device)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None):
@@ -141,13 +148,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     if isinstance(vals[2], builtins.float) and not math.isfinite(vals[2]):
         raise RuntimeError(f"step must be finite but got {vals[2]}")
-    return _finish(_C._arange(*vals, dtype), requires_grad)
+    return _finish(_C._arange(*vals, dtype), requires_grad, device)
 
 
 def range(start, end, step=1, dtype=None, device=None, requires_grad=False):
     """Deprecated inclusive range (``torch.range``)."""
     n = builtins.int(np.floor((end - start) / step)) + 1
-    return _finish(_C._linspace(start, start + (n - 1) * step, n, dtype), requires_grad)
+    return _finish(_C._linspace(start, start + (n - 1) * step, n, dtype), requires_grad, device)
 
 
 def _steps(steps, fn):
@@ -167,14 +174,14 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, ou
         _check_scalar(start, dtype)
         if steps > 1:
             _check_scalar(end, dtype)
-    return _finish(_C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), dtype), requires_grad)
+    return _finish(_C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), dtype), requires_grad, device)
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     steps = _steps(steps, "logspace")
     t = _C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), _C.float64)
     r = _C._binary("pow", builtins.float(base), t)
-    return _finish(r.to(dtype or _C.float32), requires_grad)
+    return _finish(r.to(dtype or _C.float32), requires_grad, device)
 
 
 _NO_M = object()
@@ -189,25 +196,25 @@ def eye(n, m=_NO_M, dtype=None, device=None, requires_grad=False, out=None):
     for v in (n, m):
         if v is not None and not _INT64[0] <= v <= _INT64[1]:
             raise ValueError("Overflow when unpacking long long")
-    return _finish(_C._eye(n, m, dtype), requires_grad)
+    return _finish(_C._eye(n, m, dtype), requires_grad, device)
 
 
 def scalar_tensor(s, dtype=None, device=None, requires_grad=False):
-    return _finish(_C.tensor(s, dtype or _C.float32), requires_grad)
+    return _finish(_C.tensor(s, dtype or _C.float32), requires_grad, device)
 
 
 def zeros_like(input, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(_C._zeros(list(input.shape), dtype or input.dtype), requires_grad)
+    return _finish(_C._zeros(list(input.shape), dtype or input.dtype), requires_grad, input.device if device is None else device)
 
 
 def ones_like(input, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(_C._full(list(input.shape), 1, dtype or input.dtype), requires_grad)
+    return _finish(_C._full(list(input.shape), 1, dtype or input.dtype), requires_grad, input.device if device is None else device)
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
     _check_scalar(fill_value, dtype or input.dtype)
-    return _finish(_C._full(list(input.shape), fill_value, dtype or input.dtype), requires_grad)
+    return _finish(_C._full(list(input.shape), fill_value, dtype or input.dtype), requires_grad, input.device if device is None else device)
 
 
 def empty_like(input, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(_C._empty(list(input.shape), dtype or input.dtype), requires_grad)
+    return _finish(_C._empty(list(input.shape), dtype or input.dtype), requires_grad, input.device if device is None else device)

@@ -97,11 +97,13 @@ def _render(a, fmt, indent, summarize):
 def tensor_repr(t):
     import rustgrad
 
-    a = t.detach().numpy()
+    a = t.detach().numpy()  # a device tensor is downloaded here (a sync point)
     is_float = a.dtype.kind == "f"
     is_bool = a.dtype.kind == "b"
     summarize = a.size > THRESHOLD
     suffixes = []
+    if t.device.type != "cpu":
+        suffixes.append(f"device='{t.device}'")  # first, as PyTorch prints device='cuda:0'
     if a.size == 0:
         # Nothing to infer the dtype from, so it is shown unless it is the default one.
         body = "[]"

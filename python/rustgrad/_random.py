@@ -103,13 +103,18 @@ def _sample(fn, shape, out_dtype, np_dtype):
     return _draw(fn, shape, dtype=np_dtype)
 
 
-def _out(arr, dtype, requires_grad):
+def _out(arr, dtype, requires_grad, device=None):
     if isinstance(arr, _C.Tensor):
+        if device is not None and _C.device(device).type != "cpu":
+            arr = arr._to_device(device)
         return arr.requires_grad_(True) if requires_grad else arr
     arr = np.asarray(arr)  # (np.ascontiguousarray would turn a 0-d sample into shape (1,))
     t = _C.from_numpy(arr if arr.flags.c_contiguous else arr.copy())
     if dtype is not None and t.dtype != dtype:
         t = t.to(dtype)
+    if device is not None and _C.device(device).type != "cpu":
+        # Sampled on the host generator, then uploaded (device-side RNG comes later).
+        t = t._to_device(device)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -119,14 +124,14 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
     """Uniform samples on [0, 1)."""
     shape = _sizes(size, "rand")
     # (rand checks the dtype even for an empty shape; randn only when it samples)
-    return _out(_sample(_gen(generator).random, shape, dtype, _np_dtype(dtype)), dtype, requires_grad)
+    return _out(_sample(_gen(generator).random, shape, dtype, _np_dtype(dtype)), dtype, requires_grad, device)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal samples."""
     shape = _sizes(size, "randn")
     return _out(_sample(_gen(generator).standard_normal, shape, dtype, _np_dtype(dtype, "normal_kernel_cpu", shape)),
-                dtype, requires_grad)
+                dtype, requires_grad, device)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -144,7 +149,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     a = _draw(_gen(generator).integers, low, high, size=shape, dtype=np.int64)
-    return _out(a, dtype or _C.int64, requires_grad)
+    return _out(a, dtype or _C.int64, requires_grad, device)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -157,15 +162,15 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     if n >= 2**40:  # PyTorch's allocator refuses it; NumPy would try
         raise RuntimeError(f"Storage size calculation overflowed with sizes=[{n}]")
-    return _out(_draw(_gen(generator).permutation, n).astype(np.int64), dtype or _C.int64, requires_grad)
+    return _out(_draw(_gen(generator).permutation, n).astype(np.int64), dtype or _C.int64, requires_grad, device)
 
 
-def rand_like(input, dtype=None, **kw):
-    return rand(*input.shape, dtype=dtype or input.dtype)
+def rand_like(input, dtype=None, device=None, **kw):
+    return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device)
 
 
-def randn_like(input, dtype=None, **kw):
-    return randn(*input.shape, dtype=dtype or input.dtype)
+def randn_like(input, dtype=None, device=None, **kw):
+    return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device)
 
 
 def randint_like(input, low=0, high=None, dtype=None, **kw):

@@ -190,30 +190,51 @@ Tensor.__ior__ = lambda self, other: self.copy_(self | other)
 
 
 def _to(self, *args, **kwargs):
-    """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; returns self if nothing changes."""
+    """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; returns self if nothing changes.
+
+    ``non_blocking`` is accepted and ignored: uploads are ordered in the device's command stream
+    anyway, and downloads are sync points, as ``.to("cpu")`` is in PyTorch.
+    """
     dtype = kwargs.get("dtype")
+    device = kwargs.get("device")
     copy = kwargs.get("copy", False)
-    for a in list(args) + [kwargs.get("device")]:
+    for a in args:
         if a is None:
             continue
         if isinstance(a, _C.dtype):
             dtype = a
         elif isinstance(a, Tensor):
             dtype = a.dtype
+            device = a.device
         elif isinstance(a, (str, _C.device)):
-            _C.device(a)  # validates; CPU is the only device
+            device = a
         elif isinstance(a, builtins.bool):
             pass
         else:
             raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
-    r = self if dtype is None else self._to_dtype(dtype)
+    r = self
+    if device is not None:
+        device = _C.device(device)  # validates
+        # Convert the dtype on the host side (float64 never reaches the device): before an
+        # upload, after a download.
+        if dtype is not None and self.device.type == "cpu":
+            r = r._to_dtype(dtype)
+            dtype = None
+        r = r._to_device(device)
+    if dtype is not None:
+        r = r._to_dtype(dtype)
     if copy and r is self:
         r = self.clone()
     return r
 
 
+def _cpu(self, memory_format=None):
+    """A copy on the CPU (a sync point for a device tensor); ``self`` when already there."""
+    return self._to_device("cpu")
+
+
 Tensor.to = _to
-Tensor.cpu = lambda self, memory_format=None: self
+Tensor.cpu = _cpu
 Tensor.float = lambda self, memory_format=None: self._to_dtype(_C.float32)
 Tensor.double = lambda self, memory_format=None: self._to_dtype(_C.float64)
 Tensor.long = lambda self, memory_format=None: self._to_dtype(_C.int64)
@@ -310,7 +331,8 @@ def _new(fn):
     def f(self, *size, dtype=None, device=None, requires_grad=False, **kw):
         from rustgrad import _creation
 
-        return getattr(_creation, fn)(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return getattr(_creation, fn)(*size, dtype=dtype or self.dtype, device=device or self.device,
+                                      requires_grad=requires_grad)
 
     return f
 
@@ -320,10 +342,10 @@ Tensor.new_ones = _new("ones")
 Tensor.new_empty = _new("empty")
 Tensor.new_full = lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: _C._full(
     list(size), fill_value, dtype or self.dtype
-).requires_grad_(requires_grad)
+)._to_device(device or self.device).requires_grad_(requires_grad)
 Tensor.new_tensor = lambda self, data, dtype=None, device=None, requires_grad=False: _C.tensor(
     data, dtype or self.dtype
-).requires_grad_(requires_grad)
+)._to_device(device or self.device).requires_grad_(requires_grad)
 Tensor.view_as = lambda self, other: self.view(*other.shape)
 Tensor.reshape_as = lambda self, other: self.reshape(*other.shape)
 Tensor.expand_as = lambda self, other: self.expand(*other.shape)
@@ -425,7 +447,7 @@ Tensor.is_shared = lambda self: False
 Tensor.share_memory_ = lambda self: self
 Tensor.pin_memory = lambda self: self
 Tensor.is_pinned = lambda self: False
-Tensor.get_device = lambda self: -1
+Tensor.get_device = lambda self: -1 if self.device.type == "cpu" else self.device.index
 Tensor.is_sparse = False
 Tensor.is_quantized = False
 Tensor.is_meta = False

@@ -70,6 +70,9 @@ fn cast_if(t: &Tensor, dtype: DType) -> Result<Tensor> {
 
 /// Forward kernel only: `a op b` in `dtype` with broadcasting.
 pub(crate) fn binary_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor> {
+    if let Some(out) = crate::kernels::binary(op, a, b, dtype)? {
+        return Ok(out);
+    }
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
     let work = if dtype == DType::Bool {
         DType::U8
@@ -392,6 +395,9 @@ pub fn add_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
 // The generic `x < y` closures are also instantiated for bool, where clippy prefers `!x & y`.
 #[allow(clippy::bool_comparison)]
 pub(crate) fn cmp_kernel(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if let Some(out) = crate::kernels::compare(op, a, b)? {
+        return Ok(out);
+    }
     let dtype = result_type2(a, b);
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
     let (a, b) = (cast_if(a, dtype)?, cast_if(b, dtype)?);
@@ -432,6 +438,9 @@ pub fn compare_scalar(op: CmpOp, a: &Tensor, s: Scalar) -> Result<Tensor> {
 
 /// logical_and / logical_or / logical_xor: any dtype in, bool out.
 pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if let Some(out) = crate::kernels::logical(op, a, b)? {
+        return Ok(out);
+    }
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
     let (a, b) = (cast_if(a, DType::Bool)?, cast_if(b, DType::Bool)?);
     let out = Tensor::empty(&shape, DType::Bool)?;

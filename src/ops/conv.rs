@@ -392,6 +392,10 @@ pub fn conv2d(
     dilation: [usize; 2],
     groups: usize,
 ) -> Result<Tensor> {
+    crate::kernels::require_cpu("convolution", &[x, w])?;
+    if let Some(b) = bias {
+        crate::kernels::require_cpu("convolution", &[b])?;
+    }
     check_common(x, w, bias, groups)?;
     let (xs, ws) = (x.shape(), w.shape());
     if ws[1] * groups != xs[1] {
@@ -508,6 +512,10 @@ pub fn conv_transpose2d(
     groups: usize,
     dilation: [usize; 2],
 ) -> Result<Tensor> {
+    crate::kernels::require_cpu("convolution_transpose", &[x, w])?;
+    if let Some(b) = bias {
+        crate::kernels::require_cpu("convolution_transpose", &[b])?;
+    }
     check_common(x, w, bias, groups)?;
     let (xs, ws) = (x.shape(), w.shape());
     if ws[0] != xs[1] || ws[0] % groups != 0 {

@@ -10,6 +10,9 @@ use crate::with_dtype;
 
 /// Copy `src` (any layout, any dtype) into a fresh contiguous tensor of `dtype`. No autograd.
 pub(crate) fn materialize(src: &Tensor, dtype: DType) -> Result<Tensor> {
+    if let Some(out) = crate::kernels::materialize(src, dtype)? {
+        return Ok(out);
+    }
     let d = src.data();
     let out = Tensor::empty(&d.layout.shape, dtype)?;
     let op = out.storage().cpu_ptr();
@@ -21,6 +24,16 @@ pub(crate) fn materialize(src: &Tensor, dtype: DType) -> Result<Tensor> {
         })
     });
     Ok(out)
+}
+
+/// `t` itself when contiguous, else a contiguous copy (no autograd).
+#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
+pub(crate) fn contiguous_raw(t: &Tensor) -> Result<Tensor> {
+    if t.is_contiguous() {
+        Ok(t.clone())
+    } else {
+        materialize(t, t.dtype())
+    }
 }
 
 /// Element conversion with PyTorch's rules (float->int truncates; to bool is `!= 0`).
@@ -90,6 +103,25 @@ pub fn owned_contiguous(g: Tensor) -> Result<Tensor> {
 
 /// Copy `src` into `dst`'s memory (broadcasting src, converting dtype). No autograd, bumps version.
 pub(crate) fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
+    if dst.device() != src.device() {
+        // `copy_` is the one op that crosses devices, as in PyTorch: move src over first,
+        // converting the dtype on the host side of the move (the device converts few dtypes).
+        let moved = if src.device().is_cpu() {
+            let s = if src.dtype() == dst.dtype() {
+                src.detach()
+            } else {
+                materialize(src, dst.dtype())?
+            };
+            crate::kernels::transfer::to_device(&s, dst.device())?
+        } else {
+            crate::kernels::transfer::to_device(&src.detach(), dst.device())?
+        };
+        return copy_into(dst, &moved);
+    }
+    if crate::kernels::copy_into(dst, src)? {
+        dst.bump_version();
+        return Ok(());
+    }
     let dd = dst.data();
     let sl = src.layout().expand(&dd.layout.shape)?;
     let sd = src.data();

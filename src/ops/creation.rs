@@ -14,12 +14,15 @@ pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
 /// `torch.full(shape, value, dtype)`.
 pub fn full(shape: &[usize], value: Scalar, dtype: DType) -> Result<Tensor> {
     let t = Tensor::empty(shape, dtype)?;
-    fill_raw(&t, value);
+    fill_raw(&t, value)?;
     Ok(t)
 }
 
 /// Fill every element of `t` with `value` (no autograd, no version bump).
-pub(crate) fn fill_raw(t: &Tensor, value: Scalar) {
+pub(crate) fn fill_raw(t: &Tensor, value: Scalar) -> Result<()> {
+    if crate::kernels::fill(t, value)? {
+        return Ok(());
+    }
     let d = t.data();
     with_dtype!(d.storage.dtype(), T, {
         let v: T = value.cast::<T>();
@@ -28,14 +31,25 @@ pub(crate) fn fill_raw(t: &Tensor, value: Scalar) {
             crate::cpu::loops::update(d.storage.cpu_ptr() as *mut T, &d.layout, move |_, _| v)
         }
     });
+    Ok(())
 }
 
+/// Ones of `t`'s shape and dtype on `t`'s device.
 pub fn ones_like(t: &Tensor) -> Result<Tensor> {
-    full(&t.shape(), Scalar::Int(1), t.dtype())
+    if t.device().is_cpu() {
+        return full(&t.shape(), Scalar::Int(1), t.dtype());
+    }
+    let z = zeros_like(t)?;
+    fill_raw(&z, Scalar::Int(1))?;
+    Ok(z)
 }
 
+/// Zeros of `t`'s shape and dtype on `t`'s device.
 pub fn zeros_like(t: &Tensor) -> Result<Tensor> {
-    Tensor::zeros(&t.shape(), t.dtype())
+    match crate::kernels::zeros_on(&t.shape(), t.dtype(), t.device())? {
+        Some(z) => Ok(z),
+        None => Tensor::zeros(&t.shape(), t.dtype()),
+    }
 }
 
 /// `torch.arange(start, end, step)`.
@@ -106,7 +120,7 @@ pub fn eye(n: usize, m: usize, dtype: DType) -> Result<Tensor> {
         strides: [(m + 1) as isize].into_iter().collect(),
         offset: 0,
     });
-    fill_raw(&diag, Scalar::Int(1));
+    fill_raw(&diag, Scalar::Int(1))?;
     Ok(t)
 }
 

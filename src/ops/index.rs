@@ -57,6 +57,7 @@ fn dense(t: &Tensor, dtype: DType) -> Result<Tensor> {
 
 /// `index_select(x, dim, index)`: rows of `x` along `dim` picked by a 1-D (or 0-d) index.
 pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
+    crate::kernels::require_cpu("index_select", &[x, index])?;
     if index.ndim() > 1 {
         return Err(Error::index(
             "index_select(): Index is supposed to be a vector",
@@ -121,6 +122,7 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
 
 /// Out-of-place `index_add(x, dim, index, src, alpha)`: `out[.., index[j], ..] += alpha * src[.., j, ..]`.
 pub fn index_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor, alpha: f64) -> Result<Tensor> {
+    crate::kernels::require_cpu("index_add", &[x, index, src])?;
     let d = wrap_dim(dim, x.ndim().max(1))?;
     if x.ndim() == 0 || index.ndim() > 1 {
         return Err(Error::index(
@@ -247,6 +249,7 @@ fn check_gs(op: &str, x: &Tensor, d: usize, index: &Tensor, src: Option<&Tensor>
 
 /// `gather(x, dim, index)`: `out[i][j][k] = x[i][index[i][j][k]][k]` (for dim=1).
 pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
+    crate::kernels::require_cpu("gather", &[x, index])?;
     let d = wrap_dim(dim, x.ndim().max(1))?;
     check_gs("gather", x, d, index, None)?;
     let xs = if x.ndim() == 0 {
@@ -312,6 +315,7 @@ pub fn scatter(
     src: &Tensor,
     reduce: Reduce,
 ) -> Result<Tensor> {
+    crate::kernels::require_cpu("scatter", &[x, index, src])?;
     let d = wrap_dim(dim, x.ndim().max(1))?;
     let scalar_src = src.ndim() == 0 && index.ndim() > 0;
     check_gs(
@@ -476,6 +480,7 @@ fn pad_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
 /// Write `values` (already of `t`'s dtype, contiguous, one per offset) at raw storage offsets of
 /// `t` (no autograd; the caller handles history). Bumps the version counter.
 pub fn put_offsets_(t: &Tensor, offsets: &Tensor, values: &Tensor) -> Result<()> {
+    crate::kernels::require_cpu("index_put_", &[t, offsets, values])?;
     let offs = materialize(offsets, DType::I64)?.to_vec::<i64>()?;
     let v = materialize(values, t.dtype())?;
     if v.numel() != offs.len() {

@@ -106,7 +106,7 @@ fn rebase_view(t: &Tensor, base: &Tensor, result: &Tensor) -> Result<()> {
             } else {
                 None
             };
-            fill_raw(&reg, Scalar::Int(0));
+            fill_raw(&reg, Scalar::Int(0))?;
             Ok(vec![needs[0].then_some(gb), g_res])
         },
     );
@@ -179,7 +179,7 @@ pub fn fill_(t: &Tensor, value: Scalar) -> Result<()> {
         let r = super::add_scalar(&r, value.to_f64())?;
         return commit_inplace(t, &r);
     }
-    fill_raw(t, value);
+    fill_raw(t, value)?;
     t.bump_version();
     Ok(())
 }

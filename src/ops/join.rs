@@ -10,6 +10,7 @@ use crate::tensor::Tensor;
 
 /// `cat(tensors, dim)` with dtype promotion. 1-D empty tensors are skipped, as PyTorch does.
 pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
+    crate::kernels::require_cpu_all("cat", tensors)?;
     if tensors.is_empty() {
         return Err(Error::runtime(
             "torch.cat(): expected a non-empty list of Tensors",

@@ -193,19 +193,10 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let nd = a.ndim();
     let mut shape: Shape = a.shape();
     shape[nd - 1] = b.shape()[nd - 1];
-    let out = Tensor::empty(&shape, a.dtype())?;
-    match a.dtype() {
-        DType::F32 => bmm_float::<f32>(a, b, &out),
-        DType::F64 => bmm_float::<f64>(a, b, &out),
-        DType::I64 => bmm_int::<i64>(a, b, &out),
-        DType::I32 => bmm_int::<i32>(a, b, &out),
-        DType::U8 => bmm_int::<u8>(a, b, &out),
-        DType::Bool => {
-            return Err(Error::not_implemented(
-                "\"addmm_impl_cpu_\" not implemented for 'Bool'",
-            ))
-        }
-    }
+    let out = match crate::kernels::bmm(a, b)? {
+        Some(out) => out,
+        None => bmm_cpu(a, b, &shape)?,
+    };
     let name = if nd == 2 {
         "MmBackward0"
     } else {
@@ -228,6 +219,24 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         };
         Ok(vec![ga, gb])
     });
+    Ok(out)
+}
+
+/// The CPU kernels of `bmm_core`.
+fn bmm_cpu(a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let out = Tensor::empty(shape, a.dtype())?;
+    match a.dtype() {
+        DType::F32 => bmm_float::<f32>(a, b, &out),
+        DType::F64 => bmm_float::<f64>(a, b, &out),
+        DType::I64 => bmm_int::<i64>(a, b, &out),
+        DType::I32 => bmm_int::<i32>(a, b, &out),
+        DType::U8 => bmm_int::<u8>(a, b, &out),
+        DType::Bool => {
+            return Err(Error::not_implemented(
+                "\"addmm_impl_cpu_\" not implemented for 'Bool'",
+            ))
+        }
+    }
     Ok(out)
 }
 

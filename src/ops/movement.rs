@@ -31,7 +31,10 @@ pub fn embed_view(
     dtype: crate::dtype::DType,
     f: ViewFn,
 ) -> Result<Tensor> {
-    let z = Tensor::zeros(shape, dtype)?;
+    let z = match crate::kernels::zeros_on(shape, dtype, g.device())? {
+        Some(z) => z,
+        None => Tensor::zeros(shape, dtype)?,
+    };
     let region = z.with_layout(f(&z.layout())?);
     copy_into(&region, g)?;
     let f2 = f.clone();

@@ -128,6 +128,7 @@ pub fn fused_update(
     bufs: &[Option<Tensor>],
     upd: Update,
 ) -> Result<()> {
+    crate::kernels::require_cpu("_fused_optimizer_step", &[param, grad])?;
     let dtype = param.dtype();
     if !matches!(dtype, DType::F32 | DType::F64) {
         return Err(Error::runtime(format!(

@@ -185,6 +185,7 @@ pub fn max_pool2d(
     d: [usize; 2],
     ceil: bool,
 ) -> Result<(Tensor, Tensor)> {
+    crate::kernels::require_cpu("max_pool2d_with_indices", &[x])?;
     let g = geom(x, k, s, p, d, ceil, "max_pool2d")?;
     let xc = contiguous(&x.detach())?;
     let sh = x.shape();
@@ -334,6 +335,7 @@ pub fn avg_pool2d(
     count_include_pad: bool,
     divisor_override: Option<i64>,
 ) -> Result<Tensor> {
+    crate::kernels::require_cpu("avg_pool2d", &[x])?;
     if divisor_override == Some(0) {
         return Err(Error::runtime("divisor must be not zero"));
     }
@@ -348,6 +350,7 @@ pub fn avg_pool2d(
 
 /// `F.adaptive_avg_pool2d` on a 4-D input.
 pub fn adaptive_avg_pool2d(x: &Tensor, out: [usize; 2]) -> Result<Tensor> {
+    crate::kernels::require_cpu("_adaptive_avg_pool2d", &[x])?;
     let (planes, h, w) = planes_of(x, "adaptive_avg_pool2d")?;
     if (h == 0 || w == 0) && planes > 0 {
         return Err(Error::runtime(

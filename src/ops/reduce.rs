@@ -147,6 +147,9 @@ fn sum_run<T: Element>(row: &[T]) -> T {
 
 /// `sum(x, dim, keepdim)` without autograd.
 pub(crate) fn sum_kernel(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    if let Some(out) = crate::kernels::sum(x, dims, keepdim)? {
+        return Ok(out);
+    }
     let dtype = sum_dtype(x.dtype());
     let shape = reduced_shape(&x.shape(), dims, keepdim);
     if let Some(out) = sum_block_fast(x, dims, &shape)? {
@@ -407,6 +410,7 @@ fn prod_run<T: Element>(row: &[T]) -> T {
 /// `torch.prod(x, dim=None, keepdim=False)`; integer and bool inputs give int64. The backward is
 /// exact with zeros in the input: each element gets the product of the others in its run.
 pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    crate::kernels::require_cpu("prod", &[x])?;
     let d = reduce_dims(dims, x.ndim())?;
     let dtype = sum_dtype(x.dtype());
     let (src, rows, r) = rows_for(x, &d, dtype)?;
@@ -594,7 +598,9 @@ pub fn amax_amin(
     let dtype = x.dtype();
     let shape = reduced_shape(&x.shape(), &d, keepdim);
     let split = column_split(x, &d).filter(|s| s.1 > 0 && s.0 * s.2 > 0);
-    let out = if let Some(sp) = split {
+    let out = if let Some(out) = crate::kernels::amax(x, &d, keepdim, want_max)? {
+        out
+    } else if let Some(sp) = split {
         let out = Tensor::empty(&shape, dtype)?;
         with_dtype!(dtype, T, column_extreme::<T>(x, sp, want_max, &out, None));
         out
@@ -634,6 +640,7 @@ pub fn max_min_dim(
     keepdim: bool,
     want_max: bool,
 ) -> Result<(Tensor, Tensor)> {
+    crate::kernels::require_cpu("max.dim", &[x])?;
     let name = if want_max { "max" } else { "min" };
     let d = crate::shape::wrap_dim(dim, x.ndim())?;
     let dims: Vec<usize> = if x.ndim() == 0 { vec![] } else { vec![d] };
@@ -719,6 +726,7 @@ pub fn var_mean(
     correction: f64,
     keepdim: bool,
 ) -> Result<(Tensor, Tensor)> {
+    crate::kernels::require_cpu("var_mean", &[x])?;
     let dtype = x.dtype();
     if !dtype.is_float() {
         return Err(crate::error::Error::not_implemented(

@@ -17,6 +17,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     let dtype = result_type2(a, b);
     let shape = broadcast_shapes(&broadcast_shapes(&cond.shape(), &a.shape())?, &b.shape())?;
+    let on_device = crate::kernels::where_(cond, a, b)?;
     let c = if cond.dtype() == DType::Bool {
         cond.clone()
     } else {
@@ -34,11 +35,40 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             materialize(b, dtype)?
         },
     );
-    let out = Tensor::empty(&shape, dtype)?;
+    let out = match on_device {
+        Some(out) => out,
+        None => where_cpu(&c, &ac, &bc, &shape, dtype)?,
+    };
+    if crate::autograd::needs_grad(&[a, b]) {
+        let sc = SavedTensor::new(&c);
+        let (sa, sb, da, db) = (a.shape(), b.shape(), a.dtype(), b.dtype());
+        record("WhereBackward0", &[a, b], &[&out], true, move |g, n| {
+            let c = sc.get()?;
+            let z = zeros(&[], g[0].dtype())?;
+            Ok(vec![
+                n[0].then(|| reduce_grad(&where_(&c, &g[0], &z)?, &sa, da))
+                    .transpose()?,
+                n[1].then(|| reduce_grad(&where_(&c, &z, &g[0])?, &sb, db))
+                    .transpose()?,
+            ])
+        });
+    }
+    Ok(out)
+}
+
+/// The CPU kernel of `where_` (operands already promoted).
+fn where_cpu(
+    c: &Tensor,
+    ac: &Tensor,
+    bc: &Tensor,
+    shape: &[usize],
+    dtype: DType,
+) -> Result<Tensor> {
+    let out = Tensor::empty(shape, dtype)?;
     let (cd, ad, bd) = (c.data(), ac.data(), bc.data());
-    let cl = cd.layout.expand(&shape)?;
-    let al = ad.layout.expand(&shape)?;
-    let bl = bd.layout.expand(&shape)?;
+    let cl = cd.layout.expand(shape)?;
+    let al = ad.layout.expand(shape)?;
+    let bl = bd.layout.expand(shape)?;
     let (co, ao, bo) = (
         crate::cpu::loops::offsets(&cl),
         crate::cpu::loops::offsets(&al),
@@ -62,19 +92,5 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             };
         }
     });
-    if crate::autograd::needs_grad(&[a, b]) {
-        let sc = SavedTensor::new(&c);
-        let (sa, sb, da, db) = (a.shape(), b.shape(), a.dtype(), b.dtype());
-        record("WhereBackward0", &[a, b], &[&out], true, move |g, n| {
-            let c = sc.get()?;
-            let z = zeros(&[], g[0].dtype())?;
-            Ok(vec![
-                n[0].then(|| reduce_grad(&where_(&c, &g[0], &z)?, &sa, da))
-                    .transpose()?,
-                n[1].then(|| reduce_grad(&where_(&c, &z, &g[0])?, &sb, db))
-                    .transpose()?,
-            ])
-        });
-    }
     Ok(out)
 }

@@ -172,6 +172,22 @@ fn softmax_rows<T: SoftmaxFloat>(row: &[T], out: &mut [T], log: bool) {
     }
 }
 
+/// Softmax from primitives, for devices without a fused kernel (the stable form: the row max is
+/// subtracted first). Forward only; the callers record the backward.
+fn softmax_composite(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
+    let _g = crate::autograd::GradModeGuard::new(false);
+    let dims = [d as i64];
+    let m = super::amax_amin(x, Some(&dims), true, true, "amax")?;
+    let z = sub(x, &m)?;
+    let e = exp(&z)?;
+    let s = sum(&e, Some(&dims), true)?;
+    if log {
+        sub(&z, &super::log(&s)?)
+    } else {
+        super::div(&e, &s)
+    }
+}
+
 fn softmax_kernel(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
     let name = if log { "log_softmax" } else { "softmax" };
     let dtype = x.dtype();
@@ -183,6 +199,9 @@ fn softmax_kernel(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
             kernel,
             crate::ops::reduce::torch_dtype_name(dtype)
         )));
+    }
+    if !x.device().is_cpu() {
+        return softmax_composite(x, d, log);
     }
     if x.ndim() == 0 {
         let v = if log { 0.0 } else { 1.0 };

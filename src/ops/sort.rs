@@ -163,6 +163,7 @@ fn check_index_shape(like: &[usize], idx: &[usize], dim: usize, op: &str) -> Res
 /// `out[..., j, ...] = x[..., idx[..., j, ...], ...]` along `dim` (`torch.gather` for an index
 /// that matches `x` outside `dim`). Differentiable in `x`; its backward is [`scatter_add_dim`].
 pub fn gather_dim(x: &Tensor, idx: &Tensor, dim: usize) -> Result<Tensor> {
+    crate::kernels::require_cpu("gather", &[x, idx])?;
     if dim >= x.ndim() {
         return Err(Error::index(format!(
             "gather: dim {} out of range for a {}-d input",
@@ -208,6 +209,7 @@ pub fn gather_dim(x: &Tensor, idx: &Tensor, dim: usize) -> Result<Tensor> {
 /// Zeros with `g` added at `idx` along `dim` (the new dim has size `n`). Differentiable in `g`;
 /// its backward is [`gather_dim`]. Out-of-range indices are an error.
 pub fn scatter_add_dim(g: &Tensor, idx: &Tensor, dim: usize, n: usize) -> Result<Tensor> {
+    crate::kernels::require_cpu("scatter_add", &[g, idx])?;
     if dim >= g.ndim() {
         return Err(Error::index(format!(
             "scatter_add: dim {} out of range for a {}-d input",
@@ -262,6 +264,7 @@ fn nan_last_cmp<T: Element>(a: T, b: T) -> Ordering {
 /// `torch.sort(x, dim, descending, stable)` -> (values, int64 indices). Always stable; NaNs sort
 /// as the largest values. Gradient flows to the values through the indices.
 pub fn sort(x: &Tensor, dim: i64, descending: bool) -> Result<(Tensor, Tensor)> {
+    crate::kernels::require_cpu("sort", &[x])?;
     if x.ndim() == 0 {
         wrap_dim(dim, 0)?;
         let vals = super::clone(x)?;
@@ -299,6 +302,7 @@ pub fn sort(x: &Tensor, dim: i64, descending: bool) -> Result<(Tensor, Tensor)> 
 /// `torch.mode(x, dim, keepdim)` -> (values, indices): the most frequent value of each run (the
 /// smallest one on a tie of counts) and the last index where it occurs, as PyTorch's CPU kernel.
 pub fn mode(x: &Tensor, dim: i64, keepdim: bool) -> Result<(Tensor, Tensor)> {
+    crate::kernels::require_cpu("mode", &[x])?;
     let d = wrap_dim(dim, x.ndim())?;
     let dims: Vec<usize> = if x.ndim() == 0 { vec![] } else { vec![d] };
     if x.ndim() > 0 && x.size(d) == 0 {
@@ -420,6 +424,7 @@ fn cumsum_dim(x: &Tensor, d: usize) -> Result<Tensor> {
 
 /// `torch.cumsum(x, dim)`; integer and bool inputs give int64.
 pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
+    crate::kernels::require_cpu("cumsum", &[x])?;
     let d = wrap_dim(dim, x.ndim())?;
     cumsum_dim(x, d)
 }
@@ -427,6 +432,7 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
 /// `torch.cumprod(x, dim)`; integer and bool inputs give int64. The backward is exact for
 /// inputs with zeros (it does not divide by the input).
 pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
+    crate::kernels::require_cpu("cumprod", &[x])?;
     let d = wrap_dim(dim, x.ndim())?;
     let out = scan_kernel(x, d, true, false)?;
     let (sx, sy) = (SavedTensor::new(x), SavedTensor::output(&out));

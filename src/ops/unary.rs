@@ -90,6 +90,9 @@ fn int_apply<T: Num>(op: UnaryOp, x: T) -> T {
 
 /// Forward kernel only.
 pub(crate) fn unary_kernel(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    if let Some(out) = crate::kernels::unary(op, x)? {
+        return Ok(out);
+    }
     let dt = x.dtype();
     if !dt.is_float() {
         if integer_closed(op) && dt != DType::Bool {

@@ -279,6 +279,8 @@ pub struct StorageOwner {
 
 /// A NumPy array viewing the tensor's memory (`Tensor.numpy()`).
 pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    // A device tensor is downloaded (a sync point); the array views the host copy.
+    let t = &crate::kernels::transfer::to_host(t)?;
     let d = t.data();
     let item = d.storage.dtype().size() as isize;
     let mut dims: Vec<npyffi::npy_intp> = d
@@ -348,6 +350,8 @@ fn np_descr<T: Element>(py: Python<'_>) -> *mut npyffi::PyArray_Descr {
 
 /// Python value of one element (`item()`, `tolist()`).
 pub fn element_to_py(py: Python<'_>, t: &Tensor, flat: usize) -> PyResult<Py<PyAny>> {
+    let host = crate::kernels::transfer::to_host(t)?;
+    let t = &host;
     let v = t.get_f64(flat);
     Ok(match t.dtype() {
         DType::Bool => PyBool::new(py, v != 0.0).to_owned().into_any().unbind(),
@@ -376,7 +380,7 @@ fn flat_offset(l: &crate::layout::Layout, flat: usize) -> isize {
 
 /// `tolist()`: nested lists of Python numbers.
 pub fn to_list(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
-    let c = crate::ops::contiguous(&t.detach())?;
+    let c = crate::ops::contiguous(&crate::kernels::transfer::to_host(&t.detach())?)?;
     let shape = c.shape();
     if shape.is_empty() {
         return element_to_py(py, &c, 0);

@@ -45,6 +45,11 @@ pub fn guard<T>(name: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
+            // A device check that fired as a panic (`Storage::cpu_ptr` on device memory) carries
+            // the error to raise.
+            if let Some(e) = payload.downcast_ref::<Error>() {
+                return Err(e.clone().into());
+            }
             let what = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())

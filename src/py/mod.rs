@@ -2,6 +2,7 @@
 
 mod autograd;
 mod convert;
+mod device_ops;
 mod dtype;
 mod errors;
 mod functions;
@@ -48,5 +49,6 @@ fn _rustgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     index_ops::register(m)?;
     nn_ops::register(m)?;
     optim_ops::register(m)?;
+    device_ops::register(m)?;
     Ok(())
 }

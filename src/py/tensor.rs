@@ -243,15 +243,40 @@ impl PyTensor {
 
     #[getter]
     fn device(&self) -> PyDevice {
+        let d = self.t.device();
         PyDevice {
-            d: self.t.device(),
-            index: None,
+            d,
+            index: d.index(),
         }
     }
 
     #[getter]
     fn is_cuda(&self) -> bool {
         false
+    }
+
+    /// Whether the tensor lives on the wgpu device (like `Tensor.is_mps`).
+    #[getter]
+    fn is_wgpu(&self) -> bool {
+        matches!(self.t.device(), crate::device::Device::Wgpu(_))
+    }
+
+    #[getter]
+    fn is_cpu(&self) -> bool {
+        self.t.device().is_cpu()
+    }
+
+    /// `to(device)` core: the tensor itself when already there, else a copy (differentiable).
+    fn _to_device(slf: &Bound<'_, Self>, device: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        crate::py::errors::guard("to", || {
+            let t = slf.borrow().t.clone();
+            let d = super::dtype::extract_device(device)?;
+            let r = crate::kernels::transfer::to_device(&t, d)?;
+            if r.same(&t) {
+                return Ok(slf.clone().into_any().unbind());
+            }
+            wrap(slf.py(), r)
+        })
     }
 
     #[getter]
@@ -289,6 +314,11 @@ impl PyTensor {
 
     fn data_ptr(&self) -> usize {
         let d = self.t.data();
+        if !d.storage.is_cpu() {
+            // No host address: the storage object's address stands in (stable and unique while
+            // the storage lives), like a device pointer would.
+            return Arc::as_ptr(&d.storage) as usize + d.layout.offset * d.storage.dtype().size();
+        }
         d.storage.cpu_ptr() as usize + d.layout.offset * d.storage.dtype().size()
     }
 

@@ -218,3 +218,44 @@ def _bump_step(state):
 def _zeros(p):
     return rustgrad.zeros_like(p).contiguous()
 
+
+
+# ---- device parameters -------------------------------------------------------------------------
+# The fused CPU kernels (`_C._sgd_update`, `_C._adam_update`) read host memory. For parameters on
+# the wgpu device the same update rules run as tensor ops, which execute on the device; the
+# results are written back in place so parameters and state keep their identity.
+
+
+def _sgd_update_tensors(p, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
+    """SGD step with tensor ops (PyTorch's rule), for parameters the fused CPU kernel cannot touch."""
+    with rustgrad.no_grad():
+        d = -grad if maximize else grad
+        if weight_decay != 0:
+            d = d + p * weight_decay
+        if momentum != 0:
+            nb = d if first else buf * momentum + d * (1.0 - dampening)
+            buf.copy_(nb)
+            d = d + buf * momentum if nesterov else buf
+        p.copy_(p - d * lr)
+
+
+def _adam_update_tensors(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps,
+                         weight_decay, amsgrad, maximize, decoupled):
+    """Adam/AdamW step with tensor ops (PyTorch's rule), for parameters on a device."""
+    with rustgrad.no_grad():
+        g = -grad if maximize else grad
+        if weight_decay != 0:
+            if decoupled:
+                p.copy_(p * (1.0 - lr * weight_decay))
+            else:
+                g = g + p * weight_decay
+        exp_avg.copy_(exp_avg * beta1 + g * (1.0 - beta1))
+        exp_avg_sq.copy_(exp_avg_sq * beta2 + g * g * (1.0 - beta2))
+        bc1 = 1.0 - beta1**step
+        bc2_sqrt = (1.0 - beta2**step) ** 0.5
+        v = exp_avg_sq
+        if amsgrad:
+            max_exp_avg_sq.copy_(rustgrad.maximum(max_exp_avg_sq, exp_avg_sq))
+            v = max_exp_avg_sq
+        denom = v.sqrt() / bc2_sqrt + eps
+        p.copy_(p - exp_avg / denom * (lr / bc1))

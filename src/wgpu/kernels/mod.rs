@@ -11,7 +11,7 @@ pub use elementwise::{
     binary, compare, contiguous, copy, copy_strided, fill, fill_f32, unary, where_,
 };
 pub use matmul::matmul;
-pub use reduce::{reduce_all, reduce_last};
+pub use reduce::{reduce_all, reduce_last, reduce_trailing};
 
 use super::encoder::Binding;
 use super::view::{device_elem_size, GpuView};

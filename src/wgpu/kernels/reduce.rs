@@ -76,6 +76,45 @@ pub fn reduce_last(op: ReduceOp, a: &GpuView) -> Result<GpuBuffer> {
     reduce_rows(op, a, row_len, rows)
 }
 
+/// Reduce the trailing `ndims` dims of `a` (any strides): a fresh contiguous buffer of shape
+/// `a.shape[..len - ndims]`, one value per run of the last `ndims` dims in row-major order. With
+/// the reduced dims permuted to the end of a view, this reduces over any set of dims without a
+/// copy. (`ndims == 1` is [`reduce_last`]; all dims go through [`reduce_all`]'s multi-pass tree.)
+pub fn reduce_trailing(op: ReduceOp, a: &GpuView, ndims: usize) -> Result<GpuBuffer> {
+    check_view(op.name(), a)?;
+    float_type(op.name(), a)?;
+    let nd = a.shape.len();
+    if ndims > nd {
+        return Err(Error::runtime(format!(
+            "wgpu: {}: cannot reduce {ndims} trailing dims of a {nd}-d view",
+            op.name()
+        )));
+    }
+    if ndims == nd {
+        return reduce_all(op, a);
+    }
+    let row_len: usize = a.shape[nd - ndims..].iter().product();
+    let rows: usize = a.shape[..nd - ndims].iter().product();
+    if rows == 0 {
+        return alloc(0);
+    }
+    if row_len == 0 {
+        if op != ReduceOp::Sum {
+            return Err(empty_error(
+                op,
+                &format!(
+                    "Expected reduction dim {} to have non-zero size.",
+                    nd - ndims
+                ),
+            ));
+        }
+        let out = alloc(rows as u64 * 4)?;
+        super::fill_f32(&GpuView::contiguous(out.clone(), DType::F32, &[rows]), 0.0)?;
+        return Ok(out);
+    }
+    reduce_rows(op, a, row_len, rows)
+}
+
 /// Reduce every element to one (a fresh 1-element buffer).
 pub fn reduce_all(op: ReduceOp, a: &GpuView) -> Result<GpuBuffer> {
     check_view(op.name(), a)?;

@@ -434,15 +434,20 @@ class Module:
                 dtype = a.dtype
             else:
                 device = a
+        dev = None
         if device is not None:
             dev = rustgrad.device(device) if not isinstance(device, rustgrad.device) else device
-            if dev.type != "cpu":
-                rustgrad.empty(1).to(dev)  # raises like torch when the device is unavailable
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}")
-        if dtype is None:
+        if dtype is None and dev is None:
             return self
-        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
+
+        def convert(t):
+            if t.is_floating_point() and dtype is not None:
+                return t.to(dev, dtype) if dev is not None else t.to(dtype)
+            return t.to(dev) if dev is not None else t
+
+        return self._apply(convert)
 
     def float(self):
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
@@ -459,7 +464,8 @@ class Module:
         return self._apply(lambda t: t.to(dst_type) if t.is_floating_point() else t)
 
     def cpu(self):
-        return self
+        """Move every parameter and buffer to the CPU."""
+        return self.to("cpu")
 
     def cuda(self, device=None):
         rustgrad.empty(1).cuda()

@@ -1,0 +1,100 @@
+"""``rustgrad.wgpu``: the GPU backend's process-level API, in the shape of ``torch.cuda`` / ``torch.mps``.
+
+rustgrad opens one wgpu adapter per process (Vulkan, Metal, DX12 or GL, chosen at run time;
+``RUSTGRAD_WGPU_BACKEND`` narrows the choice), so ``device_count()`` is 0 or 1 and the device is
+``rustgrad.device("wgpu")`` (``wgpu:0``). Work is asynchronous: kernels are recorded into one
+command stream and submitted at sync points (``.item()``, ``.numpy()``, ``.cpu()``, printing,
+``synchronize()``).
+"""
+
+from rustgrad import _rustgrad as _C
+
+
+def is_available():
+    """True when a wgpu adapter can be opened (opens it on first call; never raises)."""
+    return _C._wgpu_is_available()
+
+
+def device_count():
+    """1 with an adapter, else 0 (like ``torch.cuda.device_count()``)."""
+    return 1 if is_available() else 0
+
+
+def current_device():
+    """The index of the current device (always 0, like ``torch.cuda.current_device()``)."""
+    return 0
+
+
+def adapter_info():
+    """The adapter's description: a dict with ``name``, ``backend`` ("vulkan", "metal", "dx12",
+    "gl"), ``driver``, ``driver_info``, ``device_type``, ``vendor``, ``device``, ``features`` and
+    the limits the engine requested. RuntimeError when no adapter exists."""
+    return _C._wgpu_adapter_info()
+
+
+def get_device_name(device=None):
+    """The adapter's name (e.g. "llvmpipe (LLVM 15.0.7, 256 bits)"), like ``torch.cuda.get_device_name``."""
+    return adapter_info()["name"]
+
+
+def get_device_properties(device=None):
+    """Same as :func:`adapter_info` (``torch.cuda.get_device_properties`` returns an object; a
+    dict carries the same facts)."""
+    return adapter_info()
+
+
+def synchronize(device=None):
+    """Submit the recorded work and wait for the device to finish it (``torch.cuda.synchronize``)."""
+    _C._wgpu_synchronize()
+
+
+def empty_cache():
+    """Free the buffer pool's cached (unused) buffers, like ``torch.cuda.empty_cache()``."""
+    _C._wgpu_empty_cache()
+
+
+def stats():
+    """The engine counters as a dict: ``dispatches``, ``submits``, ``pipelines_compiled``,
+    ``buffers_created``, ``buffers_reused``, ``bytes_uploaded``, ``bytes_downloaded`` (cumulative,
+    reset by :func:`reset_stats`) and the gauges ``bytes_allocated``, ``peak_bytes_allocated``,
+    ``bytes_reserved``."""
+    return dict(_C._wgpu_stats())
+
+
+def reset_stats():
+    """Zero the cumulative counters and reset the peak (``torch.cuda.reset_peak_memory_stats``)."""
+    _C._wgpu_reset_stats()
+
+
+reset_peak_memory_stats = reset_stats
+
+
+def memory_allocated(device=None):
+    """Bytes held by live device tensors (pool bucket sizes), like ``torch.cuda.memory_allocated``."""
+    return stats()["bytes_allocated"]
+
+
+def max_memory_allocated(device=None):
+    """Peak of :func:`memory_allocated` since the last reset."""
+    return stats()["peak_bytes_allocated"]
+
+
+def memory_reserved(device=None):
+    """Bytes of every device buffer the engine holds, in use or cached (``torch.cuda.memory_reserved``)."""
+    return stats()["bytes_reserved"]
+
+
+def manual_seed(seed):
+    """Seed random number generation for the device.
+
+    Device tensors from ``rand``/``randn`` are drawn on the host generator and uploaded, so this
+    seeds the CPU generator (``rustgrad.manual_seed``); a device-side generator comes later.
+    """
+    from rustgrad._random import manual_seed as _seed
+
+    _seed(seed)
+
+
+def manual_seed_all(seed):
+    """Same as :func:`manual_seed` (there is one device)."""
+    manual_seed(seed)

@@ -1,0 +1,195 @@
+//! The device seam: one dispatch point per kernel family, matching on where the storage lives.
+//!
+//! `ops/<family>.rs` decide what an op means (checks, promotion, output shape, backward) and call
+//! one function here per kernel. Each returns `Ok(None)` when the operands live on the CPU (the op
+//! then runs its existing CPU kernel, unchanged) and `Ok(Some(out))` when they live on the wgpu
+//! device and a wgpu kernel computed the result. Mixed devices raise PyTorch's RuntimeError;
+//! families without a device kernel call [`require_cpu`] at their entry, which raises
+//! NotImplementedError in the shape of PyTorch's MPS message, so no CPU kernel ever sees device
+//! memory (and `Storage::cpu_ptr` panics as a last resort if one would).
+//!
+//! A 0-d CPU tensor may be combined with device tensors (PyTorch allows CPU scalars with CUDA
+//! tensors): it is uploaded at the kernel. That is how `x * 2.0` and the backward rules' scalar
+//! constants (`where(mask, g, 0)`) run on the device.
+
+// Without the wgpu feature the device arms vanish and their arguments go unused.
+#![cfg_attr(not(feature = "wgpu"), allow(unused_variables))]
+
+#[cfg(feature = "wgpu")]
+mod gpu;
+pub mod transfer;
+
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ops::{BinaryOp, CmpOp, LogicOp, Scalar, UnaryOp};
+use crate::tensor::Tensor;
+
+/// The device an op on `ts` runs on. 0-d CPU tensors follow the others; two different devices
+/// among the rest are PyTorch's "Expected all tensors to be on the same device" error.
+pub fn device_of(ts: &[&Tensor]) -> Result<Device> {
+    let mut found: Option<Device> = None;
+    let mut cpu_scalar = false;
+    for t in ts {
+        let d = t.device();
+        if d.is_cpu() && t.ndim() == 0 {
+            cpu_scalar = true;
+            continue;
+        }
+        match found {
+            None => found = Some(d),
+            Some(f) if f == d => {}
+            Some(f) => return Err(mixed(f, d)),
+        }
+    }
+    Ok(found.unwrap_or(if cpu_scalar {
+        Device::Cpu
+    } else {
+        ts.first().map_or(Device::Cpu, |t| t.device())
+    }))
+}
+
+/// PyTorch's message, naming the accelerator first ("wgpu:0 and cpu").
+pub fn mixed(a: Device, b: Device) -> Error {
+    let (x, y) = if a.is_cpu() { (b, a) } else { (a, b) };
+    Error::runtime(format!(
+        "Expected all tensors to be on the same device, but found at least two devices, {} and {}!",
+        x.full_name(),
+        y.full_name()
+    ))
+}
+
+/// The error for an op with no kernel on `device`, in the shape of PyTorch's MPS message.
+pub fn not_implemented(op: &str, device: Device) -> Error {
+    Error::not_implemented(format!(
+        "The operator 'aten::{op}' is not currently implemented for the {} device. Move the \
+         tensors to the CPU with .cpu() for this op (rustgrad's wgpu backend covers elementwise \
+         float32 math, comparisons, where, copies, sum/mean/amax/amin and matmul so far).",
+        device.kind()
+    ))
+}
+
+/// Entry check of an op family without a device kernel: `Ok` when every operand is on the CPU,
+/// NotImplementedError naming `op` otherwise (RuntimeError for mixed devices).
+pub fn require_cpu(op: &str, ts: &[&Tensor]) -> Result<()> {
+    if ts.iter().all(|t| t.device().is_cpu()) {
+        return Ok(());
+    }
+    let d = device_of(ts)?;
+    let d = if d.is_cpu() {
+        ts.iter()
+            .map(|t| t.device())
+            .find(|d| !d.is_cpu())
+            .unwrap_or(d)
+    } else {
+        d
+    };
+    Err(not_implemented(op, d))
+}
+
+/// Every tensor in `ts` on the CPU (for loops over slices of tensors, e.g. `cat`).
+pub fn require_cpu_all(op: &str, ts: &[Tensor]) -> Result<()> {
+    let refs: Vec<&Tensor> = ts.iter().collect();
+    require_cpu(op, &refs)
+}
+
+#[cfg(feature = "wgpu")]
+macro_rules! on_device {
+    ($dev:expr, $gpu:expr) => {
+        match $dev {
+            Device::Cpu => Ok(None),
+            Device::Wgpu(_) => $gpu.map(Some),
+        }
+    };
+}
+
+#[cfg(not(feature = "wgpu"))]
+macro_rules! on_device {
+    ($dev:expr, $gpu:expr) => {
+        match $dev {
+            Device::Cpu => Ok(None),
+            Device::Wgpu(_) => unreachable!("wgpu storage exists only with the wgpu feature"),
+        }
+    };
+}
+
+/// Elementwise `op(x)` (the ops with a WGSL body, plus scalar-parameter ops run as a binary op
+/// against an uploaded scalar).
+pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[x])?, gpu::unary(op, x))
+}
+
+/// Broadcasting `a op b` computed in `dtype`.
+pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[a, b])?, gpu::binary(op, a, b, dtype))
+}
+
+/// Broadcasting comparison (bool result).
+pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[a, b])?, gpu::compare(op, a, b))
+}
+
+/// `logical_and/or/xor` (bool result).
+pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[a, b])?, gpu::logical(op, a, b))
+}
+
+/// `where(cond, a, b)` with broadcasting over all three.
+pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[cond, a, b])?, gpu::where_(cond, a, b))
+}
+
+/// A fresh contiguous copy of `src` in `dtype` (strided copy; dtype conversion where the device
+/// has one).
+pub fn materialize(src: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[src])?, gpu::materialize(src, dtype))
+}
+
+/// `dst.copy_(src)` without autograd: `src` broadcast to `dst`'s shape. `Ok(false)` means both
+/// are on the CPU and the caller copies.
+pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<bool> {
+    let r: Result<Option<()>> = on_device!(device_of(&[dst, src])?, gpu::copy_into(dst, src));
+    Ok(r?.is_some())
+}
+
+/// Fill every element of `t` with `value`. `Ok(false)` means `t` is on the CPU.
+pub fn fill(t: &Tensor, value: Scalar) -> Result<bool> {
+    let r: Result<Option<()>> = on_device!(t.device(), gpu::fill(t, value));
+    Ok(r?.is_some())
+}
+
+/// A zero tensor of `shape` and `dtype` on `device` (the CPU allocates its own).
+pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Option<Tensor>> {
+    on_device!(device, gpu::zeros(shape, dtype))
+}
+
+/// Sum over `dims` (already wrapped and sorted).
+pub fn sum(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Option<Tensor>> {
+    on_device!(
+        device_of(&[x])?,
+        gpu::reduce(x, dims, keepdim, ReduceKind::Sum)
+    )
+}
+
+/// The reductions with a device kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceKind {
+    Sum,
+    Max,
+    Min,
+}
+
+/// `amax`/`amin` over `dims`.
+pub fn amax(x: &Tensor, dims: &[usize], keepdim: bool, want_max: bool) -> Result<Option<Tensor>> {
+    let op = if want_max {
+        ReduceKind::Max
+    } else {
+        ReduceKind::Min
+    };
+    on_device!(device_of(&[x])?, gpu::reduce(x, dims, keepdim, op))
+}
+
+/// Batched product of `[..., m, k]` and `[..., k, n]` with equal batch dims (stride-0 allowed).
+pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[a, b])?, gpu::bmm(a, b))
+}

@@ -1,0 +1,157 @@
+//! Moving tensors between the CPU and the wgpu device (`tensor.to(device)`, `.cpu()`).
+//!
+//! Device encodings (see `storage::WgpuBuffer`): float32 and int32 as is, bool and uint8 widened
+//! to one u32 per element, int64 raw (two u32 words per element). float64 is refused with a
+//! TypeError, as PyTorch's MPS backend refuses it. Downloads are sync points: the open command
+//! batch is submitted and waited for.
+
+use crate::autograd::record;
+use crate::device::Device;
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// `t.to(device)` with autograd (`ToCopyBackward0` moves the gradient back). Returns `t` itself
+/// when it is already there, like PyTorch.
+pub fn to_device(t: &Tensor, device: Device) -> Result<Tensor> {
+    let from = t.device();
+    if from == device {
+        return Ok(t.clone());
+    }
+    let out = move_raw(t, device)?;
+    if t.dtype().is_float() {
+        record("ToCopyBackward0", &[t], &[&out], false, move |g, _| {
+            Ok(vec![Some(to_device(&g[0], from)?)])
+        });
+    }
+    Ok(out)
+}
+
+/// `t` on the host without autograd: `t` itself for CPU tensors, else a download (a sync point).
+pub fn to_host(t: &Tensor) -> Result<Tensor> {
+    if t.device().is_cpu() {
+        return Ok(t.clone());
+    }
+    move_raw(t, Device::Cpu)
+}
+
+/// A contiguous copy of `t` on `device` (no autograd).
+fn move_raw(t: &Tensor, device: Device) -> Result<Tensor> {
+    match (t.device(), device) {
+        (a, b) if a == b => Ok(t.clone()),
+        #[cfg(feature = "wgpu")]
+        (Device::Cpu, Device::Wgpu(_)) => wgpu_io::upload(t),
+        #[cfg(feature = "wgpu")]
+        (Device::Wgpu(_), Device::Cpu) => wgpu_io::download(t),
+        (_, d) => Err(crate::error::Error::runtime(format!(
+            "rustgrad was built without the wgpu backend; cannot move a tensor to {}",
+            d.full_name()
+        ))),
+    }
+}
+
+/// A 0-d CPU scalar or any CPU tensor, uploaded (used by the kernels for CPU scalar operands).
+#[cfg(feature = "wgpu")]
+pub(crate) fn upload(t: &Tensor) -> Result<Tensor> {
+    wgpu_io::upload(t)
+}
+
+#[cfg(feature = "wgpu")]
+mod wgpu_io {
+    use crate::dtype::DType;
+    use crate::error::{Error, Result};
+    use crate::layout::Layout;
+    use crate::storage::Storage;
+    use crate::tensor::Tensor;
+    use std::sync::Arc;
+
+    /// PyTorch MPS's float64 message, for wgpu.
+    fn no_f64() -> Error {
+        Error::type_error(
+            "Cannot convert a wgpu Tensor to float64 dtype as the wgpu backend doesn't support \
+             float64. Please use float32 instead.",
+        )
+    }
+
+    pub fn upload(t: &Tensor) -> Result<Tensor> {
+        let dtype = t.dtype();
+        if dtype == DType::F64 {
+            return Err(no_f64());
+        }
+        let c = crate::ops::contiguous_raw(t)?;
+        let n = c.numel();
+        let d = c.data();
+        let esize = dtype.size();
+        // SAFETY: `c` is a contiguous CPU tensor of n elements from its offset.
+        let bytes: &[u8] = unsafe {
+            std::slice::from_raw_parts(d.storage.cpu_ptr().add(d.layout.offset * esize), n * esize)
+        };
+        let buf = match dtype {
+            DType::Bool | DType::U8 => {
+                let wide: Vec<u32> = bytes.iter().map(|&b| u32::from(b)).collect();
+                crate::wgpu::upload(bytemuck::cast_slice(&wide))?
+            }
+            _ => crate::wgpu::upload(bytes)?,
+        };
+        Ok(Tensor::from_parts(
+            Arc::new(Storage::from_gpu(dtype, n, buf)),
+            Layout::contiguous(&c.shape()),
+        ))
+    }
+
+    pub fn download(t: &Tensor) -> Result<Tensor> {
+        let dtype = t.dtype();
+        let d = t.data();
+        let shape = d.layout.shape.clone();
+        let n = d.layout.numel();
+        if n == 0 {
+            return Tensor::empty(&shape, dtype);
+        }
+        let buf = d.storage.gpu_buffer().expect("a wgpu tensor").clone();
+        if matches!(dtype, DType::F32 | DType::I32 | DType::Bool) {
+            // 4-byte elements: make the view contiguous on the device, read just its elements.
+            let (src, off) = if d.layout.is_contiguous() {
+                (buf, d.layout.offset)
+            } else {
+                let v = super::super::gpu::view_of(t)?;
+                (crate::wgpu::kernels::contiguous(&v)?, 0)
+            };
+            let words = crate::wgpu::read_u32(&src, off, n)?;
+            return Ok(match dtype {
+                DType::F32 => Tensor::from_vec(
+                    words.into_iter().map(f32::from_bits).collect::<Vec<_>>(),
+                    &shape,
+                )?,
+                DType::I32 => Tensor::from_vec(
+                    words.into_iter().map(|w| w as i32).collect::<Vec<_>>(),
+                    &shape,
+                )?,
+                _ => Tensor::from_vec(
+                    words.into_iter().map(|w| w != 0).collect::<Vec<_>>(),
+                    &shape,
+                )?,
+            });
+        }
+        // Raw dtypes without device kernels (int64, uint8): read the whole storage, rebuild it
+        // on the host under the same layout, and copy the view out there.
+        let len = d.storage.len();
+        let host = match dtype {
+            DType::I64 => {
+                let bytes = crate::wgpu::read(&buf, 0, len as u64 * 8)?;
+                let v: Vec<i64> = bytemuck::pod_collect_to_vec(&bytes);
+                Storage::from_vec(v)?
+            }
+            DType::U8 => {
+                let words = crate::wgpu::read_u32(&buf, 0, len)?;
+                Storage::from_vec(words.into_iter().map(|w| w as u8).collect::<Vec<_>>())?
+            }
+            other => {
+                return Err(Error::runtime(format!(
+                    "wgpu: no download path for dtype {}",
+                    other.name()
+                )))
+            }
+        };
+        let view = Tensor::from_parts(Arc::new(host), d.layout.clone());
+        crate::ops::contiguous_raw(&view)
+    }
+}

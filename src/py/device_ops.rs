@@ -1,0 +1,106 @@
+//! Bindings of the wgpu engine's process-level API (`rustgrad.wgpu` wraps them in the shape of
+//! `torch.cuda` / `torch.mps`). Without the `wgpu` feature every query reports no device.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// Whether a wgpu adapter can be opened (opens it on first call; never raises).
+#[pyfunction]
+fn _wgpu_is_available() -> bool {
+    #[cfg(feature = "wgpu")]
+    {
+        crate::wgpu::is_available()
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        false
+    }
+}
+
+/// The adapter's description as a dict (name, backend, driver, ...); RuntimeError without one.
+#[pyfunction]
+fn _wgpu_adapter_info(py: Python<'_>) -> PyResult<Py<PyDict>> {
+    crate::py::errors::guard("adapter_info", || {
+        let d = PyDict::new(py);
+        #[cfg(feature = "wgpu")]
+        {
+            let i = crate::wgpu::adapter_info()?;
+            d.set_item("name", i.name)?;
+            d.set_item("backend", i.backend)?;
+            d.set_item("driver", i.driver)?;
+            d.set_item("driver_info", i.driver_info)?;
+            d.set_item("device_type", i.device_type)?;
+            d.set_item("vendor", i.vendor)?;
+            d.set_item("device", i.device)?;
+            d.set_item("features", i.features)?;
+            d.set_item(
+                "max_storage_buffer_binding_size",
+                i.max_storage_buffer_binding_size,
+            )?;
+            d.set_item("max_buffer_size", i.max_buffer_size)?;
+            d.set_item(
+                "max_compute_workgroups_per_dimension",
+                i.max_compute_workgroups_per_dimension,
+            )?;
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "rustgrad was built without the wgpu backend",
+            ));
+        }
+        #[allow(unreachable_code)]
+        Ok(d.unbind())
+    })
+}
+
+/// Submit the open command batch and wait for the device to finish it.
+#[pyfunction]
+fn _wgpu_synchronize(py: Python<'_>) -> PyResult<()> {
+    crate::py::errors::guard("synchronize", || {
+        #[cfg(feature = "wgpu")]
+        py.detach(crate::wgpu::synchronize)?;
+        let _ = py;
+        Ok(())
+    })
+}
+
+/// Free the pool's cached buffers.
+#[pyfunction]
+fn _wgpu_empty_cache() -> PyResult<()> {
+    crate::py::errors::guard("empty_cache", || {
+        #[cfg(feature = "wgpu")]
+        if crate::wgpu::is_available() {
+            crate::wgpu::empty_cache()?;
+        }
+        Ok(())
+    })
+}
+
+/// The engine counters as a dict (all zero before first use).
+#[pyfunction]
+fn _wgpu_stats(py: Python<'_>) -> PyResult<Py<PyDict>> {
+    let d = PyDict::new(py);
+    #[cfg(feature = "wgpu")]
+    for (k, v) in crate::wgpu::stats().to_pairs() {
+        d.set_item(k, v)?;
+    }
+    Ok(d.unbind())
+}
+
+/// Zero the cumulative counters (dispatches, submits, compiles, buffers, bytes moved).
+#[pyfunction]
+fn _wgpu_reset_stats() {
+    #[cfg(feature = "wgpu")]
+    crate::wgpu::reset_stats();
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_wgpu_is_available, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_adapter_info, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_empty_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_reset_stats, m)?)?;
+    Ok(())
+}
