@@ -1653,7 +1653,12 @@ KNOWN = [
          "checked (IndexError) before repeated dims are refused", code=r"\b(sum|mean|amax|amin)\(",
          rg=r"appears multiple times", ref=r"IndexError: Dimension out of range"),
     dict(id="repeat-huge-empty", fix="none needed (PyTorch quirk: repeat with a 0 factor accepts sizes whose "
-         "product would overflow)", code=r"repeat\(|tile\(", ref=r"^ok$", rg=r"OverflowError"),
+         "product would overflow)", code=r"repeat\(|tile\(", ref=r"^ok$",
+         rg=r"OverflowError|Storage size calculation overflowed"),
+    dict(id="full-size-overflow-panic", panic=True, fix="src/ops/creation.rs full -> Tensor::empty -> "
+         "shape::contiguous_strides (src/shape.rs:50) multiplies without overflow checks: _full panics where "
+         "_zeros/_empty report 'Storage size calculation overflowed'", code=r"\b(ones|full|full_like)\(",
+         rg=r"attempt to multiply with overflow"),
     dict(id="take-along-dim-empty", fix="none needed (PyTorch quirk: ZeroDivisionError for an empty gather dim)",
          code=r"take_along_dim", ref=r"ZeroDivisionError"),
     dict(id="gather-empty-index", fix="src/ops/index.rs gather: an empty index may have another ndim or larger "

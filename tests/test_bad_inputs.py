@@ -431,6 +431,13 @@ def test_zero_size_shape_with_huge_dim():
     assert rg.ones(2**62, 2, 0).shape == (2**62, 2, 0)
 
 
+@rust("_full multiplies sizes without overflow checks and panics (caught: 'internal error') where zeros/empty "
+      "raise 'Storage size calculation overflowed' (src/ops/creation.rs full -> src/shape.rs:50 contiguous_strides)")
+@pytest.mark.parametrize("call", [lambda: rg.ones(2**40, 2**40), lambda: rg.full((2**40, 2**40), 1.0)])
+def test_full_size_overflow(call):
+    no_panic(call, RuntimeError)
+
+
 def test_as_strided_negative_offset():
     with pytest.raises(RuntimeError):
         rg.zeros(4).as_strided((2,), (1,), -1)

@@ -240,6 +240,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
                            f"{_KERNEL_DTYPE[str(input.dtype).split('.')[-1]]}")
     if num_samples <= 0:
         raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if input.shape[-1] == 0:
+        raise RuntimeError("multinomial: cannot sample from an empty distribution (no categories)")
     if not replacement and num_samples > input.shape[-1]:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
     p = input.detach().numpy().astype(np.float64)

@@ -333,8 +333,10 @@ def _repeat(self, *sizes):
         numel *= f
         if numel >= 2**64:
             raise RuntimeError(f"Storage size calculation overflowed with sizes={final}")
-    if numel * self.element_size() >= 2**64:
-        raise RuntimeError(f"Storage size calculation overflowed with sizes={final}")
+    true_sizes = [r * n for r, n in zip(sizes, padded)]
+    if numel * self.element_size() >= 2**64 or final != true_sizes:
+        # (a size that wrapped around int64 fails in PyTorch too, just later and less clearly)
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={true_sizes}")
     x = self.reshape(*([1] * (len(sizes) - self.ndim) + list(self.shape)))
     inter, final = [], []
     for r, n in zip(sizes, x.shape):
