@@ -14,7 +14,6 @@ import weakref
 
 import numpy as np
 import pytest
-
 import rustgrad as T
 import rustgrad.nn.functional as F
 

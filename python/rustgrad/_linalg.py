@@ -4,9 +4,8 @@ addmm ...). All of them run on the native batched GEMM (``_C._matmul``)."""
 import sys
 import types
 
-from rustgrad import _reduce as _reduce_mod
-
 from rustgrad import _C
+from rustgrad import _reduce as _reduce_mod
 from rustgrad._rustgrad import Tensor
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
