@@ -1667,6 +1667,12 @@ KNOWN = [
     dict(id="index-select-empty-input", fix="none (PyTorch quirk: an out-of-range index into an empty input is "
          "RuntimeError 'INDICES element is out of DATA bounds'; rustgrad raises IndexError as for any input)",
          code=r"index_select", ref=r"INDICES element is out of DATA bounds"),
+    dict(id="arange-int-step", fix="src/ops/creation.rs arange: for an integer dtype PyTorch computes start + i * "
+         "step in that dtype, after casting the step (arange(-1, 0, 0.5, dtype=int32) is [-1, -1])",
+         code=r"arange\(", msg=r"values differ"),
+    dict(id="pow-inplace-special", fix="src/ops/inplace.rs pow_: the in-place scalar-exponent path uses powf where "
+         "the out-of-place one (and PyTorch) uses sqrt for 0.5: (-inf).pow_(0.5) gives inf, PyTorch NaN",
+         code=r"pow_\(|\*\*=", msg=r"values differ"),
     dict(id="linspace-int-wrap", fix="src/ops/creation.rs linspace: integer dtypes wrap like PyTorch (0 -> -1 in "
          "uint8 ends at 255), not saturate", code=r"linspace\(", msg=r"values differ"),
     dict(id="floor-div-inf", fix="src/cpu/num.rs floor_div: PyTorch's float floor division is (a - fmod(a, b)) / b "

@@ -507,6 +507,20 @@ def test_gather_empty_index_ndim():
     assert rg.gather(rg.zeros(0, 0), 0, rg.zeros(0, dtype=rg.int64)).shape == (0,)
 
 
+@rust("(-inf).pow_(0.5) is NaN like the out-of-place pow (PyTorch uses sqrt for 0.5); the in-place path uses "
+      "powf and gives inf (src/ops/inplace.rs pow_)")
+def test_inplace_pow_half_of_neg_inf():
+    x = rg.tensor([-math.inf])
+    x.pow_(0.5)
+    assert math.isnan(x.item()) and math.isnan(rg.tensor([-math.inf]).pow(0.5).item())
+
+
+@rust("integer arange computes start + i * int(step) in PyTorch: arange(-1, 0, 0.5, dtype=int32) is [-1, -1] "
+      "(src/ops/creation.rs arange)")
+def test_integer_arange_fractional_step():
+    assert rg.arange(-1, 0, 0.5, dtype=rg.int32).tolist() == [-1, -1]
+
+
 @rust("float floor division of inf is NaN in PyTorch ((a - fmod(a, b)) / b) (src/cpu/num.rs floor_div)")
 def test_floor_divide_inf():
     assert math.isnan(rg.div(rg.tensor(math.inf), 2, rounding_mode="floor").item())
