@@ -521,6 +521,24 @@ def test_integer_arange_fractional_step():
     assert rg.arange(-1, 0, 0.5, dtype=rg.int32).tolist() == [-1, -1]
 
 
+@rust("expand must refuse a result whose element count overflows int64 (PyTorch: 'numel: integer "
+      "multiplication overflow'; src/ops/movement.rs expand)")
+def test_expand_numel_overflow():
+    with pytest.raises(RuntimeError):
+        rg.zeros(2, 1).expand(2**62, 2, 1)
+
+
+@rust("logical ops cast both operands to the promoted dtype before testing nonzero (PyTorch): uint8 and an "
+      "int32 0-d INT_MIN promote to uint8, where INT_MIN is 0 (src/ops/binary.rs _logical)")
+def test_logical_and_promotes_first():
+    assert rg.logical_and(rg.tensor([5], dtype=rg.uint8), rg.tensor(-(2**31), dtype=rg.int32)).tolist() == [False]
+
+
+@rust("integer linspace wraps like PyTorch: linspace(0, -1, 2, dtype=uint8) is [0, 255] (src/ops/creation.rs)")
+def test_integer_linspace_wraps():
+    assert rg.linspace(0, -1, 2, dtype=rg.uint8).tolist() == [0, 255]
+
+
 @rust("float floor division of inf is NaN in PyTorch ((a - fmod(a, b)) / b) (src/cpu/num.rs floor_div)")
 def test_floor_divide_inf():
     assert math.isnan(rg.div(rg.tensor(math.inf), 2, rounding_mode="floor").item())
