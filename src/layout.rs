@@ -159,6 +159,8 @@ impl Layout {
                 self.ndim()
             )));
         }
+        // A broadcast result may not hold more elements than int64 counts (PyTorch refuses too).
+        crate::shape::checked_numel(shape)?;
         let lead = shape.len() - self.ndim();
         let mut strides: Strides = SmallVec::from_elem(0, shape.len());
         for i in 0..shape.len() {

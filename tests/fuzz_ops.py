@@ -1619,15 +1619,9 @@ KNOWN = [
          ref=r"^TypeError"),
     dict(id="creation-dtype", fix="src/ops/creation.rs arange/linspace: dtype=bool has no kernel",
          code=r"(arange|linspace)\(", ref=r"not implemented for 'Bool'"),
-    dict(id="fill-overflow", fix="src/py/tensor.rs fill_ / _full: checked scalar conversion (nan into int64 ...)",
-         code=r"fill_\(", rg=r"^ok$", ref=r"value cannot be converted to type"),
-    dict(id="softmax-inf", fix="src/ops/softmax.rs: a row whose max is inf gives NaN (inf - inf), as in PyTorch",
-         code=r"softmax\(", msg=r"values differ"),
     dict(id="matmul-edge", fix="src/ops/matmul.rs: empty products (bool, mixed dtypes, a 0-size batch matrix "
          "times a vector) succeed in PyTorch", code=r"matmul|@|mm\(|mv\(|dot\(|inner\(",
          rg=r"addmm_impl_cpu_|to have the same dtype|shape '\[.*\]' is invalid for input of size 0", ref=r"^ok$"),
-    dict(id="expand-overflow", fix="src/ops/movement.rs expand: a result numel that overflows int64 must raise",
-         code=r"expand\(|broadcast_to\(", rg=r"^ok$", ref=r"numel: integer multiplication overflow"),
     dict(id="pytorch-median-expanded", fix="none in rustgrad: PyTorch's median(dim) of an integer tensor whose "
          "reduced dim has stride 0 reads garbage (its .contiguous() median agrees with rustgrad)",
          code=r"(?=.*median\()(?=.*'e')", msg=r"values differ"),
@@ -1655,10 +1649,6 @@ KNOWN = [
     dict(id="repeat-huge-empty", fix="none needed (PyTorch quirk: repeat with a 0 factor accepts sizes whose "
          "product would overflow)", code=r"repeat\(|tile\(", ref=r"^ok$",
          rg=r"OverflowError|Storage size calculation overflowed"),
-    dict(id="full-size-overflow-panic", panic=True, fix="src/ops/creation.rs full -> Tensor::empty -> "
-         "shape::contiguous_strides (src/shape.rs:50) multiplies without overflow checks: _full panics where "
-         "_zeros/_empty report 'Storage size calculation overflowed'", code=r"\b(ones|full|full_like)\(",
-         rg=r"attempt to multiply with overflow"),
     dict(id="take-along-dim-empty", fix="none needed (PyTorch quirk: ZeroDivisionError for an empty gather dim)",
          code=r"take_along_dim", ref=r"ZeroDivisionError"),
     dict(id="gather-empty-index", fix="src/ops/index.rs gather: an empty index may have another ndim or larger "

@@ -431,8 +431,6 @@ def test_zero_size_shape_with_huge_dim():
     assert rg.ones(2**62, 2, 0).shape == (2**62, 2, 0)
 
 
-@rust("_full multiplies sizes without overflow checks and panics (caught: 'internal error') where zeros/empty "
-      "raise 'Storage size calculation overflowed' (src/ops/creation.rs full -> src/shape.rs:50 contiguous_strides)")
 @pytest.mark.parametrize("call", [lambda: rg.ones(2**40, 2**40), lambda: rg.full((2**40, 2**40), 1.0)])
 def test_full_size_overflow(call):
     no_panic(call, RuntimeError)
@@ -479,13 +477,11 @@ def test_arange_bool_dtype():
         rg.arange(5, dtype=rg.bool)
 
 
-@rust("fill_ must refuse a value the dtype cannot hold, like PyTorch's checked_convert (src/py/tensor.rs fill_)")
 def test_fill_unrepresentable():
     with pytest.raises(RuntimeError, match="without overflow"):
         rg.zeros(3, dtype=rg.int64).fill_(math.nan)
 
 
-@rust("log_softmax of a row whose max is +inf is NaN (inf - inf) in PyTorch (src/ops/softmax.rs)")
 def test_log_softmax_inf():
     assert math.isnan(rg.log_softmax(rg.tensor(math.inf), 0).item())
 
@@ -521,8 +517,6 @@ def test_integer_arange_fractional_step():
     assert rg.arange(-1, 0, 0.5, dtype=rg.int32).tolist() == [-1, -1]
 
 
-@rust("expand must refuse a result whose element count overflows int64 (PyTorch: 'numel: integer "
-      "multiplication overflow'; src/ops/movement.rs expand)")
 def test_expand_numel_overflow():
     with pytest.raises(RuntimeError):
         rg.zeros(2, 1).expand(2**62, 2, 1)

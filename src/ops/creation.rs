@@ -13,6 +13,7 @@ pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
 
 /// `torch.full(shape, value, dtype)`.
 pub fn full(shape: &[usize], value: Scalar, dtype: DType) -> Result<Tensor> {
+    value.check_fits(dtype)?;
     let t = Tensor::empty(shape, dtype)?;
     fill_raw(&t, value)?;
     Ok(t)

@@ -174,6 +174,7 @@ pub fn add_(t: &Tensor, other: &Tensor) -> Result<Tensor> {
 /// `fill_(value)`.
 pub fn fill_(t: &Tensor, value: Scalar) -> Result<()> {
     check_inplace(t)?;
+    value.check_fits(t.dtype())?;
     if t.requires_grad() && is_grad_enabled() {
         let r = super::mul_scalar(t, 0.0)?;
         let r = super::add_scalar(&r, value.to_f64())?;

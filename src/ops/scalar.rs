@@ -53,3 +53,36 @@ impl Scalar {
         matches!(self, Scalar::Float(_))
     }
 }
+
+impl Scalar {
+    /// PyTorch's `checked_convert` for filling a tensor of `dtype` with this value: a value the
+    /// dtype cannot hold raises instead of wrapping or saturating silently. As in PyTorch, uint8
+    /// takes -255..=255 (negatives wrap), floats may be inf/NaN but not finite values beyond
+    /// their range, and bool takes anything.
+    pub fn check_fits(self, dtype: crate::dtype::DType) -> crate::error::Result<()> {
+        use crate::dtype::DType::*;
+        let (lo, hi, name) = match dtype {
+            I64 => (-(2f64.powi(63)), 2f64.powi(63), "int64_t"),
+            I32 => (-(2f64.powi(31)), 2f64.powi(31), "int"),
+            U8 => (-255.0, 256.0, "uint8_t"),
+            F32 => (-(f32::MAX as f64), f32::MAX as f64, "float"),
+            F64 | Bool => return Ok(()),
+        };
+        let ok = match self {
+            Scalar::Bool(_) => true,
+            Scalar::Int(i) => {
+                let v = i as f64;
+                v >= lo && (v < hi || dtype == F32 && v <= hi)
+            }
+            Scalar::Float(v) if dtype == F32 => !v.is_finite() || (lo..=hi).contains(&v),
+            Scalar::Float(v) => v.is_finite() && v >= lo && v < hi,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(crate::error::Error::runtime(format!(
+                "value cannot be converted to type {name} without overflow"
+            )))
+        }
+    }
+}

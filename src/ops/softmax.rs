@@ -204,8 +204,9 @@ fn softmax_kernel(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
         return softmax_composite(x, d, log);
     }
     if x.ndim() == 0 {
-        let v = if log { 0.0 } else { 1.0 };
-        return super::full(&[], super::Scalar::Float(v), dtype);
+        // As a one-element row, so inf and NaN give NaN (inf - inf) as in PyTorch.
+        let row = super::reshape(x, &[1])?;
+        return super::reshape(&softmax_kernel(&row, 0, log)?, &[]);
     }
     let shape = x.shape();
     let inner: usize = shape[d + 1..].iter().product();

@@ -60,7 +60,12 @@ fn _full(
         let shape = to_shape(&shape)?;
         wrap(
             py,
-            maybe_nogil(py, shape.iter().product(), || ops::full(&shape, s, dt))?,
+            // (saturating: a size that overflows is refused by `full` itself)
+            maybe_nogil(
+                py,
+                shape.iter().fold(1usize, |a, &d| a.saturating_mul(d)),
+                || ops::full(&shape, s, dt),
+            )?,
         )
     })
 }
