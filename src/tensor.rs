@@ -177,11 +177,13 @@ impl Tensor {
 
     /// The autograd state if no other thread holds it right now (for the garbage collector,
     /// which must never block).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) fn try_meta(&self) -> Option<MutexGuard<'_, AutogradMeta>> {
         self.0.meta.try_lock()
     }
 
     /// Whether this handle is the only strong reference to the tensor.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) fn is_unique(&self) -> bool {
         Arc::strong_count(&self.0) == 1
     }
