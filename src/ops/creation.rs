@@ -55,6 +55,11 @@ pub fn zeros_like(t: &Tensor) -> Result<Tensor> {
 
 /// `torch.arange(start, end, step)`.
 pub fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: DType) -> Result<Tensor> {
+    if dtype == DType::Bool {
+        return Err(Error::not_implemented(
+            "\"arange_cpu\" not implemented for 'Bool'",
+        ));
+    }
     let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
     if st == 0.0 {
         return Err(Error::runtime("step must be nonzero"));
@@ -93,6 +98,11 @@ pub fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: DType) -> Result<
 
 /// `torch.linspace(start, end, steps)`.
 pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tensor> {
+    if dtype == DType::Bool {
+        return Err(Error::not_implemented(
+            "\"linspace_cpu\" not implemented for 'Bool'",
+        ));
+    }
     let step = if steps > 1 {
         (end - start) / (steps - 1) as f64
     } else {
