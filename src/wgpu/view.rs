@@ -68,11 +68,13 @@ impl GpuView {
     }
 }
 
-/// Bytes per element on the device. Bool is stored as u32 (WGSL has no byte type); 64-bit types
-/// (two words) and u8 are not supported by the engine yet.
+/// Bytes per element on the device. Bool and uint8 are widened to one u32 word (WGSL has no byte
+/// type); int64 is two u32 words, low word first (`vec2<u32>` in WGSL, two's complement), so it
+/// keeps int64 semantics though WGSL has no 64-bit integers.
 pub fn device_elem_size(dtype: DType) -> Result<u64> {
     match dtype {
-        DType::F32 | DType::I32 | DType::Bool => Ok(4),
+        DType::F32 | DType::I32 | DType::Bool | DType::U8 => Ok(4),
+        DType::I64 => Ok(8),
         other => Err(Error::not_implemented(format!(
             "wgpu: dtype {other:?} is not supported on the device yet"
         ))),
