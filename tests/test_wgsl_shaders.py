@@ -8,11 +8,10 @@ Skips when wgpu-py or an adapter is missing, unless RUSTGRAD_REQUIRE_WGPU=1 (CI)
 those skips into failures.
 """
 
+import math
 import os
 import re
 from pathlib import Path
-
-import math
 
 import numpy as np
 import pytest
