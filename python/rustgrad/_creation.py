@@ -80,12 +80,15 @@ def _check_device(device):
         _C.device(device)  # raises for unavailable devices
 
 
-def _finish(t, requires_grad, device=None):
-    """Move a freshly made CPU tensor to ``device`` and set ``requires_grad``.
+def _dev(device):
+    """``device`` for the native factories that build on an accelerator directly (zeros, ones,
+    full: one fill kernel instead of a host buffer and an upload)."""
+    return None if device is None else _C.device(device)
 
-    Factories build on the CPU and upload (one copy; device-side fills come later), so every
-    factory accepts every device the same way.
-    """
+
+def _finish(t, requires_grad, device=None):
+    """Move a freshly made tensor to ``device`` (a no-op when it was made there) and set
+    ``requires_grad``. Factories without a device kernel build on the CPU and upload."""
     if device is not None and _C.device(device).type != "cpu":
         t = t._to_device(device)
     if requires_grad:
@@ -115,13 +118,13 @@ asarray = as_tensor
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
-    return _finish(_C._zeros(_sizes(size, "zeros"), dtype), requires_grad, device)
+    return _finish(_C._zeros(_sizes(size, "zeros"), dtype, _dev(device)), requires_grad, device)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
     _check_device(device)
     return _finish(_C._full(_sizes(size, "ones"), 1.0 if dtype is None else 1,
-                            dtype if dtype is not None else _C.float32), requires_grad, device)
+                            dtype if dtype is not None else _C.float32, _dev(device)), requires_grad, device)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
@@ -133,7 +136,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=Non
     sizes = _sizes((size,), "full")
     if dtype is not None:
         _check_scalar(fill_value, dtype)
-    return _finish(_C._full(sizes, fill_value, dtype), requires_grad, device)
+    return _finish(_C._full(sizes, fill_value, dtype, _dev(device)), requires_grad, device)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False, memory_format=None, out=None):
@@ -204,16 +207,16 @@ def scalar_tensor(s, dtype=None, device=None, requires_grad=False):
 
 
 def zeros_like(input, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(_C._zeros(list(input.shape), dtype or input.dtype), requires_grad, input.device if device is None else device)
+    return _finish(_C._zeros(list(input.shape), dtype or input.dtype, _dev(input.device if device is None else device)), requires_grad, input.device if device is None else device)
 
 
 def ones_like(input, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(_C._full(list(input.shape), 1, dtype or input.dtype), requires_grad, input.device if device is None else device)
+    return _finish(_C._full(list(input.shape), 1, dtype or input.dtype, _dev(input.device if device is None else device)), requires_grad, input.device if device is None else device)
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
     _check_scalar(fill_value, dtype or input.dtype)
-    return _finish(_C._full(list(input.shape), fill_value, dtype or input.dtype), requires_grad, input.device if device is None else device)
+    return _finish(_C._full(list(input.shape), fill_value, dtype or input.dtype, _dev(input.device if device is None else device)), requires_grad, input.device if device is None else device)
 
 
 def empty_like(input, dtype=None, device=None, requires_grad=False, memory_format=None):

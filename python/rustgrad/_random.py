@@ -10,16 +10,27 @@ from rustgrad import _rustgrad as _C
 
 
 class Generator:
-    """A random generator (``torch.Generator``)."""
+    """A random generator (``torch.Generator``). A CPU generator draws with NumPy's PCG64; a
+    ``device="wgpu"`` one is a Philox4x32-10 key (the seed) and a draw counter, and its samples
+    are computed on the device (no host draw, no upload)."""
 
     def __init__(self, device="cpu"):
+        self.device = _C.device(device)
         self._seed = 67280421310721
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        self._offset = 0
 
     def manual_seed(self, seed):
         self._seed = builtins.int(seed)
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        self._offset = 0
         return self
+
+    def _next_draw(self):
+        """(seed, offset) of the next device draw; every draw uses a fresh offset."""
+        key = (self._seed % 2**64, self._offset)
+        self._offset += 1
+        return key
 
     def seed(self):
         s = builtins.int(np.random.SeedSequence().entropy % (2**63))
@@ -42,6 +53,18 @@ class Generator:
 
 
 default_generator = Generator()
+default_wgpu_generator = Generator("wgpu")
+
+
+def _device_gen(generator, device):
+    """The generator of a draw on a wgpu ``device`` (the device default unless one is given)."""
+    if generator is not None and generator.device.type == "wgpu":
+        return generator
+    return default_wgpu_generator
+
+
+def _is_wgpu(device):
+    return device is not None and _C.device(device).type == "wgpu"
 
 
 def _gen(generator):
@@ -49,7 +72,9 @@ def _gen(generator):
 
 
 def manual_seed(seed):
-    """Seed the default generator; returns it, like ``torch.manual_seed``."""
+    """Seed the default generators of every device; returns the CPU one, like
+    ``torch.manual_seed``."""
+    default_wgpu_generator.manual_seed(seed)
     return default_generator.manual_seed(seed)
 
 
@@ -120,9 +145,17 @@ def _out(arr, dtype, requires_grad, device=None):
     return t
 
 
+def _device_draw(shape, normal, generator, device, requires_grad):
+    seed, offset = _device_gen(generator, device)._next_draw()
+    t = _C._wgpu_random(list(shape), normal, seed, offset)
+    return t.requires_grad_(True) if requires_grad else t
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform samples on [0, 1)."""
     shape = _sizes(size, "rand")
+    if _is_wgpu(device) and dtype in (None, _C.float32):
+        return _device_draw(shape, False, generator, device, requires_grad)
     # (rand checks the dtype even for an empty shape; randn only when it samples)
     return _out(_sample(_gen(generator).random, shape, dtype, _np_dtype(dtype)), dtype, requires_grad, device)
 
@@ -130,6 +163,8 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal samples."""
     shape = _sizes(size, "randn")
+    if _is_wgpu(device) and dtype in (None, _C.float32):
+        return _device_draw(shape, True, generator, device, requires_grad)
     return _out(_sample(_gen(generator).standard_normal, shape, dtype, _np_dtype(dtype, "normal_kernel_cpu", shape)),
                 dtype, requires_grad, device)
 
@@ -196,6 +231,14 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, out=None
 
 def bernoulli(input, p=None, *, generator=None):
     """Samples 1 with probability ``input`` (elementwise)."""
+    if input.device.type == "wgpu":
+        # Drawn on the device. Probabilities outside [0, 1] are not checked there (a check would
+        # be a readback per call); below 0 they give 0, above 1 they give 1.
+        if p is not None:
+            _check_p(p)
+            input = _C._full(list(input.shape), float(p), _C.float32)._to_device(input.device)
+        seed, offset = _device_gen(generator, input.device)._next_draw()
+        return _C._wgpu_bernoulli(input.detach(), seed, offset)
     if p is not None:
         _check_p(p)
         probs = np.full(tuple(input.shape), p)
@@ -221,6 +264,12 @@ def _bernoulli_(self, p=0.5, *, generator=None):
     from rustgrad.autograd.grad_mode import no_grad
 
     _check_p(p)
+    if self.device.type == "wgpu":
+        probs = p if isinstance(p, _C.Tensor) else _C._full(list(self.shape), float(p), _C.float32)
+        probs = probs.detach()._to_device(self.device).expand(*self.shape)
+        with no_grad():
+            self.copy_(bernoulli(probs, generator=generator))
+        return self
     if isinstance(p, _C.Tensor):
         p = p.detach().numpy()
     with no_grad():

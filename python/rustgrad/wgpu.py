@@ -85,14 +85,11 @@ def memory_reserved(device=None):
 
 
 def manual_seed(seed):
-    """Seed random number generation for the device.
+    """Seed the device's default generator (``rand``/``randn``/``bernoulli``/dropout on "wgpu"
+    draw on the device with Philox4x32-10). ``rustgrad.manual_seed`` seeds it too."""
+    from rustgrad._random import default_wgpu_generator
 
-    Device tensors from ``rand``/``randn`` are drawn on the host generator and uploaded, so this
-    seeds the CPU generator (``rustgrad.manual_seed``); a device-side generator comes later.
-    """
-    from rustgrad._random import manual_seed as _seed
-
-    _seed(seed)
+    default_wgpu_generator.manual_seed(seed)
 
 
 def manual_seed_all(seed):

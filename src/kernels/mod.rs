@@ -16,7 +16,7 @@
 #![cfg_attr(not(feature = "wgpu"), allow(unused_variables))]
 
 #[cfg(feature = "wgpu")]
-mod gpu;
+pub(crate) mod gpu;
 pub mod transfer;
 
 use crate::device::Device;

@@ -95,7 +95,57 @@ fn _wgpu_reset_stats() {
     crate::wgpu::reset_stats();
 }
 
+/// float32 uniform [0, 1) (`normal=False`) or standard normal samples of `shape`, drawn on the
+/// device for the generator state (`seed`, `offset`).
+#[pyfunction]
+fn _wgpu_random(
+    py: Python<'_>,
+    shape: Vec<usize>,
+    normal: bool,
+    seed: u64,
+    offset: u64,
+) -> PyResult<Py<PyAny>> {
+    crate::py::errors::guard("rand", || {
+        #[cfg(feature = "wgpu")]
+        {
+            use crate::wgpu::kernels::Dist;
+            let dist = if normal { Dist::Normal } else { Dist::Uniform };
+            let t = crate::kernels::gpu::random(&shape, dist, seed, offset)?;
+            super::tensor::wrap(py, t)
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            let _ = (py, shape, normal, seed, offset);
+            Err(crate::error::Error::runtime("rustgrad was built without the wgpu backend").into())
+        }
+    })
+}
+
+/// Bernoulli(p) samples in `p`'s dtype and shape, drawn on `p`'s device.
+#[pyfunction]
+fn _wgpu_bernoulli(
+    py: Python<'_>,
+    p: PyRef<'_, super::tensor::PyTensor>,
+    seed: u64,
+    offset: u64,
+) -> PyResult<Py<PyAny>> {
+    crate::py::errors::guard("bernoulli", || {
+        #[cfg(feature = "wgpu")]
+        {
+            let t = crate::kernels::gpu::bernoulli(&p.t, seed, offset)?;
+            super::tensor::wrap(py, t)
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            let _ = (py, p, seed, offset);
+            Err(crate::error::Error::runtime("rustgrad was built without the wgpu backend").into())
+        }
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_wgpu_random, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_bernoulli, m)?)?;
     m.add_function(wrap_pyfunction!(_wgpu_is_available, m)?)?;
     m.add_function(wrap_pyfunction!(_wgpu_adapter_info, m)?)?;
     m.add_function(wrap_pyfunction!(_wgpu_synchronize, m)?)?;

@@ -42,12 +42,13 @@ fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
 
 /// `full(shape, value, dtype)`; `dtype=None` infers from the value like PyTorch.
 #[pyfunction]
-#[pyo3(signature = (shape, value, dtype=None))]
+#[pyo3(signature = (shape, value, dtype=None, device=None))]
 fn _full(
     py: Python<'_>,
     shape: Vec<i64>,
     value: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     crate::py::errors::guard("_full", || {
         let s = super::convert::extract_scalar(value)
@@ -58,6 +59,9 @@ fn _full(
             Scalar::Float(_) => default_float(),
         });
         let shape = to_shape(&shape)?;
+        if let Some(t) = device_full(&shape, s, dt, device)? {
+            return wrap(py, t);
+        }
         wrap(
             py,
             // (saturating: a size that overflows is refused by `full` itself)
@@ -83,16 +87,43 @@ fn _empty(
     })
 }
 
+/// `full` made on an accelerator `device` directly (one fill kernel, no host buffer, no upload);
+/// `None` for the CPU.
+fn device_full(
+    shape: &[usize],
+    value: Scalar,
+    dtype: DType,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<crate::tensor::Tensor>> {
+    let Some(d) = device else { return Ok(None) };
+    let d = super::dtype::extract_device(d)?;
+    if d.is_cpu() {
+        return Ok(None);
+    }
+    value.check_fits(dtype)?;
+    crate::shape::checked_numel(shape)?;
+    let Some(t) = crate::kernels::zeros_on(shape, dtype, d)? else {
+        return Ok(None);
+    };
+    crate::kernels::fill(&t, value)?;
+    Ok(Some(t))
+}
+
 #[pyfunction]
-#[pyo3(signature = (shape, dtype=None))]
+#[pyo3(signature = (shape, dtype=None, device=None))]
 fn _zeros(
     py: Python<'_>,
     shape: Vec<i64>,
     dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     crate::py::errors::guard("_zeros", || {
         let dt = opt_dtype(dtype)?.unwrap_or(default_float());
-        wrap(py, crate::tensor::Tensor::zeros(&to_shape(&shape)?, dt)?)
+        let shape = to_shape(&shape)?;
+        if let Some(t) = device_full(&shape, Scalar::Int(0), dt, device)? {
+            return wrap(py, t);
+        }
+        wrap(py, crate::tensor::Tensor::zeros(&shape, dt)?)
     })
 }
 

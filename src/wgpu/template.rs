@@ -12,6 +12,7 @@ const SHADER_FILES: &[(&str, &str)] = &[
     ("math.wgsl", include_str!("../../shaders/math.wgsl")),
     ("int64.wgsl", include_str!("../../shaders/int64.wgsl")),
     ("cast.wgsl", include_str!("../../shaders/cast.wgsl")),
+    ("random.wgsl", include_str!("../../shaders/random.wgsl")),
     ("fill.wgsl", include_str!("../../shaders/fill.wgsl")),
     ("copy.wgsl", include_str!("../../shaders/copy.wgsl")),
     ("unary.wgsl", include_str!("../../shaders/unary.wgsl")),
@@ -201,6 +202,8 @@ mod tests {
                 ("VALUE", "scalar(0u)"),
                 ("IN", "f32"),
                 ("CAST", "x"),
+                ("SAMPLE", "p"),
+                ("HAS_P", "false"),
             ];
             let text = render(name, &vars).unwrap();
             assert!(!text.contains("{{"), "{name}");

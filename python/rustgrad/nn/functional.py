@@ -237,7 +237,7 @@ def _check_p(p):
 
 
 def _keep_mask(shape, p, like):
-    keep = rustgrad.bernoulli(rustgrad.full(shape, 1.0 - p, dtype=like.dtype))
+    keep = rustgrad.bernoulli(rustgrad.full(shape, 1.0 - p, dtype=like.dtype, device=like.device))
     return keep
 
 

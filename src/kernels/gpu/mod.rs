@@ -427,3 +427,21 @@ pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     shape[nd - 1] = b.shape()[nd - 1];
     Ok(wrap(k::matmul(&va, &vb)?, DType::F32, &shape))
 }
+
+/// float32 samples of `dist` of `shape` on the device for the draw (`seed`, `offset`).
+pub fn random(shape: &[usize], dist: k::Dist, seed: u64, offset: u64) -> Result<Tensor> {
+    crate::shape::checked_numel(shape)?;
+    Ok(wrap(k::random(dist, shape, seed, offset)?, DType::F32, shape))
+}
+
+/// Bernoulli(p) samples (0/1) in `p`'s dtype and shape, drawn on the device.
+pub fn bernoulli(p: &Tensor, seed: u64, offset: u64) -> Result<Tensor> {
+    let dtype = p.dtype();
+    let probs = operand("bernoulli", p, DType::F32)?;
+    let out = wrap(k::bernoulli(&view_of(&probs)?, seed, offset)?, DType::F32, &p.shape());
+    if dtype == DType::F32 {
+        Ok(out)
+    } else {
+        materialize(&out, dtype)
+    }
+}

@@ -5,6 +5,7 @@
 
 mod elementwise;
 mod matmul;
+mod random;
 mod reduce;
 
 pub use elementwise::{
@@ -12,6 +13,7 @@ pub use elementwise::{
     unary_with, where_,
 };
 pub use matmul::matmul;
+pub use random::{bernoulli, random, Dist};
 pub use reduce::{reduce_all, reduce_last, reduce_trailing};
 
 use super::encoder::Binding;
