@@ -72,6 +72,28 @@ def add_common_args(parser, epochs, batch_size, lr):
     parser.add_argument("--test-limit", type=int, default=None, help="use only the first N test samples")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader worker threads")
     parser.add_argument("--plot", default="", help="write training curves to this PNG (needs matplotlib)")
+    add_device_arg(parser)
+
+
+def add_device_arg(parser):
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        choices=["cpu", "wgpu", "auto"],
+        help="where to train: cpu, wgpu (any Vulkan/Metal/DX12 GPU) or auto (the accelerator when present)",
+    )
+
+
+def resolve_device(name):
+    """The device for ``--device``: ``auto`` is the accelerator when one is present, else the CPU."""
+    import rustgrad as torch
+
+    if name == "auto":
+        acc = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
+        return torch.device(acc.type if acc is not None else "cpu")
+    if name == "wgpu" and not torch.wgpu.is_available():
+        raise SystemExit("--device wgpu: no wgpu adapter found (install a Vulkan driver, e.g. mesa-vulkan-drivers)")
+    return torch.device(name)
 
 
 def image_datasets(args, train_transform, test_transform):
@@ -91,7 +113,7 @@ def image_datasets(args, train_transform, test_transform):
     return train, test
 
 
-def evaluate(model, loader, loss_fn_sum):
+def evaluate(model, loader, loss_fn_sum, device="cpu"):
     """(mean loss, accuracy) of ``model`` over ``loader``; ``loss_fn_sum(output, target)`` sums."""
     import rustgrad as torch
 
@@ -99,6 +121,7 @@ def evaluate(model, loader, loss_fn_sum):
     total_loss, correct, n = 0.0, 0, 0
     with torch.no_grad():
         for data, target in loader:
+            data, target = data.to(device), target.to(device)
             output = model(data)
             total_loss += loss_fn_sum(output, target).item()
             correct += (output.argmax(dim=1) == target).sum().item()

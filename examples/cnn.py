@@ -3,6 +3,7 @@ loss), trained on Fashion-MNIST by default.
 
     python examples/cnn.py                # 1 epoch
     python examples/cnn.py --limit 5000   # quick run on 5000 training images
+    python examples/cnn.py --device wgpu  # train on the GPU (any Vulkan/Metal/DX12 adapter)
 """
 
 import argparse
@@ -10,7 +11,15 @@ import argparse
 import _common  # noqa: F401  (sets sys.path for a source checkout)
 import rustgrad as torch
 import rustgrad.nn.functional as F
-from _common import add_common_args, evaluate, image_datasets, plot_curves, progress, set_postfix
+from _common import (
+    add_common_args,
+    evaluate,
+    image_datasets,
+    plot_curves,
+    progress,
+    resolve_device,
+    set_postfix,
+)
 from rustgrad import nn
 from rustgrad.utils.data import DataLoader
 from rustgrad.vision import transforms
@@ -40,6 +49,7 @@ def train(args, model, loader, optimizer, epoch):
     total, n = 0.0, 0
     bar = progress(loader, desc=f"epoch {epoch}/{args.epochs}")
     for data, target in bar:
+        data, target = data.to(args.device_obj), target.to(args.device_obj)
         optimizer.zero_grad()
         output = model(data)
         loss = F.nll_loss(output, target)
@@ -57,6 +67,7 @@ def main(argv=None):
     p.add_argument("--momentum", type=float, default=0.5)
     p.add_argument("--save-model", default="", help="save the trained state_dict to this path")
     args = p.parse_args(argv)
+    device = args.device_obj = resolve_device(args.device)
     torch.manual_seed(args.seed)
 
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
@@ -66,12 +77,12 @@ def main(argv=None):
     )
     test_loader = DataLoader(test_set, batch_size=args.test_batch_size, num_workers=args.num_workers)
 
-    model = Net()
+    model = Net().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     history = {"train loss": [], "test accuracy": []}
     for epoch in range(1, args.epochs + 1):
         train_loss = train(args, model, train_loader, optimizer, epoch)
-        test_loss, acc = evaluate(model, test_loader, lambda o, t: F.nll_loss(o, t, reduction="sum"))
+        test_loss, acc = evaluate(model, test_loader, lambda o, t: F.nll_loss(o, t, reduction="sum"), device)
         history["train loss"].append(train_loss)
         history["test accuracy"].append(acc)
         print(

@@ -8,7 +8,15 @@ import argparse
 import _common  # noqa: F401  (sets sys.path for a source checkout)
 import rustgrad as torch
 import rustgrad.nn.functional as F
-from _common import add_common_args, evaluate, image_datasets, plot_curves, progress, set_postfix
+from _common import (
+    add_common_args,
+    evaluate,
+    image_datasets,
+    plot_curves,
+    progress,
+    resolve_device,
+    set_postfix,
+)
 from rustgrad import nn
 from rustgrad.utils.data import DataLoader
 from rustgrad.vision import transforms
@@ -30,6 +38,7 @@ def main(argv=None):
     add_common_args(p, epochs=3, batch_size=128, lr=0.05)
     p.add_argument("--hidden", type=int, default=128)
     args = p.parse_args(argv)
+    device = resolve_device(args.device)
     torch.manual_seed(args.seed)
 
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
@@ -39,7 +48,7 @@ def main(argv=None):
     )
     test_loader = DataLoader(test_set, batch_size=args.test_batch_size, num_workers=args.num_workers)
 
-    model = MLP(args.hidden)
+    model = MLP(args.hidden).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     history = {"train loss": [], "test accuracy": []}
@@ -48,6 +57,7 @@ def main(argv=None):
         total, n = 0.0, 0
         bar = progress(train_loader, desc=f"epoch {epoch}/{args.epochs}")
         for x, y in bar:
+            x, y = x.to(device), y.to(device)
             opt.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
@@ -55,7 +65,7 @@ def main(argv=None):
             total += loss.item() * y.shape[0]
             n += y.shape[0]
             set_postfix(bar, loss=f"{loss.item():.4f}")
-        test_loss, acc = evaluate(model, test_loader, lambda o, t: F.cross_entropy(o, t, reduction="sum"))
+        test_loss, acc = evaluate(model, test_loader, lambda o, t: F.cross_entropy(o, t, reduction="sum"), device)
         history["train loss"].append(total / n)
         history["test accuracy"].append(acc)
         print(
