@@ -569,3 +569,31 @@ def test_steady_state_compiles_and_allocates_nothing(wgpu):
     assert s["submits"] == 0, s  # nothing read yet: all of it sits in one open batch
     y.item()
     assert rg.wgpu.stats()["submits"] >= 1
+
+
+def test_fallback_runs_missing_ops_on_the_cpu_when_asked(wgpu):
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, rustgrad as rg\n"
+        "x = rg.tensor([5.0, -3.0, 7.5], device='wgpu', requires_grad=True)\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    y = x % 2.0\n"
+        "    y2 = x % 2.0\n"
+        "assert sum('fall back to run on the CPU' in str(m.message) for m in w) == 1, [str(m.message) for m in w]\n"
+        "assert y.device.type == 'wgpu' and y.tolist() == [1.0, 1.0, 1.5]\n"
+        "(y * x).sum().backward()\n"
+        "assert x.grad.device.type == 'wgpu' and x.grad.tolist() == [6.0, -2.0, 9.0]\n"
+        "z = x.detach().clone()\n"
+        "z %= 2.0\n"
+        "assert z.device.type == 'wgpu' and z.tolist() == [1.0, 1.0, 1.5]\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, RUSTGRAD_WGPU_FALLBACK="1")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-2000:]
+    # Without the variable the op raises.
+    with pytest.raises(NotImplementedError, match="remainder"):
+        rg.ones(2, device="wgpu") % 2.0

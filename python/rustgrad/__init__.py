@@ -117,3 +117,9 @@ class iinfo:
 
     def __repr__(self):
         return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+
+# Last, so it sees every native entry point: RUSTGRAD_WGPU_FALLBACK=1 runs ops without a wgpu
+# kernel on the CPU (with a warning) instead of raising.
+from rustgrad import _fallback  # noqa: E402
+
+_fallback.install()
