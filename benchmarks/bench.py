@@ -8,6 +8,11 @@ pinned to the same count in every library (default 2) so the comparison is fair.
     python benchmarks/bench.py --quick         # fewer repeats, skips the largest sizes
     python benchmarks/bench.py --only add,sum  # workloads whose name contains any of these
     python benchmarks/bench.py --json out.json # also write the raw numbers
+    python benchmarks/bench.py --device wgpu   # rustgrad on its GPU, PyTorch on CUDA beside it
+
+With --device wgpu every timed call ends with a device synchronize (rustgrad.wgpu.synchronize,
+torch.cuda.synchronize), so the numbers are completed work, not queued work. NumPy has no GPU
+column; PyTorch runs only where CUDA is available.
 """
 
 from __future__ import annotations
@@ -29,6 +34,23 @@ def _import(name):
         return None
 
 
+# Where each library runs (None: the CPU) and how to wait for its queued device work.
+DEVICE = {"rustgrad": None, "torch": None}
+SYNC = {}
+
+
+def _sync(name):
+    f = SYNC.get(name)
+    if f is not None:
+        f()
+
+
+def _place(name, obj):
+    """`obj` (a tensor or module) moved to the library's benchmark device."""
+    dev = DEVICE.get(name)
+    return obj if dev is None or name == "numpy" else obj.to(dev)
+
+
 class Skip(Exception):
     """The library lacks a piece this workload needs; the cell is left blank."""
 
@@ -38,11 +60,14 @@ def _need(ok, what):
         raise Skip(what)
 
 
-def measure(fn, repeat, min_time):
-    """Median seconds per call of `fn` over `repeat` samples, each at least `min_time` long."""
+def measure(fn, repeat, min_time, sync=lambda: None):
+    """Median seconds per call of `fn` over `repeat` samples, each at least `min_time` long
+    (`sync` waits for device work at the end of each sample)."""
     fn()  # warm up (allocator caches, lazy init, first-call dispatch)
+    sync()
     t0 = time.perf_counter()
     fn()
+    sync()
     once = max(time.perf_counter() - t0, 1e-9)
     inner = max(1, int(min_time / once))
     samples = []
@@ -50,6 +75,7 @@ def measure(fn, repeat, min_time):
         t0 = time.perf_counter()
         for _ in range(inner):
             fn()
+        sync()
         samples.append((time.perf_counter() - t0) / inner)
     return statistics.median(samples)
 
@@ -67,7 +93,7 @@ def _rand(np, shape, seed=0):
 def _tensor(name, mod, arr, requires_grad=False):
     if name == "numpy":
         return arr
-    t = mod.from_numpy(arr.copy())
+    t = _place(name, mod.from_numpy(arr.copy()))
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -192,10 +218,10 @@ def w_mlp(name, mod, np):
         def forward(self, x):
             return self.fc2(F.relu(self.fc1(x)))
 
-    model = MLP()
+    model = _place(name, MLP())
     opt = optim.SGD(model.parameters(), lr=0.01)
     x = _tensor(name, mod, _rand(np, (64, 784)))
-    y = mod.from_numpy(np.random.default_rng(3).integers(0, 10, 64).astype(np.int64))
+    y = _place(name, mod.from_numpy(np.random.default_rng(3).integers(0, 10, 64).astype(np.int64)))
     return _train_step(mod, model, opt, F, x, y)
 
 
@@ -220,11 +246,11 @@ def w_cnn(name, mod, np):
             x = x.flatten(1) if hasattr(x, "flatten") else x.reshape(x.shape[0], -1)
             return self.fc2(F.relu(self.fc1(x)))
 
-    model = Net()
+    model = _place(name, Net())
     model.train()
     opt = optim.SGD(model.parameters(), lr=0.01)
     x = _tensor(name, mod, _rand(np, (64, 1, 28, 28)))
-    y = mod.from_numpy(np.random.default_rng(3).integers(0, 10, 64).astype(np.int64))
+    y = _place(name, mod.from_numpy(np.random.default_rng(3).integers(0, 10, 64).astype(np.int64)))
     return _train_step(mod, model, opt, F, x, y)
 
 
@@ -267,6 +293,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2, help="threads for every library")
     p.add_argument("--repeat", type=int, default=None, help="samples per cell (median taken)")
     p.add_argument("--json", metavar="FILE", help="also write raw seconds per call as JSON")
+    p.add_argument("--device", default="cpu", choices=["cpu", "wgpu"],
+                   help="wgpu: rustgrad on its GPU device, PyTorch on CUDA (when available)")
     args = p.parse_args(argv)
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -281,6 +309,17 @@ def main(argv=None):
         if hasattr(m, "set_num_threads"):
             m.set_num_threads(args.threads)
         mods[name.strip()] = m
+    if args.device == "wgpu":
+        mods.pop("numpy", None)
+        rg = mods.get("rustgrad")
+        if rg is None or not rg.wgpu.is_available():
+            sys.exit("--device wgpu: rustgrad has no wgpu adapter here")
+        DEVICE["rustgrad"], SYNC["rustgrad"] = "wgpu", rg.wgpu.synchronize
+        th = mods.get("torch")
+        if th is not None and th.cuda.is_available():
+            DEVICE["torch"], SYNC["torch"] = "cuda", th.cuda.synchronize
+        else:
+            mods.pop("torch", None)
     repeat = args.repeat or (3 if args.quick else 7)
     min_time = 0.02 if args.quick else 0.1
     only = [s.strip().lower() for s in args.only.split(",") if s.strip()]
@@ -295,7 +334,7 @@ def main(argv=None):
         for lib in cols:
             try:
                 fn = factory(lib, mods[lib], np)
-                cell[lib] = measure(fn, repeat, min_time)
+                cell[lib] = measure(fn, repeat, min_time, lambda: _sync(lib))
             except Skip:
                 cell[lib] = None
             except Exception as e:  # noqa: BLE001 - report and keep going
@@ -319,9 +358,11 @@ def main(argv=None):
                 line.append(f"{t / r:.2f}x" if r and t else "-")
         print("| " + " | ".join(line) + " |")
     print(
-        f"\nthreads={args.threads}, median of {repeat} samples; ratio = other time / rustgrad "
-        "time (>1: rustgrad faster)."
+        f"\nthreads={args.threads}, device={args.device}, median of {repeat} samples; ratio = other "
+        "time / rustgrad time (>1: rustgrad faster)."
     )
+    if args.device == "wgpu":
+        print(f"adapter: {mods['rustgrad'].wgpu.get_device_name()}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"threads": args.threads, "repeat": repeat, "results": results}, f, indent=1)
