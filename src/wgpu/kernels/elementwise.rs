@@ -54,7 +54,7 @@ pub fn copy_strided(src: &GpuView, dst: &GpuView) -> Result<()> {
     let op = "copy_";
     check_view(op, src)?;
     check_view(op, dst)?;
-    same_elem_size(op, src, dst)?;
+    let elem = same_elem_size(op, src, dst)?;
     if src.shape != dst.shape {
         return Err(Error::runtime(format!(
             "wgpu: {op}: shapes differ ({} vs {})",
@@ -71,7 +71,9 @@ pub fn copy_strided(src: &GpuView, dst: &GpuView) -> Result<()> {
         return copy_strided(&GpuView::contiguous(tmp, src.dtype, &src.shape), dst);
     }
     let e = engine()?;
-    let k = e.kernel("copy.wgsl", &[("DTYPE", "u32"), ("WG", WG_STR)])?;
+    // Strides count elements, so 8-byte elements (int64) move as vec2<u32> words.
+    let word = if elem == 8 { "vec2<u32>" } else { "u32" };
+    let k = e.kernel("copy.wgsl", &[("DTYPE", word), ("WG", WG_STR)])?;
     let p = params(
         op,
         &src.shape,

@@ -4,14 +4,18 @@
 //! `wgpu::read` (a sync point).
 
 mod elementwise;
+mod index;
 mod matmul;
 mod reduce;
+mod scan;
 
 pub use elementwise::{
     binary, compare, contiguous, copy, copy_strided, fill, fill_f32, unary, where_,
 };
+pub use index::{fold_index, gather, put, scatter_into, Along, IndexCheck, ScatterOp};
 pub use matmul::matmul;
 pub use reduce::{reduce_all, reduce_last, reduce_trailing};
+pub use scan::{cumprod_grad, scan};
 
 use super::encoder::Binding;
 use super::view::{device_elem_size, GpuView};
