@@ -260,7 +260,7 @@ def flip(input, dims):
     x = input
     for d in dims:
         n = x.shape[d]
-        x = _C._index_select(x, d, _i64(np.arange(n - 1, -1, -1)))
+        x = _C._index_select(x, d, _i64(np.arange(n - 1, -1, -1)).to(x.device))
     return x if dims else input.clone()
 
 
@@ -368,7 +368,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     r = repeats.numpy() if isinstance(repeats, Tensor) else int(repeats)
     if np.any(np.asarray(r) < 0):
         raise RuntimeError("repeats can not be negative")
-    return _C._index_select(x, dim, _i64(np.repeat(np.arange(n), r)))
+    return _C._index_select(x, dim, _i64(np.repeat(np.arange(n), r)).to(x.device))
 
 
 def _tri_mask(input, diagonal, lower):
@@ -415,7 +415,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     x = input.permute(*(rest + [d1, d2]))
     flat = x.reshape(*[input.shape[d] for d in rest], n1 * n2)
     idx = (np.arange(length) + start[0]) * n2 + np.arange(length) + start[1]
-    return _C._index_select(flat, flat.ndim - 1, _i64(idx))
+    return _C._index_select(flat, flat.ndim - 1, _i64(idx).to(flat.device))
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):

@@ -386,3 +386,48 @@ pub fn put_offsets_(t: &Tensor, offsets: &Tensor, values: &Tensor) -> Result<()>
     t.bump_version();
     Ok(())
 }
+
+/// Advanced indexing's linear index (`x[i0, i1, ...]` over the indexed dims of sizes `sizes`):
+/// each index broadcast to `bshape`, negatives counted from the end, folded row-major into one
+/// int64 index of shape `bshape`. An index outside `-size..size` is PyTorch's IndexError
+/// ("index 5 is out of bounds for dimension 1 with size 3", `dims` naming the dims); on the
+/// device the kernel reports it at the next sync point instead.
+pub fn fold_index(
+    indices: &[Tensor],
+    sizes: &[usize],
+    dims: &[usize],
+    bshape: &[usize],
+) -> Result<Tensor> {
+    if indices.is_empty() || indices.len() != sizes.len() || sizes.len() != dims.len() {
+        return Err(Error::runtime(
+            "fold_index: expected one size and one dim per index tensor",
+        ));
+    }
+    for ix in indices {
+        if ix.dtype() != DType::I64 && ix.dtype() != DType::I32 {
+            return Err(Error::index(
+                "tensors used as indices must be long, int, byte or bool tensors",
+            ));
+        }
+        crate::shape::broadcast_shapes(&ix.shape(), bshape)?;
+    }
+    if let Some(out) = kernels::fold_index(indices, sizes, dims, bshape)? {
+        return Ok(out);
+    }
+    let n: usize = bshape.iter().product();
+    let mut lin = vec![0i64; n];
+    for ((ix, &size), &dim) in indices.iter().zip(sizes).zip(dims) {
+        let b = super::expand(ix, bshape)?;
+        let vals = materialize(&b, DType::I64)?.to_vec::<i64>()?;
+        let m = size as i64;
+        for (l, v) in lin.iter_mut().zip(vals) {
+            if v < -m || v >= m {
+                return Err(Error::index(format!(
+                    "index {v} is out of bounds for dimension {dim} with size {size}"
+                )));
+            }
+            *l = *l * m + if v < 0 { v + m } else { v };
+        }
+    }
+    Tensor::from_vec(lin, bshape)
+}

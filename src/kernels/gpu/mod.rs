@@ -231,10 +231,13 @@ pub fn materialize(src: &Tensor, dtype: DType) -> Result<Tensor> {
     let from = src.dtype();
     let shape = src.shape();
     if from == dtype {
-        if matches!(dtype, DType::F32 | DType::I32 | DType::Bool) {
+        if matches!(
+            dtype,
+            DType::F32 | DType::I32 | DType::Bool | DType::I64 | DType::U8
+        ) {
+            // A strided copy moves words (int64 as vec2<u32>), so every device dtype has one.
             return Ok(wrap(k::contiguous(&view_of(src)?)?, dtype, &shape));
         }
-        // int64/uint8 have no device kernels yet: a strided copy of them goes through the host.
         return Err(not_implemented(
             &format!("contiguous ({})", dtype.name()),
             DEV,

@@ -217,13 +217,13 @@ pub fn scatter_into(
             "wgpu: scatter: the destination must not share a buffer with the source",
         ));
     }
+    let cols = dst.numel();
+    if cols == 0 || along.len == 0 {
+        return Ok(()); // nothing is read or written
+    }
     check_reach(name, dst, check.size, along.dst_stride)?;
     check_reach(name, src, along.len, along.src_stride)?;
     check_reach(name, idx, along.len, along.idx_stride)?;
-    let cols = dst.numel();
-    if cols == 0 || along.len == 0 {
-        return Ok(());
-    }
     let vars = index_vars(name, idx)?;
     let (ty, body) = scatter_body(op, dst.dtype)?;
     let e = engine()?;
