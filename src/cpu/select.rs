@@ -7,7 +7,13 @@ use crate::with_dtype;
 
 /// `out[i] = c[i] ? a[i] : b[i]` with all three broadcast to `shape` (c bool, a and b already
 /// promoted to `dtype`); a fresh contiguous tensor.
-pub fn where_(c: &Tensor, ac: &Tensor, bc: &Tensor, shape: &[usize], dtype: DType) -> Result<Tensor> {
+pub fn where_(
+    c: &Tensor,
+    ac: &Tensor,
+    bc: &Tensor,
+    shape: &[usize],
+    dtype: DType,
+) -> Result<Tensor> {
     let out = Tensor::empty(shape, dtype)?;
     let (cd, ad, bd) = (c.data(), ac.data(), bc.data());
     let cl = cd.layout.expand(shape)?;

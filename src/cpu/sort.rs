@@ -24,7 +24,14 @@ fn nan_last_cmp<T: Element>(a: T, b: T) -> Ordering {
 }
 
 /// Stable sort of each row of `xr` (`[rows, n]`) into `vals` and int64 `idx` (both `[rows, n]`).
-pub fn sort_rows(xr: &Tensor, rows: usize, n: usize, descending: bool, vals: &Tensor, idx: &Tensor) {
+pub fn sort_rows(
+    xr: &Tensor,
+    rows: usize,
+    n: usize,
+    descending: bool,
+    vals: &Tensor,
+    idx: &Tensor,
+) {
     with_dtype!(xr.dtype(), T, {
         map_rows2::<T, T, i64>(xr, rows, n, n, vals, Some(idx), |row, v, ix| {
             for (i, slot) in ix.iter_mut().enumerate() {
@@ -160,7 +167,14 @@ pub fn cumprod_grad_rows(
 
 /// `out[r, j] = x[r, idx[r, j]]` over `[rows, n]` x and `[rows, k]` int64 idx/out. Returns
 /// `false` when some index was outside `0..n` (its output element is left unwritten).
-pub fn gather_rows(xr: &Tensor, ir: &Tensor, rows: usize, n: usize, k: usize, out: &Tensor) -> bool {
+pub fn gather_rows(
+    xr: &Tensor,
+    ir: &Tensor,
+    rows: usize,
+    n: usize,
+    k: usize,
+    out: &Tensor,
+) -> bool {
     let bad = AtomicBool::new(false);
     with_dtype!(xr.dtype(), T, {
         map_rows_2in::<T, i64, T>(xr, ir, rows, n, k, k, out, |a, ix, o| {
@@ -177,7 +191,14 @@ pub fn gather_rows(xr: &Tensor, ir: &Tensor, rows: usize, n: usize, k: usize, ou
 
 /// `out[r, idx[r, j]] += g[r, j]` over `[rows, k]` g/idx and a zeroed `[rows, n]` out. Returns
 /// `false` when some index was outside `0..n` (its value is dropped).
-pub fn scatter_add_rows(gr: &Tensor, ir: &Tensor, rows: usize, k: usize, n: usize, out: &Tensor) -> bool {
+pub fn scatter_add_rows(
+    gr: &Tensor,
+    ir: &Tensor,
+    rows: usize,
+    k: usize,
+    n: usize,
+    out: &Tensor,
+) -> bool {
     let bad = AtomicBool::new(false);
     with_dtype!(gr.dtype(), T, {
         map_rows_2in::<T, i64, T>(gr, ir, rows, k, k, n, out, |gv, ix, o| {

@@ -279,8 +279,5 @@ pub fn scan(x: &Tensor, d: usize, prod: bool, reverse: bool) -> Result<Option<Te
 
 /// The gradient of `y = cumprod(x, d)` for the output gradient `g`.
 pub fn cumprod_grad(x: &Tensor, y: &Tensor, g: &Tensor, d: usize) -> Result<Option<Tensor>> {
-    on_device!(
-        device_of(&[x, y, g])?,
-        gpu::scan::cumprod_grad(x, y, g, d)
-    )
+    on_device!(device_of(&[x, y, g])?, gpu::scan::cumprod_grad(x, y, g, d))
 }

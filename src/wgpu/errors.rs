@@ -96,7 +96,9 @@ pub(crate) fn decode(words: &[u32]) -> Option<Error> {
     let (dim, size) = (words[3], words[4]);
     let bounds = format!("index {index} is out of bounds for dimension {dim} with size {size}");
     Some(match IndexOp::from_code(code) {
-        Some(IndexOp::IndexSelect) | Some(IndexOp::Put) => Error::index("index out of range in self"),
+        Some(IndexOp::IndexSelect) | Some(IndexOp::Put) => {
+            Error::index("index out of range in self")
+        }
         Some(IndexOp::Gather) | Some(IndexOp::Scatter) => Error::runtime(bounds),
         Some(IndexOp::IndexAdd) if index < 0 => Error::index("index out of range in self"),
         Some(IndexOp::IndexAdd) => Error::runtime(bounds),
@@ -117,11 +119,17 @@ mod tests {
         assert!(decode(&[0; 8]).is_none());
         let e = decode(&[2, 7, 0, 0, 5, 0, 0, 0]).unwrap();
         assert_eq!(e.kind, ErrorKind::Runtime);
-        assert_eq!(e.msg, "index 7 is out of bounds for dimension 0 with size 5");
+        assert_eq!(
+            e.msg,
+            "index 7 is out of bounds for dimension 0 with size 5"
+        );
         // The index travels as two's-complement words.
         let e = decode(&[5, (-3i32) as u32, u32::MAX, 1, 2, 0, 0, 0]).unwrap();
         assert_eq!(e.kind, ErrorKind::Index);
-        assert_eq!(e.msg, "index -3 is out of bounds for dimension 1 with size 2");
+        assert_eq!(
+            e.msg,
+            "index -3 is out of bounds for dimension 1 with size 2"
+        );
         let e = decode(&[4, u32::MAX, u32::MAX, 0, 3, 0, 0, 0]).unwrap();
         assert_eq!(
             (e.kind, e.msg.as_str()),

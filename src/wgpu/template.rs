@@ -22,9 +22,15 @@ const SHADER_FILES: &[(&str, &str)] = &[
     ("gather.wgsl", include_str!("../../shaders/gather.wgsl")),
     ("scatter.wgsl", include_str!("../../shaders/scatter.wgsl")),
     ("put.wgsl", include_str!("../../shaders/put.wgsl")),
-    ("index_fold.wgsl", include_str!("../../shaders/index_fold.wgsl")),
+    (
+        "index_fold.wgsl",
+        include_str!("../../shaders/index_fold.wgsl"),
+    ),
     ("scan.wgsl", include_str!("../../shaders/scan.wgsl")),
-    ("cumprod_grad.wgsl", include_str!("../../shaders/cumprod_grad.wgsl")),
+    (
+        "cumprod_grad.wgsl",
+        include_str!("../../shaders/cumprod_grad.wgsl"),
+    ),
 ];
 
 const OPS_TABLE: &str = include_str!("../../shaders/ops.txt");

@@ -73,7 +73,12 @@ pub fn index_select(x: &Tensor, d: usize, index: &Tensor, out_shape: &[usize]) -
         op: IndexOp::IndexSelect,
         dim: d,
     };
-    let buf = k::gather(&over(&xv, out_shape, xs), &over(&iv, out_shape, is), stride, check)?;
+    let buf = k::gather(
+        &over(&xv, out_shape, xs),
+        &over(&iv, out_shape, is),
+        stride,
+        check,
+    )?;
     Ok(wrap(buf, x.dtype(), out_shape))
 }
 

@@ -340,7 +340,9 @@ pub fn fold_index(idx: &GpuView, lin: &GpuBuffer, first: bool, check: IndexCheck
         return Ok(());
     }
     if lin.len() < n as u64 * 8 {
-        return Err(Error::runtime("wgpu: index: the linear index buffer is too small"));
+        return Err(Error::runtime(
+            "wgpu: index: the linear index buffer is too small",
+        ));
     }
     let vars = index_vars(name, idx)?;
     let e = engine()?;
