@@ -1,6 +1,11 @@
 //! Index-driven ops: index_select / index_add along one dim, gather / scatter along one dim, and
-//! raw writes at storage offsets (used by `__setitem__` with advanced indices). Each differentiable
-//! op records its backward with the dual op (gather <-> scatter_add, index_select <-> index_add).
+//! raw writes at storage offsets (used by `__setitem__` with advanced indices), and the linear
+//! index of advanced indexing. Each differentiable op records its backward with the dual op
+//! (gather <-> scatter_add, index_select <-> index_add), so backward runs where its inputs live.
+//!
+//! Kernels: `kernels::<op>` runs the device kernel when the operands live on wgpu (indices are
+//! checked there, the error deferred to the next sync point); otherwise the op reads and checks
+//! the indices on the host and calls `cpu::index`.
 
 use super::materialize;
 use crate::autograd::{record, SavedTensor};
