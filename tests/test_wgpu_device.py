@@ -474,6 +474,8 @@ def test_unwired_ops_raise_not_implemented(wgpu):
     x = rg.ones(2, 3, device="wgpu")
     cases = {
         "floor_divide": lambda: x // 2.0,
+        "sort": lambda: rg.sort(x, 1),
+        "mode": lambda: rg.mode(x, 1),
         "remainder": lambda: x % 2.0,
     }
     for op, f in cases.items():

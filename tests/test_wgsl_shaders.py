@@ -460,3 +460,39 @@ def test_random_shader_is_philox(gpu):
     want = _philox_ref([i, np.full(n, scal[2]), np.full(n, scal[3]), np.zeros(n)], scal[:2])
     for got, w in zip(words, want):
         np.testing.assert_array_equal(got, w)
+
+# --- the index family -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("index_dtype", ["i64", "i32"])
+def test_gather_and_its_error_words(gpu, index_dtype):
+    # index_select of rows of a [300, 3] float32 matrix (bits moved as u32), with one bad index.
+    x = RNG.uniform(-1, 1, size=(300, 3)).astype(np.float32)
+    idx = RNG.integers(-300, 300, size=270)
+    idx[5] = 300  # out of range: zero written, reported
+    ty = {"i64": "vec2<u32>", "i32": "i32"}[index_dtype]
+    raw = idx.astype(np.int64) if index_dtype == "i64" else idx.astype(np.int32)
+    values = {"DTYPE": "u32", "WG": str(WG), "IDX_T": ty, "IDX_LOAD": OPS[("index_load", index_dtype)]}
+    shape = [270, 3]
+    # Scalars: stride 3 along the gathered dim, size 300, wrap negatives, code 5, dim 0.
+    p = params(shape, [([0, 1], 0), ([1, 0], 0)], [3, 300, 1, 5, 0])
+    _, _, out, err = gpu.run(
+        "gather.wgsl", values, p, [x.view(np.uint32), raw, np.zeros(810, np.uint32), np.zeros(8, np.uint32)],
+        grid(810))
+    want = x[np.where(idx < 0, idx + 300, idx).clip(0, 299)]
+    want[5] = 0.0
+    np.testing.assert_array_equal(gpu.read(out, np.uint32, 810).view(np.float32), want.ravel())
+    np.testing.assert_array_equal(gpu.read(err, np.uint32, 8), [5, 300, 0, 0, 300, 0, 0, 0])
+
+
+@pytest.mark.parametrize("op", ["sum", "prod"])
+@pytest.mark.parametrize("reverse", [0, 1])
+def test_scan_rows(gpu, op, reverse):
+    x = RNG.uniform(0.9, 1.1, size=(5, 700)).astype(np.float32)
+    values = {"DTYPE": "f32", "WG": str(WG), "OP": OPS[("scan", op)], "INIT": OPS[("scan_init", op)]}
+    # Rows of the transposed [700, 5] view, scanned along dim 0 of x: rows are x's columns.
+    p = params([5, 700], [([1, 5], 0), ([700, 1], 0)], [700, 5, reverse])
+    _, out = gpu.run("scan.wgsl", values, p, [x.T.copy(), np.zeros(3500, np.float32)], (5, 1, 1))
+    ref = np.cumsum if op == "sum" else np.cumprod
+    want = ref(x[:, ::-1].astype(np.float64), axis=1)[:, ::-1] if reverse else ref(x.astype(np.float64), axis=1)
+    np.testing.assert_allclose(gpu.read(out, np.float32, 3500).reshape(5, 700), want, rtol=1e-4)

@@ -4,7 +4,12 @@
 Basic indices (ints, slices, None, Ellipsis) become native views (select/slice/unsqueeze).
 Advanced indices (integer / bool tensors, lists, arrays) are turned into one linear index over
 the indexed dims and served by a single native ``index_select``, so autograd comes from that op
-(its backward is an ``index_add``, which accumulates duplicate indices)."""
+(its backward is an ``index_add``, which accumulates duplicate indices).
+
+On the wgpu device integer index tensors stay on the device: the linear index is folded there
+(``_C._fold_index``) and out-of-range indices raise at the next sync point, as CUDA's device-side
+asserts do. A boolean mask has a data-dependent result size, so it is read back to the host to
+find its nonzero positions: a sync, as in PyTorch on CUDA."""
 
 import builtins
 
@@ -29,6 +34,18 @@ def _dtype_name(t):
 
 def _grad_on():
     return _C.is_grad_enabled()
+
+
+def _on_device(t):
+    """Whether ``t`` lives on an accelerator (its index checks then happen in the kernels)."""
+    return isinstance(t, Tensor) and t.device.type != "cpu"
+
+
+def _to_device_of(index, like):
+    """``index`` on ``like``'s device (lists and host indices of a device tensor are uploaded)."""
+    if _on_device(like) and isinstance(index, Tensor) and not _on_device(index):
+        return index.to(like.device)
+    return index
 
 
 def _as_index_item(it):
@@ -130,7 +147,11 @@ def _basic_and_advanced(x, items, deferred=None):
             dim += 1
         else:  # tensor index
             name = _dtype_name(it)
-            arr = it.numpy()
+            if name in ("int64", "int32") and _on_device(x):
+                adv.append((dim, it))  # stays a tensor: folded on the device
+                dim += 1
+                continue
+            arr = it.numpy()  # (a device mask syncs here: its nonzero count sizes the result)
             if name in ("bool", "uint8"):
                 k = arr.ndim
                 if k == 0:
@@ -161,12 +182,30 @@ def _basic_and_advanced(x, items, deferred=None):
     return x, adv
 
 
-def _broadcast_adv(adv):
+def _broadcast_adv(adv, shape_only=False):
+    """The advanced indices broadcast together (their broadcast shape with ``shape_only``)."""
     try:
+        if shape_only:
+            return tuple(np.broadcast_shapes(*[tuple(a.shape) for _, a in adv]))
         return np.broadcast_arrays(*[a for _, a in adv])
     except ValueError:
         shapes = ", ".join(f"[{', '.join(map(str, a.shape))}]" for _, a in adv)
         raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}") from None
+
+
+def _linear_index_on_device(x, adv):
+    """``_linear_index`` for a device tensor: the fold and its bounds checks run in a kernel."""
+    dims = [d for d, _ in adv]
+    bshape = _broadcast_adv(adv, shape_only=True)
+    rest = 1
+    for d in range(x.ndim):
+        if d not in dims:
+            rest *= x.shape[d]
+    if rest * int(np.prod(bshape)) == 0:
+        return dims, bshape, _C._zeros(list(bshape), _C.int64).to(x.device)
+    idx = [_to_device_of(a if isinstance(a, Tensor) else _C.from_numpy(np.ascontiguousarray(a)), x)
+           for _, a in adv]
+    return dims, bshape, _C._fold_index(idx, [x.shape[d] for d in dims], dims, list(bshape))
 
 
 def _linear_index(x, adv):
@@ -192,7 +231,11 @@ def _linear_index(x, adv):
 
 
 def _apply_advanced(x, adv):
-    dims, bshape, lin = _linear_index(x, adv)
+    if _on_device(x):
+        dims, bshape, lin = _linear_index_on_device(x, adv)
+    else:
+        dims, bshape, lin = _linear_index(x, adv)
+        lin = _C.from_numpy(np.ascontiguousarray(lin.reshape(-1)))
     nd = x.ndim
     rest = [d for d in range(nd) if d not in dims]
     adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
@@ -203,7 +246,7 @@ def _apply_advanced(x, adv):
     for d in range(len(dims)):
         lead *= x.shape[d]
     flat = x.reshape(lead, *rest_shape)  # (not -1: ambiguous when a rest dim is 0)
-    out = _C._index_select(flat, 0, _C.from_numpy(np.ascontiguousarray(lin.reshape(-1))))
+    out = _C._index_select(flat, 0, lin.reshape(-1))
     out = out.reshape(*bshape, *rest_shape)
     if adjacent and dims[0] > 0:
         # PyTorch keeps the broadcast dims where the (adjacent) indexed dims were.
@@ -300,14 +343,17 @@ def _setitem(self, idx, value):
     else:
         _C._check_inplace(self)
     if _grad_on() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
-        v = _value_tensor(value, self)
-        lin = _getitem(_C._arange(0, self.numel(), 1, "int64").reshape(*self.shape), idx)
+        v = _to_device_of(_value_tensor(value, self), self)
+        lin = _to_device_of(_C._arange(0, self.numel(), 1, "int64").reshape(*self.shape), self)
+        lin = _getitem(lin, idx)
         vv = v.to(self.dtype).expand(*lin.shape).reshape(-1)
         res = _C._scatter(self.reshape(-1), 0, lin.reshape(-1), vv, "none").reshape(*self.shape)
         _C._commit_inplace(self, res)
         return
     with _NoGrad():
         items = _normalise(idx)
+        if _masked_fill_on_device(self, items, value):
+            return
         deferred = []
         x, adv = _basic_and_advanced(self, items, deferred)
         if not adv and not deferred:
@@ -318,13 +364,34 @@ def _setitem(self, idx, value):
         _value_tensor(value, self)
         if deferred:
             raise deferred[0]
-        _broadcast_adv(adv)
+        _broadcast_adv(adv, shape_only=True)
         v = _setitem_value(value, self, items)
         if self.numel() == 0:
             return  # PyTorch's index_put_ kernel never runs (nor bounds-checks) on an empty tensor
-        offs = _apply_advanced(_offsets_of(x), adv)
+        offs = _apply_advanced(_to_device_of(_offsets_of(x), self), adv)
+        v = _to_device_of(v, self)
         vb = v.expand(*offs.shape) if tuple(v.shape) != tuple(offs.shape) else v
         _C._put_offsets_(self, offs, vb.to(self.dtype))
+
+
+def _masked_fill_on_device(self, items, value):
+    """``x[mask] = scalar`` with one bool mask over all of a float32 device tensor: a masked
+    fill (``where``) on the device, with no readback of the mask. Returns whether it applied."""
+    if not (_on_device(self) and len(items) == 1 and _dtype_name(self) == "float32"):
+        return False
+    mask = items[0]
+    if not (isinstance(mask, Tensor) and _dtype_name(mask) == "bool" and mask.ndim > 0
+            and tuple(mask.shape) == tuple(self.shape)):
+        return False
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            return False
+        value = value.reshape(())
+    else:
+        _value_tensor(value, self)  # (PyTorch's conversion errors first)
+    v = value.to(self.dtype) if isinstance(value, Tensor) else _C._full([], _check_scalar(value, self.dtype), self.dtype)
+    _C._commit_inplace(self, _C._where(_to_device_of(mask, self), v, self))
+    return True
 
 
 class _NoGrad:
@@ -419,8 +486,9 @@ def index_select(input, dim, index, *, out=None):
     index = _idx(index)
     if input.ndim == 0 and index.numel() != 1:
         raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {index.numel()} value(s)")
-    if index.numel() and builtins.int(index.min().item()) < 0:
-        raise IndexError("index out of range in self")  # index_select takes no negative indices
+    if not _on_device(input) and not _on_device(index):  # (the device kernel checks, deferred)
+        if index.numel() and builtins.int(index.min().item()) < 0:
+            raise IndexError("index out of range in self")  # index_select takes no negative indices
     return _C._index_select(input, dim, index)
 
 
@@ -431,8 +499,9 @@ def index_add(input, dim, index, source, *, alpha=1):
     if source.dtype != input.dtype:
         raise RuntimeError(f"index_add_(): self ({_DNAME[_dtype_name(input)]}) and source "
                            f"({_DNAME[_dtype_name(source)]}) must have the same scalar type")
-    if index.numel() and builtins.int(index.min().item()) < 0:
-        raise IndexError("index out of range in self")  # (PyTorch takes no negative index_add indices)
+    if not _on_device(input) and not _on_device(index):  # (the device kernel checks, deferred)
+        if index.numel() and builtins.int(index.min().item()) < 0:
+            raise IndexError("index out of range in self")  # (PyTorch takes no negative index_add indices)
     if source.numel() == 0 or input.numel() == 0:  # nothing is added, and PyTorch checks no index then
         return input.clone()
     if input.ndim == 0:  # a 0-d input: one index entry, 0 or -1
@@ -473,6 +542,10 @@ def _check_index_range(index, n, d, wrap, prefix=""):
     """IndexError for an index outside [-n, n) (or [0, n) without ``wrap``); negatives wrapped."""
     if not index.numel():
         return index
+    if _on_device(index):
+        # The device cannot check without a sync: wrap (and check) in a kernel, or leave the
+        # check to the scatter kernel. Either reports at the next sync point.
+        return _C._fold_index([index], [n], [d], list(index.shape)) if wrap else index
     lo, hi = builtins.int(index.min().item()), builtins.int(index.max().item())
     low = -n if wrap else 0
     if lo < low or hi >= n:
@@ -538,22 +611,28 @@ def masked_scatter(input, mask, source):
     _check_mask(mask)
     shape = tuple(_broadcast_shapes(input.shape, mask.shape))
     m = np.broadcast_to(mask.numpy(), shape).reshape(-1)
-    pos = np.nonzero(m)[0]
+    pos = np.nonzero(m)[0]  # (a device mask syncs here, as on CUDA)
     x = input.expand(*shape).reshape(-1)
     src = source.reshape(-1)[: len(pos)]
-    return _C._scatter(x, 0, _C.from_numpy(pos.astype(np.int64)), src, "none").reshape(*shape)
+    at = _to_device_of(_C.from_numpy(pos.astype(np.int64)), x)
+    return _C._scatter(x, 0, at, src, "none").reshape(*shape)
 
 
 def nonzero(input, *, as_tuple=False):
-    """``torch.nonzero(input, as_tuple=False)``."""
+    """``torch.nonzero(input, as_tuple=False)``. The result size depends on the data, so a device
+    input is read back (a sync, as on CUDA) and the indices return to its device."""
     a = input.numpy()
+
+    def out(arr):
+        return _to_device_of(_C.from_numpy(np.ascontiguousarray(arr)), input)
+
     if as_tuple:
         if a.ndim == 0:
-            return (_C.from_numpy(np.zeros(int(a != 0), dtype=np.int64)),)
-        return tuple(_C.from_numpy(np.ascontiguousarray(i.astype(np.int64))) for i in np.nonzero(a))
+            return (out(np.zeros(int(a != 0), dtype=np.int64)),)
+        return tuple(out(i.astype(np.int64)) for i in np.nonzero(a))
     if a.ndim == 0:
-        return _C.from_numpy(np.zeros((int(a != 0), 0), dtype=np.int64))
-    return _C.from_numpy(np.ascontiguousarray(np.argwhere(a).astype(np.int64)))
+        return out(np.zeros((int(a != 0), 0), dtype=np.int64))
+    return out(np.argwhere(a).astype(np.int64))
 
 
 def argwhere(input):
@@ -566,7 +645,10 @@ def take(input, index):
     index = _long_idx(index, "take")
     n = input.numel()
     flat = index.reshape(-1)
-    if flat.numel():
+    if flat.numel() and n and _on_device(flat):
+        # Wrapped and checked in a kernel (reported at the next sync point).
+        flat = _C._fold_index([flat], [n], [0], [flat.numel()])
+    elif flat.numel():
         if n == 0:
             raise IndexError("take(): tried to take from an empty tensor")
         lo, hi = builtins.int(flat.min().item()), builtins.int(flat.max().item())

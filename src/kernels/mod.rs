@@ -193,3 +193,91 @@ pub fn amax(x: &Tensor, dims: &[usize], keepdim: bool, want_max: bool) -> Result
 pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
     on_device!(device_of(&[a, b])?, gpu::bmm(a, b))
 }
+
+// ---- index family: index_select / index_add, gather / scatter, offset writes, advanced-index
+// folding, cumulative scans (wgpu side in gpu/index.rs and gpu/scan.rs). Out-of-range indices on
+// the device cannot raise inside a kernel: they are skipped and reported through the engine's
+// device error flag, which raises at the next sync point.
+
+/// `index_select(x, d, index)` into a fresh tensor of `out_shape` (a 0-d `x` is seen as `[1]`).
+pub fn index_select(
+    x: &Tensor,
+    d: usize,
+    index: &Tensor,
+    out_shape: &[usize],
+) -> Result<Option<Tensor>> {
+    on_device!(
+        device_of(&[x, index])?,
+        gpu::index::index_select(x, d, index, out_shape)
+    )
+}
+
+/// Out-of-place `index_add(x, d, index, src, alpha)` (shapes already checked).
+pub fn index_add(
+    x: &Tensor,
+    d: usize,
+    index: &Tensor,
+    src: &Tensor,
+    alpha: f64,
+) -> Result<Option<Tensor>> {
+    on_device!(
+        device_of(&[x, index, src])?,
+        gpu::index::index_add(x, d, index, src, alpha)
+    )
+}
+
+/// `gather(x, d, index)` (shapes already checked).
+pub fn gather(x: &Tensor, d: usize, index: &Tensor) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[x, index])?, gpu::index::gather(x, d, index))
+}
+
+/// Out-of-place scatter of `src` (a 0-d `src` with `scalar_src`: one value) into a copy of `x`.
+pub fn scatter(
+    x: &Tensor,
+    d: usize,
+    index: &Tensor,
+    src: &Tensor,
+    scalar_src: bool,
+    reduce: crate::ops::Reduce,
+) -> Result<Option<Tensor>> {
+    on_device!(
+        device_of(&[x, index, src])?,
+        gpu::index::scatter(x, d, index, src, scalar_src, reduce)
+    )
+}
+
+/// Write `values` (t's dtype, shaped like `offsets`) at raw storage offsets of `t`; a later
+/// duplicate offset wins. `Ok(false)` means all are on the CPU and the caller writes.
+pub fn put_offsets_(t: &Tensor, offsets: &Tensor, values: &Tensor) -> Result<bool> {
+    let r: Result<Option<()>> = on_device!(
+        device_of(&[t, offsets, values])?,
+        gpu::index::put_offsets_(t, offsets, values)
+    );
+    Ok(r?.is_some())
+}
+
+/// Advanced indexing's linear index: the int64 tensor of shape `bshape` holding
+/// `sum_k wrap(indices[k]) * prod(sizes[k+1..])`, each index broadcast to `bshape` and checked
+/// against `-sizes[k]..sizes[k]` (`dims[k]` names its dim in the error).
+pub fn fold_index(
+    indices: &[Tensor],
+    sizes: &[usize],
+    dims: &[usize],
+    bshape: &[usize],
+) -> Result<Option<Tensor>> {
+    let refs: Vec<&Tensor> = indices.iter().collect();
+    on_device!(
+        device_of(&refs)?,
+        gpu::index::fold_index(indices, sizes, dims, bshape)
+    )
+}
+
+/// Inclusive sum (or product) scan of `x` along `d`, from the end when `reverse`.
+pub fn scan(x: &Tensor, d: usize, prod: bool, reverse: bool) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[x])?, gpu::scan::scan(x, d, prod, reverse))
+}
+
+/// The gradient of `y = cumprod(x, d)` for the output gradient `g`.
+pub fn cumprod_grad(x: &Tensor, y: &Tensor, g: &Tensor, d: usize) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[x, y, g])?, gpu::scan::cumprod_grad(x, y, g, d))
+}

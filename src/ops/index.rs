@@ -1,26 +1,47 @@
 //! Index-driven ops: index_select / index_add along one dim, gather / scatter along one dim, and
-//! raw writes at storage offsets (used by `__setitem__` with advanced indices). Each differentiable
-//! op records its backward with the dual op (gather <-> scatter_add, index_select <-> index_add).
+//! raw writes at storage offsets (used by `__setitem__` with advanced indices), and the linear
+//! index of advanced indexing. Each differentiable op records its backward with the dual op
+//! (gather <-> scatter_add, index_select <-> index_add), so backward runs where its inputs live.
+//!
+//! Kernels: `kernels::<op>` runs the device kernel when the operands live on wgpu (indices are
+//! checked there, the error deferred to the next sync point); otherwise the op reads and checks
+//! the indices on the host and calls `cpu::index`.
 
-use super::{materialize, zeros};
+use super::materialize;
 use crate::autograd::{record, SavedTensor};
-use crate::cpu::num::Num;
+use crate::cpu::index as cpu;
+use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::kernels;
 use crate::shape::{fmt_shape, wrap_dim, Shape};
 use crate::tensor::Tensor;
-use crate::{with_dtype, with_num_dtype};
 
-/// Index values as i64 (contiguous copy), each checked against `0..size`. Negative indices are
-/// errors, never wrapped, as in PyTorch: `index_select`/`index_add` raise `IndexError` ("index out
-/// of range in self"), `gather`/`scatter` raise `RuntimeError` naming the index.
-fn index_values(idx: &Tensor, size: usize, dim: usize, op: &str) -> Result<Vec<usize>> {
+/// Zeros of `shape` on `device` (backward rules build their accumulators where the gradient is).
+fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    match kernels::zeros_on(shape, dtype, device)? {
+        Some(z) => Ok(z),
+        None => Tensor::zeros(shape, dtype),
+    }
+}
+
+/// The int64/int32 check every index op makes before reading indices.
+fn check_index_dtype(idx: &Tensor, op: &str) -> Result<()> {
     if idx.dtype() != DType::I64 && idx.dtype() != DType::I32 {
         return Err(Error::runtime(format!(
             "{}(): Expected dtype int64 for index",
             op
         )));
     }
+    Ok(())
+}
+
+/// Index values as i64 (contiguous copy of a CPU index), each checked against `0..size`.
+/// Negative indices are errors, never wrapped, as in PyTorch: `index_select`/`index_add` raise
+/// `IndexError` ("index out of range in self"), `gather`/`scatter` raise `RuntimeError` naming
+/// the index. (On the device the kernels check instead and report at the next sync point.)
+fn index_values(idx: &Tensor, size: usize, dim: usize, op: &str) -> Result<Vec<usize>> {
+    check_index_dtype(idx, op)?;
     let v = materialize(idx, DType::I64)?.to_vec::<i64>()?;
     let n = size as i64;
     v.into_iter()
@@ -57,7 +78,6 @@ fn dense(t: &Tensor, dtype: DType) -> Result<Tensor> {
 
 /// `index_select(x, dim, index)`: rows of `x` along `dim` picked by a 1-D (or 0-d) index.
 pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
-    crate::kernels::require_cpu("index_select", &[x, index])?;
     if index.ndim() > 1 {
         return Err(Error::index(
             "index_select(): Index is supposed to be a vector",
@@ -70,28 +90,19 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     } else {
         x.shape()
     };
-    let idx = index_values(index, xs[d], d, "index_select")?;
-    let xc = dense(x, x.dtype())?;
-    let (outer, size, inner) = split_at(&xs, d);
+    check_index_dtype(index, "index_select")?;
     let mut oshape = xs.clone();
-    oshape[d] = idx.len();
-    let out = Tensor::empty(&oshape, x.dtype())?;
-    with_dtype!(x.dtype(), T, {
-        let sp = xc.storage().cpu_ptr() as *const T;
-        let op = out.storage().cpu_ptr() as *mut T;
-        for o in 0..outer {
-            for (j, &i) in idx.iter().enumerate() {
-                // SAFETY: i < size, o < outer; blocks of `inner` lie inside both buffers.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        sp.add((o * size + i) * inner),
-                        op.add((o * idx.len() + j) * inner),
-                        inner,
-                    );
-                }
-            }
+    oshape[d] = index.numel();
+    let out = match kernels::index_select(x, d, index, &oshape)? {
+        Some(out) => out,
+        None => {
+            let idx = index_values(index, xs[d], d, "index_select")?;
+            let xc = dense(x, x.dtype())?;
+            let out = Tensor::empty(&oshape, x.dtype())?;
+            cpu::index_select_rows(&xc, &idx, split_at(&xs, d), &out);
+            out
         }
-    });
+    };
     let out = if x.ndim() == 0 {
         out.with_layout(crate::layout::Layout::contiguous(&[]))
     } else {
@@ -100,7 +111,7 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let in_shape = x.shape();
     let sidx = SavedTensor::new(index);
     record("IndexSelectBackward0", &[x], &[&out], true, move |g, _| {
-        let z = zeros(&in_shape, g[0].dtype())?;
+        let z = zeros_on(&in_shape, g[0].dtype(), g[0].device())?;
         let gi = if in_shape.is_empty() {
             super::reshape(&g[0], &[1])?
         } else {
@@ -122,7 +133,6 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
 
 /// Out-of-place `index_add(x, dim, index, src, alpha)`: `out[.., index[j], ..] += alpha * src[.., j, ..]`.
 pub fn index_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor, alpha: f64) -> Result<Tensor> {
-    crate::kernels::require_cpu("index_add", &[x, index, src])?;
     let d = wrap_dim(dim, x.ndim().max(1))?;
     if x.ndim() == 0 || index.ndim() > 1 {
         return Err(Error::index(
@@ -130,54 +140,32 @@ pub fn index_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor, alpha: f64)
         ));
     }
     let xs = x.shape();
-    let idx = index_values(index, xs[d], d, "index_add")?;
+    // On the CPU the index values are checked before the shapes (PyTorch's order); the device
+    // checks them in its kernel.
+    let host_idx = if kernels::device_of(&[x, index, src])?.is_cpu() {
+        Some(index_values(index, xs[d], d, "index_add")?)
+    } else {
+        check_index_dtype(index, "index_add")?;
+        None
+    };
     let mut want = xs.clone();
-    want[d] = idx.len();
+    want[d] = index.numel();
     if src.shape() != want {
         return Err(Error::runtime(format!(
             "index_add_(): Source/destination tensor must have same slice shapes. Destination slice shape: {} at dimension {} and source slice shape: {} at dimension {}.",
             fmt_shape(&xs), d, fmt_shape(&src.shape()), d
         )));
     }
-    let out = materialize(x, x.dtype())?;
-    let s = dense(src, x.dtype())?;
-    let (outer, size, inner) = split_at(&xs, d);
-    with_num_dtype!(
-        x.dtype(),
-        T,
-        {
-            let a: T = super::convert::cast::<f64, T>(alpha);
-            let sp = s.storage().cpu_ptr() as *const T;
-            let op = out.storage().cpu_ptr() as *mut T;
-            for o in 0..outer {
-                for (j, &i) in idx.iter().enumerate() {
-                    for k in 0..inner {
-                        // SAFETY: indices checked against the shapes above.
-                        unsafe {
-                            let dst = op.add((o * size + i) * inner + k);
-                            let v = *sp.add((o * idx.len() + j) * inner + k);
-                            *dst = T::add(*dst, if alpha == 1.0 { v } else { T::mul(v, a) });
-                        }
-                    }
-                }
-            }
-        },
-        {
-            let sp = s.storage().cpu_ptr() as *const bool;
-            let op = out.storage().cpu_ptr() as *mut bool;
-            for o in 0..outer {
-                for (j, &i) in idx.iter().enumerate() {
-                    for k in 0..inner {
-                        // SAFETY: as above.
-                        unsafe {
-                            let dst = op.add((o * size + i) * inner + k);
-                            *dst = *dst || *sp.add((o * idx.len() + j) * inner + k);
-                        }
-                    }
-                }
-            }
+    let out = match host_idx {
+        None => kernels::index_add(x, d, index, src, alpha)?
+            .ok_or_else(|| Error::runtime("index_add: no kernel ran for a device operand"))?,
+        Some(idx) => {
+            let out = materialize(x, x.dtype())?;
+            let s = dense(src, x.dtype())?;
+            cpu::index_add_rows(&out, &s, &idx, split_at(&xs, d), alpha);
+            out
         }
-    );
+    };
     let sidx = SavedTensor::new(index);
     record(
         "IndexAddBackward0",
@@ -199,22 +187,6 @@ pub fn index_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor, alpha: f64)
         },
     );
     Ok(out)
-}
-
-/// Walk every element of a contiguous `idx_shape`, calling `f(flat, coords)`.
-fn for_each_coord(shape: &[usize], mut f: impl FnMut(usize, &[usize])) {
-    let n: usize = shape.iter().product();
-    let mut c = vec![0usize; shape.len()];
-    for flat in 0..n {
-        f(flat, &c);
-        for k in (0..shape.len()).rev() {
-            c[k] += 1;
-            if c[k] < shape[k] {
-                break;
-            }
-            c[k] = 0;
-        }
-    }
 }
 
 /// Check shapes for gather/scatter: same ndim, index no larger than `x` off `dim` (and than src).
@@ -249,41 +221,29 @@ fn check_gs(op: &str, x: &Tensor, d: usize, index: &Tensor, src: Option<&Tensor>
 
 /// `gather(x, dim, index)`: `out[i][j][k] = x[i][index[i][j][k]][k]` (for dim=1).
 pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
-    crate::kernels::require_cpu("gather", &[x, index])?;
     let d = wrap_dim(dim, x.ndim().max(1))?;
     check_gs("gather", x, d, index, None)?;
-    let xs = if x.ndim() == 0 {
-        Shape::from_slice(&[1])
-    } else {
-        x.shape()
+    check_index_dtype(index, "gather")?;
+    let out = match kernels::gather(x, d, index)? {
+        Some(out) => out,
+        None => {
+            let xs = if x.ndim() == 0 {
+                Shape::from_slice(&[1])
+            } else {
+                x.shape()
+            };
+            let is = index.shape();
+            let idx = index_values(index, xs[d], d, "gather")?;
+            let out = Tensor::empty(&is, x.dtype())?;
+            let ish: Vec<usize> = if is.is_empty() { vec![1] } else { is.to_vec() };
+            cpu::gather(x, d, &idx, &ish, &out);
+            out
+        }
     };
-    let is = index.shape();
-    let idx = index_values(index, xs[d], d, "gather")?;
-    let xl = x.layout();
-    let out = Tensor::empty(&is, x.dtype())?;
-    let xstr: Vec<isize> = if x.ndim() == 0 {
-        vec![0]
-    } else {
-        xl.strides.to_vec()
-    };
-    with_dtype!(x.dtype(), T, {
-        let sp = x.storage().cpu_ptr() as *const T;
-        let op = out.storage().cpu_ptr() as *mut T;
-        let ish: Vec<usize> = if is.is_empty() { vec![1] } else { is.to_vec() };
-        for_each_coord(&ish, |flat, c| {
-            let mut off = xl.offset as isize;
-            for k in 0..c.len() {
-                let ck = if k == d { idx[flat] } else { c[k] };
-                off += ck as isize * xstr[k];
-            }
-            // SAFETY: every coordinate is inside x's shape (checked above).
-            unsafe { *op.add(flat) = *sp.offset(off) };
-        });
-    });
     let in_shape = x.shape();
     let sidx = SavedTensor::new(index);
     record("GatherBackward0", &[x], &[&out], true, move |g, _| {
-        let z = zeros(&in_shape, g[0].dtype())?;
+        let z = zeros_on(&in_shape, g[0].dtype(), g[0].device())?;
         Ok(vec![Some(scatter(
             &z,
             d as i64,
@@ -315,7 +275,6 @@ pub fn scatter(
     src: &Tensor,
     reduce: Reduce,
 ) -> Result<Tensor> {
-    crate::kernels::require_cpu("scatter", &[x, index, src])?;
     let d = wrap_dim(dim, x.ndim().max(1))?;
     let scalar_src = src.ndim() == 0 && index.ndim() > 0;
     check_gs(
@@ -330,91 +289,27 @@ pub fn scatter(
             "Index tensor must have the same number of dimensions as src tensor",
         ));
     }
-    let xs = if x.ndim() == 0 {
-        Shape::from_slice(&[1])
-    } else {
-        x.shape()
-    };
-    let idx = index_values(index, xs[d], d, "scatter")?;
-    let out = materialize(x, x.dtype())?;
-    let s = materialize(src, x.dtype())?;
-    let sstr: Vec<usize> = {
-        let ss = if s.ndim() == 0 {
-            vec![1usize]
-        } else {
-            s.shape().to_vec()
-        };
-        let mut st = vec![0usize; ss.len()];
-        let mut acc = 1;
-        for k in (0..ss.len()).rev() {
-            st[k] = acc;
-            acc *= ss[k];
+    check_index_dtype(index, "scatter")?;
+    let out = match kernels::scatter(x, d, index, src, scalar_src, reduce)? {
+        Some(out) => out,
+        None => {
+            let xs = if x.ndim() == 0 {
+                Shape::from_slice(&[1])
+            } else {
+                x.shape()
+            };
+            let idx = index_values(index, xs[d], d, "scatter")?;
+            let out = materialize(x, x.dtype())?;
+            let s = materialize(src, x.dtype())?;
+            let ish: Vec<usize> = if index.ndim() == 0 {
+                vec![1]
+            } else {
+                index.shape().to_vec()
+            };
+            cpu::scatter(&out, &s, &xs, d, &idx, &ish, scalar_src, reduce);
+            out
         }
-        st
     };
-    let ostr: Vec<usize> = {
-        let mut st = vec![0usize; xs.len()];
-        let mut acc = 1;
-        for k in (0..xs.len()).rev() {
-            st[k] = acc;
-            acc *= xs[k];
-        }
-        st
-    };
-    let ish: Vec<usize> = if index.ndim() == 0 {
-        vec![1]
-    } else {
-        index.shape().to_vec()
-    };
-    // Storage offsets in `out` and in `src` of the element that index coordinate `c` writes.
-    let offsets_of = |flat: usize, c: &[usize]| -> (usize, usize) {
-        let (mut o, mut so) = (0usize, 0usize);
-        for k in 0..c.len() {
-            o += (if k == d { idx[flat] } else { c[k] }) * ostr[k];
-            if !scalar_src {
-                so += c[k] * sstr[k];
-            }
-        }
-        (o, so)
-    };
-    with_num_dtype!(
-        x.dtype(),
-        T,
-        {
-            let sp = s.storage().cpu_ptr() as *const T;
-            let op = out.storage().cpu_ptr() as *mut T;
-            for_each_coord(&ish, |flat, c| {
-                let (o, so) = offsets_of(flat, c);
-                // SAFETY: coordinates checked against x's and src's shapes.
-                unsafe {
-                    let v = *sp.add(so);
-                    let dst = op.add(o);
-                    *dst = match reduce {
-                        Reduce::None => v,
-                        Reduce::Add => T::add(*dst, v),
-                        Reduce::Mul => T::mul(*dst, v),
-                    };
-                }
-            });
-        },
-        {
-            let sp = s.storage().cpu_ptr() as *const bool;
-            let op = out.storage().cpu_ptr() as *mut bool;
-            for_each_coord(&ish, |flat, c| {
-                let (o, so) = offsets_of(flat, c);
-                // SAFETY: as above.
-                unsafe {
-                    let v = *sp.add(so);
-                    let dst = op.add(o);
-                    *dst = match reduce {
-                        Reduce::None => v,
-                        Reduce::Add => *dst || v,
-                        Reduce::Mul => *dst && v,
-                    };
-                }
-            });
-        }
-    );
     let sidx = SavedTensor::new(index);
     let (sshape, sdtype) = (src.shape(), src.dtype());
     let sx = SavedTensor::new(x);
@@ -428,7 +323,7 @@ pub fn scatter(
             match reduce {
                 Reduce::Add => Some(g[0].clone()),
                 Reduce::None => {
-                    let z = zeros(&[], g[0].dtype())?;
+                    let z = Tensor::zeros(&[], g[0].dtype())?;
                     Some(scatter(&g[0], d as i64, &idx, &z, Reduce::None)?)
                 }
                 Reduce::Mul => {
@@ -477,31 +372,67 @@ fn pad_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
     super::embed_view(g, shape, g.dtype(), f)
 }
 
-/// Write `values` (already of `t`'s dtype, contiguous, one per offset) at raw storage offsets of
-/// `t` (no autograd; the caller handles history). Bumps the version counter.
+/// Write `values` (already of `t`'s dtype, one per offset) at raw storage offsets of `t` (no
+/// autograd; the caller handles history); a later duplicate offset wins. Bumps the version
+/// counter.
 pub fn put_offsets_(t: &Tensor, offsets: &Tensor, values: &Tensor) -> Result<()> {
-    crate::kernels::require_cpu("index_put_", &[t, offsets, values])?;
-    let offs = materialize(offsets, DType::I64)?.to_vec::<i64>()?;
-    let v = materialize(values, t.dtype())?;
-    if v.numel() != offs.len() {
+    if values.numel() != offsets.numel() {
         return Err(Error::runtime(format!(
             "shape mismatch: value tensor of shape {} cannot be broadcast to indexing result of shape {}",
             fmt_shape(&values.shape()),
             fmt_shape(&offsets.shape())
         )));
     }
-    let cap = t.storage().len() as i64;
-    with_dtype!(t.dtype(), T, {
-        let sp = v.storage().cpu_ptr() as *const T;
-        let op = t.storage().cpu_ptr() as *mut T;
-        for (i, &o) in offs.iter().enumerate() {
-            if o < 0 || o >= cap {
-                return Err(Error::index("index out of range in self"));
-            }
-            // SAFETY: o checked against the storage length; i < v.numel().
-            unsafe { *op.add(o as usize) = *sp.add(i) };
-        }
-    });
+    if !kernels::put_offsets_(t, offsets, values)? {
+        let offs = materialize(offsets, DType::I64)?.to_vec::<i64>()?;
+        let v = materialize(values, t.dtype())?;
+        cpu::put_offsets(t, &offs, &v)?;
+    }
     t.bump_version();
     Ok(())
+}
+
+/// Advanced indexing's linear index (`x[i0, i1, ...]` over the indexed dims of sizes `sizes`):
+/// each index broadcast to `bshape`, negatives counted from the end, folded row-major into one
+/// int64 index of shape `bshape`. An index outside `-size..size` is PyTorch's IndexError
+/// ("index 5 is out of bounds for dimension 1 with size 3", `dims` naming the dims); on the
+/// device the kernel reports it at the next sync point instead.
+pub fn fold_index(
+    indices: &[Tensor],
+    sizes: &[usize],
+    dims: &[usize],
+    bshape: &[usize],
+) -> Result<Tensor> {
+    if indices.is_empty() || indices.len() != sizes.len() || sizes.len() != dims.len() {
+        return Err(Error::runtime(
+            "fold_index: expected one size and one dim per index tensor",
+        ));
+    }
+    for ix in indices {
+        if ix.dtype() != DType::I64 && ix.dtype() != DType::I32 {
+            return Err(Error::index(
+                "tensors used as indices must be long, int, byte or bool tensors",
+            ));
+        }
+        crate::shape::broadcast_shapes(&ix.shape(), bshape)?;
+    }
+    if let Some(out) = kernels::fold_index(indices, sizes, dims, bshape)? {
+        return Ok(out);
+    }
+    let n: usize = bshape.iter().product();
+    let mut lin = vec![0i64; n];
+    for ((ix, &size), &dim) in indices.iter().zip(sizes).zip(dims) {
+        let b = super::expand(ix, bshape)?;
+        let vals = materialize(&b, DType::I64)?.to_vec::<i64>()?;
+        let m = size as i64;
+        for (l, v) in lin.iter_mut().zip(vals) {
+            if v < -m || v >= m {
+                return Err(Error::index(format!(
+                    "index {v} is out of bounds for dimension {dim} with size {size}"
+                )));
+            }
+            *l = *l * m + if v < 0 { v + m } else { v };
+        }
+    }
+    Tensor::from_vec(lin, bshape)
 }

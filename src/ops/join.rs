@@ -10,7 +10,6 @@ use crate::tensor::Tensor;
 
 /// `cat(tensors, dim)` with dtype promotion. 1-D empty tensors are skipped, as PyTorch does.
 pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-    crate::kernels::require_cpu_all("cat", tensors)?;
     if tensors.is_empty() {
         return Err(Error::runtime(
             "torch.cat(): expected a non-empty list of Tensors",
@@ -61,7 +60,13 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
         total += s[d];
     }
     shape[d] = total;
-    let out = Tensor::empty(&shape, dtype)?;
+    // Every part on one device (PyTorch's mixed-device error otherwise); the output lives there
+    // and each part is copied into its slice by the device's strided copy.
+    let device = crate::kernels::device_of(&parts)?;
+    let out = match crate::kernels::zeros_on(&shape, dtype, device)? {
+        Some(z) => z,
+        None => Tensor::empty(&shape, dtype)?,
+    };
     let mut at = 0usize;
     let mut sizes = Vec::with_capacity(parts.len());
     for t in &parts {

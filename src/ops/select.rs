@@ -6,7 +6,6 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
-use crate::with_dtype;
 
 pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if cond.dtype() != DType::Bool && cond.dtype() != DType::U8 {
@@ -37,7 +36,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     );
     let out = match on_device {
         Some(out) => out,
-        None => where_cpu(&c, &ac, &bc, &shape, dtype)?,
+        None => crate::cpu::select::where_(&c, &ac, &bc, &shape, dtype)?,
     };
     if crate::autograd::needs_grad(&[a, b]) {
         let sc = SavedTensor::new(&c);
@@ -53,44 +52,5 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             ])
         });
     }
-    Ok(out)
-}
-
-/// The CPU kernel of `where_` (operands already promoted).
-fn where_cpu(
-    c: &Tensor,
-    ac: &Tensor,
-    bc: &Tensor,
-    shape: &[usize],
-    dtype: DType,
-) -> Result<Tensor> {
-    let out = Tensor::empty(shape, dtype)?;
-    let (cd, ad, bd) = (c.data(), ac.data(), bc.data());
-    let cl = cd.layout.expand(shape)?;
-    let al = ad.layout.expand(shape)?;
-    let bl = bd.layout.expand(shape)?;
-    let (co, ao, bo) = (
-        crate::cpu::loops::offsets(&cl),
-        crate::cpu::loops::offsets(&al),
-        crate::cpu::loops::offsets(&bl),
-    );
-    let cp = cd.storage.cpu_ptr() as *const bool;
-    with_dtype!(dtype, T, {
-        let (ap, bp) = (
-            ad.storage.cpu_ptr() as *const T,
-            bd.storage.cpu_ptr() as *const T,
-        );
-        let op = out.storage().cpu_ptr() as *mut T;
-        for i in 0..co.len() {
-            // SAFETY: offsets from valid layouts; out has co.len() elements.
-            unsafe {
-                *op.add(i) = if *cp.add(co[i]) {
-                    *ap.add(ao[i])
-                } else {
-                    *bp.add(bo[i])
-                }
-            };
-        }
-    });
     Ok(out)
 }

@@ -111,6 +111,22 @@ fn _put_offsets_(
     })
 }
 
+/// Advanced indexing's linear index of `indices` (int64/int32, broadcast to `bshape`) over
+/// indexed dims of `sizes` (named `dims` in errors); negatives count from the end.
+#[pyfunction]
+fn _fold_index(
+    py: Python<'_>,
+    indices: Vec<Bound<'_, PyAny>>,
+    sizes: Vec<usize>,
+    dims: Vec<usize>,
+    bshape: Vec<usize>,
+) -> PyResult<Py<PyAny>> {
+    crate::py::errors::guard("_fold_index", || {
+        let ts: Vec<Tensor> = indices.iter().map(as_tensor).collect::<PyResult<_>>()?;
+        wrap(py, ops::fold_index(&ts, &sizes, &dims, &bshape)?)
+    })
+}
+
 /// Write `result` into `t` and make `t` take over `result`'s autograd history.
 #[pyfunction]
 fn _commit_inplace(t: &Bound<'_, PyAny>, result: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -133,6 +149,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_scatter, m)?)?;
     m.add_function(wrap_pyfunction!(_cat, m)?)?;
     m.add_function(wrap_pyfunction!(_put_offsets_, m)?)?;
+    m.add_function(wrap_pyfunction!(_fold_index, m)?)?;
     m.add_function(wrap_pyfunction!(_commit_inplace, m)?)?;
     m.add_function(wrap_pyfunction!(_check_inplace, m)?)?;
     Ok(())

@@ -291,10 +291,16 @@ impl Engine {
         result
     }
 
-    /// Submit recorded work and wait for the device to finish it.
+    /// Submit recorded work and wait for the device to finish it. Raises a device error that
+    /// recorded index kernels reported (`errors.rs`), reading the error words when one may be set.
     pub(crate) fn synchronize(&self) -> Result<()> {
         self.flush(&mut self.batch.lock())?;
-        self.wait("synchronize")
+        self.wait("synchronize")?;
+        if super::errors::armed() {
+            let flag = super::errors::buffer()?;
+            self.read_inner(&flag, 0, 4, false)?;
+        }
+        Ok(())
     }
 
     fn wait(&self, what: &str) -> Result<()> {
@@ -305,8 +311,15 @@ impl Engine {
         self.ctx.check(what)
     }
 
-    /// Copy `len` bytes from byte `offset` of `src` to the host, after all recorded work.
+    /// Copy `len` bytes from byte `offset` of `src` to the host, after all recorded work. A sync
+    /// point: a device error reported by recorded index kernels is raised here.
     pub(crate) fn read(&self, src: &GpuBuffer, offset: u64, len: u64) -> Result<Vec<u8>> {
+        self.read_inner(src, offset, len, true)
+    }
+
+    /// [`read`](Self::read), counting the bytes in the stats only when `counted` (the engine's
+    /// own error-flag reads are not downloads a script asked for).
+    fn read_inner(&self, src: &GpuBuffer, offset: u64, len: u64, counted: bool) -> Result<Vec<u8>> {
         if offset + len > src.len() {
             return Err(Error::runtime(format!(
                 "wgpu: read of {len} bytes at offset {offset} overruns a {}-byte buffer",
@@ -320,19 +333,21 @@ impl Engine {
         let start = offset / 4 * 4;
         let end = (offset + len).div_ceil(4) * 4;
         let span = end - start;
-        let staging = self.acquire(PoolKind::Readback, span)?;
+        let mut batch = self.batch.lock();
+        // The device error words ride along in the same readback when a kernel may have set them.
+        let flag = super::errors::take_armed();
+        let total = span + flag.as_ref().map_or(0, |_| super::errors::BYTES);
+        let staging = self.acquire(PoolKind::Readback, total)?;
         {
-            let mut batch = self.batch.lock();
-            self.encoder(&mut batch).copy_buffer_to_buffer(
-                src.raw(),
-                start,
-                staging.raw(),
-                0,
-                span,
-            );
+            let enc = self.encoder(&mut batch);
+            enc.copy_buffer_to_buffer(src.raw(), start, staging.raw(), 0, span);
+            if let Some(f) = &flag {
+                enc.copy_buffer_to_buffer(f.raw(), 0, staging.raw(), span, super::errors::BYTES);
+            }
             self.flush(&mut batch)?;
         }
-        let slice = staging.raw().slice(0..span);
+        drop(batch);
+        let slice = staging.raw().slice(0..total);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
@@ -354,10 +369,22 @@ impl Engine {
                 .get_mapped_range()
                 .map_err(|e| Error::runtime(format!("wgpu: reading a mapped buffer: {e}")))?;
             let lo = (offset - start) as usize;
-            view[lo..lo + len as usize].to_vec()
+            let err = flag.as_ref().and_then(|_| {
+                let words: Vec<u32> = bytemuck::pod_collect_to_vec(&view[span as usize..]);
+                super::errors::decode(&words)
+            });
+            (view[lo..lo + len as usize].to_vec(), err)
         };
         staging.raw().unmap();
-        stats::add(&COUNTERS.bytes_downloaded, len);
+        if counted {
+            stats::add(&COUNTERS.bytes_downloaded, len);
+        }
+        let (out, err) = out;
+        if let (Some(e), Some(f)) = (err, &flag) {
+            // Reset the words (in stream order) so the next op starts clean, then raise.
+            self.clear(f)?;
+            return Err(e);
+        }
         Ok(out)
     }
 }

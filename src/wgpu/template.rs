@@ -20,6 +20,20 @@ const SHADER_FILES: &[(&str, &str)] = &[
     ("where.wgsl", include_str!("../../shaders/where.wgsl")),
     ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
     ("matmul.wgsl", include_str!("../../shaders/matmul.wgsl")),
+    // The index family (src/wgpu/kernels/index.rs, scan.rs).
+    ("index.wgsl", include_str!("../../shaders/index.wgsl")),
+    ("gather.wgsl", include_str!("../../shaders/gather.wgsl")),
+    ("scatter.wgsl", include_str!("../../shaders/scatter.wgsl")),
+    ("put.wgsl", include_str!("../../shaders/put.wgsl")),
+    (
+        "index_fold.wgsl",
+        include_str!("../../shaders/index_fold.wgsl"),
+    ),
+    ("scan.wgsl", include_str!("../../shaders/scan.wgsl")),
+    (
+        "cumprod_grad.wgsl",
+        include_str!("../../shaders/cumprod_grad.wgsl"),
+    ),
 ];
 
 const OPS_TABLE: &str = include_str!("../../shaders/ops.txt");
@@ -204,6 +218,8 @@ mod tests {
                 ("CAST", "x"),
                 ("SAMPLE", "p"),
                 ("HAS_P", "false"),
+                ("IDX_T", "i32"),
+                ("IDX_LOAD", "v"),
             ];
             let text = render(name, &vars).unwrap();
             assert!(!text.contains("{{"), "{name}");

@@ -463,7 +463,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         elif padding_idx < 0:
             assert padding_idx >= -num, "Padding_idx must be within num_embeddings"
             padding_idx = num + padding_idx
-    if input.numel():
+    if input.numel() and input.device.type == "cpu":
+        # (on a device the index_select kernel checks, raising at the next sync point)
         lo, hi = int(input.min()), int(input.max())
         if lo < 0 or hi >= num:
             raise IndexError("index out of range in self")
@@ -747,7 +748,9 @@ def _nll_core(logp, target, weight, ignore_index, reduction):
     valid = target != ignore_index
     if target.numel():
         tv = rustgrad.where(valid, target, rustgrad.zeros_like(target))
-        if int(tv.min()) < 0 or int(tv.max()) >= n_classes:
+        # On a device the gather below checks the targets instead (no sync; a bad one raises at
+        # the next sync point, like CUDA's device-side assert).
+        if tv.device.type == "cpu" and (int(tv.min()) < 0 or int(tv.max()) >= n_classes):
             raise IndexError(f"Target {int(tv.max()) if int(tv.max()) >= n_classes else int(tv.min())} is out of bounds.")
     else:
         tv = target
@@ -757,7 +760,7 @@ def _nll_core(logp, target, weight, ignore_index, reduction):
     if weight is not None:
         w = weight.to(lp.dtype).index_select(0, tv.reshape(-1)).reshape(tv.shape)
     else:
-        w = rustgrad.ones(tuple(tv.shape), dtype=lp.dtype)
+        w = rustgrad.ones(tuple(tv.shape), dtype=lp.dtype, device=lp.device)
     w = rustgrad.where(valid, w, rustgrad.zeros_like(w))
     loss = -picked * w
     if reduction == "none":

@@ -14,6 +14,9 @@ use crate::tensor::Tensor;
 use crate::wgpu::{self as w, kernels as k, GpuBuffer, GpuView};
 use std::sync::Arc;
 
+pub mod index;
+pub mod scan;
+
 const DEV: Device = Device::Wgpu(0);
 
 /// A device tensor as a view for the kernels. A CPU operand (a 0-d scalar, by `device_of`'s rule)
@@ -431,14 +434,22 @@ pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// float32 samples of `dist` of `shape` on the device for the draw (`seed`, `offset`).
 pub fn random(shape: &[usize], dist: k::Dist, seed: u64, offset: u64) -> Result<Tensor> {
     crate::shape::checked_numel(shape)?;
-    Ok(wrap(k::random(dist, shape, seed, offset)?, DType::F32, shape))
+    Ok(wrap(
+        k::random(dist, shape, seed, offset)?,
+        DType::F32,
+        shape,
+    ))
 }
 
 /// Bernoulli(p) samples (0/1) in `p`'s dtype and shape, drawn on the device.
 pub fn bernoulli(p: &Tensor, seed: u64, offset: u64) -> Result<Tensor> {
     let dtype = p.dtype();
     let probs = operand("bernoulli", p, DType::F32)?;
-    let out = wrap(k::bernoulli(&view_of(&probs)?, seed, offset)?, DType::F32, &p.shape());
+    let out = wrap(
+        k::bernoulli(&view_of(&probs)?, seed, offset)?,
+        DType::F32,
+        &p.shape(),
+    );
     if dtype == DType::F32 {
         Ok(out)
     } else {

@@ -4,17 +4,21 @@
 //! `wgpu::read` (a sync point).
 
 mod elementwise;
+mod index;
 mod matmul;
 mod random;
 mod reduce;
+mod scan;
 
 pub use elementwise::{
     binary, cast, compare, contiguous, copy, copy_strided, fill, fill_f32, fill_words, unary,
     unary_with, where_,
 };
+pub use index::{fold_index, gather, put, scatter_into, Along, IndexCheck, ScatterOp};
 pub use matmul::matmul;
 pub use random::{bernoulli, random, Dist};
 pub use reduce::{reduce_all, reduce_last, reduce_trailing};
+pub use scan::{cumprod_grad, scan};
 
 use super::encoder::Binding;
 use super::view::{device_elem_size, GpuView};

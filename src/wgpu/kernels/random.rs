@@ -54,7 +54,10 @@ fn draw(
                     p.dtype
                 )));
             }
-            (whole(p), vec![(broadcast_strides(name, p, shape)?, p.offset)])
+            (
+                whole(p),
+                vec![(broadcast_strides(name, p, shape)?, p.offset)],
+            )
         }
         None => {
             dummy = alloc(4)?;
@@ -75,7 +78,13 @@ fn draw(
     ];
     let k = e.kernel("random.wgsl", &vars)?;
     let p = params(name, shape, &view, &key_words(seed, offset))?;
-    let bind = [src, Binding { buffer: &out, bytes }];
+    let bind = [
+        src,
+        Binding {
+            buffer: &out,
+            bytes,
+        },
+    ];
     e.dispatch(name, &k, &p, &bind, workgroups(n, WG))?;
     Ok(out)
 }
@@ -90,5 +99,12 @@ pub fn random(dist: Dist, shape: &[usize], seed: u64, offset: u64) -> Result<Gpu
 
 /// 1.0 where a uniform draw falls below `p` (float32 probabilities, any strides), else 0.0.
 pub fn bernoulli(p: &GpuView, seed: u64, offset: u64) -> Result<GpuBuffer> {
-    draw("bernoulli", "bernoulli", Some(p), &p.shape.clone(), seed, offset)
+    draw(
+        "bernoulli",
+        "bernoulli",
+        Some(p),
+        &p.shape.clone(),
+        seed,
+        offset,
+    )
 }
