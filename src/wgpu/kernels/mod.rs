@@ -3,14 +3,21 @@
 //! records its dispatch into the open batch and returns at once; results are read with
 //! `wgpu::read` (a sync point).
 
+mod conv;
 mod elementwise;
 mod matmul;
+mod pool;
 mod reduce;
+mod window;
 
+pub use conv::{
+    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, set_column_budget_override,
+};
 pub use elementwise::{
     binary, compare, contiguous, copy, copy_strided, fill, fill_f32, unary, where_,
 };
 pub use matmul::matmul;
+pub use pool::{avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward};
 pub use reduce::{reduce_all, reduce_last, reduce_trailing};
 
 use super::encoder::Binding;
