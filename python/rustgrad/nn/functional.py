@@ -18,6 +18,7 @@ from rustgrad._nn_native import (  # noqa: F401  (native kernels, re-exported wi
     avg_pool2d,
     conv1d,
     conv2d,
+    conv_transpose1d,
     conv_transpose2d,
     linear,
     max_pool1d,

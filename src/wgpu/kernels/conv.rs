@@ -355,3 +355,151 @@ pub fn conv2d_backward_weight(dy: &GpuView, x: &GpuView, g: &ConvGeom) -> Result
     }
     dw.map_or_else(|| alloc(0), Ok)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wgpu::tests::gpu;
+    use crate::wgpu::{read_f32, upload_f32};
+
+    fn data(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// Input tap (iy, ix) of output (oy, ox) and kernel tap (ki, kj), if inside the image.
+    fn tap(g: &ConvGeom, oy: usize, ox: usize, ki: usize, kj: usize) -> Option<(usize, usize)> {
+        let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
+        let ix = (ox * g.sw + kj * g.dw) as isize - g.pw as isize;
+        (iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w)
+            .then_some((iy as usize, ix as usize))
+    }
+
+    /// Direct loops over (n, oc, oy, ox, ic, ki, kj), calling `f(x index, w index, y index)`.
+    fn each_term(g: &ConvGeom, mut f: impl FnMut(usize, usize, usize)) {
+        let (cg, og) = (g.cg(), g.og());
+        for n in 0..g.n {
+            for oc in 0..g.o {
+                let grp = oc / og;
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        for ic in 0..cg {
+                            for ki in 0..g.kh {
+                                for kj in 0..g.kw {
+                                    if let Some((iy, ix)) = tap(g, oy, ox, ki, kj) {
+                                        let c = grp * cg + ic;
+                                        f(
+                                            ((n * g.c + c) * g.h + iy) * g.w + ix,
+                                            ((oc * cg + ic) * g.kh + ki) * g.kw + kj,
+                                            ((n * g.o + oc) * g.oh + oy) * g.ow + ox,
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (i, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4 + 1e-4 * b.abs(),
+                "{what}[{i}]: {a} vs {b}"
+            );
+        }
+    }
+
+    fn check(g: &ConvGeom) {
+        let (nx, nw, ny) = (
+            g.n * g.c * g.h * g.w,
+            g.o * g.cg() * g.kk(),
+            g.n * g.o * g.l(),
+        );
+        let (x, w, b, dy) = (data(nx, 1), data(nw, 2), data(g.o, 3), data(ny, 4));
+        let (mut y, mut dx, mut dw) = (vec![0f32; ny], vec![0f32; nx], vec![0f32; nw]);
+        for (i, v) in y.iter_mut().enumerate() {
+            *v = b[(i / g.l()) % g.o];
+        }
+        each_term(g, |xi, wi, yi| {
+            y[yi] += x[xi] * w[wi];
+            dx[xi] += dy[yi] * w[wi];
+            dw[wi] += dy[yi] * x[xi];
+        });
+        // Operands at a nonzero offset, as a sliced tensor would be.
+        let at = |v: &[f32], shape: &[usize]| {
+            let mut padded = vec![0f32; 3];
+            padded.extend_from_slice(v);
+            let s: Vec<isize> = contiguous_strides(shape).iter().copied().collect();
+            GpuView::new(upload_f32(&padded).unwrap(), DType::F32, shape, &s, 3)
+        };
+        let xv = at(&x, &[g.n, g.c, g.h, g.w]);
+        let wv = at(&w, &[g.o, g.cg(), g.kh, g.kw]);
+        let bv = at(&b, &[g.o]);
+        let dyv = at(&dy, &[g.n, g.o, g.oh, g.ow]);
+        let one_sample = ((g.c * g.kk() * g.l()).max(g.o * g.l()) * 4) as u64;
+        // The adapter's limit (one chunk), one sample per chunk, two per chunk (a short last one).
+        for budget in [0, one_sample, 2 * one_sample + 4] {
+            set_column_budget_override(budget);
+            let got = read_f32(&conv2d_forward(&xv, &wv, Some(&bv), g).unwrap(), 0, ny).unwrap();
+            close(&got, &y, &format!("forward (budget {budget})"));
+            let got = read_f32(&conv2d_backward_input(&dyv, &wv, g).unwrap(), 0, nx).unwrap();
+            close(&got, &dx, &format!("input gradient (budget {budget})"));
+            let got = read_f32(&conv2d_backward_weight(&dyv, &xv, g).unwrap(), 0, nw).unwrap();
+            close(&got, &dw, &format!("weight gradient (budget {budget})"));
+        }
+        set_column_budget_override(one_sample - 4);
+        let e = conv2d_forward(&xv, &wv, None, g).unwrap_err();
+        set_column_budget_override(0);
+        assert!(
+            e.msg.contains("max_storage_buffer_binding_size"),
+            "{}",
+            e.msg
+        );
+    }
+
+    #[test]
+    fn chunked_batches_match_direct_loops() {
+        let Some(_lock) = gpu() else { return };
+        let base = ConvGeom {
+            n: 5,
+            c: 4,
+            h: 7,
+            w: 6,
+            o: 6,
+            kh: 3,
+            kw: 2,
+            oh: 4,
+            ow: 4,
+            sh: 2,
+            sw: 1,
+            ph: 1,
+            pw: 0,
+            dh: 1,
+            dw: 2,
+            groups: 2,
+        };
+        check(&base);
+        // Pointwise: the image is its own column matrix; results are placed chunk by chunk.
+        check(&ConvGeom {
+            kh: 1,
+            kw: 1,
+            oh: 7,
+            ow: 6,
+            sh: 1,
+            ph: 0,
+            dw: 1,
+            ..base
+        });
+    }
+}
