@@ -4,6 +4,7 @@
 
 //!include strided.wgsl
 //!include math.wgsl
+//!include int64.wgsl
 
 @group(0) @binding(1) var<storage, read> lhs: array<{{DTYPE}}>;
 @group(0) @binding(2) var<storage, read> rhs: array<{{DTYPE}}>;

@@ -1,5 +1,6 @@
-// Fill a (possibly strided) view with one value: dst[view0(i)] = bits of scalar 0.
-// DTYPE is the storage word type (u32 for every 4-byte dtype: the value arrives as its bits).
+// Fill a (possibly strided) view with one value: dst[view0(i)] = VALUE, built from the scalar
+// words. DTYPE is the storage word type: u32 for every 4-byte dtype (VALUE `scalar(0u)`, the
+// value's bits) and vec2<u32> for int64 (VALUE `vec2<u32>(scalar(0u), scalar(1u))`).
 // Bindings: 0 params, 1 dst (read_write).
 
 //!include strided.wgsl
@@ -13,5 +14,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= numel()) {
         return;
     }
-    dst[view_offset(VIEW0, i)] = bitcast<{{DTYPE}}>(scalar(0u));
+    dst[view_offset(VIEW0, i)] = {{VALUE}};
 }

@@ -69,3 +69,50 @@ fn pow_f32(a: f32, b: f32) -> f32 {
     }
     return pow(a, b);
 }
+
+// log(1 + x) without the cancellation of 1 + x for small x: the rounding error of u = 1 + x is
+// divided back out (exact where u == 1).
+fn log1p_f32(x: f32) -> f32 {
+    let u = 1.0 + x;
+    if (u == 1.0) {
+        return x;
+    }
+    return log(u) * x / (u - 1.0);
+}
+
+// exp(x) - 1 without cancellation for small x (the same correction, through log(u)).
+fn expm1_f32(x: f32) -> f32 {
+    let u = exp(x);
+    if (u == 1.0) {
+        return x;
+    }
+    let um1 = u - 1.0;
+    if (um1 == -1.0) {
+        return -1.0;
+    }
+    return um1 * x / log(u);
+}
+
+// erf: its Taylor series below 0.5 (relative error < 1e-7 where erf is small), Abramowitz &
+// Stegun 7.1.26 above (absolute error < 1.5e-7 where erf >= 0.52).
+fn erf_f32(x: f32) -> f32 {
+    let a = abs(x);
+    if (a < 0.5) {
+        let x2 = x * x;
+        let s = 1.0 - x2 * (1.0 / 3.0 - x2 * (0.1 - x2 * (1.0 / 42.0 - x2 * (1.0 / 216.0 - x2 / 1320.0))));
+        return 1.1283791670955126 * x * s;
+    }
+    let t = 1.0 / (1.0 + 0.3275911 * a);
+    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    let r = 1.0 - poly * exp(-a * a);
+    return select(r, -r, x < 0.0);
+}
+
+// The scalar parameters of a parameterised unary op (leaky_relu's slope, elu's alpha, ...).
+fn p0() -> f32 {
+    return bitcast<f32>(scalar(0u));
+}
+
+fn p1() -> f32 {
+    return bitcast<f32>(scalar(1u));
+}

@@ -3,6 +3,7 @@
 
 //!include strided.wgsl
 //!include math.wgsl
+//!include int64.wgsl
 
 @group(0) @binding(1) var<storage, read> src: array<{{DTYPE}}>;
 @group(0) @binding(2) var<storage, read_write> dst: array<{{DTYPE}}>;

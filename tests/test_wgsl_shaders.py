@@ -8,6 +8,7 @@ Skips when wgpu-py or an adapter is missing, unless RUSTGRAD_REQUIRE_WGPU=1 (CI)
 those skips into failures.
 """
 
+import math
 import os
 import re
 from pathlib import Path
@@ -201,7 +202,7 @@ def test_fill_strided_view(gpu):
     out = np.zeros(1000, dtype=np.float32)
     # Column 3 of a [40, 25] matrix.
     p = params([40], [([25], 3)], [np.float32(-1.5).view(np.uint32)])
-    (buf,) = gpu.run("fill.wgsl", {"DTYPE": "u32", "WG": str(WG)}, p, [out], grid(40))
+    (buf,) = gpu.run("fill.wgsl", {"DTYPE": "u32", "VALUE": "scalar(0u)", "WG": str(WG)}, p, [out], grid(40))
     want = out.reshape(40, 25).copy()
     want[:, 3] = -1.5
     np.testing.assert_array_equal(gpu.read(buf, np.float32, 1000), want.ravel())
@@ -211,7 +212,7 @@ def test_fill_over_a_spread_grid(gpu):
     # 12 workgroups laid out as 2 x 3 x 2: the linear id must still cover 0..n.
     n = 12 * WG - 5
     p = params([n], [([1], 0)], [7])
-    (buf,) = gpu.run("fill.wgsl", {"DTYPE": "u32", "WG": str(WG)}, p, [np.zeros(n, np.uint32)], (2, 3, 2))
+    (buf,) = gpu.run("fill.wgsl", {"DTYPE": "u32", "VALUE": "scalar(0u)", "WG": str(WG)}, p, [np.zeros(n, np.uint32)], (2, 3, 2))
     np.testing.assert_array_equal(gpu.read(buf, np.uint32, n), np.full(n, 7, np.uint32))
 
 
@@ -250,8 +251,19 @@ UNARY_REF = {
     "reciprocal": np.reciprocal,
     "floor": np.floor,
     "ceil": np.ceil,
+    "round": np.round,
+    "trunc": np.trunc,
+    "log2": np.log2,
+    "log10": np.log10,
+    "log1p": np.log1p,
+    "expm1": np.expm1,
+    "tan": np.tan,
+    "erf": np.vectorize(math.erf),
+    "silu": lambda x: x * _sigmoid(x),
+    "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / np.sqrt(2))),
+    "gelu_tanh": lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
 }
-POSITIVE = {"log", "sqrt", "rsqrt", "reciprocal"}
+POSITIVE = {"log", "log2", "log10", "sqrt", "rsqrt", "reciprocal"}
 
 BINARY_REF = {
     "add": np.add,

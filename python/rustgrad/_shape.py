@@ -19,8 +19,11 @@ __all__ = [
 ]
 
 
-def _i64(a):
-    return _C.from_numpy(np.ascontiguousarray(np.asarray(a, dtype=np.int64)))
+def _i64(a, like=None):
+    """An int64 index tensor from NumPy data, on the device of ``like`` when given (index ops
+    need their indices beside the data)."""
+    t = _C.from_numpy(np.ascontiguousarray(np.asarray(a, dtype=np.int64)))
+    return t if like is None or like.device.type == "cpu" else t.to(like.device)
 
 
 def _int_arg(v, fn, name):
@@ -260,7 +263,7 @@ def flip(input, dims):
     x = input
     for d in dims:
         n = x.shape[d]
-        x = _C._index_select(x, d, _i64(np.arange(n - 1, -1, -1)))
+        x = _C._index_select(x, d, _i64(np.arange(n - 1, -1, -1), x))
     return x if dims else input.clone()
 
 
@@ -368,7 +371,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     r = repeats.numpy() if isinstance(repeats, Tensor) else int(repeats)
     if np.any(np.asarray(r) < 0):
         raise RuntimeError("repeats can not be negative")
-    return _C._index_select(x, dim, _i64(np.repeat(np.arange(n), r)))
+    return _C._index_select(x, dim, _i64(np.repeat(np.arange(n), r), x))
 
 
 def _tri_mask(input, diagonal, lower):
@@ -415,7 +418,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     x = input.permute(*(rest + [d1, d2]))
     flat = x.reshape(*[input.shape[d] for d in rest], n1 * n2)
     idx = (np.arange(length) + start[0]) * n2 + np.arange(length) + start[1]
-    return _C._index_select(flat, flat.ndim - 1, _i64(idx))
+    return _C._index_select(flat, flat.ndim - 1, _i64(idx, flat))
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
@@ -424,7 +427,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     out_shape = list(input.shape[:-1]) + [n * n]
     i = np.arange(input.shape[-1])
     r, c = (i, i + offset) if offset >= 0 else (i - offset, i)
-    idx = _i64(np.broadcast_to(r * n + c, tuple(input.shape)).copy())
+    idx = _i64(np.broadcast_to(r * n + c, tuple(input.shape)).copy(), input)
     z = _C._zeros(out_shape, input.dtype)
     res = _C._scatter(z, input.ndim - 1, idx, input.contiguous(), "none")
     res = res.reshape(*(list(input.shape[:-1]) + [n, n]))

@@ -107,51 +107,40 @@ mod wgpu_io {
             return Tensor::empty(&shape, dtype);
         }
         let buf = d.storage.gpu_buffer().expect("a wgpu tensor").clone();
-        if matches!(dtype, DType::F32 | DType::I32 | DType::Bool) {
-            // 4-byte elements: make the view contiguous on the device, read just its elements.
-            let (src, off) = if d.layout.is_contiguous() {
-                (buf, d.layout.offset)
-            } else {
-                let v = super::super::gpu::view_of(t)?;
-                (crate::wgpu::kernels::contiguous(&v)?, 0)
-            };
-            let words = crate::wgpu::read_u32(&src, off, n)?;
-            return Ok(match dtype {
-                DType::F32 => Tensor::from_vec(
-                    words.into_iter().map(f32::from_bits).collect::<Vec<_>>(),
-                    &shape,
-                )?,
-                DType::I32 => Tensor::from_vec(
-                    words.into_iter().map(|w| w as i32).collect::<Vec<_>>(),
-                    &shape,
-                )?,
-                _ => Tensor::from_vec(
-                    words.into_iter().map(|w| w != 0).collect::<Vec<_>>(),
-                    &shape,
-                )?,
-            });
-        }
-        // Raw dtypes without device kernels (int64, uint8): read the whole storage, rebuild it
-        // on the host under the same layout, and copy the view out there.
-        let len = d.storage.len();
-        let host = match dtype {
-            DType::I64 => {
-                let bytes = crate::wgpu::read(&buf, 0, len as u64 * 8)?;
-                let v: Vec<i64> = bytemuck::pod_collect_to_vec(&bytes);
-                Storage::from_vec(v)?
-            }
-            DType::U8 => {
-                let words = crate::wgpu::read_u32(&buf, 0, len)?;
-                Storage::from_vec(words.into_iter().map(|w| w as u8).collect::<Vec<_>>())?
-            }
-            other => {
-                return Err(Error::runtime(format!(
-                    "wgpu: no download path for dtype {}",
-                    other.name()
-                )))
-            }
+        // Make the view contiguous on the device, then read just its elements.
+        let (src, off) = if d.layout.is_contiguous() {
+            (buf, d.layout.offset)
+        } else {
+            let v = super::super::gpu::view_of(t)?;
+            (crate::wgpu::kernels::contiguous(&v)?, 0)
         };
-        let view = Tensor::from_parts(Arc::new(host), d.layout.clone());
-        crate::ops::contiguous_raw(&view)
+        if dtype == DType::I64 {
+            let bytes = crate::wgpu::read(&src, off as u64 * 8, n as u64 * 8)?;
+            let v: Vec<i64> = bytemuck::pod_collect_to_vec(&bytes);
+            return Tensor::from_vec(v, &shape);
+        }
+        let words = crate::wgpu::read_u32(&src, off, n)?;
+        match dtype {
+            DType::F32 => Tensor::from_vec(
+                words.into_iter().map(f32::from_bits).collect::<Vec<_>>(),
+                &shape,
+            ),
+            DType::I32 => Tensor::from_vec(
+                words.into_iter().map(|w| w as i32).collect::<Vec<_>>(),
+                &shape,
+            ),
+            DType::U8 => Tensor::from_vec(
+                words.into_iter().map(|w| w as u8).collect::<Vec<_>>(),
+                &shape,
+            ),
+            DType::Bool => Tensor::from_vec(
+                words.into_iter().map(|w| w != 0).collect::<Vec<_>>(),
+                &shape,
+            ),
+            other => Err(Error::runtime(format!(
+                "wgpu: no download path for dtype {}",
+                other.name()
+            ))),
+        }
     }
 }

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 const SHADER_FILES: &[(&str, &str)] = &[
     ("strided.wgsl", include_str!("../../shaders/strided.wgsl")),
     ("math.wgsl", include_str!("../../shaders/math.wgsl")),
+    ("int64.wgsl", include_str!("../../shaders/int64.wgsl")),
+    ("cast.wgsl", include_str!("../../shaders/cast.wgsl")),
     ("fill.wgsl", include_str!("../../shaders/fill.wgsl")),
     ("copy.wgsl", include_str!("../../shaders/copy.wgsl")),
     ("unary.wgsl", include_str!("../../shaders/unary.wgsl")),
@@ -156,6 +158,18 @@ pub fn op_body(family: &str, name: &str) -> Result<&'static str> {
         .ok_or_else(|| Error::runtime(format!("wgpu: shaders/ops.txt has no '{family} {name}'")))
 }
 
+/// The body of op `name` of `family` for elements of device type `ty` (`"f32"`, `"i32"`, `"i64"`,
+/// `"bool"`, `"u8"`): the `<family>.<ty>` entry of `ops.txt` when there is one, else the generic
+/// `<family>` entry, which serves f32 and the plain 32-bit integer types. int64 has no generic
+/// fallback: a float body applied to its word pair would compile and be silently wrong.
+pub fn op_body_for(family: &str, name: &str, ty: &str) -> Result<&'static str> {
+    let specific = op_body(&format!("{family}.{ty}"), name);
+    if specific.is_ok() || ty == "i64" {
+        return specific;
+    }
+    op_body(family, name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +221,9 @@ mod tests {
                 ("WG", "64"),
                 ("OP", "x"),
                 ("INIT", "0.0"),
+                ("VALUE", "scalar(0u)"),
+                ("IN", "f32"),
+                ("CAST", "x"),
             ];
             let text = render(name, &vars).unwrap();
             assert!(!text.contains("{{"), "{name}");

@@ -86,6 +86,9 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     use w::UnaryOp as G;
     let dbg = format!("{op:?}");
     let name = &dbg[..dbg.find('(').unwrap_or(dbg.len())].to_lowercase();
+    if !x.dtype().is_float() {
+        return int_unary(op, x);
+    }
     let direct = match op {
         U::Neg => Some(G::Neg),
         U::Abs => Some(G::Abs),
@@ -102,12 +105,34 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         U::Reciprocal => Some(G::Reciprocal),
         U::Floor => Some(G::Floor),
         U::Ceil => Some(G::Ceil),
+        U::Round => Some(G::Round),
+        U::Trunc => Some(G::Trunc),
+        U::Log2 => Some(G::Log2),
+        U::Log10 => Some(G::Log10),
+        U::Log1p => Some(G::Log1p),
+        U::Expm1 => Some(G::Expm1),
+        U::Tan => Some(G::Tan),
+        U::Erf => Some(G::Erf),
+        U::Silu => Some(G::Silu),
+        U::Gelu => Some(G::Gelu),
+        U::GeluTanh => Some(G::GeluTanh),
         _ => None,
     };
     if let Some(g) = direct {
         require_f32(name, x.dtype())?;
         let v = view_of(x)?;
         return Ok(wrap(k::unary(g, &v)?, DType::F32, &x.shape()));
+    }
+    let param = match op {
+        U::LeakyRelu(s) => Some((G::LeakyRelu, vec![s as f32])),
+        U::Elu(a) => Some((G::Elu, vec![a as f32])),
+        U::Softplus(b, t) => Some((G::Softplus, vec![b as f32, t as f32])),
+        _ => None,
+    };
+    if let Some((g, ps)) = param {
+        require_f32(name, x.dtype())?;
+        let v = view_of(x)?;
+        return Ok(wrap(k::unary_with(g, &v, &ps)?, DType::F32, &x.shape()));
     }
     if op == U::Sign {
         // sign(x) from compare + where: 1, -1, or x * 0 (keeps 0 and NaN, as torch.sign does).
@@ -149,6 +174,80 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// Unary ops on integer and bool tensors, with the CPU's rules: the ops that map integers to
+/// integers keep the dtype (the rounding ones are the identity), the others compute in float32.
+fn int_unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    use crate::ops::UnaryOp as U;
+    let dt = x.dtype();
+    let wide = matches!(dt, DType::I32 | DType::I64);
+    let kernel =
+        |g: w::UnaryOp| -> Result<Tensor> { Ok(wrap(k::unary(g, &view_of(x)?)?, dt, &x.shape())) };
+    let same = |t: &Tensor| materialize(t, dt);
+    match op {
+        U::Neg if dt == DType::Bool => Err(Error::runtime(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to \
+             invert a mask, use the `~` or `logical_not()` operator instead.",
+        )),
+        // Everything else on bools computes in float32, as on the CPU.
+        _ if dt == DType::Bool => unary(op, &materialize(x, DType::F32)?),
+        U::Neg => kernel(w::UnaryOp::Neg),
+        U::Abs | U::Relu if wide => kernel(if op == U::Abs {
+            w::UnaryOp::Abs
+        } else {
+            w::UnaryOp::Relu
+        }),
+        U::Square => kernel(w::UnaryOp::Square),
+        U::Floor | U::Ceil | U::Round | U::Trunc | U::Abs | U::Relu => same(x),
+        U::Sign => {
+            let zero = int_scalar(0, dt)?;
+            let rest = where_(&compare(CmpOp::Lt, x, &zero)?, &int_scalar(-1, dt)?, &zero)?;
+            where_(&compare(CmpOp::Gt, x, &zero)?, &int_scalar(1, dt)?, &rest)
+        }
+        U::Clamp(lo, hi) => {
+            // The CPU clamps in f64 and truncates back, which for integers is max/min against the
+            // truncated bounds, saturated to the dtype's range (uint8 has no -5 to compare with).
+            let (min, max) = match dt {
+                DType::U8 => (0.0, 255.0),
+                DType::I32 => (i32::MIN as f64, i32::MAX as f64),
+                _ => (i64::MIN as f64, i64::MAX as f64),
+            };
+            let mut y = x.clone();
+            if lo > min {
+                let b = int_scalar(lo.min(max) as i64, dt)?;
+                y = binary(BinaryOp::Maximum, &y, &b, dt)?;
+            }
+            if hi < max {
+                let b = int_scalar(hi.max(min) as i64, dt)?;
+                y = binary(BinaryOp::Minimum, &y, &b, dt)?;
+            }
+            Ok(y)
+        }
+        _ => unary(op, &materialize(x, DType::F32)?),
+    }
+}
+
+/// A 0-d CPU tensor holding `v` as `dtype` (uploaded when a kernel reads it).
+fn int_scalar(v: i64, dtype: DType) -> Result<Tensor> {
+    crate::ops::materialize(&Tensor::scalar(v)?, dtype)
+}
+
+/// The dtypes the elementwise arithmetic kernels have bodies for.
+fn require_arith(op: BinaryOp, name: &str, dtype: DType) -> Result<()> {
+    let int_op = matches!(
+        op,
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum
+    );
+    match dtype {
+        DType::F32 => Ok(()),
+        DType::I32 | DType::I64 | DType::U8 if int_op => Ok(()),
+        DType::Bool if int_op && op != BinaryOp::Sub => Ok(()),
+        other => Err(Error::not_implemented(format!(
+            "\"{name}\" not implemented for '{}' on the wgpu device",
+            crate::ops::torch_dtype_name(other)
+        ))),
+    }
+}
+
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor> {
     let g = match op {
         BinaryOp::Add => w::BinaryOp::Add,
@@ -161,7 +260,7 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tens
         BinaryOp::FloorDiv => return Err(not_implemented("floor_divide", DEV)),
         BinaryOp::Rem => return Err(not_implemented("remainder", DEV)),
     };
-    require_f32(g.name(), dtype)?;
+    require_arith(op, g.name(), dtype)?;
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
     let (a, b) = (operand(g.name(), a, dtype)?, operand(g.name(), b, dtype)?);
     let out = k::binary(g, &view_of(&a)?, &view_of(&b)?, &shape)?;
@@ -178,7 +277,6 @@ pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         CmpOp::Ge => w::CompareOp::Ge,
     };
     let dtype = crate::ops::result_type2(a, b);
-    require_f32(g.name(), dtype)?;
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
     let (a, b) = (operand(g.name(), a, dtype)?, operand(g.name(), b, dtype)?);
     let out = k::compare(g, &view_of(&a)?, &view_of(&b)?, &shape)?;
@@ -214,7 +312,6 @@ pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = crate::ops::result_type2(a, b);
-    require_f32("where", dtype)?;
     if cond.dtype() != DType::Bool {
         return Err(Error::not_implemented(format!(
             "\"where\" on the wgpu device needs a bool condition (got {})",
@@ -228,33 +325,19 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 pub fn materialize(src: &Tensor, dtype: DType) -> Result<Tensor> {
-    let from = src.dtype();
-    let shape = src.shape();
-    if from == dtype {
-        if matches!(dtype, DType::F32 | DType::I32 | DType::Bool) {
-            return Ok(wrap(k::contiguous(&view_of(src)?)?, dtype, &shape));
-        }
-        // int64/uint8 have no device kernels yet: a strided copy of them goes through the host.
-        return Err(not_implemented(
-            &format!("contiguous ({})", dtype.name()),
-            DEV,
-        ));
-    }
-    match (from, dtype) {
-        // Bool -> float: where(mask, 1, 0). Float -> bool: x != 0 (NaN is true, as in PyTorch).
-        (DType::Bool, DType::F32) => where_(src, &scalar(1.0)?, &scalar(0.0)?),
-        (DType::F32, DType::Bool) => compare(CmpOp::Ne, src, &scalar(0.0)?),
-        (_, DType::F64) => Err(Error::type_error(
+    if dtype == DType::F64 {
+        return Err(Error::type_error(
             "Cannot convert a wgpu Tensor to float64 dtype as the wgpu backend doesn't support \
              float64. Please use float32 instead.",
-        )),
-        _ => Err(Error::not_implemented(format!(
-            "The operator 'aten::_to_copy' ({} -> {}) is not currently implemented for the wgpu \
-             device",
-            from.name(),
-            dtype.name()
-        ))),
+        ));
     }
+    let v = view_of(src)?;
+    let buf = if src.dtype() == dtype {
+        k::contiguous(&v)?
+    } else {
+        k::cast(&v, dtype)?
+    };
+    Ok(wrap(buf, dtype, &src.shape()))
 }
 
 pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
@@ -274,12 +357,17 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     k::copy_strided(&sv, &view_of(dst)?)
 }
 
-/// The 32-bit pattern of `value` in the device encoding of `dtype`.
-fn fill_bits(value: Scalar, dtype: DType) -> Result<u32> {
+/// The device words of `value` as an element of `dtype`.
+fn fill_words(value: Scalar, dtype: DType) -> Result<Vec<u32>> {
     Ok(match dtype {
-        DType::F32 => value.cast::<f32>().to_bits(),
-        DType::I32 => value.cast::<i32>() as u32,
-        DType::Bool => u32::from(value.cast::<bool>()),
+        DType::F32 => vec![value.cast::<f32>().to_bits()],
+        DType::I32 => vec![value.cast::<i32>() as u32],
+        DType::I64 => {
+            let v = value.cast::<i64>() as u64;
+            vec![v as u32, (v >> 32) as u32]
+        }
+        DType::U8 => vec![u32::from(value.cast::<u8>())],
+        DType::Bool => vec![u32::from(value.cast::<bool>())],
         other => {
             return Err(Error::not_implemented(format!(
                 "\"fill_\" not implemented for '{}' on the wgpu device",
@@ -290,7 +378,7 @@ fn fill_bits(value: Scalar, dtype: DType) -> Result<u32> {
 }
 
 pub fn fill(t: &Tensor, value: Scalar) -> Result<()> {
-    k::fill(&view_of(t)?, fill_bits(value, t.dtype())?)
+    k::fill_words(&view_of(t)?, &fill_words(value, t.dtype())?)
 }
 
 pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
@@ -309,7 +397,12 @@ pub fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, kind: ReduceKind) -> Re
         ReduceKind::Max => (w::ReduceOp::Max, "amax"),
         ReduceKind::Min => (w::ReduceOp::Min, "amin"),
     };
-    require_f32(name, x.dtype())?;
+    // Sums of integers and bools are int64, as in PyTorch; max/min keep the dtype.
+    let out_dtype = match kind {
+        ReduceKind::Sum if !x.dtype().is_float() => DType::I64,
+        _ => x.dtype(),
+    };
+    let x = &operand(name, x, out_dtype)?;
     let shape = x.shape();
     let nd = shape.len();
     // Reduced dims last (in order), kept dims first: the kernel folds each trailing run.
@@ -325,7 +418,7 @@ pub fn reduce(x: &Tensor, dims: &[usize], keepdim: bool, kind: ReduceKind) -> Re
     );
     let buf = k::reduce_trailing(op, &pv, dims.len())?;
     let out_shape = crate::ops::reduced_shape(&shape, dims, keepdim);
-    Ok(wrap(buf, DType::F32, &out_shape))
+    Ok(wrap(buf, out_dtype, &out_shape))
 }
 
 pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {

@@ -1,7 +1,8 @@
-//! Fill, copies and the elementwise families (`fill.wgsl`, `copy.wgsl`, `unary.wgsl`,
-//! `binary.wgsl`, `where.wgsl`).
+//! Fill, copies, casts and the elementwise families (`fill.wgsl`, `copy.wgsl`, `cast.wgsl`,
+//! `unary.wgsl`, `binary.wgsl`, `where.wgsl`), for every device dtype: the op body comes from
+//! `ops.txt` by the dtype's tag (`op_body_for`), so int64 gets its two-word arithmetic.
 
-use super::{float_type, same_elem_size, whole, workgroups, WG, WG_STR};
+use super::{device_type, same_elem_size, whole, workgroups, DeviceType, WG, WG_STR};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::fmt_shape;
@@ -9,27 +10,49 @@ use crate::wgpu::buffer::{alloc, GpuBuffer};
 use crate::wgpu::encoder::Binding;
 use crate::wgpu::engine::engine;
 use crate::wgpu::ops::{BinaryOp, CompareOp, UnaryOp};
-use crate::wgpu::template::op_body;
+use crate::wgpu::template::op_body_for;
 use crate::wgpu::view::{broadcast_strides, check_view, device_elem_size, params, GpuView};
 
-/// Set every element of `dst` (any view) to the 32-bit pattern `bits`.
-pub fn fill(dst: &GpuView, bits: u32) -> Result<()> {
+/// The storage word a copy or fill moves for elements of `elem` bytes (bit for bit).
+fn word_of(elem: u64) -> &'static str {
+    if elem == 8 {
+        "vec2<u32>"
+    } else {
+        "u32"
+    }
+}
+
+/// Set every element of `dst` (any view) to the element whose device words are `words` (one
+/// word for 4-byte dtypes, low then high word for int64).
+pub fn fill_words(dst: &GpuView, words: &[u32]) -> Result<()> {
     let op = "fill";
     check_view(op, dst)?;
-    device_elem_size(dst.dtype)?;
+    let elem = device_elem_size(dst.dtype)?;
+    if words.len() as u64 * 4 != elem {
+        return Err(Error::runtime(format!(
+            "wgpu: fill: {} value words for a {elem}-byte element",
+            words.len()
+        )));
+    }
     let n = dst.numel();
     if n == 0 {
         return Ok(());
     }
+    let value = if elem == 8 {
+        "vec2<u32>(scalar(0u), scalar(1u))"
+    } else {
+        "scalar(0u)"
+    };
     let e = engine()?;
-    let k = e.kernel("fill.wgsl", &[("DTYPE", "u32"), ("WG", WG_STR)])?;
-    let p = params(
-        op,
-        &dst.shape,
-        &[(dst.strides.clone(), dst.offset)],
-        &[bits],
-    )?;
+    let vars = [("DTYPE", word_of(elem)), ("VALUE", value), ("WG", WG_STR)];
+    let k = e.kernel("fill.wgsl", &vars)?;
+    let p = params(op, &dst.shape, &[(dst.strides.clone(), dst.offset)], words)?;
     e.dispatch(op, &k, &p, &[whole(dst)], workgroups(n, WG))
+}
+
+/// Set every element of a 4-byte-dtype view to the 32-bit pattern `bits`.
+pub fn fill(dst: &GpuView, bits: u32) -> Result<()> {
+    fill_words(dst, &[bits])
 }
 
 /// `fill` with an f32 value.
@@ -54,7 +77,7 @@ pub fn copy_strided(src: &GpuView, dst: &GpuView) -> Result<()> {
     let op = "copy_";
     check_view(op, src)?;
     check_view(op, dst)?;
-    same_elem_size(op, src, dst)?;
+    let elem = same_elem_size(op, src, dst)?;
     if src.shape != dst.shape {
         return Err(Error::runtime(format!(
             "wgpu: {op}: shapes differ ({} vs {})",
@@ -71,7 +94,7 @@ pub fn copy_strided(src: &GpuView, dst: &GpuView) -> Result<()> {
         return copy_strided(&GpuView::contiguous(tmp, src.dtype, &src.shape), dst);
     }
     let e = engine()?;
-    let k = e.kernel("copy.wgsl", &[("DTYPE", "u32"), ("WG", WG_STR)])?;
+    let k = e.kernel("copy.wgsl", &[("DTYPE", word_of(elem)), ("WG", WG_STR)])?;
     let p = params(
         op,
         &src.shape,
@@ -107,135 +130,156 @@ pub fn contiguous(src: &GpuView) -> Result<GpuBuffer> {
     Ok(out)
 }
 
-/// `op(a)` into a fresh contiguous buffer of `a`'s shape.
-pub fn unary(op: UnaryOp, a: &GpuView) -> Result<GpuBuffer> {
-    let name = op.name();
-    check_view(name, a)?;
-    let ty = float_type(name, a)?;
-    let n = a.numel();
-    let out = alloc(n as u64 * 4)?;
+/// One elementwise launch: `inputs` read through their views broadcast to `out_shape`, one output
+/// element of `out_elem` bytes per logical element, written contiguously after the inputs.
+fn launch(
+    name: &'static str,
+    shader: &'static str,
+    vars: &[(&str, &str)],
+    inputs: &[&GpuView],
+    out_shape: &[usize],
+    out_elem: u64,
+    scalars: &[u32],
+) -> Result<GpuBuffer> {
+    let mut views = Vec::with_capacity(inputs.len());
+    for v in inputs {
+        check_view(name, v)?;
+        views.push((broadcast_strides(name, v, out_shape)?, v.offset));
+    }
+    let n: usize = out_shape.iter().product();
+    let bytes = (n as u64)
+        .checked_mul(out_elem)
+        .ok_or_else(|| Error::runtime(format!("wgpu: {name}: output size overflows")))?;
+    let out = alloc(bytes)?;
     if n == 0 {
         return Ok(out);
     }
     let e = engine()?;
-    let vars = [
-        ("DTYPE", ty),
-        ("WG", WG_STR),
-        ("OP", op_body("unary", name)?),
-    ];
-    let k = e.kernel("unary.wgsl", &vars)?;
-    let p = params(name, &a.shape, &[(a.strides.clone(), a.offset)], &[])?;
-    let bind = [
-        whole(a),
-        Binding {
-            buffer: &out,
-            bytes: n as u64 * 4,
-        },
-    ];
+    let k = e.kernel(shader, vars)?;
+    let p = params(name, out_shape, &views, scalars)?;
+    let mut bind: Vec<Binding> = inputs.iter().map(|v| whole(v)).collect();
+    bind.push(Binding {
+        buffer: &out,
+        bytes,
+    });
     e.dispatch(name, &k, &p, &bind, workgroups(n, WG))?;
     Ok(out)
 }
 
-fn binary_family(
-    name: &'static str,
-    family: &str,
-    out_ty: &str,
-    a: &GpuView,
-    b: &GpuView,
-    out_shape: &[usize],
-) -> Result<GpuBuffer> {
-    check_view(name, a)?;
-    check_view(name, b)?;
-    let ty = float_type(name, a)?;
+/// Inputs of a binary-shaped op must share a dtype (promotion happens before the kernel).
+fn shared_type(name: &'static str, a: &GpuView, b: &GpuView) -> Result<DeviceType> {
     if b.dtype != a.dtype {
         return Err(Error::runtime(format!(
             "wgpu: {name}: operands must share a dtype ({:?} vs {:?}); promote before the kernel",
             a.dtype, b.dtype
         )));
     }
-    let sa = broadcast_strides(name, a, out_shape)?;
-    let sb = broadcast_strides(name, b, out_shape)?;
-    let n: usize = out_shape.iter().product();
-    let out = alloc(n as u64 * 4)?;
-    if n == 0 {
-        return Ok(out);
-    }
-    let e = engine()?;
-    let vars = [
-        ("DTYPE", ty),
-        ("OUT", out_ty),
-        ("WG", WG_STR),
-        ("OP", op_body(family, name)?),
-    ];
-    let k = e.kernel("binary.wgsl", &vars)?;
-    let p = params(name, out_shape, &[(sa, a.offset), (sb, b.offset)], &[])?;
-    let bind = [
-        whole(a),
-        whole(b),
-        Binding {
-            buffer: &out,
-            bytes: n as u64 * 4,
-        },
-    ];
-    e.dispatch(name, &k, &p, &bind, workgroups(n, WG))?;
-    Ok(out)
+    device_type(name, a.dtype)
 }
 
-/// `op(a, b)` broadcast to `out_shape`, into a fresh contiguous buffer.
+/// `src` converted to `to`, into a fresh contiguous buffer (`tensor.to(dtype)`).
+pub fn cast(src: &GpuView, to: DType) -> Result<GpuBuffer> {
+    let from = device_type("to", src.dtype)?;
+    let dst = device_type("to", to)?;
+    if src.dtype == to {
+        return contiguous(src);
+    }
+    let body = crate::wgpu::template::op_body("cast", &format!("{}_{}", from.tag, dst.tag))?;
+    let vars = [
+        ("IN", from.word),
+        ("OUT", dst.word),
+        ("CAST", body),
+        ("WG", WG_STR),
+    ];
+    launch(
+        "to",
+        "cast.wgsl",
+        &vars,
+        &[src],
+        &src.shape.clone(),
+        device_elem_size(to)?,
+        &[],
+    )
+}
+
+/// `op(a)` into a fresh contiguous buffer of `a`'s shape and dtype.
+pub fn unary(op: UnaryOp, a: &GpuView) -> Result<GpuBuffer> {
+    unary_with(op, a, &[])
+}
+
+/// `op(a)` for a parameterised op: `params` are its f32 scalars (`p0()`, `p1()` in ops.txt).
+pub fn unary_with(op: UnaryOp, a: &GpuView, params: &[f32]) -> Result<GpuBuffer> {
+    let name = op.name();
+    let family = if params.is_empty() {
+        "unary"
+    } else {
+        "unary_param"
+    };
+    let ty = device_type(name, a.dtype)?;
+    let vars = [
+        ("DTYPE", ty.word),
+        ("WG", WG_STR),
+        ("OP", op_body_for(family, name, ty.tag)?),
+    ];
+    let elem = device_elem_size(a.dtype)?;
+    let words: Vec<u32> = params.iter().map(|p| p.to_bits()).collect();
+    launch(
+        name,
+        "unary.wgsl",
+        &vars,
+        &[a],
+        &a.shape.clone(),
+        elem,
+        &words,
+    )
+}
+
+/// `op(a, b)` broadcast to `out_shape`, into a fresh contiguous buffer of the operands' dtype.
 pub fn binary(op: BinaryOp, a: &GpuView, b: &GpuView, out_shape: &[usize]) -> Result<GpuBuffer> {
-    let ty = float_type(op.name(), a)?;
-    binary_family(op.name(), "binary", ty, a, b, out_shape)
+    let name = op.name();
+    let ty = shared_type(name, a, b)?;
+    let vars = [
+        ("DTYPE", ty.word),
+        ("OUT", ty.word),
+        ("WG", WG_STR),
+        ("OP", op_body_for("binary", name, ty.tag)?),
+    ];
+    let elem = device_elem_size(a.dtype)?;
+    launch(name, "binary.wgsl", &vars, &[a, b], out_shape, elem, &[])
 }
 
 /// `op(a, b)` broadcast to `out_shape`: a fresh bool tensor (u32 0/1 per element).
 pub fn compare(op: CompareOp, a: &GpuView, b: &GpuView, out_shape: &[usize]) -> Result<GpuBuffer> {
-    binary_family(op.name(), "compare", "u32", a, b, out_shape)
+    let name = op.name();
+    let ty = shared_type(name, a, b)?;
+    let vars = [
+        ("DTYPE", ty.word),
+        ("OUT", "u32"),
+        ("WG", WG_STR),
+        ("OP", op_body_for("compare", name, ty.tag)?),
+    ];
+    launch(name, "binary.wgsl", &vars, &[a, b], out_shape, 4, &[])
 }
 
 /// `torch.where(cond, a, b)` broadcast to `out_shape` (cond: bool, i.e. u32 on the device).
 pub fn where_(cond: &GpuView, a: &GpuView, b: &GpuView, out_shape: &[usize]) -> Result<GpuBuffer> {
     let name = "where";
-    for v in [cond, a, b] {
-        check_view(name, v)?;
-    }
     if cond.dtype != DType::Bool {
         return Err(Error::runtime(format!(
             "wgpu: where expected condition to be a boolean tensor, but got a tensor with dtype {:?}",
             cond.dtype
         )));
     }
-    let ty = float_type(name, a)?;
-    if b.dtype != a.dtype {
-        return Err(Error::runtime(format!(
-            "wgpu: where: a and b must share a dtype ({:?} vs {:?})",
-            a.dtype, b.dtype
-        )));
-    }
-    let sc = broadcast_strides(name, cond, out_shape)?;
-    let sa = broadcast_strides(name, a, out_shape)?;
-    let sb = broadcast_strides(name, b, out_shape)?;
-    let n: usize = out_shape.iter().product();
-    let out = alloc(n as u64 * 4)?;
-    if n == 0 {
-        return Ok(out);
-    }
-    let e = engine()?;
-    let k = e.kernel("where.wgsl", &[("DTYPE", ty), ("WG", WG_STR)])?;
-    let p = params(
+    let ty = shared_type(name, a, b)?;
+    let vars = [("DTYPE", ty.word), ("WG", WG_STR)];
+    let elem = device_elem_size(a.dtype)?;
+    launch(
         name,
+        "where.wgsl",
+        &vars,
+        &[cond, a, b],
         out_shape,
-        &[(sc, cond.offset), (sa, a.offset), (sb, b.offset)],
+        elem,
         &[],
-    )?;
-    let bind = [
-        whole(cond),
-        whole(a),
-        whole(b),
-        Binding {
-            buffer: &out,
-            bytes: n as u64 * 4,
-        },
-    ];
-    e.dispatch(name, &k, &p, &bind, workgroups(n, WG))?;
-    Ok(out)
+    )
 }

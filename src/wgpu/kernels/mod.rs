@@ -14,7 +14,8 @@ pub use conv::{
     conv2d_backward_input, conv2d_backward_weight, conv2d_forward, set_column_budget_override,
 };
 pub use elementwise::{
-    binary, compare, contiguous, copy, copy_strided, fill, fill_f32, unary, where_,
+    binary, cast, compare, contiguous, copy, copy_strided, fill, fill_f32, fill_words, unary,
+    unary_with, where_,
 };
 pub use matmul::matmul;
 pub use pool::{avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward};
@@ -39,6 +40,29 @@ fn whole(v: &GpuView) -> Binding<'_> {
         buffer: &v.buffer,
         bytes: v.buffer.len(),
     }
+}
+
+/// How a dtype looks to a shader: its WGSL word type and the tag of its `ops.txt` variants.
+pub(crate) struct DeviceType {
+    pub word: &'static str,
+    pub tag: &'static str,
+}
+
+/// The device type of `dtype` (see `view::device_elem_size` for the encodings).
+pub(crate) fn device_type(op: &str, dtype: DType) -> Result<DeviceType> {
+    let (word, tag) = match dtype {
+        DType::F32 => ("f32", "f32"),
+        DType::I32 => ("i32", "i32"),
+        DType::I64 => ("vec2<u32>", "i64"),
+        DType::Bool => ("u32", "bool"),
+        DType::U8 => ("u32", "u8"),
+        other => {
+            return Err(Error::not_implemented(format!(
+                "wgpu: \"{op}\" not implemented for '{other:?}' on the device"
+            )))
+        }
+    };
+    Ok(DeviceType { word, tag })
 }
 
 /// The WGSL scalar type of a float kernel's input; other dtypes have no kernel yet.

@@ -1,15 +1,15 @@
 //! Sum/max/min over the last dim or over everything (`reduce.wgsl`), deterministic: the partition
 //! into rows and each workgroup's combining order are fixed, so equal inputs give equal bits.
 
-use super::{float_type, whole, WG, WG_STR};
+use super::{device_type, whole, WG, WG_STR};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::wgpu::buffer::{alloc, GpuBuffer};
 use crate::wgpu::encoder::Binding;
 use crate::wgpu::engine::engine;
 use crate::wgpu::ops::ReduceOp;
-use crate::wgpu::template::op_body;
-use crate::wgpu::view::{check_view, params, GpuView};
+use crate::wgpu::template::op_body_for;
+use crate::wgpu::view::{check_view, device_elem_size, params, GpuView};
 
 /// Row length of each pass of `reduce_all`: every invocation folds 16 elements, then the
 /// workgroup tree; passes repeat on the partials until one value is left.
@@ -18,14 +18,15 @@ const ALL_ROW: usize = 16 * WG as usize;
 /// One dispatch: `src`'s logical elements cut into rows of `row_len`; one value per row.
 fn reduce_rows(op: ReduceOp, src: &GpuView, row_len: usize, rows: usize) -> Result<GpuBuffer> {
     let name = op.name();
-    let ty = float_type(name, src)?;
-    let out = alloc(rows as u64 * 4)?;
+    let ty = device_type(name, src.dtype)?;
+    let bytes = rows as u64 * device_elem_size(src.dtype)?;
+    let out = alloc(bytes)?;
     let e = engine()?;
     let vars = [
-        ("DTYPE", ty),
+        ("DTYPE", ty.word),
         ("WG", WG_STR),
-        ("OP", op_body("reduce", name)?),
-        ("INIT", op_body("reduce_init", name)?),
+        ("OP", op_body_for("reduce", name, ty.tag)?),
+        ("INIT", op_body_for("reduce_init", name, ty.tag)?),
     ];
     let k = e.kernel("reduce.wgsl", &vars)?;
     let p = params(
@@ -38,10 +39,22 @@ fn reduce_rows(op: ReduceOp, src: &GpuView, row_len: usize, rows: usize) -> Resu
         whole(src),
         Binding {
             buffer: &out,
-            bytes: rows as u64 * 4,
+            bytes,
         },
     ];
     e.dispatch(name, &k, &p, &bind, rows as u64)?;
+    Ok(out)
+}
+
+/// `rows` zeros of `dtype` (the sum over an empty dim).
+fn zero_rows(dtype: DType, rows: usize) -> Result<GpuBuffer> {
+    let out = alloc(rows as u64 * device_elem_size(dtype)?)?;
+    let words = if dtype == DType::I64 {
+        &[0, 0][..]
+    } else {
+        &[0][..]
+    };
+    super::fill_words(&GpuView::contiguous(out.clone(), dtype, &[rows]), words)?;
     Ok(out)
 }
 
@@ -53,7 +66,7 @@ fn empty_error(op: ReduceOp, detail: &str) -> Error {
 /// row of one element).
 pub fn reduce_last(op: ReduceOp, a: &GpuView) -> Result<GpuBuffer> {
     check_view(op.name(), a)?;
-    float_type(op.name(), a)?;
+    device_type(op.name(), a.dtype)?;
     let row_len = a.shape.last().copied().unwrap_or(1);
     let rows: usize = a.shape[..a.shape.len().saturating_sub(1)].iter().product();
     if rows == 0 {
@@ -69,9 +82,7 @@ pub fn reduce_last(op: ReduceOp, a: &GpuView) -> Result<GpuBuffer> {
                 ),
             ));
         }
-        let out = alloc(rows as u64 * 4)?;
-        super::fill_f32(&GpuView::contiguous(out.clone(), DType::F32, &[rows]), 0.0)?;
-        return Ok(out);
+        return zero_rows(a.dtype, rows);
     }
     reduce_rows(op, a, row_len, rows)
 }
@@ -82,7 +93,7 @@ pub fn reduce_last(op: ReduceOp, a: &GpuView) -> Result<GpuBuffer> {
 /// copy. (`ndims == 1` is [`reduce_last`]; all dims go through [`reduce_all`]'s multi-pass tree.)
 pub fn reduce_trailing(op: ReduceOp, a: &GpuView, ndims: usize) -> Result<GpuBuffer> {
     check_view(op.name(), a)?;
-    float_type(op.name(), a)?;
+    device_type(op.name(), a.dtype)?;
     let nd = a.shape.len();
     if ndims > nd {
         return Err(Error::runtime(format!(
@@ -108,9 +119,7 @@ pub fn reduce_trailing(op: ReduceOp, a: &GpuView, ndims: usize) -> Result<GpuBuf
                 ),
             ));
         }
-        let out = alloc(rows as u64 * 4)?;
-        super::fill_f32(&GpuView::contiguous(out.clone(), DType::F32, &[rows]), 0.0)?;
-        return Ok(out);
+        return zero_rows(a.dtype, rows);
     }
     reduce_rows(op, a, row_len, rows)
 }
@@ -118,7 +127,7 @@ pub fn reduce_trailing(op: ReduceOp, a: &GpuView, ndims: usize) -> Result<GpuBuf
 /// Reduce every element to one (a fresh 1-element buffer).
 pub fn reduce_all(op: ReduceOp, a: &GpuView) -> Result<GpuBuffer> {
     check_view(op.name(), a)?;
-    float_type(op.name(), a)?;
+    device_type(op.name(), a.dtype)?;
     let mut n = a.numel();
     if n == 0 {
         if op != ReduceOp::Sum {
@@ -128,9 +137,7 @@ pub fn reduce_all(op: ReduceOp, a: &GpuView) -> Result<GpuBuffer> {
                  reduction dim with the 'dim' argument.",
             ));
         }
-        let out = alloc(4)?;
-        super::fill_f32(&GpuView::contiguous(out.clone(), DType::F32, &[1]), 0.0)?;
-        return Ok(out);
+        return zero_rows(a.dtype, 1);
     }
     let mut cur = a.clone();
     loop {
@@ -139,7 +146,7 @@ pub fn reduce_all(op: ReduceOp, a: &GpuView) -> Result<GpuBuffer> {
         if rows == 1 {
             return Ok(out);
         }
-        cur = GpuView::contiguous(out, DType::F32, &[rows]);
+        cur = GpuView::contiguous(out, a.dtype, &[rows]);
         n = rows;
     }
 }
