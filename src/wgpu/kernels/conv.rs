@@ -152,12 +152,19 @@ fn dense(op: &str, what: &str, v: &GpuView, shape: &[usize]) -> Result<usize> {
     Ok(v.offset)
 }
 
+/// Scratch bytes a chunk aims at when the binding limit allows more: adapters with multi-GiB
+/// bindings would otherwise unfold a whole large batch at once.
+const SCRATCH_TARGET: u64 = 256 << 20;
+
 /// Samples per chunk so that the largest scratch binding of a chunk (`per_sample` elements per
-/// sample) fits the storage binding limit.
+/// sample) fits the storage binding limit (and, past one sample, [`SCRATCH_TARGET`]).
 fn chunk_samples(op: &str, g: &ConvGeom, per_sample: usize) -> Result<usize> {
-    let limit = match COLUMN_BUDGET_OVERRIDE.load(Ordering::Relaxed) {
-        0 => engine()?.ctx.limits.max_storage_buffer_binding_size,
-        v => v,
+    let (limit, target) = match COLUMN_BUDGET_OVERRIDE.load(Ordering::Relaxed) {
+        0 => {
+            let limit = engine()?.ctx.limits.max_storage_buffer_binding_size;
+            (limit, limit.min(SCRATCH_TARGET))
+        }
+        v => (v, v),
     };
     let bytes = (per_sample as u64).saturating_mul(4);
     if bytes > limit {
@@ -169,7 +176,7 @@ fn chunk_samples(op: &str, g: &ConvGeom, per_sample: usize) -> Result<usize> {
             fmt_bytes(limit)
         )));
     }
-    Ok(((limit / bytes.max(1)) as usize).clamp(1, g.n.max(1)))
+    Ok(((target / bytes.max(1)) as usize).clamp(1, g.n.max(1)))
 }
 
 /// The chunks `[n0, n0 + nb)` of `g.n` samples, `per` at a time.
