@@ -141,6 +141,51 @@ def test_pool_misc():
     assert_close(F.avg_pool2d(torch.ones(1, 1, 4, 4), 2, divisor_override=1), np.full((1, 1, 2, 2), 4.0))
 
 
+def np_adaptive_max(x, out):
+    """Values and flat plane indices of adaptive max pooling (PyTorch's floor/ceil windows)."""
+    n, c, h, w = x.shape
+    v, i = np.zeros((n, c) + tuple(out)), np.zeros((n, c) + tuple(out), dtype=np.int64)
+    for oy in range(out[0]):
+        y0, y1 = oy * h // out[0], -(-(oy + 1) * h // out[0])
+        for ox in range(out[1]):
+            x0, x1 = ox * w // out[1], -(-(ox + 1) * w // out[1])
+            win = x[:, :, y0:y1, x0:x1].reshape(n, c, -1)
+            a = win.argmax(-1)
+            v[:, :, oy, ox] = win.max(-1)
+            i[:, :, oy, ox] = (y0 + a // (x1 - x0)) * w + x0 + a % (x1 - x0)
+    return v, i
+
+
+@pytest.mark.parametrize("out", [(1, 1), (2, 3), (4, 4), (7, 9)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_adaptive_max_pool2d(out, dtype):
+    x = np.random.default_rng(6).standard_normal((2, 3, 5, 7))
+    v, i = F.adaptive_max_pool2d(torch.tensor(x, dtype=dtype), out, return_indices=True)
+    rv, ri = np_adaptive_max(x, out)
+    assert v.dtype == dtype and i.dtype == torch.int64
+    assert_close(v, rv, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(i.numpy(), ri)
+    gradcheck(lambda x: F.adaptive_max_pool2d(x, out), (2, 3, 5, 7))
+
+
+def test_adaptive_max_pool_nan_1d_modules_and_errors():
+    x = np.array([[[[1.0, np.nan, 3.0, np.nan], [np.nan, 0.0, 0.0, 0.0]]]])
+    v, i = F.adaptive_max_pool2d(torch.tensor(x), 1, return_indices=True)
+    assert np.isnan(v.item()) and i.item() == 4  # the last NaN wins, as in PyTorch
+    x1 = np.random.default_rng(7).standard_normal((2, 3, 10))
+    v1, i1 = F.adaptive_max_pool1d(torch.tensor(x1), 4, return_indices=True)
+    rv, ri = np_adaptive_max(x1[:, :, None], (1, 4))
+    assert_close(v1, rv[:, :, 0])
+    np.testing.assert_array_equal(i1.numpy(), ri[:, :, 0])
+    m = torch.nn.AdaptiveMaxPool2d((None, 2), return_indices=True)
+    assert tuple(m(torch.ones(3, 5, 6))[1].shape) == (3, 5, 2)
+    assert tuple(torch.nn.AdaptiveMaxPool1d(3)(torch.ones(2, 4, 7)).shape) == (2, 4, 3)
+    with pytest.raises(RuntimeError, match="adaptive_max_pool2d.*non-zero size for non-batch dimensions"):
+        F.adaptive_max_pool2d(torch.ones(2, 3, 0, 4), 2)
+    with pytest.raises(NotImplementedError, match="adaptive_max_pool2d"):
+        F.adaptive_max_pool2d(torch.ones(1, 1, 4, 4, dtype=torch.int32), 2)
+
+
 def test_errors():
     with pytest.raises(RuntimeError, match=r"Given groups=1, weight of size \[8, 3, 3, 3\], expected input\[2, 4, 5, 5\] "
                        r"to have 3 channels, but got 4 channels instead"):

@@ -440,7 +440,8 @@ def test_utils_clip_and_vectors():
 
 
 def test_functional_reexports_native():
-    for name in ("linear", "conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"):
+    for name in ("linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+                 "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"):
         assert callable(getattr(F, name))
 
 
@@ -454,6 +455,8 @@ def test_functional_reexports_native():
         (lambda m: m.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1), (1, 2, 4, 4)),
         (lambda m: m.Sequential(m.MaxPool2d(2), m.AvgPool2d(2, stride=1), m.AdaptiveAvgPool2d((2, 3))), (1, 2, 8, 9)),
         (lambda m: m.Sequential(m.MaxPool1d(3, stride=2, padding=1), m.AvgPool1d(2), m.AdaptiveAvgPool1d(2)), (2, 3, 9)),
+        (lambda m: m.Sequential(m.AdaptiveMaxPool2d((3, 4)), m.AdaptiveMaxPool2d(2)), (2, 3, 7, 9)),
+        (lambda m: m.AdaptiveMaxPool1d(4), (2, 3, 9)),
         (lambda m: m.Sequential(m.Conv2d(2, 4, 3), m.BatchNorm2d(4), m.ReLU(), m.Flatten()), (3, 2, 5, 5)),
     ],
 )

@@ -496,3 +496,79 @@ def test_scan_rows(gpu, op, reverse):
     ref = np.cumsum if op == "sum" else np.cumprod
     want = ref(x[:, ::-1].astype(np.float64), axis=1)[:, ::-1] if reverse else ref(x.astype(np.float64), axis=1)
     np.testing.assert_allclose(gpu.read(out, np.float32, 3500).reshape(5, 700), want, rtol=1e-4)
+
+# --- window kernels (geometry block, shaders/README.md) ---------------------------------------
+
+GEOM0 = 48
+
+
+def window_params(numel, geometry):
+    w = np.zeros(GEOM0 + len(geometry), dtype=np.uint32)
+    w[0], w[1], w[2 : 2 + MAX_DIMS] = numel, 1, 1
+    w[2] = numel
+    w[GEOM0:] = np.asarray(geometry, dtype=np.int64).astype(np.uint32)
+    return w
+
+
+def np_im2col(x, kh, kw, s, p, d, groups):
+    """[n, groups, cg*kh*kw, oh*ow] columns of a zero-padded image (NumPy reference)."""
+    n, c, h, w = x.shape
+    oh = (h + 2 * p[0] - d[0] * (kh - 1) - 1) // s[0] + 1
+    ow = (w + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    cols = np.zeros((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    for ki in range(kh):
+        for kj in range(kw):
+            y0, x0 = ki * d[0], kj * d[1]
+            cols[:, :, ki, kj] = xp[:, :, y0 : y0 + s[0] * (oh - 1) + 1 : s[0], x0 : x0 + s[1] * (ow - 1) + 1 : s[1]]
+    return cols.reshape(n, groups, -1, oh * ow), oh, ow
+
+
+@pytest.mark.parametrize("s,p,d,groups", [((1, 1), (0, 0), (1, 1), 1), ((2, 1), (1, 2), (1, 2), 2)])
+def test_conv_unfold_and_fold(gpu, s, p, d, groups):
+    n, c, h, w, kh, kw = 2, 4, 9, 10, 3, 2
+    x = RNG.standard_normal((n, c, h, w)).astype(np.float32)
+    want, oh, ow = np_im2col(x, kh, kw, s, p, d, groups)
+    k, ll = want.shape[2], want.shape[3]
+    geometry = [c, h, w, kh, kw, oh, ow, s[0], s[1], p[0], p[1], d[0], d[1], c // groups, 5,
+                groups * k * ll, k * ll, ll, 1]
+    total = want.size
+    src = np.concatenate([np.zeros(5, np.float32), x.ravel()])  # the image starts at element 5
+    vals = {"DTYPE": "f32", "WG": str(WG)}
+    _, cols = gpu.run("conv_unfold.wgsl", vals, window_params(total, geometry), [src, np.zeros(total, np.float32)],
+                      grid(total))
+    got = gpu.read(cols, np.float32, total)
+    np.testing.assert_array_equal(got, want.ravel())
+    # col2im of arbitrary columns: each image element sums the entries im2col took from it.
+    colv = RNG.standard_normal(want.shape).astype(np.float32)
+    ref = np.zeros((n, c, h + 2 * p[0], w + 2 * p[1]))
+    c6 = colv.reshape(n, c, kh, kw, oh, ow)
+    for ki in range(kh):
+        for kj in range(kw):
+            y0, x0 = ki * d[0], kj * d[1]
+            ref[:, :, y0 : y0 + s[0] * (oh - 1) + 1 : s[0], x0 : x0 + s[1] * (ow - 1) + 1 : s[1]] += c6[:, :, ki, kj]
+    ref = ref[:, :, p[0] : p[0] + h, p[1] : p[1] + w]
+    geometry[14] = 0
+    m = n * c * h * w
+    _, img = gpu.run("conv_fold.wgsl", vals, window_params(m, geometry), [colv.ravel(), np.zeros(m, np.float32)],
+                     grid(m))
+    np.testing.assert_allclose(gpu.read(img, np.float32, m), ref.ravel(), rtol=1e-5, atol=1e-5)
+
+
+def test_pool_max_values_and_int64_indices(gpu):
+    planes, h, w, k, s = 3, 7, 8, 3, 2
+    x = RNG.standard_normal((planes, h, w)).astype(np.float32)
+    oh, ow = (h - k) // s + 1, (w - k) // s + 1
+    geometry = [h, w, oh, ow, k, k, s, s, 0, 0, 1, 1, 0, 0, 0, 0]
+    n = planes * oh * ow
+    _, vals, idx = gpu.run("pool_max.wgsl", {"WG": str(WG)}, window_params(n, geometry),
+                           [x.ravel(), np.zeros(n, np.float32), np.zeros(2 * n, np.uint32)], grid(n))
+    win = np.stack([x[:, i * s : i * s + k, j * s : j * s + k].reshape(planes, -1)
+                    for i in range(oh) for j in range(ow)], axis=1)
+    a = win.argmax(-1)
+    oy, ox = np.divmod(np.arange(oh * ow), ow)
+    want_idx = (oy * s + a // k) * w + ox * s + a % k
+    np.testing.assert_array_equal(gpu.read(vals, np.float32, n), win.max(-1).ravel())
+    words = gpu.read(idx, np.uint32, 2 * n).reshape(n, 2)
+    np.testing.assert_array_equal(words[:, 1], 0)  # int64: low word, then a zero high word
+    np.testing.assert_array_equal(words[:, 0], want_idx.ravel())

@@ -5,7 +5,8 @@ unit-height view; unbatched inputs get a batch dim of 1."""
 from rustgrad import _C
 
 __all__ = ["linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
-           "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"]
+           "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d"]
 
 
 def _pair(v, n=2):
@@ -148,3 +149,28 @@ def adaptive_avg_pool1d(input, output_size):
     o = _pair(output_size, 1)[0]
     y = _C._adaptive_avg_pool2d(x.unsqueeze(2), [1, o]).squeeze(2)
     return y.squeeze(0) if unb else y
+
+
+def _adaptive_size(x, output_size, n):
+    o = list(output_size) if isinstance(output_size, (list, tuple)) else [output_size] * n
+    return [x.shape[x.dim() - n + i] if v is None else int(v) for i, v in enumerate(o)]
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """``F.adaptive_max_pool2d``; ``None`` in ``output_size`` keeps that input size. Indices are
+    flat ``h * W + w`` positions within each plane (int64), as PyTorch returns them."""
+    x, unb = _batched(input, 4, "adaptive_max_pool2d")
+    v, i = _C._adaptive_max_pool2d(x, _adaptive_size(x, output_size, 2))
+    if unb:
+        v, i = v.squeeze(0), i.squeeze(0)
+    return (v, i) if return_indices else v
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """``F.adaptive_max_pool1d``."""
+    x, unb = _batched(input, 3, "adaptive_max_pool1d")
+    v, i = _C._adaptive_max_pool2d(x.unsqueeze(2), [1, _pair(output_size, 1)[0]])
+    v, i = v.squeeze(2), i.squeeze(2)
+    if unb:
+        v, i = v.squeeze(0), i.squeeze(0)
+    return (v, i) if return_indices else v

@@ -1,11 +1,13 @@
-//! CPU backend: thread pool, strided loops, SIMD kernels and GEMM.
+//! CPU backend: thread pool, strided loops, SIMD kernels, GEMM, convolution and pooling.
 
+pub mod conv;
 pub mod gemm;
 pub mod index;
 pub mod loops;
 pub mod num;
 pub mod rows;
 pub mod select;
+pub mod pool;
 pub mod simd;
 pub mod sort;
 pub mod threads;

@@ -22,7 +22,7 @@ pub mod transfer;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::{BinaryOp, CmpOp, LogicOp, Scalar, UnaryOp};
+use crate::ops::{AvgCfg, BinaryOp, CmpOp, ConvGeom, LogicOp, PoolGeom, Scalar, UnaryOp};
 use crate::tensor::Tensor;
 
 /// The device an op on `ts` runs on. 0-d CPU tensors follow the others; two different devices
@@ -280,4 +280,99 @@ pub fn scan(x: &Tensor, d: usize, prod: bool, reverse: bool) -> Result<Option<Te
 /// The gradient of `y = cumprod(x, d)` for the output gradient `g`.
 pub fn cumprod_grad(x: &Tensor, y: &Tensor, g: &Tensor, d: usize) -> Result<Option<Tensor>> {
     on_device!(device_of(&[x, y, g])?, gpu::scan::cumprod_grad(x, y, g, d))
+}
+
+// ---- convolution and pooling (ops/conv.rs, ops/pool.rs -> cpu/{conv,pool}.rs, gpu/{conv,pool}.rs)
+//
+// These return the result on either device: operands are contiguous (the ops make them so) and
+// the CPU kernels are called from here, so the op files hold no kernel code.
+
+/// The CPU kernel `$cpu` when the operands on `$dev` are host tensors, else the wgpu one.
+macro_rules! cpu_or_device {
+    ($dev:expr, $cpu:expr, $gpu:expr) => {
+        match on_device!($dev, $gpu)? {
+            Some(out) => Ok(out),
+            None => $cpu,
+        }
+    };
+}
+
+/// Convolution forward `[n, o, oh, ow]` of contiguous `x` and `w` (plus `bias` per channel).
+pub fn conv2d_forward(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: &ConvGeom,
+) -> Result<Tensor> {
+    let mut ts = vec![x, w];
+    ts.extend(bias);
+    cpu_or_device!(
+        device_of(&ts)?,
+        crate::cpu::conv::forward(x, w, bias, g),
+        gpu::conv::forward(x, w, bias, g)
+    )
+}
+
+/// Input gradient `[n, c, h, w]` of a convolution from contiguous `dy` and `w`.
+pub fn conv2d_backward_input(dy: &Tensor, w: &Tensor, g: &ConvGeom) -> Result<Tensor> {
+    cpu_or_device!(
+        device_of(&[dy, w])?,
+        crate::cpu::conv::backward_input(dy, w, g),
+        gpu::conv::backward_input(dy, w, g)
+    )
+}
+
+/// Weight gradient `[o, c/groups, kh, kw]` of a convolution from contiguous `dy` and input `x`.
+pub fn conv2d_backward_weight(dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
+    cpu_or_device!(
+        device_of(&[dy, x])?,
+        crate::cpu::conv::backward_weight(dy, x, g),
+        gpu::conv::backward_weight(dy, x, g)
+    )
+}
+
+/// Max pooling (fixed or adaptive windows) of contiguous `x`: values and int64 flat indices.
+pub fn max_pool2d(x: &Tensor, g: &PoolGeom) -> Result<(Tensor, Tensor)> {
+    cpu_or_device!(
+        device_of(&[x])?,
+        crate::cpu::pool::max_pool2d(x, g),
+        gpu::pool::max_pool2d(x, g)
+    )
+}
+
+/// Input gradient (shape `ishape`) of a max pooling from contiguous `gy` and its indices.
+pub fn max_pool2d_backward(
+    gy: &Tensor,
+    idx: &Tensor,
+    g: &PoolGeom,
+    ishape: &[usize],
+) -> Result<Tensor> {
+    cpu_or_device!(
+        device_of(&[gy, idx])?,
+        crate::cpu::pool::max_pool2d_backward(gy, idx, g, ishape),
+        gpu::pool::max_pool2d_backward(gy, idx, g, ishape)
+    )
+}
+
+/// Average pooling (fixed or adaptive windows) of contiguous `x`.
+pub fn avg_pool2d(x: &Tensor, g: &PoolGeom, c: &AvgCfg) -> Result<Tensor> {
+    cpu_or_device!(
+        device_of(&[x])?,
+        crate::cpu::pool::avg_pool2d(x, g, c),
+        gpu::pool::avg_pool2d(x, g, c)
+    )
+}
+
+/// Input gradient (shape `ishape`) of an average pooling from contiguous `gy`.
+pub fn avg_pool2d_backward(
+    gy: &Tensor,
+    g: &PoolGeom,
+    c: &AvgCfg,
+    ishape: &[usize],
+) -> Result<Tensor> {
+    cpu_or_device!(
+        device_of(&[gy])?,
+        crate::cpu::pool::avg_pool2d_backward(gy, g, c, ishape),
+        gpu::pool::avg_pool2d_backward(gy, g, c, ishape)
+    )
 }

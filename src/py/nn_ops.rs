@@ -1,4 +1,4 @@
-//! Bindings for the nn family: matmul, linear, convolutions. PyTorch-signature wrappers live in
+//! Bindings for the nn family: matmul, linear, convolutions, pooling. PyTorch-signature wrappers live in
 //! `python/rustgrad/_linalg.py` and `python/rustgrad/_nn_native.py`.
 
 use super::tensor::{as_tensor, maybe_nogil, wrap};
@@ -146,10 +146,25 @@ fn _adaptive_avg_pool2d(
     })
 }
 
+/// `adaptive_max_pool2d(x, (oh, ow))` -> (values, indices).
+#[pyfunction]
+fn _adaptive_max_pool2d(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    out: [usize; 2],
+) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    crate::py::errors::guard("_adaptive_max_pool2d", || {
+        let x = as_tensor(x)?;
+        let (v, i) = maybe_nogil(py, x.numel(), || ops::adaptive_max_pool2d(&x, out))?;
+        Ok((wrap(py, v)?, wrap(py, i)?))
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_avg_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_adaptive_avg_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(_adaptive_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(_linear, m)?)?;
     m.add_function(wrap_pyfunction!(_conv2d, m)?)?;

@@ -34,6 +34,30 @@ const SHADER_FILES: &[(&str, &str)] = &[
         "cumprod_grad.wgsl",
         include_str!("../../shaders/cumprod_grad.wgsl"),
     ),
+    // Convolution and pooling (src/wgpu/kernels/conv.rs, pool.rs).
+    ("geometry.wgsl", include_str!("../../shaders/geometry.wgsl")),
+    (
+        "conv_unfold.wgsl",
+        include_str!("../../shaders/conv_unfold.wgsl"),
+    ),
+    (
+        "conv_fold.wgsl",
+        include_str!("../../shaders/conv_fold.wgsl"),
+    ),
+    (
+        "pool_window.wgsl",
+        include_str!("../../shaders/pool_window.wgsl"),
+    ),
+    ("pool_max.wgsl", include_str!("../../shaders/pool_max.wgsl")),
+    (
+        "pool_max_backward.wgsl",
+        include_str!("../../shaders/pool_max_backward.wgsl"),
+    ),
+    ("pool_avg.wgsl", include_str!("../../shaders/pool_avg.wgsl")),
+    (
+        "pool_avg_backward.wgsl",
+        include_str!("../../shaders/pool_avg_backward.wgsl"),
+    ),
 ];
 
 const OPS_TABLE: &str = include_str!("../../shaders/ops.txt");

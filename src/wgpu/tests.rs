@@ -14,7 +14,7 @@ use kernels::*;
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::atomic::Ordering;
 
-fn gpu() -> Option<MutexGuard<'static, ()>> {
+pub(crate) fn gpu() -> Option<MutexGuard<'static, ()>> {
     static LOCK: Mutex<()> = Mutex::new(());
     let guard = LOCK.lock();
     let require = std::env::var("RUSTGRAD_REQUIRE_WGPU").is_ok_and(|v| v == "1");

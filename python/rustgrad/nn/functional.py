@@ -12,10 +12,13 @@ from rustgrad import _rustgrad as _C
 from rustgrad._nn_native import (  # noqa: F401  (native kernels, re-exported with torch's signatures)
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
     conv1d,
     conv2d,
+    conv_transpose1d,
     conv_transpose2d,
     linear,
     max_pool1d,

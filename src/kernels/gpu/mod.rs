@@ -2,6 +2,9 @@
 //! back as fresh contiguous device tensors. Only float32 has compute kernels; bool results are
 //! u32 0/1 words on the device.
 
+pub(super) mod conv;
+pub(super) mod pool;
+
 use super::{not_implemented, ReduceKind};
 use crate::device::Device;
 use crate::dtype::DType;

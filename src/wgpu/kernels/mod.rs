@@ -3,13 +3,19 @@
 //! records its dispatch into the open batch and returns at once; results are read with
 //! `wgpu::read` (a sync point).
 
+mod conv;
 mod elementwise;
 mod index;
 mod matmul;
 mod random;
 mod reduce;
 mod scan;
+mod pool;
+mod window;
 
+pub use conv::{
+    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, set_column_budget_override,
+};
 pub use elementwise::{
     binary, cast, compare, contiguous, copy, copy_strided, fill, fill_f32, fill_words, unary,
     unary_with, where_,
@@ -17,6 +23,7 @@ pub use elementwise::{
 pub use index::{fold_index, gather, put, scatter_into, Along, IndexCheck, ScatterOp};
 pub use matmul::matmul;
 pub use random::{bernoulli, random, Dist};
+pub use pool::{avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward};
 pub use reduce::{reduce_all, reduce_last, reduce_trailing};
 pub use scan::{cumprod_grad, scan};
 
