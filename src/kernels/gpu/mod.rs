@@ -14,6 +14,10 @@ use crate::tensor::Tensor;
 use crate::wgpu::{self as w, kernels as k, GpuBuffer, GpuView};
 use std::sync::Arc;
 
+pub(super) mod optim;
+pub(super) mod reduce;
+pub(super) mod softmax;
+
 const DEV: Device = Device::Wgpu(0);
 
 /// A device tensor as a view for the kernels. A CPU operand (a 0-d scalar, by `device_of`'s rule)
