@@ -272,7 +272,7 @@ COMPARE_REF = {
     "ge": np.greater_equal,
 }
 
-REDUCE_REF = {"sum": np.sum, "max": np.max, "min": np.min}
+REDUCE_REF = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}
 
 
 def test_every_op_in_ops_txt_has_a_numpy_reference():

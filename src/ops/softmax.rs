@@ -46,6 +46,12 @@ pub fn softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
         } else {
             sy.get()?
         };
+        // First-order gradients on a device take the fused row kernel.
+        if !is_grad_enabled() {
+            if let Some(gx) = crate::kernels::softmax_backward(&g[0], &ys, d, false)? {
+                return Ok(vec![Some(gx)]);
+            }
+        }
         let gy = mul(&g[0], &ys)?;
         let s = sum(&gy, Some(&[d as i64]), true)?;
         Ok(vec![Some(mul(&ys, &sub(&g[0], &s)?)?)])
@@ -72,6 +78,11 @@ pub fn log_softmax(x: &Tensor, dim: i64) -> Result<Tensor> {
         } else {
             sy.get()?
         };
+        if !is_grad_enabled() {
+            if let Some(gx) = crate::kernels::softmax_backward(&g[0], &ys, d, true)? {
+                return Ok(vec![Some(gx)]);
+            }
+        }
         let s = sum(&g[0], Some(&[d as i64]), true)?;
         Ok(vec![Some(sub(&g[0], &mul(&exp(&ys)?, &s)?)?)])
     });

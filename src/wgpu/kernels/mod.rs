@@ -1,17 +1,28 @@
-//! The first kernel family: fill, copies, elementwise unary/binary/compare/where, reductions and
-//! matmul, all f32 (copies and fills move any 4-byte dtype). Each function checks its views,
+//! The kernels: fill, copies, elementwise unary/binary/compare/where, reductions (with indices,
+//! variance, all/any), softmax, matmul and the fused optimizer steps, all f32 (copies and fills
+//! move any 4-byte dtype). Each function checks its views,
 //! records its dispatch into the open batch and returns at once; results are read with
 //! `wgpu::read` (a sync point).
 
+mod argreduce;
 mod elementwise;
 mod matmul;
+mod moments;
+mod optim;
 mod reduce;
+mod softmax;
 
+pub use argreduce::{extreme_trailing, place_at_index};
 pub use elementwise::{
     binary, compare, contiguous, copy, copy_strided, fill, fill_f32, unary, where_,
 };
 pub use matmul::matmul;
-pub use reduce::{reduce_all, reduce_last, reduce_trailing};
+pub use moments::var_mean_trailing;
+pub use optim::{fused_step, OptimKernel};
+pub use reduce::{
+    all_any_trailing, prod_others_trailing, reduce_all, reduce_last, reduce_trailing,
+};
+pub use softmax::{softmax_backward_rows, softmax_rows};
 
 use super::encoder::Binding;
 use super::view::{device_elem_size, GpuView};
