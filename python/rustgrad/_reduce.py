@@ -326,7 +326,7 @@ def _all_any(input, dim, keepdim, want_all):
     elif dim is not None:  # range errors (IndexError) come before repeated-dim errors
         dim = [_wrap_dim(d, input.dim()) for d in _int_list(dim, "all" if want_all else "any", "dim")]
     if isinstance(dim, (tuple, list)) and len(dim) == 0:
-        r = input != 0  # dim=() reduces nothing: an elementwise test
+        r = input.clone() if input.dtype == _C.bool else input != 0  # dim=() reduces nothing: elementwise
     else:
         r = _C._all_any(input, dim, builtins.bool(keepdim), want_all)
     return r.to(_C.uint8) if input.dtype == _C.uint8 else r  # uint8 in, uint8 out (PyTorch)
