@@ -152,9 +152,9 @@ def test_max_dim_long_rows_take_several_passes():
 def test_argmax_argmin(shape, keepdim):
     x = ties(*shape, seed=2)
     for dim in [None] + list(range(-len(shape), len(shape))):
-        parity(lambda t: t.argmax(dim, keepdim), [x], grad=False)
-        parity(lambda t: t.argmin(dim, keepdim), [x], grad=False)
-        parity(lambda t: rg.argmax(t.t() if t.dim() == 2 else t, dim, keepdim), [x], grad=False)
+        parity(lambda t, d=dim: t.argmax(d, keepdim), [x], grad=False)
+        parity(lambda t, d=dim: t.argmin(d, keepdim), [x], grad=False)
+        parity(lambda t, d=dim: rg.argmax(t.t() if t.dim() == 2 else t, d, keepdim), [x], grad=False)
 
 
 def test_max_min_all_and_0d():
@@ -456,7 +456,7 @@ def test_batch_norm(training):
         rm = rg.tensor(rand(6, seed=3), device=device)
         rv = rg.tensor(rand(6, low=0.5, high=2, seed=4), device=device)
 
-        def fn(t, wt, bt):
+        def fn(t, wt, bt, rm=rm, rv=rv):
             return F.batch_norm(t, rm, rv, wt, bt, training=training, momentum=0.2)
 
         vals, grads = run(fn, [x, w, b], device)
