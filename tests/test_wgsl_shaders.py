@@ -284,7 +284,7 @@ COMPARE_REF = {
     "ge": np.greater_equal,
 }
 
-REDUCE_REF = {"sum": np.sum, "max": np.max, "min": np.min}
+REDUCE_REF = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}
 
 
 def test_every_op_in_ops_txt_has_a_numpy_reference():
@@ -378,6 +378,43 @@ def test_reduce_rows(gpu, op):
     _, out = gpu.run("reduce.wgsl", values, p, [big, np.zeros(rows, np.float32)], (rows, 1, 1))
     want = [REDUCE_REF[op](big[i * 4096 : (i + 1) * 4096].astype(np.float64)) for i in range(rows)]
     np.testing.assert_allclose(gpu.read(out, np.float32, rows), want, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("want_max", [True, False])
+def test_argreduce_first_index_and_nan(gpu, want_max):
+    # Rows of the transposed [5, 700] view of a [700, 5] array, in one segment per row (flags:
+    # bit 0 max, bit 2 int64 output words). Ties everywhere: the first index must win; NaN wins.
+    x = RNG.integers(-3, 4, size=(700, 5)).astype(np.float32)
+    x[100, 2] = np.nan
+    x[650, 2] = np.nan
+    flags = int(want_max) | 4
+    p = params([5, 700], [([1, 5], 0)], [700, 4096, 1, 5, flags])
+    dummy = np.zeros(1, np.uint32)
+    out = gpu.run("argreduce.wgsl", {"DTYPE": "f32", "WG": str(WG)}, p,
+                  [x, dummy, np.zeros(5, np.float32), np.zeros(10, np.uint32)], (5, 1, 1))
+    rows = x.T
+    want = [100 if np.isnan(r).any() else int(np.argmax(r) if want_max else np.argmin(r)) for r in rows]
+    idx = gpu.read(out[3], np.uint32, 10).reshape(5, 2)
+    assert idx[:, 1].tolist() == [0] * 5  # int64 high words
+    assert idx[:, 0].tolist() == want
+    vals = gpu.read(out[2], np.float32, 5)
+    np.testing.assert_array_equal(vals, [rows[i, j] for i, j in enumerate(want)])
+
+
+def test_softmax_rows(gpu):
+    # Rows of 300 (crossing the 256-invocation workgroup); one row of -inf gives NaN, as PyTorch.
+    x = RNG.uniform(-5, 5, size=(3, 300)).astype(np.float32)
+    x[2, :] = -np.inf
+    for log in (0, 1):
+        p = params([3, 300], [([300, 1], 0), ([300, 1], 0)], [300, 3, log])
+        out = gpu.run("softmax.wgsl", {"DTYPE": "f32", "WG": str(WG)}, p, [x, np.zeros(900, np.float32)],
+                      (3, 1, 1))
+        got = gpu.read(out[1], np.float32, 900).reshape(3, 300)
+        z = x[:2].astype(np.float64) - x[:2].max(1, keepdims=True)
+        lse = np.log(np.exp(z).sum(1, keepdims=True))
+        want = z - lse if log else np.exp(z - lse)
+        np.testing.assert_allclose(got[:2], want, rtol=1e-5, atol=1e-6)
+        assert np.isnan(got[2]).all()
 
 
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (65, 33, 70), (130, 17, 129)])

@@ -322,15 +322,13 @@ def _nonzero_mask(input):
 
 def _all_any(input, dim, keepdim, want_all):
     if dim is not None and not isinstance(dim, (tuple, list)):
-        dim = _dim_int(dim, "all" if want_all else "any")
+        dim = [_dim_int(dim, "all" if want_all else "any")]
     elif dim is not None:  # range errors (IndexError) come before repeated-dim errors
         dim = [_wrap_dim(d, input.dim()) for d in _int_list(dim, "all" if want_all else "any", "dim")]
     if isinstance(dim, (tuple, list)) and len(dim) == 0:
-        r = input != 0  # dim=() reduces nothing: an elementwise test
-    elif want_all:
-        r = (~_nonzero_mask(input)).sum(dim, keepdim=keepdim) == 0
+        r = input.clone() if input.dtype == _C.bool else input != 0  # dim=() reduces nothing: elementwise
     else:
-        r = _nonzero_mask(input).sum(dim, keepdim=keepdim) > 0
+        r = _C._all_any(input, dim, builtins.bool(keepdim), want_all)
     return r.to(_C.uint8) if input.dtype == _C.uint8 else r  # uint8 in, uint8 out (PyTorch)
 
 

@@ -284,12 +284,22 @@ fn run(
                 if !needs.iter().any(|&b| b) || grads.iter().all(|g| g.is_none()) {
                     continue;
                 }
+                // A node's outputs share a device: missing gradients become zeros on the device
+                // of the ones that arrived (a CPU zero would mix devices in the backward rule).
+                let device = grads
+                    .iter()
+                    .flatten()
+                    .next()
+                    .map_or(crate::device::Device::Cpu, |g| g.device());
                 let full: Vec<Tensor> = grads
                     .into_iter()
                     .zip(node.outputs.iter())
                     .map(|(g, (shape, dtype))| match g {
                         Some(g) => Ok(g),
-                        None => Tensor::zeros(shape, *dtype),
+                        None => match crate::kernels::zeros_on(shape, *dtype, device)? {
+                            Some(z) => Ok(z),
+                            None => Tensor::zeros(shape, *dtype),
+                        },
                     })
                     .collect::<Result<_>>()?;
                 let input_grads = {

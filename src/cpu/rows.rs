@@ -1,10 +1,51 @@
 //! Row runners: a contiguous `[rows, n]` tensor handed to a per-row closure as slices, rows in
 //! parallel. The ops that work along one dim (sort, scans, gather/scatter along a dim, softmax,
-//! median/mode) move that dim last and call these, so every raw pointer of that pattern lives here.
+//! median/mode, the row reductions and the optimizer loops) move that dim last and call these, so
+//! every raw pointer of that pattern lives here.
 
 use crate::cpu::threads::{parallel_for, SendPtr, GRAIN};
 use crate::dtype::Element;
+use crate::error::Result;
 use crate::tensor::Tensor;
+
+/// The first element of a CPU tensor's view as a `T` pointer.
+///
+/// The caller must pass a CPU tensor whose dtype is `T` (`Storage::cpu_ptr` panics with a
+/// NotImplemented error on device storage, the seam's last line of defence) and must only reach
+/// elements its layout covers.
+pub(crate) fn base_ptr<T>(t: &Tensor) -> *mut T {
+    let d = t.data();
+    // SAFETY: the layout offset lies inside the storage (a layout invariant), and the storage's
+    // element type is `T` by the caller's dtype check.
+    unsafe { (d.storage.cpu_ptr() as *mut T).add(d.layout.offset) }
+}
+
+/// Run `f(row_slice) -> O` for each row of a contiguous `[rows, r]` tensor, in parallel, into a
+/// fresh tensor of `out_shape` (which has `rows` elements).
+pub(crate) fn reduce_rows<T: Element, O: Element>(
+    src: &Tensor,
+    rows: usize,
+    r: usize,
+    out_shape: &[usize],
+    out_dtype: crate::dtype::DType,
+    f: impl Fn(&[T]) -> O + Sync + Send,
+) -> Result<Tensor> {
+    let out = Tensor::empty(out_shape, out_dtype)?;
+    let ip = SendPtr(base_ptr::<T>(src));
+    let op = SendPtr(out.storage().cpu_ptr() as *mut O);
+    let grain = (GRAIN / r.max(1)).max(1);
+    parallel_for(rows, grain, |a, b| {
+        let (ip, op) = (ip, op);
+        for i in a..b {
+            // SAFETY: row i of a contiguous [rows, r] buffer; out has `rows` elements.
+            unsafe {
+                let row = std::slice::from_raw_parts(ip.0.add(i * r), r);
+                *op.0.add(i) = f(row);
+            }
+        }
+    });
+    Ok(out)
+}
 
 /// Run `f(in_row, out_row_a, out_row_b)` over `rows` rows in parallel. Input rows have `n`
 /// elements, output rows `k`. `src` is contiguous from its offset; the outputs are fresh

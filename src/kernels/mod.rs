@@ -163,15 +163,38 @@ pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Option<
     on_device!(device, gpu::zeros(shape, dtype))
 }
 
-/// Sum over `dims` (already wrapped and sorted).
-pub fn sum(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Option<Tensor>> {
-    on_device!(
-        device_of(&[x])?,
-        gpu::reduce(x, dims, keepdim, ReduceKind::Sum)
-    )
+/// Batched product of `[..., m, k]` and `[..., k, n]` with equal batch dims (stride-0 allowed).
+pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[a, b])?, gpu::bmm(a, b))
 }
 
-/// The reductions with a device kernel.
+// ---------------------------------------------------------------- reduce family
+// Reductions over dims, softmax and the fused optimizer updates. Each function here is the one
+// dispatch point of its kernel: the CPU arm calls `cpu::{reduce,softmax,optim}`, the device arm
+// the wgpu seam in `gpu/{reduce,softmax,optim}.rs`. Dims arrive wrapped and sorted.
+
+/// The CPU kernel or the device one, by `$dev`.
+#[cfg(feature = "wgpu")]
+macro_rules! cpu_or_device {
+    ($dev:expr, $cpu:expr, $gpu:expr) => {
+        match $dev {
+            Device::Cpu => $cpu,
+            Device::Wgpu(_) => $gpu,
+        }
+    };
+}
+
+#[cfg(not(feature = "wgpu"))]
+macro_rules! cpu_or_device {
+    ($dev:expr, $cpu:expr, $gpu:expr) => {
+        match $dev {
+            Device::Cpu => $cpu,
+            Device::Wgpu(_) => unreachable!("wgpu storage exists only with the wgpu feature"),
+        }
+    };
+}
+
+/// The reductions of the generic device reduce kernel (`gpu::reduce`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReduceKind {
     Sum,
@@ -179,19 +202,128 @@ pub enum ReduceKind {
     Min,
 }
 
-/// `amax`/`amin` over `dims`.
-pub fn amax(x: &Tensor, dims: &[usize], keepdim: bool, want_max: bool) -> Result<Option<Tensor>> {
-    let op = if want_max {
+/// Sum over `dims` (integers and bool sum to int64 on the CPU).
+pub fn sum(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    cpu_or_device!(
+        device_of(&[x])?,
+        crate::cpu::reduce::sum(x, dims, keepdim),
+        gpu::reduce(x, dims, keepdim, ReduceKind::Sum)
+    )
+}
+
+/// `amax`/`amin` over `dims` (non-empty runs).
+pub fn amax(x: &Tensor, dims: &[usize], keepdim: bool, want_max: bool) -> Result<Tensor> {
+    let kind = if want_max {
         ReduceKind::Max
     } else {
         ReduceKind::Min
     };
-    on_device!(device_of(&[x])?, gpu::reduce(x, dims, keepdim, op))
+    cpu_or_device!(
+        device_of(&[x])?,
+        crate::cpu::reduce::amax(x, dims, keepdim, want_max),
+        gpu::reduce(x, dims, keepdim, kind)
+    )
 }
 
-/// Batched product of `[..., m, k]` and `[..., k, n]` with equal batch dims (stride-0 allowed).
-pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[a, b])?, gpu::bmm(a, b))
+/// Product over `dims` (int64 for integer and bool inputs on the CPU).
+pub fn prod(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    cpu_or_device!(
+        device_of(&[x])?,
+        crate::cpu::reduce::prod(x, dims, keepdim),
+        gpu::reduce::prod(x, dims, keepdim)
+    )
+}
+
+/// For each element, the product of the others in its run over `dims` (prod's gradient factor).
+pub fn prod_others(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
+    cpu_or_device!(
+        device_of(&[x])?,
+        crate::cpu::reduce::prod_others(x, dims),
+        gpu::reduce::prod_others(x, dims)
+    )
+}
+
+/// Values and int64 indices of the first max/min along `dims` (one dim, or none for 0-d input).
+pub fn max_min_dim(
+    x: &Tensor,
+    dims: &[usize],
+    keepdim: bool,
+    want_max: bool,
+) -> Result<(Tensor, Tensor)> {
+    cpu_or_device!(
+        device_of(&[x])?,
+        crate::cpu::reduce::max_min_dim(x, dims, keepdim, want_max),
+        gpu::reduce::max_min_dim(x, dims, keepdim, want_max)
+    )
+}
+
+/// Zeros with `n` entries along `dim` and `g[..]` placed at `idx[..]` (keepdim-shaped `g` and
+/// int64 `idx`): the gradient of max/min along a dim. `None` on the CPU, where the op scatters.
+pub fn place_at_index(g: &Tensor, idx: &Tensor, dim: usize, n: usize) -> Result<Option<Tensor>> {
+    on_device!(
+        device_of(&[g, idx])?,
+        gpu::reduce::place_at_index(g, idx, dim, n)
+    )
+}
+
+/// `(var, mean)` over `dims` with `correction` (float inputs).
+pub fn var_mean(
+    x: &Tensor,
+    dims: &[usize],
+    correction: f64,
+    keepdim: bool,
+) -> Result<(Tensor, Tensor)> {
+    cpu_or_device!(
+        device_of(&[x])?,
+        crate::cpu::reduce::var_mean(x, dims, correction, keepdim),
+        gpu::reduce::var_mean(x, dims, correction, keepdim)
+    )
+}
+
+/// `all`/`any` over `dims`: a bool tensor.
+pub fn all_any(x: &Tensor, dims: &[usize], keepdim: bool, want_all: bool) -> Result<Tensor> {
+    cpu_or_device!(
+        device_of(&[x])?,
+        crate::cpu::reduce::all_any(x, dims, keepdim, want_all),
+        gpu::reduce::all_any(x, dims, keepdim, want_all)
+    )
+}
+
+/// `softmax`/`log_softmax` of a float tensor (ndim >= 1) along `dim`.
+pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
+    cpu_or_device!(
+        device_of(&[x])?,
+        crate::cpu::softmax::softmax(x, dim, log),
+        gpu::softmax::softmax(x, dim, log)
+    )
+}
+
+/// The fused backward of softmax (`y * (g - sum(g * y))`) or log_softmax
+/// (`g - exp(y) * sum(g)`) along `dim`. `None` on the CPU, where the op composes tensor ops.
+pub fn softmax_backward(g: &Tensor, y: &Tensor, dim: usize, log: bool) -> Result<Option<Tensor>> {
+    on_device!(
+        device_of(&[g, y])?,
+        gpu::softmax::softmax_backward(g, y, dim, log)
+    )
+}
+
+/// One fused optimizer step on `param` in place (operands checked by `ops::optim`).
+pub fn fused_update(
+    param: &Tensor,
+    grad: &Tensor,
+    bufs: &[Option<Tensor>],
+    upd: crate::ops::optim::Update,
+) -> Result<()> {
+    let mut all = vec![param, grad];
+    all.extend(bufs.iter().flatten());
+    cpu_or_device!(
+        device_of(&all)?,
+        {
+            crate::cpu::optim::fused_update(param, grad, bufs, upd);
+            Ok(())
+        },
+        gpu::optim::fused_update(param, grad, bufs, upd)
+    )
 }
 
 // ---- index family: index_select / index_add, gather / scatter, offset writes, advanced-index

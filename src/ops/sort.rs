@@ -17,8 +17,6 @@ use crate::shape::{wrap_dim, Shape};
 use crate::tensor::Tensor;
 use std::cmp::Ordering;
 
-// The row runners moved to `cpu::rows`; reduce.rs and softmax.rs still reach them through here.
-pub(crate) use crate::cpu::rows::map_rows2;
 
 /// `x` with `dim` moved last and made contiguous (in `dtype`): `(rows tensor, rows, n)`.
 pub(crate) fn rows_along(x: &Tensor, dim: usize, dtype: DType) -> Result<(Tensor, usize, usize)> {

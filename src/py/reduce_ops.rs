@@ -161,6 +161,24 @@ fn _var_mean(
     })
 }
 
+/// `all(x, dims, keepdim)` (`want_all`) or `any(...)` -> bool (`dims=None`: all dims).
+#[pyfunction]
+fn _all_any(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    dims: Option<Vec<i64>>,
+    keepdim: bool,
+    want_all: bool,
+) -> PyResult<Py<PyAny>> {
+    crate::py::errors::guard("_all_any", || {
+        let t = as_tensor(x)?;
+        let r = maybe_nogil(py, t.numel(), || {
+            ops::all_any(&t, dims.as_deref(), keepdim, want_all)
+        })?;
+        wrap(py, r)
+    })
+}
+
 /// `reduction_root(s, p, kind)`: `s ** (1/p)` with PyTorch's zero subgradient at `s == 0`;
 /// `kind` ("std" or "norm") picks the grad_fn name.
 #[pyfunction]
@@ -187,5 +205,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_gather_dim, m)?)?;
     m.add_function(wrap_pyfunction!(_mode, m)?)?;
     m.add_function(wrap_pyfunction!(_var_mean, m)?)?;
+    m.add_function(wrap_pyfunction!(_all_any, m)?)?;
     Ok(())
 }

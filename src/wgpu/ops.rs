@@ -103,6 +103,8 @@ op_enum!(
         Max => "max",
         /// NaN-propagating, like `torch.min`.
         Min => "min",
+        /// `torch.prod` (float32 products in the workgroup's fixed order).
+        Prod => "prod",
     }
 );
 

@@ -58,6 +58,48 @@ const SHADER_FILES: &[(&str, &str)] = &[
         "pool_avg_backward.wgsl",
         include_str!("../../shaders/pool_avg_backward.wgsl"),
     ),
+    // Reductions with indices, moments, softmax and the optimizer steps (kernels/argreduce.rs,
+    // moments.rs, reduce.rs, softmax.rs, optim.rs).
+    (
+        "argreduce.wgsl",
+        include_str!("../../shaders/argreduce.wgsl"),
+    ),
+    ("place.wgsl", include_str!("../../shaders/place.wgsl")),
+    ("moments.wgsl", include_str!("../../shaders/moments.wgsl")),
+    ("any_all.wgsl", include_str!("../../shaders/any_all.wgsl")),
+    (
+        "prod_others.wgsl",
+        include_str!("../../shaders/prod_others.wgsl"),
+    ),
+    ("softmax.wgsl", include_str!("../../shaders/softmax.wgsl")),
+    (
+        "softmax_backward.wgsl",
+        include_str!("../../shaders/softmax_backward.wgsl"),
+    ),
+    (
+        "optim_common.wgsl",
+        include_str!("../../shaders/optim_common.wgsl"),
+    ),
+    (
+        "optim_sgd.wgsl",
+        include_str!("../../shaders/optim_sgd.wgsl"),
+    ),
+    (
+        "optim_adam.wgsl",
+        include_str!("../../shaders/optim_adam.wgsl"),
+    ),
+    (
+        "optim_adagrad.wgsl",
+        include_str!("../../shaders/optim_adagrad.wgsl"),
+    ),
+    (
+        "optim_adadelta.wgsl",
+        include_str!("../../shaders/optim_adadelta.wgsl"),
+    ),
+    (
+        "optim_rmsprop.wgsl",
+        include_str!("../../shaders/optim_rmsprop.wgsl"),
+    ),
 ];
 
 const OPS_TABLE: &str = include_str!("../../shaders/ops.txt");

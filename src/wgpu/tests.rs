@@ -423,6 +423,7 @@ fn reductions() {
                 ReduceOp::Sum => sum_ref(v),
                 ReduceOp::Max => v.iter().copied().fold(f32::NEG_INFINITY, f32::max),
                 ReduceOp::Min => v.iter().copied().fold(f32::INFINITY, f32::min),
+                ReduceOp::Prod => v.iter().map(|&x| x as f64).product::<f64>() as f32,
             }
         };
         let want: Vec<f32> = x.chunks(len).map(fold).collect();

@@ -2,14 +2,7 @@
 
 import rustgrad
 from rustgrad import _rustgrad as _C
-from rustgrad.optim.optimizer import (
-    Optimizer,
-    _adam_update_tensors,
-    _bump_step,
-    _check_range,
-    _new_step,
-    _zeros,
-)
+from rustgrad.optim.optimizer import Optimizer, _bump_step, _check_range, _new_step, _zeros
 
 __all__ = ["Adam"]
 
@@ -57,10 +50,9 @@ class Adam(Optimizer):
                     if amsgrad:
                         state["max_exp_avg_sq"] = _zeros(p)
                 step = _bump_step(state)
-                update = _C._adam_update if p.is_cpu else _adam_update_tensors
-                update(p, p.grad, state["exp_avg"], state["exp_avg_sq"],
-                       state.get("max_exp_avg_sq") if amsgrad else None, step,
-                       float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
-                       float(group["weight_decay"]), bool(amsgrad), bool(group["maximize"]),
-                       self._decoupled)
+                _C._adam_update(p, p.grad, state["exp_avg"], state["exp_avg_sq"],
+                                state.get("max_exp_avg_sq") if amsgrad else None, step,
+                                float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
+                                float(group["weight_decay"]), bool(amsgrad), bool(group["maximize"]),
+                                self._decoupled)
         return loss

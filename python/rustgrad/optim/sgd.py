@@ -2,7 +2,7 @@
 
 import rustgrad
 from rustgrad import _rustgrad as _C
-from rustgrad.optim.optimizer import Optimizer, _check_range, _sgd_update_tensors
+from rustgrad.optim.optimizer import Optimizer, _check_range
 
 __all__ = ["SGD"]
 
@@ -42,8 +42,7 @@ class SGD(Optimizer):
                 elif momentum == 0:
                     buf = None
                     state.setdefault("momentum_buffer", None)
-                update = _C._sgd_update if p.is_cpu else _sgd_update_tensors
-                update(p, p.grad, buf, float(group["lr"]), float(momentum),
-                       float(group["dampening"]), float(group["weight_decay"]),
-                       bool(group["nesterov"]), bool(group["maximize"]), first)
+                _C._sgd_update(p, p.grad, buf, float(group["lr"]), float(momentum),
+                               float(group["dampening"]), float(group["weight_decay"]),
+                               bool(group["nesterov"]), bool(group["maximize"]), first)
         return loss

@@ -19,6 +19,9 @@ use std::sync::Arc;
 
 pub mod index;
 pub mod scan;
+pub(super) mod optim;
+pub(super) mod reduce;
+pub(super) mod softmax;
 
 const DEV: Device = Device::Wgpu(0);
 

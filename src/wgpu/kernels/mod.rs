@@ -1,18 +1,24 @@
-//! The first kernel family: fill, copies, elementwise unary/binary/compare/where, reductions and
-//! matmul, all f32 (copies and fills move any 4-byte dtype). Each function checks its views,
+//! The kernels: fill, copies, elementwise unary/binary/compare/where, reductions (with indices,
+//! variance, all/any), softmax, matmul and the fused optimizer steps, all f32 (copies and fills
+//! move any 4-byte dtype). Each function checks its views,
 //! records its dispatch into the open batch and returns at once; results are read with
 //! `wgpu::read` (a sync point).
 
+mod argreduce;
 mod conv;
 mod elementwise;
 mod index;
 mod matmul;
+mod moments;
+mod optim;
+mod pool;
 mod random;
 mod reduce;
 mod scan;
-mod pool;
+mod softmax;
 mod window;
 
+pub use argreduce::{extreme_trailing, place_at_index};
 pub use conv::{
     conv2d_backward_input, conv2d_backward_weight, conv2d_forward, set_column_budget_override,
 };
@@ -22,10 +28,15 @@ pub use elementwise::{
 };
 pub use index::{fold_index, gather, put, scatter_into, Along, IndexCheck, ScatterOp};
 pub use matmul::matmul;
-pub use random::{bernoulli, random, Dist};
+pub use moments::var_mean_trailing;
+pub use optim::{fused_step, OptimKernel};
 pub use pool::{avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward};
-pub use reduce::{reduce_all, reduce_last, reduce_trailing};
+pub use random::{bernoulli, random, Dist};
+pub use reduce::{
+    all_any_trailing, prod_others_trailing, reduce_all, reduce_last, reduce_trailing,
+};
 pub use scan::{cumprod_grad, scan};
+pub use softmax::{softmax_backward_rows, softmax_rows};
 
 use super::encoder::Binding;
 use super::view::{device_elem_size, GpuView};
