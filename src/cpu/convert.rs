@@ -28,19 +28,14 @@ pub(crate) fn cast<S: Element, D: Element>(v: S) -> D {
 
 /// `src` (any layout, any dtype) copied into a fresh contiguous tensor of `dtype`.
 pub fn cast_copy(src: &Tensor, dtype: DType) -> Result<Tensor> {
-    let d = src.data();
-    let out = Tensor::empty(&d.layout.shape, dtype)?;
-    let od = out.data();
-    with_dtype!(d.storage.dtype(), S, {
+    with_dtype!(src.dtype(), S, {
         with_dtype!(dtype, D, {
-            map1_view(
-                &CpuView::<S>::of(&d)?,
-                &CpuViewMut::<D>::of(&od)?,
-                cast::<S, D>,
-            )?
+            let x = CpuView::<S>::of(src)?;
+            let (out, o) = CpuViewMut::<D>::fresh(&x.layout().shape)?;
+            map1_view(&x, &o, cast::<S, D>)?;
+            Ok(out)
         })
-    });
-    Ok(out)
+    })
 }
 
 /// Write `src`, broadcast to `dst`'s shape and converted to its dtype, into `dst`'s memory.
@@ -61,8 +56,8 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     with_dtype!(storage.dtype(), S, {
         with_dtype!(dd.storage.dtype(), D, {
             map1_into_view(
-                &CpuView::<S>::new(&storage, sl)?,
-                &CpuViewMut::<D>::of(&dd)?,
+                &CpuView::<S>::new(storage, sl)?,
+                &CpuViewMut::<D>::new(dd.storage, dd.layout)?,
                 cast::<S, D>,
             )?
         })

@@ -8,7 +8,7 @@ use super::num::Num;
 use super::simd::{self, UnaryOp};
 use super::threads::{parallel_for, SendPtr, GRAIN};
 use super::view::{CpuView, CpuViewMut};
-use crate::dtype::{DType, Element as _};
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::ops::{BinaryOp, CmpOp, LogicOp};
 use crate::tensor::Tensor;
@@ -49,15 +49,13 @@ pub fn binary(
     if matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) && !work.is_float() && has_zero(&b)? {
         return Err(Error::runtime("ZeroDivisionError"));
     }
-    let out = Tensor::empty(shape, work)?;
-    let (ad, bd, od) = (a.data(), b.data(), out.data());
-    with_num_dtype!(
+    let out = with_num_dtype!(
         work,
         T,
         {
-            let av = CpuView::<T>::of(&ad)?.expand(shape)?;
-            let bv = CpuView::<T>::of(&bd)?.expand(shape)?;
-            let o = CpuViewMut::<T>::of(&od)?;
+            let av = CpuView::<T>::of(&a)?.expand(shape)?;
+            let bv = CpuView::<T>::of(&b)?.expand(shape)?;
+            let (out, o) = CpuViewMut::<T>::fresh(shape)?;
             match op {
                 BinaryOp::Add => map2_view(&av, &bv, &o, <T as Num>::add),
                 BinaryOp::Sub => map2_view(&av, &bv, &o, <T as Num>::sub),
@@ -68,7 +66,8 @@ pub fn binary(
                 BinaryOp::Pow => map2_view(&av, &bv, &o, <T as Num>::pow),
                 BinaryOp::Maximum => map2_view(&av, &bv, &o, <T as Num>::maximum),
                 BinaryOp::Minimum => map2_view(&av, &bv, &o, <T as Num>::minimum),
-            }?
+            }?;
+            out
         },
         return Err(bool_work())
     );
@@ -88,31 +87,46 @@ fn has_zero(t: &Tensor) -> Result<bool> {
     )
 }
 
-/// One SIMD pass over `n` elements per chunk of the pool, for the three operand shapes the
-/// vectorised kernels take.
-macro_rules! simd_binary {
-    ($T:ty, $full:path, $rhs:path, $lhs:path, $sop:expr, $kind:expr, $ad:expr, $bd:expr, $od:expr, $n:expr) => {{
-        let (av, bv) = (CpuView::<$T>::of($ad)?, CpuView::<$T>::of($bd)?);
-        let ov = CpuViewMut::<$T>::of($od)?;
-        let (oa, ob) = (av.layout().offset, bv.layout().offset);
-        let (pa, pb) = (SendPtr(av.base() as *mut $T), SendPtr(bv.base() as *mut $T));
-        let po = SendPtr(ov.start());
-        let (sop, kind) = ($sop, $kind);
-        // SAFETY: the views checked their spans; full operands are contiguous runs of n elements
-        // from their offsets, a one-element operand has its element at its offset; out is a
-        // fresh run of n elements and chunks write disjoint ranges.
-        parallel_for($n, GRAIN, |s, e| unsafe {
-            let (pa, pb, po) = (pa, pb, po);
-            let (a, b, o) = (pa.0 as *const $T, pb.0 as *const $T, po.0);
-            let m = e - s;
-            match kind {
-                0 => $full(sop, a.add(oa + s), b.add(ob + s), o.add(s), m),
-                1 => $rhs(sop, a.add(oa + s), *b.add(ob), o.add(s), m),
-                _ => $lhs(sop, *a.add(oa), b.add(ob + s), o.add(s), m),
-            }
-        });
-    }};
+/// The float types with SIMD binary kernels, and those kernels.
+trait SimdBinary: Element {
+    /// `out[i] = a[i] op b[i]`. Safety: as `simd::binary_f32`.
+    unsafe fn full(op: simd::BinaryOp, a: *const Self, b: *const Self, o: *mut Self, n: usize);
+    /// `out[i] = a[i] op s`. Safety: as `simd::binary_scalar_rhs_f32`.
+    unsafe fn rhs(op: simd::BinaryOp, a: *const Self, s: Self, o: *mut Self, n: usize);
+    /// `out[i] = s op b[i]`. Safety: as `simd::binary_scalar_lhs_f32`.
+    unsafe fn lhs(op: simd::BinaryOp, s: Self, b: *const Self, o: *mut Self, n: usize);
 }
+
+macro_rules! simd_binary {
+    ($t:ty, $full:path, $rhs:path, $lhs:path) => {
+        impl SimdBinary for $t {
+            unsafe fn full(op: simd::BinaryOp, a: *const $t, b: *const $t, o: *mut $t, n: usize) {
+                // SAFETY: forwarded contract.
+                unsafe { $full(op, a, b, o, n) }
+            }
+            unsafe fn rhs(op: simd::BinaryOp, a: *const $t, s: $t, o: *mut $t, n: usize) {
+                // SAFETY: forwarded contract.
+                unsafe { $rhs(op, a, s, o, n) }
+            }
+            unsafe fn lhs(op: simd::BinaryOp, s: $t, b: *const $t, o: *mut $t, n: usize) {
+                // SAFETY: forwarded contract.
+                unsafe { $lhs(op, s, b, o, n) }
+            }
+        }
+    };
+}
+simd_binary!(
+    f32,
+    simd::binary_f32,
+    simd::binary_scalar_rhs_f32,
+    simd::binary_scalar_lhs_f32
+);
+simd_binary!(
+    f64,
+    simd::binary_f64,
+    simd::binary_scalar_rhs_f64,
+    simd::binary_scalar_lhs_f64
+);
 
 /// Vectorised fast path for f32/f64 add/sub/mul/div/maximum/minimum when both inputs already
 /// have the compute dtype and are either contiguous with the output shape or a single element
@@ -137,8 +151,21 @@ fn binary_simd(
         BinaryOp::Minimum => S::Minimum,
         _ => return Ok(None),
     };
-    let (ad, bd) = (a.data(), b.data());
-    let (al, bl) = (&ad.layout, &bd.layout);
+    if work == DType::F32 {
+        binary_simd_typed::<f32>(sop, a, b, shape)
+    } else {
+        binary_simd_typed::<f64>(sop, a, b, shape)
+    }
+}
+
+fn binary_simd_typed<T: SimdBinary>(
+    sop: simd::BinaryOp,
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+) -> Result<Option<Tensor>> {
+    let (av, bv) = (CpuView::<T>::of(a)?, CpuView::<T>::of(b)?);
+    let (al, bl) = (av.layout(), bv.layout());
     let full = |l: &crate::layout::Layout| l.shape.as_slice() == shape && l.is_contiguous();
     // 0: both full, 1: scalar rhs, 2: scalar lhs.
     let kind = if full(al) && full(bl) {
@@ -150,36 +177,26 @@ fn binary_simd(
     } else {
         return Ok(None);
     };
-    let out = Tensor::empty(shape, work)?;
-    let od = out.data();
+    let (out, ov) = CpuViewMut::<T>::fresh(shape)?;
     let n: usize = shape.iter().product();
-    if work == DType::F32 {
-        simd_binary!(
-            f32,
-            simd::binary_f32,
-            simd::binary_scalar_rhs_f32,
-            simd::binary_scalar_lhs_f32,
-            sop,
-            kind,
-            &ad,
-            &bd,
-            &od,
-            n
-        );
-    } else {
-        simd_binary!(
-            f64,
-            simd::binary_f64,
-            simd::binary_scalar_rhs_f64,
-            simd::binary_scalar_lhs_f64,
-            sop,
-            kind,
-            &ad,
-            &bd,
-            &od,
-            n
-        );
-    }
+    let (pa, pb, po) = (
+        SendPtr(av.start() as *mut T),
+        SendPtr(bv.start() as *mut T),
+        SendPtr(ov.start()),
+    );
+    // SAFETY: the views checked their spans; full operands are contiguous runs of n elements
+    // from their starts, a one-element operand has its element at its start; out is a fresh run
+    // of n elements and chunks write disjoint ranges.
+    parallel_for(n, GRAIN, |s, e| unsafe {
+        let (pa, pb, po) = (pa, pb, po);
+        let (a, b, o) = (pa.0 as *const T, pb.0 as *const T, po.0);
+        let m = e - s;
+        match kind {
+            0 => T::full(sop, a.add(s), b.add(s), o.add(s), m),
+            1 => T::rhs(sop, a.add(s), *b, o.add(s), m),
+            _ => T::lhs(sop, *a, b.add(s), o.add(s), m),
+        }
+    });
     Ok(Some(out))
 }
 
@@ -188,12 +205,10 @@ fn binary_simd(
 #[allow(clippy::bool_comparison)]
 pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor, shape: &[usize], dtype: DType) -> Result<Tensor> {
     let (a, b) = (cast_if(a, dtype)?, cast_if(b, dtype)?);
-    let out = Tensor::empty(shape, DType::Bool)?;
-    let (ad, bd, od) = (a.data(), b.data(), out.data());
-    let o = CpuViewMut::<bool>::of(&od)?;
+    let (out, o) = CpuViewMut::<bool>::fresh(shape)?;
     with_dtype!(dtype, T, {
-        let av = CpuView::<T>::of(&ad)?.expand(shape)?;
-        let bv = CpuView::<T>::of(&bd)?.expand(shape)?;
+        let av = CpuView::<T>::of(&a)?.expand(shape)?;
+        let bv = CpuView::<T>::of(&b)?.expand(shape)?;
         match op {
             CmpOp::Eq => map2_view(&av, &bv, &o, |x: T, y: T| x == y),
             CmpOp::Ne => map2_view(&av, &bv, &o, |x: T, y: T| x != y),
@@ -210,11 +225,9 @@ pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor, shape: &[usize], dtype: DType)
 /// to `shape`; bool out.
 pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let (a, b) = (cast_if(a, DType::Bool)?, cast_if(b, DType::Bool)?);
-    let out = Tensor::empty(shape, DType::Bool)?;
-    let (ad, bd, od) = (a.data(), b.data(), out.data());
-    let av = CpuView::<bool>::of(&ad)?.expand(shape)?;
-    let bv = CpuView::<bool>::of(&bd)?.expand(shape)?;
-    let o = CpuViewMut::<bool>::of(&od)?;
+    let av = CpuView::<bool>::of(&a)?.expand(shape)?;
+    let bv = CpuView::<bool>::of(&b)?.expand(shape)?;
+    let (out, o) = CpuViewMut::<bool>::fresh(shape)?;
     match op {
         LogicOp::And => map2_view(&av, &bv, &o, |x, y| x && y),
         LogicOp::Or => map2_view(&av, &bv, &o, |x, y| x || y),
@@ -253,48 +266,51 @@ fn int_apply<T: Num>(op: UnaryOp, x: T) -> T {
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     let dt = x.dtype();
     if !dt.is_float() {
-        let d = x.data();
-        let out = Tensor::empty(&d.layout.shape, dt)?;
-        let od = out.data();
-        with_num_dtype!(
+        return with_num_dtype!(
             dt,
             T,
-            map1_view(
-                &CpuView::<T>::of(&d)?,
-                &CpuViewMut::<T>::of(&od)?,
-                move |v: T| int_apply(op, v)
-            )?,
-            return Err(Error::runtime(
+            {
+                let xv = CpuView::<T>::of(x)?;
+                let (out, ov) = CpuViewMut::<T>::fresh(&xv.layout().shape)?;
+                map1_view(&xv, &ov, move |v: T| int_apply(op, v))?;
+                Ok(out)
+            },
+            Err(Error::runtime(
                 "internal error: no integer unary kernel for bool"
             ))
         );
-        return Ok(out);
     }
     let src = if x.is_contiguous() {
         x.clone()
     } else {
         cast_copy(x, dt)?
     };
-    let d = src.data();
-    let n = d.layout.numel();
-    let out = Tensor::empty(&d.layout.shape, dt)?;
-    let od = out.data();
-    macro_rules! simd_unary {
-        ($T:ty, $kernel:path) => {{
-            let (xv, ov) = (CpuView::<$T>::of(&d)?, CpuViewMut::<$T>::of(&od)?);
-            ov.expect_run(n)?;
-            let (ip, op_) = (SendPtr(xv.start() as *mut $T), SendPtr(ov.start()));
-            // SAFETY: contiguous input of n elements from its start (checked span); a fresh
-            // output run of n elements; chunks are disjoint.
-            parallel_for(n, GRAIN, |a, b| unsafe {
-                let (ip, op_) = (ip, op_);
-                $kernel(op, (ip.0 as *const $T).add(a), op_.0.add(a), b - a)
-            });
-        }};
-    }
     match dt {
-        DType::F32 => simd_unary!(f32, simd::unary_f32),
-        _ => simd_unary!(f64, simd::unary_f64),
+        DType::F32 => unary_simd::<f32>(op, &src, simd::unary_f32),
+        _ => unary_simd::<f64>(op, &src, simd::unary_f64),
     }
+}
+
+/// The SIMD kernel `kernel` over a contiguous float tensor, in chunks on the pool.
+fn unary_simd<T: Element>(
+    op: UnaryOp,
+    src: &Tensor,
+    kernel: unsafe fn(UnaryOp, *const T, *mut T, usize),
+) -> Result<Tensor> {
+    let xv = CpuView::<T>::of(src)?;
+    let n = xv.layout().numel();
+    if !xv.layout().is_contiguous() {
+        return Err(Error::runtime(
+            "internal error: the SIMD unary kernels read contiguous input",
+        ));
+    }
+    let (out, ov) = CpuViewMut::<T>::fresh(&xv.layout().shape)?;
+    let (ip, op_) = (SendPtr(xv.start() as *mut T), SendPtr(ov.start()));
+    // SAFETY: a contiguous input of n elements from its start (checked span); a fresh output of
+    // n elements; chunks are disjoint.
+    parallel_for(n, GRAIN, |a, b| unsafe {
+        let (ip, op_) = (ip, op_);
+        kernel(op, (ip.0 as *const T).add(a), op_.0.add(a), b - a)
+    });
     Ok(out)
 }

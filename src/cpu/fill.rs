@@ -9,10 +9,9 @@ use crate::with_dtype;
 
 /// Set every element of `t` to `value` converted to its dtype (no autograd, no version bump).
 pub fn fill(t: &Tensor, value: Scalar) -> Result<()> {
-    let d = t.data();
-    with_dtype!(d.storage.dtype(), T, {
+    with_dtype!(t.dtype(), T, {
         let v: T = value.cast::<T>();
-        update_view(&CpuViewMut::<T>::of(&d)?, move |_, _| v);
+        update_view(&CpuViewMut::<T>::of(t)?, move |_, _| v);
     });
     Ok(())
 }

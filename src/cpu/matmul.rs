@@ -190,12 +190,11 @@ fn bmm_int<T: Element>(a: &CpuView<T>, b: &CpuView<T>, out: &CpuViewMut<T>) {
 fn run_bmm<T: Element>(
     a: &Tensor,
     b: &Tensor,
-    out: &Tensor,
+    shape: &[usize],
     kernel: fn(&CpuView<T>, &CpuView<T>, &CpuViewMut<T>),
-) -> Result<()> {
-    let (da, db, dout) = (a.data(), b.data(), out.data());
-    let (va, vb) = (CpuView::<T>::of(&da)?, CpuView::<T>::of(&db)?);
-    let vo = CpuViewMut::<T>::of(&dout)?;
+) -> Result<Tensor> {
+    let (va, vb) = (CpuView::<T>::of(a)?, CpuView::<T>::of(b)?);
+    let (out, vo) = CpuViewMut::<T>::fresh(shape)?;
     let nd = va.layout().ndim();
     let ok = nd >= 2
         && vb.layout().ndim() == nd
@@ -214,26 +213,21 @@ fn run_bmm<T: Element>(
             "internal error: bmm output shape does not match its operands",
         ));
     }
-    vo.expect_run(vo.layout().numel())?;
     kernel(&va, &vb, &vo);
-    Ok(())
+    Ok(out)
 }
 
 /// `a @ b` for `[..., m, k]` and `[..., k, n]` with identical batch dims (possibly stride-0
 /// views), into a fresh contiguous tensor of `shape` (`[..., m, n]`).
 pub fn bmm(a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    let out = Tensor::empty(shape, a.dtype())?;
     match a.dtype() {
-        DType::F32 => run_bmm::<f32>(a, b, &out, bmm_float)?,
-        DType::F64 => run_bmm::<f64>(a, b, &out, bmm_float)?,
-        DType::I64 => run_bmm::<i64>(a, b, &out, bmm_int)?,
-        DType::I32 => run_bmm::<i32>(a, b, &out, bmm_int)?,
-        DType::U8 => run_bmm::<u8>(a, b, &out, bmm_int)?,
-        DType::Bool => {
-            return Err(Error::not_implemented(
-                "\"addmm_impl_cpu_\" not implemented for 'Bool'",
-            ))
-        }
+        DType::F32 => run_bmm::<f32>(a, b, shape, bmm_float),
+        DType::F64 => run_bmm::<f64>(a, b, shape, bmm_float),
+        DType::I64 => run_bmm::<i64>(a, b, shape, bmm_int),
+        DType::I32 => run_bmm::<i32>(a, b, shape, bmm_int),
+        DType::U8 => run_bmm::<u8>(a, b, shape, bmm_int),
+        DType::Bool => Err(Error::not_implemented(
+            "\"addmm_impl_cpu_\" not implemented for 'Bool'",
+        )),
     }
-    Ok(out)
 }

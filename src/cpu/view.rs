@@ -7,15 +7,16 @@
 //! bounds" is answered here, for every family, instead of at each call site.
 //!
 //! Views hand out raw pointers, not `&[T]`/`&mut [T]`: PyTorch lets two views of one storage
-//! alias and in-place ops write through either, which no Rust borrow can describe. The view
-//! borrows its storage, so the memory outlives every pointer taken from it.
+//! alias and in-place ops write through either, which no Rust borrow can describe. A view holds
+//! its storage (a reference count, like the tensor it came from), so the memory outlives every
+//! pointer taken from it.
 
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::storage::Storage;
-use crate::tensor::TensorData;
-use std::marker::PhantomData;
+use crate::tensor::Tensor;
+use std::sync::Arc;
 
 /// Base pointer of `storage` once it is known to be CPU memory of `T` that covers `layout`.
 fn checked_base<T: Element>(storage: &Storage, layout: &Layout) -> Result<*mut T> {
@@ -35,8 +36,12 @@ fn checked_base<T: Element>(storage: &Storage, layout: &Layout) -> Result<*mut T
             storage.dtype().name()
         )));
     }
-    if layout.numel() > 0 {
-        let (_, end) = layout.storage_span()?;
+    if !layout.shape.contains(&0) {
+        let end = match span_end(layout) {
+            Some(end) => end,
+            // Overflowing or negative reach: `storage_span` words the error.
+            None => layout.storage_span()?.1,
+        };
         if end > storage.len() {
             return Err(Error::runtime(format!(
                 "internal error: a layout reaching element {} was used over a storage of {} elements",
@@ -48,27 +53,49 @@ fn checked_base<T: Element>(storage: &Storage, layout: &Layout) -> Result<*mut T
     Ok(storage.cpu_ptr() as *mut T)
 }
 
-/// Read access to the elements of a CPU tensor through a layout.
-pub struct CpuView<'a, T> {
-    base: *const T,
-    layout: Layout,
-    _storage: PhantomData<&'a Storage>,
+/// One past the largest offset a non-empty `layout` reaches, or `None` when some offset would be
+/// negative or the arithmetic overflows. The same bound as [`Layout::storage_span`], in plain
+/// checked `isize` steps because it runs on every kernel call.
+fn span_end(layout: &Layout) -> Option<usize> {
+    let (shape, strides) = (layout.shape.as_slice(), layout.strides.as_slice());
+    let mut lo = isize::try_from(layout.offset).ok()?;
+    let mut hi = lo;
+    for (&d, &s) in shape.iter().zip(strides) {
+        let ext = (d as isize - 1).checked_mul(s)?;
+        if ext < 0 {
+            lo = lo.checked_add(ext)?;
+        } else {
+            hi = hi.checked_add(ext)?;
+        }
+    }
+    if lo < 0 {
+        return None;
+    }
+    (hi as usize).checked_add(1)
 }
 
-impl<'a, T: Element> CpuView<'a, T> {
+/// Read access to the elements of a CPU tensor through a layout.
+pub struct CpuView<T> {
+    base: *const T,
+    layout: Layout,
+    _storage: Arc<Storage>,
+}
+
+impl<T: Element> CpuView<T> {
     /// `layout` over `storage`, checked as described in the module docs.
-    pub fn new(storage: &'a Storage, layout: Layout) -> Result<Self> {
-        let base = checked_base::<T>(storage, &layout)?;
+    pub fn new(storage: Arc<Storage>, layout: Layout) -> Result<Self> {
+        let base = checked_base::<T>(&storage, &layout)?;
         Ok(CpuView {
             base,
             layout,
-            _storage: PhantomData,
+            _storage: storage,
         })
     }
 
     /// The tensor's own storage and layout.
-    pub fn of(d: &'a TensorData) -> Result<Self> {
-        Self::new(&d.storage, d.layout.clone())
+    pub fn of(t: &Tensor) -> Result<Self> {
+        let d = t.data();
+        Self::new(d.storage, d.layout)
     }
 
     /// The same elements broadcast to `shape` (stride 0 along new or size-1 dims). The set of
@@ -95,26 +122,41 @@ impl<'a, T: Element> CpuView<'a, T> {
 }
 
 /// Write access to the elements of a CPU tensor through a layout.
-pub struct CpuViewMut<'a, T> {
+pub struct CpuViewMut<T> {
     base: *mut T,
     layout: Layout,
-    _storage: PhantomData<&'a Storage>,
+    _storage: Arc<Storage>,
 }
 
-impl<'a, T: Element> CpuViewMut<'a, T> {
+impl<T: Element> CpuViewMut<T> {
     /// `layout` over `storage`, checked as described in the module docs.
-    pub fn new(storage: &'a Storage, layout: Layout) -> Result<Self> {
-        let base = checked_base::<T>(storage, &layout)?;
+    pub fn new(storage: Arc<Storage>, layout: Layout) -> Result<Self> {
+        let base = checked_base::<T>(&storage, &layout)?;
         Ok(CpuViewMut {
             base,
             layout,
-            _storage: PhantomData,
+            _storage: storage,
         })
     }
 
     /// The tensor's own storage and layout.
-    pub fn of(d: &'a TensorData) -> Result<Self> {
-        Self::new(&d.storage, d.layout.clone())
+    pub fn of(t: &Tensor) -> Result<Self> {
+        let d = t.data();
+        Self::new(d.storage, d.layout)
+    }
+
+    /// A new uninitialised contiguous tensor of `shape` and a view to write it through. The
+    /// checks hold by construction (fresh CPU storage of exactly the layout's elements), so a
+    /// kernel's output costs no span walk.
+    pub fn fresh(shape: &[usize]) -> Result<(Tensor, Self)> {
+        let t = Tensor::empty(shape, T::DTYPE)?;
+        let d = t.data();
+        let view = CpuViewMut {
+            base: d.storage.cpu_ptr() as *mut T,
+            layout: d.layout,
+            _storage: d.storage,
+        };
+        Ok((t, view))
     }
 
     pub fn layout(&self) -> &Layout {
@@ -176,13 +218,26 @@ mod tests {
     #[test]
     fn expand_and_runs() {
         let t = Tensor::from_vec(vec![1i32, 2, 3], &[3, 1]).unwrap();
-        let d = t.data();
-        let v = CpuView::<i32>::of(&d).unwrap().expand(&[2, 3, 4]).unwrap();
+        let v = CpuView::<i32>::of(&t).unwrap().expand(&[2, 3, 4]).unwrap();
         assert_eq!(v.layout().strides.as_slice(), &[0, 1, 0]);
-        let out = Tensor::empty(&[2, 3, 4], DType::I32).unwrap();
-        let od = out.data();
-        let o = CpuViewMut::<i32>::of(&od).unwrap();
+        let (out, o) = CpuViewMut::<i32>::fresh(&[2, 3, 4]).unwrap();
+        assert_eq!(out.dtype(), DType::I32);
         assert!(o.expect_run(24).is_ok());
         assert!(o.expect_run(23).is_err());
+        // Negative strides are allowed as long as no offset goes below 0.
+        let mut rev = Layout::contiguous(&[6]);
+        rev.strides[0] = -1;
+        rev.offset = 5;
+        assert!(
+            CpuView::<f32>::new(out.storage(), rev.clone()).is_err(),
+            "i32 storage"
+        );
+        let f = Tensor::zeros(&[6], DType::F32).unwrap();
+        assert!(CpuView::<f32>::new(f.storage(), rev.clone()).is_ok());
+        rev.offset = 4;
+        assert!(
+            CpuView::<f32>::new(f.storage(), rev).is_err(),
+            "reaches offset -1"
+        );
     }
 }

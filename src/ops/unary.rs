@@ -66,7 +66,10 @@ pub(crate) fn unary_kernel(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     let dt = x.dtype();
-    if !dt.is_float() && !(integer_closed(op) && dt != DType::Bool) {
+    // Float ops, and integer ops closed over integers, run in the input dtype; anything else
+    // (and every op on bool) computes in the default float dtype.
+    let keeps_dtype = dt.is_float() || integer_closed(op) && dt != DType::Bool;
+    if !keeps_dtype {
         if op == UnaryOp::Neg && dt == DType::Bool {
             return Err(Error::runtime(
                 "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.",
