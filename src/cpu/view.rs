@@ -199,18 +199,20 @@ mod tests {
     #[test]
     fn checks_dtype_and_span() {
         let t = Tensor::from_vec((0..6).map(|v| v as f32).collect(), &[2, 3]).unwrap();
-        let d = t.data();
-        assert!(CpuView::<f32>::of(&d).is_ok());
-        assert!(CpuView::<f64>::of(&d).is_err(), "wrong element type");
-        // A layout reaching past the 6 stored elements is refused.
+        assert!(CpuView::<f32>::of(&t).is_ok());
+        assert!(CpuView::<f64>::of(&t).is_err(), "wrong element type");
+        // A layout reaching past the 6 stored elements is refused, also through an offset.
         let wide = Layout::contiguous(&[2, 4]);
-        assert!(CpuView::<f32>::new(&d.storage, wide).is_err());
+        assert!(CpuView::<f32>::new(t.storage(), wide).is_err());
+        let mut shifted = Layout::contiguous(&[3]);
+        shifted.offset = 4;
+        assert!(CpuViewMut::<f32>::new(t.storage(), shifted).is_err());
         // A transposed view covers the same span.
-        let v = CpuView::<f32>::new(&d.storage, d.layout.transpose(0, 1)).unwrap();
+        let v = CpuView::<f32>::new(t.storage(), t.layout().transpose(0, 1)).unwrap();
         assert_eq!(v.layout().shape.as_slice(), &[3, 2]);
         let e = Tensor::empty(&[0], DType::I64).unwrap();
         assert!(
-            CpuViewMut::<i64>::of(&e.data()).is_ok(),
+            CpuViewMut::<i64>::of(&e).is_ok(),
             "empty tensors have no span"
         );
     }
