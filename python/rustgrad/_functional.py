@@ -327,9 +327,9 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     return input.mean(dim, keepdim, dtype=dtype)
 
 
+# (movedim, moveaxis and unflatten come from _shape.py as functions and methods.)
 for _n in ("reshape", "permute", "transpose", "squeeze", "unsqueeze", "flatten", "narrow", "select", "t", "detach",
-           "clone", "view_as_real", "numel", "unflatten", "movedim", "moveaxis", "swapaxes", "swapdims", "ravel",
-           "lerp", "broadcast_to", "leaky_relu"):
+           "clone", "view_as_real", "numel", "swapaxes", "swapdims", "ravel", "lerp", "broadcast_to", "leaky_relu"):
     if hasattr(Tensor, _n):
         _export((lambda n: lambda input, *a, **k: getattr(input, n)(*a, **k))(_n), _n)
 

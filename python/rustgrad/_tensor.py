@@ -83,60 +83,19 @@ Tensor.leaky_relu = lambda self, negative_slope=0.01: _C._unary("leaky_relu", se
 
 # ---- arithmetic methods (alpha, rounding modes) ----
 
-def _add(self, other, *, alpha=1):
-    return self + (other * alpha if alpha != 1 else other)
-
-
-def _sub(self, other, *, alpha=1):
-    return self - (other * alpha if alpha != 1 else other)
-
-
-def _div(self, other, *, rounding_mode=None):
-    if rounding_mode is None:
-        return self / other
-    if rounding_mode == "floor":
-        return self // other
-    if rounding_mode == "trunc":
-        q = self / other
-        r = _C._unary("trunc", q)
-        return r.to(self.dtype) if not self.is_floating_point() and not (isinstance(other, Tensor) and other.is_floating_point()) and not isinstance(other, builtins.float) else r
-    raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
-
-
-Tensor.add = _add
-Tensor.sub = Tensor.subtract = _sub
+# add/sub/div (with alpha and rounding_mode), fmod, maximum/minimum, addcmul/addcdiv and the
+# logical ops are defined once, as functions and methods, in _functional.py.
 Tensor.mul = Tensor.multiply = lambda self, other: self * other
-Tensor.div = Tensor.divide = _div
 Tensor.true_divide = lambda self, other: self / other
 Tensor.floor_divide = lambda self, other: self // other
 Tensor.remainder = lambda self, other: self % other
-# C-style remainder (sign of the dividend); integer inputs stay integer, as in PyTorch.
-Tensor.fmod = lambda self, other: self - _div(self, other, rounding_mode="trunc") * other
 Tensor.rsub = lambda self, other, alpha=1: other - self * alpha
-Tensor.maximum = lambda self, other: _C._binary("maximum", self, other)
-Tensor.minimum = lambda self, other: _C._binary("minimum", self, other)
 Tensor.add_ = lambda self, other, *, alpha=1: self._binary_("add", other, alpha)
 Tensor.sub_ = lambda self, other, *, alpha=1: self._binary_("sub", other, alpha)
 Tensor.mul_ = lambda self, other: self._binary_("mul", other)
-Tensor.div_ = lambda self, other, *, rounding_mode=None: (
-    self._binary_("div", other) if rounding_mode is None else self.copy_(_div(self, other, rounding_mode=rounding_mode))
-)
 Tensor.remainder_ = lambda self, other: self._binary_("remainder", other)
 Tensor.floor_divide_ = lambda self, other: self._binary_("floor_divide", other)
 
-
-def _addcmul_(self, t1, t2, *, value=1):
-    return self.add_(t1 * t2 * value) if value != 1 else self.add_(t1 * t2)
-
-
-def _addcdiv_(self, t1, t2, *, value=1):
-    return self.add_(t1 / t2 * value) if value != 1 else self.add_(t1 / t2)
-
-
-Tensor.addcmul_ = _addcmul_
-Tensor.addcdiv_ = _addcdiv_
-Tensor.addcmul = lambda self, t1, t2, *, value=1: self + t1 * t2 * value
-Tensor.addcdiv = lambda self, t1, t2, *, value=1: self + t1 / t2 * value
 Tensor.lerp = lambda self, end, weight: self + (end - self) * weight
 Tensor.lerp_ = lambda self, end, weight: self.add_((end - self) * weight)
 
@@ -149,9 +108,6 @@ Tensor.less = Tensor.lt
 Tensor.less_equal = Tensor.le
 Tensor.not_equal = Tensor.ne
 
-Tensor.logical_and = lambda self, other: _C._logical("and", self, other)
-Tensor.logical_or = lambda self, other: _C._logical("or", self, other)
-Tensor.logical_xor = lambda self, other: _C._logical("xor", self, other)
 Tensor.logical_not = lambda self: _C._compare("eq", self.bool(), False)
 
 
@@ -351,7 +307,6 @@ Tensor.reshape_as = lambda self, other: self.reshape(*other.shape)
 Tensor.expand_as = lambda self, other: self.expand(*other.shape)
 Tensor.broadcast_to = lambda self, size: self.expand(*size)
 Tensor.swapaxes = Tensor.swapdims = Tensor.transpose
-Tensor.moveaxis = Tensor.movedim = lambda self, source, destination: _movedim(self, source, destination)
 Tensor.transpose_ = lambda self, a, b: self.set_(self.transpose(a, b))
 Tensor.t_ = lambda self: self.set_(self.t())
 Tensor.unsqueeze_ = lambda self, d: self.set_(self.unsqueeze(d))
@@ -366,25 +321,7 @@ def _set(self, source):
 Tensor.set_ = _set
 
 
-def _movedim(self, source, destination):
-    nd = self.dim()
-    src = [source] if isinstance(source, builtins.int) else list(source)
-    dst = [destination] if isinstance(destination, builtins.int) else list(destination)
-    src = [s % nd for s in src]
-    dst = [d % nd for d in dst]
-    order = [i for i in builtins.range(nd) if i not in src]
-    for d, s in sorted(zip(dst, src)):
-        order.insert(d, s)
-    return self.permute(*order)
-
-
-def _unflatten(self, dim, sizes):
-    dim = dim % self.dim() if self.dim() else 0
-    shape = list(self.shape)
-    return self.reshape(*shape[:dim], *sizes, *shape[dim + 1:])
-
-
-Tensor.unflatten = _unflatten
+# movedim/moveaxis and unflatten are defined in _shape.py.
 Tensor.ravel = lambda self: self.reshape(-1)
 Tensor.as_strided = lambda self, size, stride, storage_offset=None: _C._as_strided(
     self, list(size), list(stride), self.storage_offset() if storage_offset is None else storage_offset
@@ -403,15 +340,6 @@ def _normal_(self, mean=0.0, std=1.0, *, generator=None):
     from rustgrad._random import _fill_normal_
 
     return _fill_normal_(self, mean, std, generator)
-
-
-def _bernoulli_(self, p=0.5, *, generator=None):
-    from rustgrad._random import _gen, _out
-    from rustgrad.autograd.grad_mode import no_grad
-
-    with no_grad():
-        self.copy_(_out(_gen(generator).random(tuple(self.shape)) < p, self.dtype, False))
-    return self
 
 
 def _random_(self, low=0, high=None, *, generator=None):
@@ -436,9 +364,9 @@ def _exponential_(self, lambd=1.0, *, generator=None):
 
 Tensor.uniform_ = _uniform_
 Tensor.normal_ = _normal_
-Tensor.bernoulli_ = _bernoulli_
 Tensor.random_ = _random_
 Tensor.exponential_ = _exponential_
+# bernoulli_ (with tensor probabilities and the range check) is defined in _random.py.
 Tensor.bernoulli = lambda self, p=None, *, generator=None: __import__("rustgrad")._random.bernoulli(self, p, generator=generator)
 
 # ---- misc PyTorch API surface ----

@@ -3,6 +3,9 @@
 //! strided inner loop. Large tensors are split across the thread pool.
 
 use super::threads::{parallel_for, SendPtr, GRAIN};
+use super::view::{CpuView, CpuViewMut};
+use crate::dtype::Element;
+use crate::error::{Error, Result};
 use crate::layout::Layout;
 use smallvec::SmallVec;
 
@@ -295,6 +298,69 @@ pub unsafe fn update<T: Copy + Send + Sync>(
             *q = f(i, *q);
         }
     });
+}
+
+/// `out[i] = f(x[i])` over row-major `x`, into `out`: a contiguous run of as many elements.
+pub fn map1_view<A: Element, O: Element>(
+    x: &CpuView<A>,
+    out: &CpuViewMut<O>,
+    f: impl Fn(A) -> O + Sync + Send,
+) -> Result<()> {
+    out.expect_run(x.layout().numel())?;
+    // SAFETY: both views checked that their layouts stay inside their storages, and `out` is a
+    // run of exactly x's element count from its start.
+    unsafe { map1(x.base(), x.layout(), out.start(), f) };
+    Ok(())
+}
+
+/// `out[i] = f(a[i], b[i])` for `a` and `b` already expanded to one shape; `out` a contiguous run
+/// of that many elements.
+pub fn map2_view<A: Element, B: Element, O: Element>(
+    a: &CpuView<A>,
+    b: &CpuView<B>,
+    out: &CpuViewMut<O>,
+    f: impl Fn(A, B) -> O + Sync + Send,
+) -> Result<()> {
+    if a.layout().shape != b.layout().shape {
+        return Err(Error::runtime(
+            "internal error: a binary CPU kernel was given operands of different shapes",
+        ));
+    }
+    out.expect_run(a.layout().numel())?;
+    // SAFETY: as in map1_view; `a` and `b` enumerate the same shape.
+    unsafe { map2(a.base(), a.layout(), b.base(), b.layout(), out.start(), f) };
+    Ok(())
+}
+
+/// `dst[i] = f(x[i])` for any layout of `dst` with as many elements as `x` (strided copies).
+pub fn map1_into_view<A: Element, O: Element>(
+    x: &CpuView<A>,
+    dst: &CpuViewMut<O>,
+    f: impl Fn(A) -> O + Sync + Send,
+) -> Result<()> {
+    if dst.layout().is_contiguous() {
+        return map1_view(x, dst, f);
+    }
+    if dst.layout().numel() != x.layout().numel() {
+        return Err(Error::runtime(
+            "internal error: a strided copy was given source and destination of different sizes",
+        ));
+    }
+    let order = offsets(x.layout());
+    let src = SendPtr(x.base() as *mut A);
+    // SAFETY: `order` holds offsets of x's checked layout; dst's layout is checked too.
+    unsafe {
+        update(dst.base(), dst.layout(), move |i, _| {
+            f(*{ src }.0.add(order[i]))
+        })
+    };
+    Ok(())
+}
+
+/// Write `f(i, old)` into every element of `dst`, row-major (fills, in-place updates).
+pub fn update_view<T: Element>(dst: &CpuViewMut<T>, f: impl Fn(usize, T) -> T + Sync + Send) {
+    // SAFETY: the view checked that its layout stays inside its storage.
+    unsafe { update(dst.base(), dst.layout(), f) }
 }
 
 /// Storage offset of every element, row-major (used by gathers that need random access).

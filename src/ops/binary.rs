@@ -1,15 +1,13 @@
 //! Binary elementwise ops with broadcasting and type promotion: arithmetic, comparisons,
 //! logical ops. Python scalars on either side become 0-d tensors after promotion is decided.
 
-use super::{materialize, operand, result_type2, Scalar};
+use super::{operand, result_type2, Scalar};
 use crate::autograd::{record, SavedTensor};
-use crate::cpu::loops::map2;
-use crate::cpu::num::Num;
 use crate::dtype::{result_type, DType};
 use crate::error::{Error, Result};
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
-use crate::{with_dtype, with_num_dtype};
+use crate::with_dtype;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinaryOp {
@@ -60,137 +58,13 @@ fn compute_dtype(op: BinaryOp, promoted: DType) -> Result<DType> {
     })
 }
 
-fn cast_if(t: &Tensor, dtype: DType) -> Result<Tensor> {
-    if t.dtype() == dtype {
-        Ok(t.clone())
-    } else {
-        materialize(t, dtype)
-    }
-}
-
 /// Forward kernel only: `a op b` in `dtype` with broadcasting.
 pub(crate) fn binary_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor> {
     if let Some(out) = crate::kernels::binary(op, a, b, dtype)? {
         return Ok(out);
     }
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
-    let work = if dtype == DType::Bool {
-        DType::U8
-    } else {
-        dtype
-    };
-    if let Some(out) = binary_simd(op, a, b, &shape, work)? {
-        return Ok(out);
-    }
-    let (a, b) = (cast_if(a, work)?, cast_if(b, work)?);
-    if matches!(op, BinaryOp::FloorDiv | BinaryOp::Rem) && !work.is_float() && has_zero(&b)? {
-        return Err(Error::runtime("ZeroDivisionError"));
-    }
-    let out = Tensor::empty(&shape, work)?;
-    let (ad, bd) = (a.data(), b.data());
-    let (al, bl) = (ad.layout.expand(&shape)?, bd.layout.expand(&shape)?);
-    let (ap, bp, op_) = (
-        ad.storage.cpu_ptr(),
-        bd.storage.cpu_ptr(),
-        out.storage().cpu_ptr(),
-    );
-    with_num_dtype!(
-        work,
-        T,
-        {
-            let (ap, bp, o) = (ap as *const T, bp as *const T, op_ as *mut T);
-            // SAFETY: layouts expanded to `shape` over their own storages; out is fresh.
-            unsafe {
-                match op {
-                    BinaryOp::Add => map2(ap, &al, bp, &bl, o, <T as Num>::add),
-                    BinaryOp::Sub => map2(ap, &al, bp, &bl, o, <T as Num>::sub),
-                    BinaryOp::Mul => map2(ap, &al, bp, &bl, o, <T as Num>::mul),
-                    BinaryOp::Div => map2(ap, &al, bp, &bl, o, <T as Num>::div),
-                    BinaryOp::FloorDiv => map2(ap, &al, bp, &bl, o, <T as Num>::floor_div),
-                    BinaryOp::Rem => map2(ap, &al, bp, &bl, o, <T as Num>::rem),
-                    BinaryOp::Pow => map2(ap, &al, bp, &bl, o, <T as Num>::pow),
-                    BinaryOp::Maximum => map2(ap, &al, bp, &bl, o, <T as Num>::maximum),
-                    BinaryOp::Minimum => map2(ap, &al, bp, &bl, o, <T as Num>::minimum),
-                }
-            }
-        },
-        unreachable!("bool arithmetic runs in uint8")
-    );
-    if dtype == DType::Bool {
-        return materialize(&out, DType::Bool);
-    }
-    Ok(out)
-}
-
-/// Vectorised fast path for f32/f64 add/sub/mul/div/maximum/minimum when both inputs already
-/// have the compute dtype and are either contiguous with the output shape or a single element
-/// (a 0-d scalar operand). Returns `None` when the generic strided loop must run instead.
-fn binary_simd(
-    op: BinaryOp,
-    a: &Tensor,
-    b: &Tensor,
-    shape: &[usize],
-    work: DType,
-) -> Result<Option<Tensor>> {
-    use crate::cpu::simd::{self, BinaryOp as S};
-    use crate::cpu::threads::{parallel_for, SendPtr, GRAIN};
-    if !matches!(work, DType::F32 | DType::F64) || a.dtype() != work || b.dtype() != work {
-        return Ok(None);
-    }
-    let sop = match op {
-        BinaryOp::Add => S::Add,
-        BinaryOp::Sub => S::Sub,
-        BinaryOp::Mul => S::Mul,
-        BinaryOp::Div => S::Div,
-        BinaryOp::Maximum => S::Maximum,
-        BinaryOp::Minimum => S::Minimum,
-        _ => return Ok(None),
-    };
-    let (ad, bd) = (a.data(), b.data());
-    let (al, bl) = (&ad.layout, &bd.layout);
-    let full = |l: &crate::layout::Layout| l.shape.as_slice() == shape && l.is_contiguous();
-    // 0: both full, 1: scalar rhs, 2: scalar lhs.
-    let kind = if full(al) && full(bl) {
-        0
-    } else if full(al) && bl.numel() == 1 {
-        1
-    } else if al.numel() == 1 && full(bl) {
-        2
-    } else {
-        return Ok(None);
-    };
-    let out = Tensor::empty(shape, work)?;
-    let n: usize = shape.iter().product();
-    let (oa, ob) = (al.offset, bl.offset);
-    let (pa, pb) = (SendPtr(ad.storage.cpu_ptr()), SendPtr(bd.storage.cpu_ptr()));
-    let po = SendPtr(out.storage().cpu_ptr());
-    // SAFETY: full operands are contiguous runs of n elements from their offsets, a one-element
-    // operand has its element at its offset; out is fresh; chunks write disjoint ranges.
-    parallel_for(n, GRAIN, |s, e| unsafe {
-        let (pa, pb, po) = (pa, pb, po);
-        let m = e - s;
-        if work == DType::F32 {
-            let (a, b, o) = (pa.0 as *const f32, pb.0 as *const f32, po.0 as *mut f32);
-            match kind {
-                0 => simd::binary_f32(sop, a.add(oa + s), b.add(ob + s), o.add(s), m),
-                1 => simd::binary_scalar_rhs_f32(sop, a.add(oa + s), *b.add(ob), o.add(s), m),
-                _ => simd::binary_scalar_lhs_f32(sop, *a.add(oa), b.add(ob + s), o.add(s), m),
-            }
-        } else {
-            let (a, b, o) = (pa.0 as *const f64, pb.0 as *const f64, po.0 as *mut f64);
-            match kind {
-                0 => simd::binary_f64(sop, a.add(oa + s), b.add(ob + s), o.add(s), m),
-                1 => simd::binary_scalar_rhs_f64(sop, a.add(oa + s), *b.add(ob), o.add(s), m),
-                _ => simd::binary_scalar_lhs_f64(sop, *a.add(oa), b.add(ob + s), o.add(s), m),
-            }
-        }
-    });
-    Ok(Some(out))
-}
-
-fn has_zero(t: &Tensor) -> Result<bool> {
-    let z = cmp_kernel(CmpOp::Eq, t, &scalar_tensor(Scalar::Int(0), t.dtype())?)?;
-    Ok(z.to_vec::<bool>()?.into_iter().any(|v| v))
+    crate::cpu::elementwise::binary(op, a, b, &shape, dtype)
 }
 
 /// Gradient `g` of a broadcast result, summed back to `like`'s shape and cast to its dtype.
@@ -392,38 +266,13 @@ pub fn add_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
 }
 
 /// Comparison kernel: bool output, inputs promoted first.
-// The generic `x < y` closures are also instantiated for bool, where clippy prefers `!x & y`.
-#[allow(clippy::bool_comparison)]
 pub(crate) fn cmp_kernel(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if let Some(out) = crate::kernels::compare(op, a, b)? {
         return Ok(out);
     }
     let dtype = result_type2(a, b);
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
-    let (a, b) = (cast_if(a, dtype)?, cast_if(b, dtype)?);
-    let out = Tensor::empty(&shape, DType::Bool)?;
-    let (ad, bd) = (a.data(), b.data());
-    let (al, bl) = (ad.layout.expand(&shape)?, bd.layout.expand(&shape)?);
-    let (ap, bp, o) = (
-        ad.storage.cpu_ptr(),
-        bd.storage.cpu_ptr(),
-        out.storage().cpu_ptr() as *mut bool,
-    );
-    with_dtype!(dtype, T, {
-        let (ap, bp) = (ap as *const T, bp as *const T);
-        // SAFETY: as in binary_kernel.
-        unsafe {
-            match op {
-                CmpOp::Eq => map2(ap, &al, bp, &bl, o, |x: T, y: T| x == y),
-                CmpOp::Ne => map2(ap, &al, bp, &bl, o, |x: T, y: T| x != y),
-                CmpOp::Lt => map2(ap, &al, bp, &bl, o, |x: T, y: T| x < y),
-                CmpOp::Le => map2(ap, &al, bp, &bl, o, |x: T, y: T| x <= y),
-                CmpOp::Gt => map2(ap, &al, bp, &bl, o, |x: T, y: T| x > y),
-                CmpOp::Ge => map2(ap, &al, bp, &bl, o, |x: T, y: T| x >= y),
-            }
-        }
-    });
-    Ok(out)
+    crate::cpu::elementwise::compare(op, a, b, &shape, dtype)
 }
 
 /// `a == b` etc. Never differentiable.
@@ -442,22 +291,5 @@ pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
-    let (a, b) = (cast_if(a, DType::Bool)?, cast_if(b, DType::Bool)?);
-    let out = Tensor::empty(&shape, DType::Bool)?;
-    let (ad, bd) = (a.data(), b.data());
-    let (al, bl) = (ad.layout.expand(&shape)?, bd.layout.expand(&shape)?);
-    let (ap, bp) = (
-        ad.storage.cpu_ptr() as *const bool,
-        bd.storage.cpu_ptr() as *const bool,
-    );
-    let o = out.storage().cpu_ptr() as *mut bool;
-    // SAFETY: as in binary_kernel.
-    unsafe {
-        match op {
-            LogicOp::And => map2(ap, &al, bp, &bl, o, |x, y| x && y),
-            LogicOp::Or => map2(ap, &al, bp, &bl, o, |x, y| x || y),
-            LogicOp::Xor => map2(ap, &al, bp, &bl, o, |x, y| x != y),
-        }
-    }
-    Ok(out)
+    crate::cpu::elementwise::logical(op, a, b, &shape)
 }

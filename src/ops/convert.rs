@@ -1,29 +1,17 @@
 //! Dtype conversion, contiguous copies and raw copies between layouts.
 
 use crate::autograd::record;
-use crate::cpu::loops;
-use crate::dtype::{DType, Element};
+pub(crate) use crate::cpu::convert::cast;
+use crate::dtype::DType;
 use crate::error::Result;
-use crate::layout::Layout;
 use crate::tensor::Tensor;
-use crate::with_dtype;
 
 /// Copy `src` (any layout, any dtype) into a fresh contiguous tensor of `dtype`. No autograd.
 pub(crate) fn materialize(src: &Tensor, dtype: DType) -> Result<Tensor> {
     if let Some(out) = crate::kernels::materialize(src, dtype)? {
         return Ok(out);
     }
-    let d = src.data();
-    let out = Tensor::empty(&d.layout.shape, dtype)?;
-    let op = out.storage().cpu_ptr();
-    let ip = d.storage.cpu_ptr();
-    with_dtype!(d.storage.dtype(), S, {
-        with_dtype!(dtype, D, {
-            // SAFETY: layouts are valid over their storages; out is fresh and contiguous.
-            unsafe { loops::map1(ip as *const S, &d.layout, op as *mut D, cast::<S, D>) }
-        })
-    });
-    Ok(out)
+    crate::cpu::convert::cast_copy(src, dtype)
 }
 
 /// `t` itself when contiguous, else a contiguous copy (no autograd).
@@ -33,23 +21,6 @@ pub(crate) fn contiguous_raw(t: &Tensor) -> Result<Tensor> {
         Ok(t.clone())
     } else {
         materialize(t, t.dtype())
-    }
-}
-
-/// Element conversion with PyTorch's rules (float->int truncates; to bool is `!= 0`).
-#[inline(always)]
-pub(crate) fn cast<S: Element, D: Element>(v: S) -> D {
-    if D::DTYPE == DType::Bool {
-        return D::from_f64(if v.to_f64() != 0.0 || v.to_f64().is_nan() {
-            1.0
-        } else {
-            0.0
-        });
-    }
-    if S::DTYPE.is_float() {
-        D::from_f64(v.to_f64())
-    } else {
-        D::from_i64(v.to_i64())
     }
 }
 
@@ -122,45 +93,7 @@ pub(crate) fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
         dst.bump_version();
         return Ok(());
     }
-    let dd = dst.data();
-    let sl = src.layout().expand(&dd.layout.shape)?;
-    let sd = src.data();
-    // If src and dst overlap, go through a temporary.
-    let src_tmp;
-    let (sp, sl) = if std::sync::Arc::ptr_eq(&sd.storage, &dd.storage) {
-        src_tmp = materialize(&src.with_layout(sl.clone()), src.dtype())?;
-        (
-            src_tmp.storage().cpu_ptr(),
-            Layout::contiguous(&dd.layout.shape),
-        )
-    } else {
-        (sd.storage.cpu_ptr(), sl)
-    };
-    let dp = dd.storage.cpu_ptr();
-    with_dtype!(sd.storage.dtype(), S, {
-        with_dtype!(dd.storage.dtype(), D, {
-            if dd.layout.is_contiguous() {
-                // SAFETY: dst is contiguous from its offset; src offsets come from a valid layout.
-                unsafe {
-                    loops::map1(
-                        sp as *const S,
-                        &sl,
-                        (dp as *mut D).add(dd.layout.offset),
-                        cast::<S, D>,
-                    )
-                }
-            } else {
-                let order = crate::cpu::loops::offsets(&sl);
-                let sp = crate::cpu::threads::SendPtr(sp as *mut S);
-                // SAFETY: offsets are from valid layouts over their storages.
-                unsafe {
-                    loops::update(dp as *mut D, &dd.layout, move |i, _| {
-                        cast::<S, D>(*{ sp }.0.add(order[i]))
-                    })
-                }
-            }
-        })
-    });
-    dd.storage.bump_version();
+    crate::cpu::convert::copy_into(dst, src)?;
+    dst.bump_version();
     Ok(())
 }

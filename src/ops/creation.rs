@@ -24,15 +24,7 @@ pub(crate) fn fill_raw(t: &Tensor, value: Scalar) -> Result<()> {
     if crate::kernels::fill(t, value)? {
         return Ok(());
     }
-    let d = t.data();
-    with_dtype!(d.storage.dtype(), T, {
-        let v: T = value.cast::<T>();
-        // SAFETY: valid layout over its storage.
-        unsafe {
-            crate::cpu::loops::update(d.storage.cpu_ptr() as *mut T, &d.layout, move |_, _| v)
-        }
-    });
-    Ok(())
+    crate::cpu::fill::fill(t, value)
 }
 
 /// Ones of `t`'s shape and dtype on `t`'s device.

@@ -1,88 +1,15 @@
-//! Matrix products (`matmul` and its special cases, `linear`). Float products run on the blocked
-//! GEMM in `cpu::gemm` with the operands' own strides, so transposed and broadcast (stride 0)
-//! operands are never copied; integer products use a plain loop.
+//! Matrix products (`matmul` and its special cases, `linear`): shape rules, PyTorch's error
+//! messages and the backward rule. The products themselves run in `cpu::matmul` (blocked GEMM
+//! over the operands' own strides) or on the device.
 
 use super::{add, expand, reshape, squeeze, transpose, unsqueeze};
 use crate::autograd::{record, SavedTensor};
-use crate::cpu::threads::{parallel_for, pool, SendPtr};
-use crate::dtype::{DType, Element};
+// Float element types with a GEMM kernel: the conv and pool kernels name it from here.
+pub(crate) use crate::cpu::matmul::GemmFloat;
+use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::layout::Layout;
 use crate::shape::{broadcast_shapes, Shape};
 use crate::tensor::Tensor;
-
-/// Float element types with a GEMM kernel; shared by the conv and pool kernels.
-pub(crate) trait GemmFloat:
-    Element
-    + Copy
-    + Send
-    + Sync
-    + PartialOrd
-    + std::ops::Add<Output = Self>
-    + std::ops::Mul<Output = Self>
-    + std::ops::AddAssign
-    + 'static
-{
-    const ZERO: Self;
-    const ONE: Self;
-    const NEG_INF: Self;
-    /// `C = alpha*A·B + beta*C` with element strides; see `cpu::gemm::sgemm`.
-    ///
-    /// # Safety
-    /// Same contract as `sgemm`.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm(
-        m: usize,
-        n: usize,
-        k: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
-    fn nan(self) -> bool;
-}
-
-macro_rules! impl_gemm_float {
-    ($t:ty, $f:path) => {
-        impl GemmFloat for $t {
-            const ZERO: Self = 0.0;
-            const ONE: Self = 1.0;
-            const NEG_INF: Self = <$t>::NEG_INFINITY;
-            unsafe fn gemm(
-                m: usize,
-                n: usize,
-                k: usize,
-                alpha: Self,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                beta: Self,
-                c: *mut Self,
-                rsc: isize,
-                csc: isize,
-            ) {
-                // SAFETY: forwarded contract.
-                unsafe { $f(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
-            }
-            fn nan(self) -> bool {
-                self.is_nan()
-            }
-        }
-    };
-}
-impl_gemm_float!(f32, crate::cpu::gemm::sgemm);
-impl_gemm_float!(f64, crate::cpu::gemm::dgemm);
 
 /// PyTorch's lower-case dtype names used by matmul errors ("float != double").
 fn lower_name(d: DType) -> &'static str {
@@ -96,97 +23,6 @@ fn lower_name(d: DType) -> &'static str {
     }
 }
 
-/// Storage offsets of every matrix in the batch dims (all but the last two) of `l`.
-fn batch_offsets(l: &Layout) -> Vec<usize> {
-    let nd = l.ndim();
-    let bl = Layout {
-        shape: l.shape[..nd - 2].into(),
-        strides: l.strides[..nd - 2].into(),
-        offset: l.offset,
-    };
-    let mut v = Vec::with_capacity(bl.numel());
-    bl.for_each_offset(|o| v.push(o));
-    v
-}
-
-/// Batched float product over layouts whose batch dims are equal (broadcast dims have stride 0).
-fn bmm_float<T: GemmFloat>(a: &Tensor, b: &Tensor, out: &Tensor) {
-    let (da, db) = (a.data(), b.data());
-    let (la, lb) = (&da.layout, &db.layout);
-    let nd = la.ndim();
-    let (m, k, n) = (la.shape[nd - 2], la.shape[nd - 1], lb.shape[nd - 1]);
-    let oa = batch_offsets(la);
-    let ob = batch_offsets(lb);
-    let (rsa, csa) = (la.strides[nd - 2], la.strides[nd - 1]);
-    let (rsb, csb) = (lb.strides[nd - 2], lb.strides[nd - 1]);
-    let pa = SendPtr(da.storage.cpu_ptr() as *mut T);
-    let pb = SendPtr(db.storage.cpu_ptr() as *mut T);
-    let pc = SendPtr(out.storage().cpu_ptr() as *mut T);
-    let nb = oa.len();
-    let run = |i: usize| {
-        let (pa, pb, pc) = (&pa, &pb, &pc);
-        // SAFETY: offsets and strides come from valid layouts; out is fresh, contiguous and
-        // distinct per batch entry.
-        unsafe {
-            T::gemm(
-                m,
-                n,
-                k,
-                T::ONE,
-                (pa.0 as *const T).add(oa[i]),
-                rsa,
-                csa,
-                (pb.0 as *const T).add(ob[i]),
-                rsb,
-                csb,
-                T::ZERO,
-                pc.0.add(i * m * n),
-                n as isize,
-                1,
-            )
-        }
-    };
-    if nb > 1 && m * n * k < 64 * 64 * 64 {
-        // Many small products: spread the batch over threads instead of inside each GEMM.
-        parallel_for(nb, (1 << 16) / (m * n * k + 1) + 1, |s, e| {
-            (s..e).for_each(run)
-        });
-    } else {
-        pool().install(|| (0..nb).for_each(run));
-    }
-}
-
-/// Batched integer product (wrapping arithmetic, like PyTorch).
-fn bmm_int<T: Element>(a: &Tensor, b: &Tensor, out: &Tensor) {
-    let (da, db) = (a.data(), b.data());
-    let (la, lb) = (&da.layout, &db.layout);
-    let nd = la.ndim();
-    let (m, k, n) = (la.shape[nd - 2], la.shape[nd - 1], lb.shape[nd - 1]);
-    let oa = batch_offsets(la);
-    let ob = batch_offsets(lb);
-    let (rsa, csa) = (la.strides[nd - 2], la.strides[nd - 1]);
-    let (rsb, csb) = (lb.strides[nd - 2], lb.strides[nd - 1]);
-    let pa = da.storage.cpu_ptr() as *const T;
-    let pb = db.storage.cpu_ptr() as *const T;
-    let pc = out.storage().cpu_ptr() as *mut T;
-    for (bi, (&o1, &o2)) in oa.iter().zip(&ob).enumerate() {
-        for i in 0..m {
-            for j in 0..n {
-                let mut acc = 0i64;
-                for p in 0..k {
-                    let ia = o1 as isize + i as isize * rsa + p as isize * csa;
-                    let ib = o2 as isize + p as isize * rsb + j as isize * csb;
-                    // SAFETY: indices lie inside the operands' layouts.
-                    let (x, y) = unsafe { (*pa.offset(ia), *pb.offset(ib)) };
-                    acc = acc.wrapping_add(x.to_i64().wrapping_mul(y.to_i64()));
-                }
-                // SAFETY: out is contiguous with nb*m*n elements.
-                unsafe { *pc.add(bi * m * n + i * n + j) = T::from_i64(acc) };
-            }
-        }
-    }
-}
-
 /// Product of `[..., m, k]` and `[..., k, n]` with identical batch dims (possibly stride-0
 /// views). Records its own backward; broadcasting is undone by the `expand` views around it.
 fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -195,7 +31,7 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     shape[nd - 1] = b.shape()[nd - 1];
     let out = match crate::kernels::bmm(a, b)? {
         Some(out) => out,
-        None => bmm_cpu(a, b, &shape)?,
+        None => crate::cpu::matmul::bmm(a, b, &shape)?,
     };
     let name = if nd == 2 {
         "MmBackward0"
@@ -219,24 +55,6 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         };
         Ok(vec![ga, gb])
     });
-    Ok(out)
-}
-
-/// The CPU kernels of `bmm_core`.
-fn bmm_cpu(a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    let out = Tensor::empty(shape, a.dtype())?;
-    match a.dtype() {
-        DType::F32 => bmm_float::<f32>(a, b, &out),
-        DType::F64 => bmm_float::<f64>(a, b, &out),
-        DType::I64 => bmm_int::<i64>(a, b, &out),
-        DType::I32 => bmm_int::<i32>(a, b, &out),
-        DType::U8 => bmm_int::<u8>(a, b, &out),
-        DType::Bool => {
-            return Err(Error::not_implemented(
-                "\"addmm_impl_cpu_\" not implemented for 'Bool'",
-            ))
-        }
-    }
     Ok(out)
 }
 

@@ -4,14 +4,10 @@
 
 use super::{compare_scalar, materialize, mul, scalar_tensor, where_, CmpOp, Scalar};
 use crate::autograd::{is_grad_enabled, record, SavedTensor};
-use crate::cpu::loops::map1;
-use crate::cpu::num::Num;
 pub use crate::cpu::simd::UnaryOp;
-use crate::cpu::threads::{parallel_for, SendPtr, GRAIN};
 use crate::dtype::{default_float, DType};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-use crate::with_num_dtype;
 
 /// The PyTorch grad_fn name for each op.
 fn node_name(op: UnaryOp) -> &'static str {
@@ -64,54 +60,16 @@ fn integer_closed(op: UnaryOp) -> bool {
     )
 }
 
-fn int_apply<T: Num>(op: UnaryOp, x: T) -> T {
-    use UnaryOp::*;
-    match op {
-        Neg => T::neg(x),
-        Abs => T::abs(x),
-        Sign => {
-            if x > T::zero() {
-                T::one()
-            } else if x < T::zero() {
-                T::neg(T::one())
-            } else {
-                T::zero()
-            }
-        }
-        Square => T::mul(x, x),
-        Relu => T::maximum(x, T::zero()),
-        Clamp(lo, hi) => {
-            let v = x.to_f64().max(lo).min(hi);
-            T::from_f64(v)
-        }
-        _ => x,
-    }
-}
-
 /// Forward kernel only.
 pub(crate) fn unary_kernel(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     if let Some(out) = crate::kernels::unary(op, x)? {
         return Ok(out);
     }
     let dt = x.dtype();
-    if !dt.is_float() {
-        if integer_closed(op) && dt != DType::Bool {
-            let d = x.data();
-            let out = Tensor::empty(&d.layout.shape, dt)?;
-            let (ip, op_) = (d.storage.cpu_ptr(), out.storage().cpu_ptr());
-            with_num_dtype!(
-                dt,
-                T,
-                // SAFETY: valid layout over its storage; fresh output.
-                unsafe {
-                    map1(ip as *const T, &d.layout, op_ as *mut T, move |v: T| {
-                        int_apply(op, v)
-                    })
-                },
-                unreachable!()
-            );
-            return Ok(out);
-        }
+    // Float ops, and integer ops closed over integers, run in the input dtype; anything else
+    // (and every op on bool) computes in the default float dtype.
+    let keeps_dtype = dt.is_float() || integer_closed(op) && dt != DType::Bool;
+    if !keeps_dtype {
         if op == UnaryOp::Neg && dt == DType::Bool {
             return Err(Error::runtime(
                 "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.",
@@ -119,36 +77,7 @@ pub(crate) fn unary_kernel(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         }
         return unary_kernel(op, &materialize(x, default_float())?);
     }
-    let src = if x.is_contiguous() {
-        x.clone()
-    } else {
-        materialize(x, dt)?
-    };
-    let d = src.data();
-    let n = d.layout.numel();
-    let out = Tensor::empty(&d.layout.shape, dt)?;
-    let off = d.layout.offset;
-    let ip = SendPtr(d.storage.cpu_ptr());
-    let op_ = SendPtr(out.storage().cpu_ptr());
-    // SAFETY: contiguous input of n elements from `off`; fresh output; chunks are disjoint.
-    parallel_for(n, GRAIN, |a, b| unsafe {
-        let (ip, op_) = (ip, op_);
-        match dt {
-            DType::F32 => crate::cpu::simd::unary_f32(
-                op,
-                (ip.0 as *const f32).add(off + a),
-                (op_.0 as *mut f32).add(a),
-                b - a,
-            ),
-            _ => crate::cpu::simd::unary_f64(
-                op,
-                (ip.0 as *const f64).add(off + a),
-                (op_.0 as *mut f64).add(a),
-                b - a,
-            ),
-        }
-    });
-    Ok(out)
+    crate::cpu::elementwise::unary(op, x)
 }
 
 /// A unary op with autograd.
