@@ -334,7 +334,7 @@ def main(argv=None):
         for lib in cols:
             try:
                 fn = factory(lib, mods[lib], np)
-                cell[lib] = measure(fn, repeat, min_time, lambda: _sync(lib))
+                cell[lib] = measure(fn, repeat, min_time, lambda lib=lib: _sync(lib))
             except Skip:
                 cell[lib] = None
             except Exception as e:  # noqa: BLE001 - report and keep going

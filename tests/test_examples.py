@@ -138,3 +138,19 @@ def test_best_practices_checkpoint_resume(tmp_path):
     assert "resumed from" in out2 and "epoch 2:" in out2 and "epoch 1:" not in out2
     assert 0.0 <= metric(out1, "final test accuracy") <= 1.0
     assert rustgrad.load(ckpt)["epoch"] == 2
+
+
+@needs_nn_optim
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="dataset-fashion-mnist is not installed")
+@pytest.mark.parametrize("name,limit", [("mlp.py", "3000"), ("cnn.py", "3000")])
+def test_examples_train_on_wgpu_like_on_the_cpu(name, limit):
+    if not rustgrad.wgpu.is_available():
+        if os.environ.get("RUSTGRAD_REQUIRE_WGPU") == "1":
+            pytest.fail("RUSTGRAD_REQUIRE_WGPU=1 but rustgrad.wgpu.is_available() is False")
+        pytest.skip("no wgpu adapter")
+    common = ("--epochs", "1", "--limit", limit, "--test-limit", "500", "--batch-size", "32", "--lr", "0.05")
+    acc = {d: metric(run_example(name, *common, "--device", d, timeout=900), "final test accuracy")
+           for d in ("cpu", "wgpu")}
+    # Same data order and initial weights; only the dropout streams differ between the devices.
+    assert acc["wgpu"] > 0.6, acc
+    assert abs(acc["wgpu"] - acc["cpu"]) < 0.08, acc

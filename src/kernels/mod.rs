@@ -62,9 +62,9 @@ pub fn mixed(a: Device, b: Device) -> Error {
 /// The error for an op with no kernel on `device`, in the shape of PyTorch's MPS message.
 pub fn not_implemented(op: &str, device: Device) -> Error {
     Error::not_implemented(format!(
-        "The operator 'aten::{op}' is not currently implemented for the {} device. Move the \
-         tensors to the CPU with .cpu() for this op (rustgrad's wgpu backend covers elementwise \
-         float32 math, comparisons, where, copies, sum/mean/amax/amin and matmul so far).",
+        "The operator 'aten::{op}' is not currently implemented for the {} device. As a \
+         temporary fix, set the environment variable `RUSTGRAD_WGPU_FALLBACK=1` to use the CPU \
+         as a fallback for this op, or move the tensors to the CPU with .cpu().",
         device.kind()
     ))
 }

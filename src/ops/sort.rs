@@ -17,7 +17,6 @@ use crate::shape::{wrap_dim, Shape};
 use crate::tensor::Tensor;
 use std::cmp::Ordering;
 
-
 /// `x` with `dim` moved last and made contiguous (in `dtype`): `(rows tensor, rows, n)`.
 pub(crate) fn rows_along(x: &Tensor, dim: usize, dtype: DType) -> Result<(Tensor, usize, usize)> {
     rows_for(x, &[dim], dtype)

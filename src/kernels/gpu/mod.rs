@@ -18,9 +18,9 @@ use crate::wgpu::{self as w, kernels as k, GpuBuffer, GpuView};
 use std::sync::Arc;
 
 pub mod index;
-pub mod scan;
 pub(super) mod optim;
 pub(super) mod reduce;
+pub mod scan;
 pub(super) mod softmax;
 
 const DEV: Device = Device::Wgpu(0);
