@@ -169,8 +169,8 @@ class RNNBase(Module):
         nd = 2 if self.bidirectional else 1
         expected_h = (self.num_layers * nd, batch, self.hidden_size)
         if hx is None:
-            h0 = rustgrad.zeros(*expected_h, dtype=input.dtype)
-            c0 = rustgrad.zeros(*expected_h, dtype=input.dtype) if is_lstm else None
+            h0 = rustgrad.zeros(*expected_h, dtype=input.dtype, device=input.device)
+            c0 = rustgrad.zeros(*expected_h, dtype=input.dtype, device=input.device) if is_lstm else None
         else:
             if is_lstm:
                 h0, c0 = hx
@@ -288,7 +288,7 @@ class RNNCellBase(Module):
         if not batched:
             input = input.unsqueeze(0)
         if hx is None:
-            z = rustgrad.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
+            z = rustgrad.zeros(input.shape[0], self.hidden_size, dtype=input.dtype, device=input.device)
             hx = (z, z) if n_states == 2 else z
         elif not batched:
             hx = tuple(h.unsqueeze(0) for h in hx) if n_states == 2 else hx.unsqueeze(0)
