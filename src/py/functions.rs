@@ -105,8 +105,22 @@ fn device_full(
     let Some(t) = crate::kernels::zeros_on(shape, dtype, d)? else {
         return Ok(None);
     };
-    crate::kernels::fill(&t, value)?;
-    Ok(Some(t))
+    // Zeros are the cleared buffer itself. Another value is one fill kernel; a tensor too large
+    // for the adapter's storage-binding limit (which fill does not chunk yet) is filled on the
+    // host and uploaded instead, as before device fills existed.
+    let zero = matches!(value, Scalar::Int(0) | Scalar::Bool(false))
+        || matches!(value, Scalar::Float(f) if f == 0.0 && f.is_sign_positive());
+    if zero {
+        return Ok(Some(t));
+    }
+    match crate::kernels::fill(&t, value) {
+        Ok(_) => Ok(Some(t)),
+        Err(e) if e.msg.contains("max_storage_buffer_binding_size") => {
+            let host = ops::full(shape, value, dtype)?;
+            Ok(Some(crate::kernels::transfer::to_device(&host, d)?))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[pyfunction]
