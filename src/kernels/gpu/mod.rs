@@ -438,6 +438,8 @@ pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// float32 samples of `dist` of `shape` on the device for the draw (`seed`, `offset`).
+/// (Reached from the Python bindings only.)
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
 pub fn random(shape: &[usize], dist: k::Dist, seed: u64, offset: u64) -> Result<Tensor> {
     crate::shape::checked_numel(shape)?;
     Ok(wrap(
@@ -448,6 +450,7 @@ pub fn random(shape: &[usize], dist: k::Dist, seed: u64, offset: u64) -> Result<
 }
 
 /// Bernoulli(p) samples (0/1) in `p`'s dtype and shape, drawn on the device.
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
 pub fn bernoulli(p: &Tensor, seed: u64, offset: u64) -> Result<Tensor> {
     let dtype = p.dtype();
     let probs = operand("bernoulli", p, DType::F32)?;
