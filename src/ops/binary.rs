@@ -1,43 +1,13 @@
 //! Binary elementwise ops with broadcasting and type promotion: arithmetic, comparisons,
 //! logical ops. Python scalars on either side become 0-d tensors after promotion is decided.
 
-use super::{operand, result_type2, Scalar};
+use super::{operand, result_type2, BinaryOp, CmpOp, LogicOp, Scalar};
 use crate::autograd::{record, SavedTensor};
 use crate::dtype::{result_type, DType};
 use crate::error::{Error, Result};
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
 use crate::with_dtype;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    FloorDiv,
-    Rem,
-    Pow,
-    Maximum,
-    Minimum,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogicOp {
-    And,
-    Or,
-    Xor,
-}
 
 /// A 0-d tensor holding `s` converted to `dtype`.
 pub fn scalar_tensor(s: Scalar, dtype: DType) -> Result<Tensor> {

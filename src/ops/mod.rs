@@ -9,6 +9,7 @@ mod creation;
 mod index;
 mod inplace;
 mod join;
+mod kinds;
 mod matmul;
 mod movement;
 pub mod optim;
@@ -30,6 +31,7 @@ pub use index::*;
 pub use inplace::*;
 #[allow(unused_imports)]
 pub use join::*;
+pub use kinds::{BinaryOp, CmpOp, LogicOp, UnaryOp};
 #[allow(unused_imports)]
 pub use matmul::*;
 pub use movement::*;

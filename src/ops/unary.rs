@@ -2,9 +2,9 @@
 //! contiguous chunks on the thread pool; integer inputs keep their dtype for ops that are closed
 //! over integers (neg, abs, sign, square, clamp, rounding) and are promoted to float otherwise.
 
+pub use super::kinds::UnaryOp;
 use super::{compare_scalar, materialize, mul, scalar_tensor, where_, CmpOp, Scalar};
 use crate::autograd::{is_grad_enabled, record, SavedTensor};
-pub use crate::cpu::simd::UnaryOp;
 use crate::dtype::{default_float, DType};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;

@@ -6,11 +6,10 @@
 //! Execution is asynchronous: kernel functions record into one command encoder and return;
 //! [`read`] and [`synchronize`] are the sync points that submit and wait.
 //!
-//! Op enums: [`ops`] defines its own `UnaryOp`/`BinaryOp`/`CompareOp`/`ReduceOp` (names only, the
-//! WGSL bodies are in `shaders/ops.txt`). `cpu::simd::ops` has parameterised `UnaryOp`/`BinaryOp`
-//! for the CPU kernels; once the seam exists, one device-neutral list (e.g. `crate::ops::OpKind`)
-//! should replace both, with `name()` keyed into `ops.txt` and scalar parameters passed as kernel
-//! scalars (the parameters buffer has 8 scalar words for that).
+//! Op enums: [`ops`] lists the device's kernels by name (the WGSL bodies are in
+//! `shaders/ops.txt`); the ops themselves are the device-neutral enums of `crate::ops`
+//! (`ops/kinds.rs`), which the seam (`kernels::gpu`) maps onto this list, passing scalar
+//! parameters as kernel scalars.
 
 mod buffer;
 mod context;

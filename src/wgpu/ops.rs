@@ -1,6 +1,6 @@
 //! The op lists of the wgpu kernels. Each op's WGSL body lives in `shaders/ops.txt` under
-//! `name()`; these enums only name them. (They mirror `cpu::simd::ops`; see `mod.rs` for how the
-//! two should become one device-neutral list.)
+//! `name()`; these enums only name them. They are the device's kernel list: the shared,
+//! device-neutral op enums (`ops::kinds`) are mapped onto them in `kernels::gpu`.
 
 macro_rules! op_enum {
     ($(#[$m:meta])* $name:ident, $family:literal { $($(#[$vm:meta])* $var:ident => $s:literal),* $(,)? }) => {
