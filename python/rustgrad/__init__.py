@@ -41,6 +41,7 @@ from rustgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_ena
 from rustgrad import autograd, cuda, backends, wgpu, accelerator  # noqa: E402,F401
 from rustgrad import nn, optim, utils, vision  # noqa: E402,F401
 from rustgrad._printing import set_printoptions  # noqa: E402,F401
+from rustgrad._config import show_config  # noqa: E402,F401
 from rustgrad._random import manual_seed, seed, initial_seed, Generator, default_generator  # noqa: E402,F401
 from rustgrad._random import rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal, bernoulli, multinomial  # noqa: E402,F401
 
