@@ -17,7 +17,9 @@ fn cpu_features() -> Vec<&'static str> {
                 }
             )*};
         }
-        probe!("sse4.2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512vl", "avx512bw", "avx512dq");
+        probe!(
+            "sse4.2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512vl", "avx512bw", "avx512dq"
+        );
     }
     #[cfg(target_arch = "aarch64")]
     {
@@ -32,7 +34,14 @@ fn cpu_features() -> Vec<&'static str> {
 fn _build_info(py: Python<'_>) -> PyResult<Py<PyDict>> {
     let d = PyDict::new(py);
     d.set_item("version", env!("CARGO_PKG_VERSION"))?;
-    d.set_item("profile", if cfg!(debug_assertions) { "debug" } else { "release" })?;
+    d.set_item(
+        "profile",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+    )?;
     d.set_item("arch", std::env::consts::ARCH)?;
     d.set_item("os", std::env::consts::OS)?;
     d.set_item("wgpu_compiled", cfg!(feature = "wgpu"))?;
