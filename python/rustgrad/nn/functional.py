@@ -256,41 +256,82 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return _inplace_result(input, out, inplace)
 
 
-def _feature_dropout(input, p, training, inplace, batched_dim):
+def _feature_dropout(input, p, training, inplace):
+    """PyTorch's ``feature_dropout``: one keep/drop draw per (dim 0, dim 1) pair.
+
+    The mask has shape ``input.shape[:2] + (1,) * (dim - 2)``, so on a 2-D input every element
+    gets its own draw (what torch 2.x does for ``Dropout2d`` on 2-D input).
+    """
     _check_p(p)
     if not training or p == 0.0:
         return input
-    batched = input.dim() == batched_dim
-    shape = list(input.shape[: (2 if batched else 1)]) + [1] * (input.dim() - (2 if batched else 1))
     if p == 1.0:
-        out = input * 0.0
-    else:
-        out = input * (_keep_mask(tuple(shape), p, input) * (1.0 / (1.0 - p)))
+        return _inplace_result(input, input * 0.0, inplace)
+    if input.dim() < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
+    out = input * (_keep_mask(shape, p, input) * (1.0 / (1.0 - p)))
     return _inplace_result(input, out, inplace)
 
 
+def _unbatched_feature_dropout(input, p, training, inplace, batched_dim):
+    """Feature dropout where inputs of fewer than ``batched_dim`` dims get a batch dim of 1."""
+    if input.dim() == batched_dim or not training or p == 0.0:
+        return _feature_dropout(input, p, training, inplace)
+    return _inplace_result(input, _feature_dropout(input.unsqueeze(0), p, training, False).squeeze(0), inplace)
+
+
+def _feature_dim_warning(name, got, spatial, ok):
+    warnings.warn(
+        f"{name}: Received a {got}-D input to {name}, which is deprecated and will result in an error in a "
+        "future release. To retain the behavior and silence this warning, please use dropout instead. "
+        f"Note that {name} exists to provide channel-wise dropout on inputs with {spatial} spatial dimensions, "
+        f"a channel dimension, and an optional batch dimension (i.e. {ok} inputs).",
+        stacklevel=3,
+    )
+
+
 def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, L) or (C, L) input (``torch.nn.functional.dropout1d``)."""
+    _check_p(p)
     if input.dim() not in (2, 3):
         raise RuntimeError(
             f"dropout1d: Expected 2D or 3D input, but received a {input.dim()}D input. "
             "Note that dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, "
             "a channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs)."
         )
-    return _feature_dropout(input, p, training, inplace, 3)
+    return _unbatched_feature_dropout(input, p, training, inplace, 3)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels (``torch.nn.functional.dropout2d``), with PyTorch's legacy cases.
+
+    As in PyTorch 2.x: input that is not 3-D or 4-D warns, and is dropped per (dim 0, dim 1)
+    pair (so 2-D input is dropped element-wise); 3-D input is read as (N, C, L) with a warning.
+    """
+    _check_p(p)
     if input.dim() not in (3, 4):
+        _feature_dim_warning("dropout2d", input.dim(), 2, "3D or 4D")
+    if input.dim() == 3:
         warnings.warn(
-            f"dropout2d: Received a {input.dim()}-D input to dropout2d, which is deprecated and will result in an "
-            "error in a future release.",
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior is "
+            "desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior will "
+            "change in a future release to interpret the input as one without a batch dimension, i.e. shape "
+            "(C, H, W). To maintain the 1D channel-wise dropout behavior, please switch to using dropout1d instead.",
             stacklevel=2,
         )
-    return _feature_dropout(input, p, training, inplace, 4)
+    return _feature_dropout(input, p, training, inplace)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout(input, p, training, inplace, 5)
+    """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) input (``torch.nn.functional.dropout3d``).
+
+    Other ranks warn as in PyTorch and are treated as unbatched (a batch dim of 1 is added).
+    """
+    _check_p(p)
+    if input.dim() not in (4, 5):
+        _feature_dim_warning("dropout3d", input.dim(), 3, "4D or 5D")
+    return _unbatched_feature_dropout(input, p, training, inplace, 5)
 
 
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
