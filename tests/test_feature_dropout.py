@@ -4,7 +4,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 import rustgrad as rg
 import rustgrad.nn.functional as F
 
@@ -98,8 +97,8 @@ def test_matches_torch_warnings():
     torch = pytest.importorskip("torch")
     for shape in [(4, 6), (2, 3, 4), (2, 3, 4, 4), (5,)]:
         for fn in ("dropout2d", "dropout3d"):
-            _, ours = _messages(lambda: _safe(getattr(F, fn), rg.ones(*shape)))
-            _, theirs = _messages(lambda: _safe(getattr(torch.nn.functional, fn), torch.ones(*shape)))
+            _, ours = _messages(lambda f=fn, s=shape: _safe(getattr(F, f), rg.ones(*s)))
+            _, theirs = _messages(lambda f=fn, s=shape: _safe(getattr(torch.nn.functional, f), torch.ones(*s)))
             assert ours == theirs, (fn, shape)
 
 
