@@ -997,3 +997,44 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
         dn = rustgrad.minimum(dn, ds)
     return _reduce((dp - dn + margin).clamp_min(0.0), reduction)
 
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Multi-class hinge loss (``torch.nn.functional.multi_margin_loss``).
+
+    For each sample, ``sum_{i != y} max(0, margin - x[y] + x[i]) ** p * weight[y] / C``;
+    ``input`` is (N, C) or (C,), ``target`` holds class indices, ``p`` is 1 or 2.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if input.dim() > 2 or (input.dim() == 2 and input.shape[1] == 0) or (input.dim() < 2 and input.numel() == 0):
+        raise RuntimeError(
+            f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: {list(input.shape)}"
+        )
+    if target.dtype != rustgrad.int64:
+        raise RuntimeError(f"expected scalar type Long but found {str(target.dtype).split('.')[-1].capitalize()}")
+    x = input if input.dim() == 2 else input.reshape(1, -1)
+    n, c = x.shape
+    if target.numel() != n or (input.dim() == 2 and target.dim() != 1):
+        raise RuntimeError(
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of input samples "
+            f"(batch size). Expected target size [{n}], but got {list(target.shape)}. Input has shape {list(input.shape)}."
+        )
+    if weight is not None and (weight.dim() > 1 or weight.numel() != c):
+        raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
+    y = target.reshape(-1)
+    if n and (int(y.min()) < 0 or int(y.max()) >= c):
+        raise RuntimeError("target out of range")
+    x_y = x.gather(1, y.unsqueeze(1))
+    hinge = (x - x_y + margin).clamp_min(0.0)
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * weight.to(x.dtype).index_select(0, y).unsqueeze(1)
+    # the target's own column never counts (its hinge would always be `margin`)
+    others = 1.0 - one_hot(y, c).to(x.dtype)
+    loss = (hinge * others).sum(1) / c
+    if input.dim() < 2:
+        loss = loss.reshape(target.shape)
+    return _reduce(loss, reduction)
