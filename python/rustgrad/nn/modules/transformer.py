@@ -8,7 +8,7 @@ from rustgrad.nn import functional as F
 from rustgrad.nn import init
 from rustgrad.nn.modules.container import ModuleList
 from rustgrad.nn.modules.dropout import Dropout
-from rustgrad.nn.modules.linear import Linear
+from rustgrad.nn.modules.linear import Linear, NonDynamicallyQuantizableLinear
 from rustgrad.nn.modules.module import Module
 from rustgrad.nn.modules.normalization import LayerNorm
 from rustgrad.nn.parameter import Parameter
@@ -20,12 +20,7 @@ __all__ = [
     "TransformerDecoderLayer",
     "TransformerDecoder",
     "Transformer",
-    "NonDynamicallyQuantizableLinear",
 ]
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """Same as Linear; the name matches torch's out_proj class for reprs."""
 
 
 def _neg_inf_mask(mask, dtype):
