@@ -39,7 +39,7 @@ def main():
 
     fc = torch.nn.Linear(W_target.size(0), 1)
     loss = None
-    for step in range(1, args.steps + 1):
+    for step in range(1, args.steps + 1):  # noqa: B007  (reported after the loop)
         batch_x, batch_y = get_batch()
         fc.zero_grad()
         output = F.smooth_l1_loss(fc(batch_x), batch_y)
