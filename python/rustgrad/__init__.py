@@ -30,6 +30,7 @@ int = int32
 half = None  # float16 is not supported; kept so `torch.half` attribute lookups fail clearly later
 
 from rustgrad import _tensor  # noqa: E402,F401  (adds Python-level Tensor methods)
+from rustgrad._legacy_tensor import *  # noqa: E402,F401,F403  (FloatTensor, LongTensor, ...)
 from rustgrad._creation import *  # noqa: E402,F401,F403
 from rustgrad._functional import *  # noqa: E402,F401,F403
 from rustgrad._reduce import *  # noqa: E402,F401,F403

@@ -217,6 +217,8 @@ def _type(self, dtype=None, non_blocking=False, **kw):
         return {v: k for k, v in _LEGACY.items()}[self.dtype]
     if isinstance(dtype, str):
         dtype = _LEGACY[dtype]
+    elif isinstance(dtype, type):  # a legacy type such as rustgrad.LongTensor
+        dtype = dtype.dtype
     return self._to_dtype(dtype)
 
 
