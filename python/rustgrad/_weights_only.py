@@ -214,7 +214,11 @@ def _build_dtype(pending, state):
     if len(state) == 9 and state[8] is not None:
         raise UnpicklingError("numpy.dtype: dtype metadata is not supported")
     dt = pending.dtype
-    return dt.newbyteorder(order) if order in "<>" and dt.itemsize > 1 else dt
+    if order in "<>" and dt.itemsize > 1:
+        dt = dt.newbyteorder(order)
+        if dt.isnative:  # as NumPy's own __setstate__: native order prints as plain "int16"
+            dt = dt.newbyteorder("=")
+    return dt
 
 
 def _make_array(raw, dtype, shape, fortran, what):
@@ -235,8 +239,9 @@ def _make_array(raw, dtype, shape, fortran, what):
             f"the file holds {len(raw)}"
         )
     arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    # An owned, writable copy in the same memory order and byte order NumPy itself would give.
-    return np.array(arr, dtype=dtype, order="F" if fortran else "C")
+    # An owned, writable copy in the memory order and (native) byte order that NumPy's own
+    # unpickling gives.
+    return np.array(arr, dtype=dtype.newbyteorder("="), order="F" if fortran else "C")
 
 
 def _np_reconstruct(cls, shape, dtype):
@@ -264,9 +269,21 @@ def _np_frombuffer(buf, dtype, shape, order):  # what protocol-5 array pickles u
     return _make_array(buf, dtype, shape, order == "F", "numpy _frombuffer")
 
 
+def _checked_bytes(data=b"", *rest):
+    # bytes(n) / bytearray(n) would allocate n bytes for any n the file names. Pickles call
+    # bytes() only for b"" (e.g. an empty array's data), so copy bytes-like data and nothing else.
+    if rest or not isinstance(data, (bytes, bytearray)):
+        raise UnpicklingError("bytes()/bytearray() may only copy bytes in weights_only load")
+    return bytes(data)
+
+
+def _checked_bytearray(data=b""):
+    return bytearray(_checked_bytes(data))
+
+
 def _numpy_standins():
-    """Real NumPy object (what the user allow-lists) -> our checked stand-in for calling it."""
-    out = {np.dtype: _np_dtype}
+    """Real object (what the user allow-lists) -> our checked stand-in for calling it."""
+    out = {np.dtype: _np_dtype, bytes: _checked_bytes, bytearray: _checked_bytearray}
     for modname in ("numpy._core.multiarray", "numpy.core.multiarray"):
         mod = sys.modules.get(modname)
         if mod is None:
@@ -548,6 +565,7 @@ _MISSING = object()
 
 def globals_in_pickle(data):
     """Every ``module.name`` a pickle's GLOBAL/STACK_GLOBAL opcodes name (a static scan)."""
+    import _compat_pickle
     import pickletools
 
     out = set()
@@ -555,6 +573,10 @@ def globals_in_pickle(data):
     for op, arg, _pos in pickletools.genops(data):
         if op.name == "GLOBAL":
             module, name = arg.split(" ", 1)
+            if (module, name) in _compat_pickle.NAME_MAPPING:  # Python 2 names, as the loader maps them
+                module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+            elif module in _compat_pickle.IMPORT_MAPPING:
+                module = _compat_pickle.IMPORT_MAPPING[module]
             out.add(f"{module}.{name}")
         elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
             out.add(f"{strings[-2]}.{strings[-1]}")

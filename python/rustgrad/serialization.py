@@ -855,6 +855,8 @@ def _open_archive(fh, source):
 
 
 def _load_fileobj(fh, source, weights_only=True, pickle_module=None, pickle_load_args=None):
+    if weights_only:
+        user_allowed_globals()  # a malformed allow-list raises ValueError/TypeError, as in torch
     zf, size = _open_archive(fh, source)
     with zf:
         if not weights_only:
@@ -880,7 +882,7 @@ def get_unsafe_globals_in_checkpoint(f):
             raise ValueError("Expected input to be a checkpoint returned by torch.save")
         found = globals_in_pickle(zf.read(pkl[0]))
     known = {f"{m}.{n}" for m, n in _safe_globals()} | {f"{m}.{n}" for m, n in _REBUILDERS}
-    known |= {"torch.nn.parameter.Parameter", "rustgrad.nn.parameter.Parameter", "__builtin__.set"}
+    known |= {"torch.nn.parameter.Parameter", "rustgrad.nn.parameter.Parameter"}
     known |= set(user_allowed_globals())
     return sorted(found - known)
 
