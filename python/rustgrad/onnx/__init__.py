@@ -19,6 +19,7 @@ from rustgrad.onnx.errors import OnnxExporterError, UnsupportedOperatorError
 __all__ = ["export", "is_in_onnx_export", "errors", "OnnxExporterError", "UnsupportedOperatorError", "TrainingMode"]
 
 DEFAULT_OPSET = 18  # what torch.onnx's exporter targets by default
+MIN_NATIVE_OPSET = 13  # graphs are built directly for 13+; older opsets go through the version converter
 
 
 class TrainingMode(enum.IntEnum):
@@ -145,8 +146,8 @@ def export(
     ``input_names``/``output_names`` name the graph's inputs and outputs (default: the forward's
     parameter names, and ``output`` / ``output_0, output_1, ...``); ``dynamic_axes`` maps a name
     to the axes that are symbolic (a list, named ``{name}_dynamic_axes_{k}`` as PyTorch does, or
-    ``{axis: "name"}``); ``opset_version`` defaults to 18 (lower versions are built at 18 and
-    converted down with ``onnx.version_converter``, with a warning where that fails);
+    ``{axis: "name"}``); ``opset_version`` defaults to 18 (13 and newer are built directly; older ones are built
+    at 13 and converted down with ``onnx.version_converter``, with a warning where that fails);
     ``export_params=False`` makes the parameters graph inputs instead of initializers;
     ``training=TrainingMode.EVAL`` (the default) exports in eval mode. The TorchScript- and
     dynamo-specific options (``dynamo``, ``optimize``, ``do_constant_folding``, ``report``, ...) are
@@ -161,7 +162,7 @@ def export(
     target = DEFAULT_OPSET if opset_version is None else int(opset_version)
     if target > max_opset:
         raise ValueError(f"opset_version {target} is newer than the installed onnx supports ({max_opset})")
-    build_opset = max(target, DEFAULT_OPSET)
+    build_opset = max(target, MIN_NATIVE_OPSET)
     args, kwargs = _split_args(args, kwargs)
     is_module = isinstance(model, rustgrad.nn.Module)
 

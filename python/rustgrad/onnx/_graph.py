@@ -5,6 +5,7 @@ import numpy as np
 
 from rustgrad.onnx.errors import UnsupportedOperatorError
 
+
 def onnx_dtype(np_dtype):
     """NumPy dtype -> ``onnx.TensorProto`` element type."""
     from onnx import helper
@@ -125,7 +126,21 @@ class Graph:
         # ReduceMean/Max/Min take axes as an input from opset 18 (ReduceSum from 13).
         if axes is None:
             return self.op(op_type, [x], keepdims=int(keepdims))
+        if op_type != "ReduceSum" and self.opset < 18:
+            return self.op(op_type, [x], axes=list(axes), keepdims=int(keepdims))
         return self.op(op_type, [x, self.ints(axes, "axes")], keepdims=int(keepdims))
+
+    def layer_norm(self, x, scale, bias, n_axes, eps, dt):
+        """LayerNormalization over the last ``n_axes`` dims (composed below opset 17)."""
+        if self.opset >= 17:
+            return self.op("LayerNormalization", [x, scale] + ([bias] if bias else []), axis=-n_axes, epsilon=eps)
+        axes = list(range(-n_axes, 0))
+        mean = self.reduce("ReduceMean", x, axes, True)
+        c = self.op("Sub", [x, mean])
+        var = self.reduce("ReduceMean", self.op("Mul", [c, c]), axes, True)
+        y = self.op("Div", [c, self.op("Sqrt", [self.op("Add", [var, self.const(np.array(eps, dt))])])])
+        y = self.op("Mul", [y, scale])
+        return self.op("Add", [y, bias]) if bias else y
 
     def unsqueeze(self, x, axes):
         return self.op("Unsqueeze", [x, self.ints(axes, "axes")])

@@ -170,7 +170,7 @@ def _adaptive_maxpool(nd):
 def _batchnorm(tr, m, args, kwargs, out):
     g = tr.graph
     x = args[0]
-    if m.training and not (m.running_mean is None):
+    if m.training and m.running_mean is not None:
         raise UnsupportedOperatorError(type(m).__name__ + " in training mode", g.opset, "export in eval mode")
     if m.running_mean is None:
         raise UnsupportedOperatorError(type(m).__name__ + "(track_running_stats=False)", g.opset)
@@ -192,10 +192,8 @@ def _layernorm(tr, m, args, kwargs, out):
     dt = _dtype(x)
     shape = [int(s) for s in m.normalized_shape]
     scale = g.value(m.weight) if m.weight is not None else g.const(np.ones(shape, dt), "ln_scale")
-    inputs = [g.value(x), scale]
-    if getattr(m, "bias", None) is not None:
-        inputs.append(g.value(m.bias))
-    return g.op("LayerNormalization", inputs, axis=-n, epsilon=float(m.eps))
+    bias = g.value(m.bias) if getattr(m, "bias", None) is not None else None
+    return g.layer_norm(g.value(x), scale, bias, n, float(m.eps), dt)
 
 
 def _groupnorm(tr, m, args, kwargs, out):
@@ -472,8 +470,8 @@ def _encoder_layer(tr, m, args, kwargs, out):
         x = g.transpose(x, [1, 0, 2])  # work in (L, N, E)
 
     def norm(mod, v):
-        return g.op("LayerNormalization", [v, g.value(mod.weight)] + ([g.value(mod.bias)] if mod.bias is not None else []),
-                    axis=-1, epsilon=float(mod.eps))  # fmt: skip
+        bias = g.value(mod.bias) if mod.bias is not None else None
+        return g.layer_norm(v, g.value(mod.weight), bias, 1, float(mod.eps), _dtype(mod.weight))
 
     def sa(v):
         o, _ = _attention(g, attn, v, v, v, src_mask, kpm, False, True, is_causal and src_mask is None, (L, L, E, int(attn.num_heads)))

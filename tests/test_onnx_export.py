@@ -1,0 +1,298 @@
+"""rustgrad.onnx.export: every export passes onnx.checker and, run by onnx's reference evaluator,
+gives rustgrad's own output. Needs the optional ``onnx`` package (skipped without it, unless
+RUSTGRAD_REQUIRE_ONNX=1, where its absence fails)."""
+
+import io
+import os
+
+import numpy as np
+import pytest
+import rustgrad
+import rustgrad.onnx
+from rustgrad import nn
+
+if os.environ.get("RUSTGRAD_REQUIRE_ONNX") == "1":
+    import onnx  # noqa: F401  (must be installed: fail loudly)
+onnx = pytest.importorskip("onnx")
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
+
+def _flat(obj):
+    if isinstance(obj, rustgrad.Tensor):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [t for o in obj for t in _flat(o)]
+    return []
+
+
+def _reference_ops():
+    # onnx's reference RNN implements only the Tanh/Affine activations; the ONNX spec (and
+    # onnxruntime) also has Relu, which nn.RNN(nonlinearity="relu") exports. Teach it Relu.
+    from onnx.reference.ops.op_rnn import RNN_14
+
+    class RNN(RNN_14):
+        op_domain = ""
+
+        def choose_act(self, name, alpha, beta):
+            if name in ("Relu", "relu"):
+                return lambda x: np.maximum(x, 0)
+            return super().choose_act(name, alpha, beta)
+
+    return [RNN]
+
+
+def _export_and_run(model, args, feeds=None, rtol=1e-4, atol=1e-5, **kw):
+    """Export, check, run in the reference evaluator; compare with rustgrad's outputs. -> proto."""
+    buf = io.BytesIO()
+    proto = rustgrad.onnx.export(model, args, buf, **kw)
+    loaded = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(loaded, full_check=True)
+    if isinstance(model, nn.Module):
+        model.eval()
+    args = args if isinstance(args, tuple) else (args,)
+    want = _flat(model(*(feeds or args)))
+    ins = _flat(list(feeds or args))
+    got = ReferenceEvaluator(loaded, new_ops=_reference_ops()).run(
+        None, {i.name: a.numpy() for i, a in zip(loaded.graph.input, ins)}
+    )
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        w = w.detach().numpy()
+        assert g.shape == w.shape and g.dtype == w.dtype
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+    return proto
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    rustgrad.manual_seed(0)
+
+
+def _x(*shape):
+    return rustgrad.randn(*shape)
+
+
+LAYERS = [
+    ("linear", lambda: nn.Linear(3, 4), lambda: (_x(2, 3),)),
+    ("linear_3d_nobias", lambda: nn.Linear(3, 4, bias=False), lambda: (_x(2, 5, 3),)),
+    ("conv1d", lambda: nn.Conv1d(2, 3, 3, stride=2, padding=1, dilation=1), lambda: (_x(2, 2, 9),)),
+    ("conv2d", lambda: nn.Conv2d(4, 6, 3, stride=(2, 1), padding=(1, 2), dilation=2, groups=2), lambda: (_x(2, 4, 9, 8),)),
+    ("conv2d_same", lambda: nn.Conv2d(2, 3, 4, padding="same"), lambda: (_x(1, 2, 7, 7),)),
+    ("conv_transpose2d", lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1), lambda: (_x(2, 3, 4, 5),)),
+    ("maxpool2d", lambda: nn.MaxPool2d(3, stride=2, padding=1), lambda: (_x(2, 3, 9, 8),)),
+    ("maxpool2d_ceil", lambda: nn.MaxPool2d(2, ceil_mode=True), lambda: (_x(1, 2, 5, 5),)),
+    ("maxpool1d", lambda: nn.MaxPool1d(2), lambda: (_x(2, 3, 8),)),
+    ("avgpool2d", lambda: nn.AvgPool2d(3, stride=2, padding=1), lambda: (_x(2, 3, 8, 8),)),
+    ("avgpool2d_exclude_pad", lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), lambda: (_x(1, 2, 7, 7),)),
+    ("avgpool1d", lambda: nn.AvgPool1d(2), lambda: (_x(2, 3, 8),)),
+    ("adaptive_avg_global", lambda: nn.AdaptiveAvgPool2d(1), lambda: (_x(2, 3, 5, 6),)),
+    ("adaptive_avg_even", lambda: nn.AdaptiveAvgPool2d((2, 3)), lambda: (_x(2, 3, 4, 6),)),
+    ("adaptive_avg_uneven", lambda: nn.AdaptiveAvgPool2d((3, 2)), lambda: (_x(1, 2, 7, 5),)),
+    ("adaptive_avg1d", lambda: nn.AdaptiveAvgPool1d(3), lambda: (_x(2, 2, 7),)),
+    ("batchnorm1d", lambda: nn.BatchNorm1d(3), lambda: (_x(4, 3),)),
+    ("batchnorm2d", lambda: nn.BatchNorm2d(3), lambda: (_x(2, 3, 4, 4),)),
+    ("layernorm", lambda: nn.LayerNorm(4), lambda: (_x(2, 3, 4),)),
+    ("layernorm_2d_shape", lambda: nn.LayerNorm([3, 4]), lambda: (_x(2, 3, 4),)),
+    ("groupnorm", lambda: nn.GroupNorm(2, 4), lambda: (_x(2, 4, 3, 3),)),
+    ("dropout_eval", lambda: nn.Dropout(0.5), lambda: (_x(3, 4),)),
+    ("relu", lambda: nn.ReLU(), lambda: (_x(3, 4),)),
+    ("gelu", lambda: nn.GELU(), lambda: (_x(3, 4),)),
+    ("gelu_tanh", lambda: nn.GELU(approximate="tanh"), lambda: (_x(3, 4),)),
+    ("sigmoid", lambda: nn.Sigmoid(), lambda: (_x(3, 4),)),
+    ("tanh", lambda: nn.Tanh(), lambda: (_x(3, 4),)),
+    ("softmax", lambda: nn.Softmax(dim=0), lambda: (_x(3, 4),)),
+    ("log_softmax", lambda: nn.LogSoftmax(dim=-1), lambda: (_x(3, 4),)),
+    ("leaky_relu", lambda: nn.LeakyReLU(0.2), lambda: (_x(3, 4),)),
+    ("elu", lambda: nn.ELU(0.7), lambda: (_x(3, 4),)),
+    ("silu", lambda: nn.SiLU(), lambda: (_x(3, 4),)),
+    ("flatten", lambda: nn.Flatten(), lambda: (_x(2, 3, 4),)),
+    ("flatten_mid", lambda: nn.Flatten(0, 1), lambda: (_x(2, 3, 4),)),
+]
+
+
+@pytest.mark.parametrize("name,make,inputs", LAYERS, ids=[c[0] for c in LAYERS])
+def test_layer(name, make, inputs):
+    _export_and_run(make(), inputs())
+
+
+def test_batchnorm_running_stats_are_used():
+    bn = nn.BatchNorm2d(3)
+    bn(_x(8, 3, 4, 4) * 3 + 1)  # training step: running stats move away from (0, 1)
+    _export_and_run(bn, (_x(2, 3, 4, 4),))
+
+
+def test_embedding():
+    emb = nn.Embedding(10, 4)
+    idx = rustgrad.tensor([[1, 2, 9], [0, 4, 4]])
+    _export_and_run(emb, (idx,))
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("layers,bidir,batch_first", [(1, False, False), (2, True, True)])
+def test_recurrent(cls, layers, bidir, batch_first):
+    m = getattr(nn, cls)(3, 4, num_layers=layers, bidirectional=bidir, batch_first=batch_first)
+    x = _x(2, 5, 3) if batch_first else _x(5, 2, 3)
+    _export_and_run(m, (x,))
+
+
+def test_recurrent_with_initial_state():
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    h0, c0 = _x(2, 2, 4), _x(2, 2, 4)
+    _export_and_run(lstm, (_x(5, 2, 3), (h0, c0)))
+    rnn = nn.RNN(3, 4, nonlinearity="relu")
+    _export_and_run(rnn, (_x(5, 2, 3), _x(1, 2, 4)))
+
+
+def test_multihead_attention():
+    mha = nn.MultiheadAttention(8, 2, batch_first=True)
+    q, k = _x(2, 5, 8), _x(2, 6, 8)
+    _export_and_run(mha, (q, k, k))
+    mha2 = nn.MultiheadAttention(8, 4)
+    mask = rustgrad.tensor(np.triu(np.ones((5, 5), dtype=bool), 1))
+    q = _x(5, 2, 8)
+    proto = rustgrad.onnx.export(_MaskedAttention(mha2, mask), (q,), io.BytesIO())
+    got = ReferenceEvaluator(proto).run(None, {"q": q.numpy()})
+    want = _MaskedAttention(mha2, mask)(q)
+    np.testing.assert_allclose(got[0], want.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+class _MaskedAttention(nn.Module):
+    def __init__(self, mha, mask):
+        super().__init__()
+        self.mha = mha
+        self.mask = mask
+
+    def forward(self, q):
+        return self.mha(q, q, q, attn_mask=self.mask, need_weights=False)[0]
+
+
+@pytest.mark.parametrize("norm_first,act", [(False, "relu"), (True, "gelu")])
+def test_transformer_encoder_layer(norm_first, act):
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, norm_first=norm_first, activation=act, batch_first=True)
+    _export_and_run(layer, (_x(2, 5, 8),))
+
+
+def test_transformer_encoder_stack():
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
+    enc = nn.TransformerEncoder(layer, num_layers=2)
+    _export_and_run(enc, (_x(5, 2, 8),))
+
+
+class _TensorOps(nn.Module):
+    """A forward written with tensor methods and functions, as user models are."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+        self.scale = nn.Parameter(rustgrad.ones(6) * 0.5)
+
+    def forward(self, x, y):
+        import rustgrad.nn.functional as F
+
+        h = self.fc(x)  # (N, 3, 6)
+        h = h.view(h.size(0), 3, 2, 3).permute(0, 2, 1, 3).reshape(x.shape[0], -1)  # (N, 18)
+        h = h.transpose(0, 1).t()  # back to (N, 18)
+        z = rustgrad.cat([h, y * 2.0 - 1], dim=1)  # (N, 20)
+        z = rustgrad.stack([z, z.exp().sqrt()], dim=1).mean(dim=1)
+        z = (z.unsqueeze(1) / 3 + 1).squeeze(1)
+        s = F.relu(z).sum(dim=-1, keepdim=True) + z.matmul(rustgrad.ones(20, 1))
+        a, b = z.chunk(2, dim=1)
+        w = (self.fc(x)[:, 0] * self.scale).tanh()
+        return F.softmax(z[:, 1:6], dim=-1) + a[:, :5] - b[:, ::2] ** 2, s, F.gelu(w).clamp(-0.1, 0.2)
+
+
+def test_tensor_ops_in_forward():
+    _export_and_run(_TensorOps(), (_x(2, 3, 4), _x(2, 2)))
+
+
+def test_function_model_and_is_in_onnx_export():
+    seen = []
+
+    def f(x):
+        seen.append(rustgrad.onnx.is_in_onnx_export())
+        return (x @ x.transpose(0, 1)).sigmoid() - x.sum()
+
+    _export_and_run(f, (_x(3, 3),))
+    assert seen[0] is True and rustgrad.onnx.is_in_onnx_export() is False
+
+
+def test_names_dynamic_axes_and_params(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    p = tmp_path / "m.onnx"
+    rustgrad.onnx.export(
+        model, (_x(2, 1, 4, 4),), str(p), input_names=["image"], output_names=["logits"],
+        dynamic_axes={"image": {0: "batch"}, "logits": [0]}, dynamo=False, do_constant_folding=True,
+    )  # fmt: skip
+    m = onnx.load(str(p))
+    onnx.checker.check_model(m)
+    assert [i.name for i in m.graph.input] == ["image"]
+    assert [o.name for o in m.graph.output] == ["logits"]
+    assert m.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert m.graph.output[0].type.tensor_type.shape.dim[0].dim_param == "logits_dynamic_axes_1"
+    assert {"0.weight", "0.bias", "3.weight", "3.bias"} <= {i.name for i in m.graph.initializer}
+    # another batch size runs (the batch is symbolic)
+    x5 = _x(5, 1, 4, 4)
+    model.eval()
+    (got,) = ReferenceEvaluator(m).run(None, {"image": x5.numpy()})
+    np.testing.assert_allclose(got, model(x5).detach().numpy(), rtol=1e-4, atol=1e-5)
+    # export_params=False: the parameters are graph inputs instead
+    q = rustgrad.onnx.export(model, (_x(2, 1, 4, 4),), None, export_params=False)
+    assert {"0.weight", "3.bias"} <= {i.name for i in q.graph.input}
+    assert not q.graph.initializer or all(i.name not in ("0.weight", "3.bias") for i in q.graph.initializer)
+
+
+def test_model_mode_and_grad_flags_are_restored():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.3))
+    model.train()
+    rustgrad.onnx.export(model, (_x(2, 3),), None)
+    assert model.training and all(p.requires_grad for p in model.parameters())
+    assert rustgrad.Tensor.view.__name__ == "view" and not hasattr(rustgrad.Tensor.view, "__wrapped_for_onnx__")
+
+
+def test_opset_versions():
+    m = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    assert rustgrad.onnx.export(m, (_x(2, 3),), None).opset_import[0].version == 18
+    p = _export_and_run(m, (_x(2, 3),), opset_version=20)
+    assert p.opset_import[0].version == 20
+    p = _export_and_run(m, (_x(2, 3),), opset_version=13)
+    assert p.opset_import[0].version == 13
+    # below 18 ReduceMean takes axes as an attribute, below 17 LayerNorm is composed
+    ln = nn.Sequential(nn.LayerNorm(4), nn.AdaptiveAvgPool1d(3))
+    for v in (13, 16, 17, 18):
+        assert _export_and_run(ln, (_x(2, 3, 4),), opset_version=v).opset_import[0].version == v
+
+
+def test_unsupported_operator_raises_naming_it():
+    class UsesCumsum(nn.Module):
+        def forward(self, x):
+            return x.cumsum(0) + 1
+
+    with pytest.raises(rustgrad.onnx.errors.UnsupportedOperatorError, match="aten::cumsum"):
+        rustgrad.onnx.export(UsesCumsum(), (_x(3, 2),), None)
+    assert issubclass(rustgrad.onnx.errors.UnsupportedOperatorError, rustgrad.onnx.OnnxExporterError)
+    # patches are gone after the failure
+    assert not hasattr(rustgrad.Tensor.cumsum, "__wrapped_for_onnx__")
+
+    class UsesCell(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = nn.LSTMCell(2, 3)
+
+        def forward(self, x):
+            return self.cell(x)[0]
+
+    with pytest.raises(rustgrad.onnx.errors.UnsupportedOperatorError, match="LSTMCell"):
+        rustgrad.onnx.export(UsesCell(), (_x(3, 2),), None)
+    with pytest.raises(rustgrad.onnx.errors.UnsupportedOperatorError, match="training mode"):
+        rustgrad.onnx.export(nn.Dropout(0.5), (_x(3, 2),), None, training=rustgrad.onnx.TrainingMode.TRAINING)
+
+
+def test_untraced_computation_is_caught():
+    class ViaNumpy(nn.Module):
+        def forward(self, x):
+            y = x * 2
+            # a computation the exporter cannot see: a native call it has no rule for
+            return rustgrad.nn.functional._C._unary("leaky_relu", y, 0.1) + 1
+
+    with pytest.raises(rustgrad.onnx.errors.UnsupportedOperatorError, match="untraced"):
+        rustgrad.onnx.export(ViaNumpy(), (_x(3, 2),), None)
