@@ -316,3 +316,13 @@ def collections_deque_factory():
     import collections
 
     return collections.deque
+
+
+def test_torch_sizes_dtypes_devices_load_by_default():
+    torch = pytest.importorskip("torch")
+    buf = io.BytesIO()
+    torch.save({"shape": torch.Size([2, 3]), "dt": torch.float32, "dev": torch.device("cpu")}, buf)
+    got = _load(buf.getvalue())
+    assert got["shape"] == rustgrad.Size([2, 3]) and isinstance(got["shape"], rustgrad.Size)
+    assert got["dt"] == rustgrad.float32
+    assert str(got["dev"]) == "cpu"

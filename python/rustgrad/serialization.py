@@ -510,6 +510,16 @@ def _bytearray(data=b""):
     return bytearray(data)
 
 
+def _device(kind, index=None):
+    # torch.device pickles as torch.device("cpu") / ("cuda", 0): strings and ints only.
+    if not isinstance(kind, str) or not (index is None or _is_int(index)):
+        raise pickle.UnpicklingError(f"torch.device({kind!r}, {index!r}): invalid arguments")
+    try:
+        return rustgrad.device(kind) if index is None else rustgrad.device(kind, index)
+    except Exception as e:
+        raise pickle.UnpicklingError(f"torch.device({kind!r}): {e}") from None
+
+
 def _safe_globals_table():
     """The globals every load resolves, PyTorch names -> rustgrad objects (no NumPy: as in
     PyTorch 2.6+, NumPy needs ``add_safe_globals``)."""
@@ -525,6 +535,7 @@ def _safe_globals_table():
         ("builtins", "bytearray"): _bytearray,
         ("_codecs", "encode"): _codecs_encode,
         ("torch", "Size"): Size,
+        ("torch", "device"): _device,
         ("rustgrad._size", "Size"): Size,
     }
     for n in _NP_OF_STORAGE:
