@@ -296,3 +296,27 @@ def test_untraced_computation_is_caught():
 
     with pytest.raises(rustgrad.onnx.errors.UnsupportedOperatorError, match="untraced"):
         rustgrad.onnx.export(ViaNumpy(), (_x(3, 2),), None)
+
+
+def test_python_values_from_traced_tensors_warn():
+    class Branchy(nn.Module):
+        def forward(self, x):
+            k = int(x.shape[0])  # metadata: fine, no warning
+            return x * x.sum().item() + k
+
+    with pytest.warns(rustgrad.onnx.TracerWarning, match="item"):
+        rustgrad.onnx.export(Branchy(), (_x(2, 2),), None)
+
+
+class _MyLinear(nn.Linear):
+    """A subclass keeping Linear's forward: exported by Linear's rule."""
+
+
+class _ScaledLinear(nn.Linear):
+    def forward(self, x):
+        return super().forward(x) * 2  # its own forward: traced inside
+
+
+def test_layer_subclasses():
+    _export_and_run(_MyLinear(3, 2), (_x(4, 3),))
+    _export_and_run(_ScaledLinear(3, 2), (_x(4, 3),))

@@ -14,9 +14,18 @@ import warnings
 
 import rustgrad
 from rustgrad.onnx import errors
+from rustgrad.onnx._tracer import TracerWarning
 from rustgrad.onnx.errors import OnnxExporterError, UnsupportedOperatorError
 
-__all__ = ["export", "is_in_onnx_export", "errors", "OnnxExporterError", "UnsupportedOperatorError", "TrainingMode"]
+__all__ = [
+    "export",
+    "is_in_onnx_export",
+    "errors",
+    "OnnxExporterError",
+    "UnsupportedOperatorError",
+    "TrainingMode",
+    "TracerWarning",
+]
 
 DEFAULT_OPSET = 18  # what torch.onnx's exporter targets by default
 MIN_NATIVE_OPSET = 13  # graphs are built directly for 13+; older opsets go through the version converter

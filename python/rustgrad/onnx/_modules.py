@@ -566,8 +566,15 @@ _TABLE = None
 
 
 def converter_for(module):
-    """The rule for ``module``'s exact type (a subclass with its own forward is traced inside)."""
+    """The rule for ``module``'s layer type: its own class or the nearest base class with a rule,
+    as long as the subclass keeps that base's ``forward`` (one that overrides it is traced
+    inside instead, since the rule would not describe what it computes)."""
     global _TABLE
     if _TABLE is None:
         _TABLE = _build_table()
-    return _TABLE.get(type(module))
+    cls = type(module)
+    for base in cls.__mro__:
+        rule = _TABLE.get(base)
+        if rule is not None:
+            return rule if getattr(cls, "forward", None) is getattr(base, "forward", None) else None
+    return None

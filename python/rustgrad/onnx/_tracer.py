@@ -22,11 +22,21 @@ does not know was derived from the inputs untraced, and reaching the graph it ra
 """
 
 import functools
+import warnings
 
 import rustgrad
 from rustgrad.onnx.errors import UnsupportedOperatorError
 
 _ACTIVE = []  # the running export's Tracer (exports do not nest)
+
+
+class TracerWarning(UserWarning):
+    """A traced value left the graph (``.item()``, ``.numpy()``, ``bool()``...): the export
+    records it as a constant (``torch.jit.TracerWarning``'s role)."""
+
+
+# Tensor -> Python conversions: allowed, but they freeze a value into the graph.
+_TO_PYTHON = {"item", "tolist", "numpy", "__bool__", "__int__", "__float__", "__index__"}
 
 
 def active():
@@ -119,8 +129,13 @@ class Tracer:
 
         self._patch(Module, "__call__", module_call)
 
+        for name in sorted(_TO_PYTHON):
+            fn = getattr(rustgrad.Tensor, name, None)
+            if fn is not None:
+                self._patch(rustgrad.Tensor, name, self._warn_wrap(fn, name))
+
         for name in sorted(set(vars(rustgrad.Tensor)) | _TENSOR_DUNDERS):
-            if name in _PASS_METHODS or (name.startswith("__") and name not in _TENSOR_DUNDERS):
+            if name in _PASS_METHODS or (name.startswith("_") and name not in _TENSOR_DUNDERS):
                 continue
             fn = getattr(rustgrad.Tensor, name, None)
             if fn is None or not callable(fn) or isinstance(vars(rustgrad.Tensor).get(name), property):
@@ -136,6 +151,22 @@ class Tracer:
                 if getattr(fn, "__module__", "") in ("builtins", "typing") or type(fn).__name__ == "module":
                     continue
                 self._patch(module, name, self._wrap(fn, table.get(name), f"aten::{name}"))
+
+    def _warn_wrap(self, fn, name):
+        tracer = self
+
+        @functools.wraps(fn)
+        def wrapper(t, *args, **kwargs):
+            if not tracer.suspended and tracer.graph.is_traced(t):
+                warnings.warn(
+                    f"Converting a traced tensor to a Python value (Tensor.{name}) during ONNX export: the "
+                    "result is recorded as a constant, so the exported graph may not generalize to other inputs",
+                    TracerWarning,
+                    stacklevel=2,
+                )
+            return fn(t, *args, **kwargs)
+
+        return wrapper
 
     def _wrap(self, fn, conv, opname):
         tracer = self
