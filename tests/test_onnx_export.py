@@ -320,3 +320,12 @@ class _ScaledLinear(nn.Linear):
 def test_layer_subclasses():
     _export_and_run(_MyLinear(3, 2), (_x(4, 3),))
     _export_and_run(_ScaledLinear(3, 2), (_x(4, 3),))
+
+
+def test_casts_and_comparisons():
+    def f(x):
+        m = x > 0.1
+        y = x.to(rustgrad.float64).to("cpu")
+        return rustgrad.where(m, y.float(), x * 0) + (x == x).float(), (x < 0).long()
+
+    _export_and_run(f, (_x(3, 4),))

@@ -97,6 +97,23 @@ def _where(g, out, cond, x=None, y=None):
     return g.op("Where", [g.value(cond), g.value(x, like=like), g.value(y, like=like)])
 
 
+def _compare(op_type):
+    def rule(g, out, a, b):
+        like = a if hasattr(a, "shape") else b
+        return g.op(op_type, [g.value(a, like=like), g.value(b, like=like)])
+
+    return rule
+
+
+def _to(g, out, x, *args, **kwargs):
+    # .to(dtype) / .to(device) / .cpu() / .type(dtype): a Cast where the dtype changes.
+    if out is x:
+        return g.value(x)
+    if out.detach().numpy().dtype != x.detach().numpy().dtype:
+        return _cast(g, out, x)
+    return g.op("Identity", [g.value(x)])
+
+
 def _identity(g, out, x, *args, **kwargs):
     return g.op("Identity", [g.value(x)])
 
@@ -359,6 +376,21 @@ TENSOR_METHODS = {
     "squeeze": _squeeze,
     "expand": _expand,
     "expand_as": _expand,
+    "__lt__": _compare("Less"),
+    "__gt__": _compare("Greater"),
+    "__le__": _compare("LessOrEqual"),
+    "__ge__": _compare("GreaterOrEqual"),
+    "__eq__": _compare("Equal"),
+    "lt": _compare("Less"),
+    "gt": _compare("Greater"),
+    "le": _compare("LessOrEqual"),
+    "ge": _compare("GreaterOrEqual"),
+    "eq": _compare("Equal"),
+    "__invert__": _unary("Not"),
+    "logical_not": _unary("Not"),
+    "to": _to,
+    "cpu": _to,
+    "type": _to,
     "contiguous": _identity,
     "clone": _identity,
     "detach": _identity,

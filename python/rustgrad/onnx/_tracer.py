@@ -60,11 +60,11 @@ _PASS_METHODS = {
     "size", "dim", "ndimension", "numel", "nelement", "item", "tolist", "numpy", "stride",
     "storage_offset", "is_contiguous", "data_ptr", "element_size", "get_device", "is_floating_point",
     "is_complex", "is_signed", "register_hook", "requires_grad_", "retain_grad", "backward",
-    "untyped_storage", "_storage_id", "type", "is_set_to", "equal", "allclose", "dim_order",
+    "untyped_storage", "_storage_id", "is_set_to", "equal", "allclose", "dim_order",
     "is_shared", "is_pinned", "has_names", "__len__", "__bool__", "__index__", "__int__",
     "__float__", "__repr__", "__format__", "__str__", "__hash__", "__iter__", "__contains__",
     "__reduce__", "__reduce_ex__", "__deepcopy__", "__array__", "__dlpack__", "__dlpack_device__",
-    "_is_view", "cpu", "to", "cuda", "wgpu", "share_memory_", "pin_memory",
+    "_is_view", "cuda", "wgpu", "share_memory_", "pin_memory",
 }  # fmt: skip
 _TENSOR_DUNDERS = {
     "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
