@@ -9,7 +9,6 @@ dimensions. Layers and operations without an ONNX rule raise
 """
 
 import enum
-import inspect
 import warnings
 
 import rustgrad
@@ -80,6 +79,8 @@ def _flat(obj, out):
 
 
 def _default_input_names(model, n):
+    import inspect  # only here: keeps `import rustgrad` fast
+
     try:
         params = [
             p.name
