@@ -329,3 +329,34 @@ def test_casts_and_comparisons():
         return rustgrad.where(m, y.float(), x * 0) + (x == x).float(), (x < 0).long()
 
     _export_and_run(f, (_x(3, 4),))
+
+
+class _PaddedAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x, pad):
+        out, w = self.mha(x, x, x, key_padding_mask=pad, average_attn_weights=False)
+        return out, w
+
+
+def test_attention_key_padding_mask_and_weights():
+    pad = rustgrad.tensor(np.array([[False, False, False, True], [False, True, True, True]]))
+    _export_and_run(_PaddedAttention(), (_x(2, 4, 8), pad))
+
+
+def test_encoder_dynamic_batch():
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True)
+    proto = rustgrad.onnx.export(layer, (_x(2, 5, 8),), None, input_names=["src"], dynamic_axes={"src": [0], "output": [0]})
+    layer.eval()
+    x3 = _x(3, 5, 8)
+    (got,) = ReferenceEvaluator(proto).run(None, {"src": x3.numpy()})
+    np.testing.assert_allclose(got, layer(x3).detach().numpy(), rtol=1e-4, atol=1e-5)
+    lstm = nn.LSTM(3, 4, batch_first=True)
+    proto = rustgrad.onnx.export(lstm, (_x(2, 5, 3),), None, input_names=["x"], dynamic_axes={"x": {0: "n", 1: "t"}})
+    x = _x(4, 7, 3)
+    got = ReferenceEvaluator(proto).run(None, {"x": x.numpy()})
+    want = lstm(x)
+    np.testing.assert_allclose(got[0], want[0].detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got[1], want[1][0].detach().numpy(), rtol=1e-4, atol=1e-5)
