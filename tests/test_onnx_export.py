@@ -360,3 +360,31 @@ def test_encoder_dynamic_batch():
     want = lstm(x)
     np.testing.assert_allclose(got[0], want[0].detach().numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got[1], want[1][0].detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+class _Functional(nn.Module):
+    """A forward written against nn.functional directly."""
+
+    def __init__(self):
+        super().__init__()
+        self.w1 = nn.Parameter(rustgrad.randn(4, 2, 3, 3) * 0.3)
+        self.b1 = nn.Parameter(rustgrad.randn(4) * 0.1)
+        self.w2 = nn.Parameter(rustgrad.randn(3, 4, 2) * 0.3)
+        self.emb = nn.Parameter(rustgrad.randn(7, 6))
+        self.ln_w = nn.Parameter(rustgrad.ones(6) + 0.1)
+
+    def forward(self, x, idx):
+        import rustgrad.nn.functional as F
+
+        h = F.max_pool2d(F.relu(F.conv2d(x, self.w1, self.b1, padding=1)), 2)  # (N, 4, 4, 4)
+        h = F.avg_pool2d(h, 2, stride=1)  # (N, 4, 3, 3)
+        h = F.adaptive_avg_pool2d(h, (2, 2)).flatten(2)  # (N, 4, 4)
+        h = F.conv1d(h, self.w2, stride=2)  # (N, 3, 2)
+        e = F.layer_norm(F.embedding(idx, self.emb), (6,), self.ln_w, None)  # (N, 3, 6)
+        q = e.view(e.shape[0], 3, 2, 3).transpose(1, 2)  # (N, 2, 3, 3)
+        a = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+        return h, a
+
+
+def test_functional_forms():
+    _export_and_run(_Functional(), (_x(2, 2, 8, 8), rustgrad.tensor([[1, 2, 3], [6, 0, 0]])))

@@ -578,3 +578,97 @@ def converter_for(module):
         if rule is not None:
             return rule if getattr(cls, "forward", None) is getattr(base, "forward", None) else None
     return None
+
+
+# -- the same rules for the functional forms (F.conv2d(x, w, ...), ...) ---------------------------------
+class _Shim:
+    """What a module rule reads from a module, built from a functional call's arguments."""
+
+    def __init__(self, graph, **attrs):
+        self.graph = graph
+        self.training = False
+        self.__dict__.update(attrs)
+
+
+def _conv_fn(g, out, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    nd = weight.dim() - 2
+    m = _Shim(g, kernel_size=tuple(int(s) for s in weight.shape[2:]), stride=_tuple(stride, nd),
+              padding=padding if isinstance(padding, str) else _tuple(padding, nd), dilation=_tuple(dilation, nd),
+              groups=groups, weight=weight, bias=bias, padding_mode="zeros", transposed=False)  # fmt: skip
+    return _conv(m, m, (input,), {}, out)
+
+
+def _max_pool_fn(nd):
+    def rule(g, out, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+        m = _Shim(g, kernel_size=kernel_size, stride=stride or None, padding=padding, dilation=dilation,
+                  ceil_mode=ceil_mode, return_indices=return_indices)  # fmt: skip
+        return _maxpool(nd)(m, m, (input,), {}, out)
+
+    return rule
+
+
+def _avg_pool_fn(nd):
+    def rule(g, out, input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None):  # fmt: skip
+        m = _Shim(g, kernel_size=kernel_size, stride=stride or None, padding=padding, ceil_mode=ceil_mode,
+                  count_include_pad=count_include_pad, divisor_override=divisor_override)  # fmt: skip
+        return _avgpool(nd)(m, m, (input,), {}, out)
+
+    return rule
+
+
+def _adaptive_avg_fn(nd):
+    def rule(g, out, input, output_size):
+        m = _Shim(g)
+        return _adaptive_avgpool(nd)(m, m, (input,), {}, out)
+
+    return rule
+
+
+def _layer_norm_fn(g, out, input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    shape = [normalized_shape] if isinstance(normalized_shape, int) else list(normalized_shape)
+    m = _Shim(g, normalized_shape=shape, weight=weight, bias=bias, eps=eps)
+    return _layernorm(m, m, (input,), {}, out)
+
+
+def _embedding_fn(g, out, input, weight, padding_idx=None, max_norm=None, *args, **kwargs):
+    m = _Shim(g, weight=weight, max_norm=max_norm)
+    return _embedding(m, m, (input,), {}, out)
+
+
+def _sdpa_fn(g, out, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    if dropout_p:
+        raise UnsupportedOperatorError("aten::scaled_dot_product_attention (dropout_p > 0)", g.opset)
+    dt = _dtype(query)
+    L, S, hd = int(query.shape[-2]), int(key.shape[-2]), int(query.shape[-1])
+    s = 1.0 / math.sqrt(hd) if scale is None else float(scale)
+    nd = key.dim()
+    perm = list(range(nd - 2)) + [nd - 1, nd - 2]
+    scores = g.op("Mul", [g.op("MatMul", [g.value(query), g.transpose(g.value(key), perm)]), g.const(np.array(s, dt))])
+    neg_inf = g.const(np.array(-np.inf, dt))
+    if is_causal:
+        scores = g.op("Where", [g.const(np.triu(np.ones((L, S), bool), 1), "causal_mask"), neg_inf, scores])
+    if attn_mask is not None:
+        mask = g.value(attn_mask)
+        if str(attn_mask.dtype).endswith("bool"):  # True = attend (SDPA's convention)
+            scores = g.op("Where", [mask, scores, neg_inf])
+        else:
+            scores = g.op("Add", [scores, mask])
+    return g.op("MatMul", [g.op("Softmax", [scores], axis=-1), g.value(value)])
+
+
+def functional_rules():
+    """Rules for ``rustgrad.nn.functional`` names that mirror a layer."""
+    return {
+        "conv1d": _conv_fn,
+        "conv2d": _conv_fn,
+        "max_pool1d": _max_pool_fn(1),
+        "max_pool2d": _max_pool_fn(2),
+        "avg_pool1d": _avg_pool_fn(1),
+        "avg_pool2d": _avg_pool_fn(2),
+        "adaptive_avg_pool1d": _adaptive_avg_fn(1),
+        "adaptive_avg_pool2d": _adaptive_avg_fn(2),
+        "layer_norm": _layer_norm_fn,
+        "embedding": _embedding_fn,
+        "scaled_dot_product_attention": _sdpa_fn,
+    }

@@ -144,7 +144,8 @@ class Tracer:
                 continue
             self._patch(rustgrad.Tensor, name, self._wrap(fn, _ops.TENSOR_METHODS.get(name), f"aten::{name.strip('_')}"))
 
-        for module, table in ((rustgrad, _ops.FUNCTIONS), (F, _ops.FUNCTIONAL)):
+        functional = {**_ops.FUNCTIONAL, **_modules.functional_rules()}
+        for module, table in ((rustgrad, _ops.FUNCTIONS), (F, functional)):
             for name, fn in list(vars(module).items()):
                 if name.startswith("_") or isinstance(fn, type) or not callable(fn):
                     continue
