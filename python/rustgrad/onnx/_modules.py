@@ -246,6 +246,82 @@ def _softmax_like(op_type):
     return rule
 
 
+def _clip(lo, hi):
+    def rule(tr, m, args, kwargs, out):
+        g, x = tr.graph, args[0]
+        a = lo if not isinstance(lo, str) else getattr(m, lo)
+        b = hi if not isinstance(hi, str) else getattr(m, hi)
+        return g.op("Clip", [g.value(x), g.value(float(a), like=x), g.value(float(b), like=x)])
+
+    return rule
+
+
+def _softplus_on(g, v, dt, beta=1.0, threshold=20.0):
+    # PyTorch: log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.
+    bx = v if beta == 1 else g.op("Mul", [v, g.const(np.array(beta, dt))])
+    sp = g.op("Softplus", [bx])
+    if beta != 1:
+        sp = g.op("Div", [sp, g.const(np.array(beta, dt))])
+    return g.op("Where", [g.op("Greater", [bx, g.const(np.array(threshold, dt))]), v, sp])
+
+
+def _softplus(tr, m, args, kwargs, out):
+    g, x = tr.graph, args[0]
+    return _softplus_on(g, g.value(x), _dtype(x), float(m.beta), float(m.threshold))
+
+
+def _mish(tr, m, args, kwargs, out):
+    g, x = tr.graph, args[0]
+    v = g.value(x)
+    return g.op("Mul", [v, g.op("Tanh", [_softplus_on(g, v, _dtype(x))])])
+
+
+def _hardsigmoid_on(g, v):
+    return g.op("HardSigmoid", [v], alpha=1.0 / 6.0, beta=0.5)
+
+
+def _hardsigmoid(tr, m, args, kwargs, out):
+    return _hardsigmoid_on(tr.graph, tr.graph.value(args[0]))
+
+
+def _hardswish(tr, m, args, kwargs, out):
+    g = tr.graph
+    v = g.value(args[0])
+    return g.op("Mul", [v, _hardsigmoid_on(g, v)])
+
+
+def _prelu(tr, m, args, kwargs, out):
+    g, x = tr.graph, args[0]
+    slope = g.value(m.weight)
+    if int(m.weight.numel()) > 1 and x.dim() > 2:  # one slope per channel (dim 1)
+        slope = g.reshape(slope, [-1] + [1] * (x.dim() - 2))
+    return g.op("PRelu", [g.value(x), slope])
+
+
+def _logsigmoid(tr, m, args, kwargs, out):
+    g = tr.graph
+    # log(sigmoid(x)) = -softplus(-x), stable for large |x|
+    return g.op("Neg", [g.op("Softplus", [g.op("Neg", [g.value(args[0])])])])
+
+
+def _tanhshrink(tr, m, args, kwargs, out):
+    g = tr.graph
+    v = g.value(args[0])
+    return g.op("Sub", [v, g.op("Tanh", [v])])
+
+
+def _glu(tr, m, args, kwargs, out):
+    g, x = tr.graph, args[0]
+    d = _ops._dim(int(m.dim), x.dim())
+    half = int(x.shape[d]) // 2
+    a, b = g.split(g.value(x), [half, half], d)
+    return g.op("Mul", [a, g.op("Sigmoid", [b])])
+
+
+def _unflatten(tr, m, args, kwargs, out):
+    return _ops._reshape(tr.graph, out, args[0])
+
+
 def _flatten(tr, m, args, kwargs, out):
     return _ops._flatten(tr.graph, out, args[0], m.start_dim, m.end_dim)
 
@@ -538,6 +614,20 @@ def _build_table():
         nn.Softmax: _softmax_like("Softmax"),
         nn.LogSoftmax: _softmax_like("LogSoftmax"),
         nn.Flatten: _flatten,
+        nn.Unflatten: _unflatten,
+        nn.ReLU6: _clip(0.0, 6.0),
+        nn.Hardtanh: _clip("min_val", "max_val"),
+        nn.Softplus: _softplus,
+        nn.Mish: _mish,
+        nn.Hardsigmoid: _hardsigmoid,
+        nn.Hardswish: _hardswish,
+        nn.PReLU: _prelu,
+        nn.LogSigmoid: _logsigmoid,
+        nn.Tanhshrink: _tanhshrink,
+        nn.Softsign: _act("Softsign"),
+        nn.SELU: _act("Selu"),
+        nn.CELU: _act("Celu", alpha="alpha"),
+        nn.GLU: _glu,
         nn.Dropout: _dropout,
         nn.Embedding: _embedding,
         nn.RNN: _rnn,
