@@ -326,3 +326,45 @@ def test_torch_sizes_dtypes_devices_load_by_default():
     assert got["shape"] == rustgrad.Size([2, 3]) and isinstance(got["shape"], rustgrad.Size)
     assert got["dt"] == rustgrad.float32
     assert str(got["dev"]) == "cpu"
+
+
+@pytest.mark.parametrize(
+    "data,msg",
+    [
+        # set() then APPEND: only lists may be appended to
+        (b"\x80\x02c__builtin__\nset\n)RK\x01a.", "Can only append to lists"),
+        # set() then SETITEM: only dicts
+        (b"\x80\x02c__builtin__\nset\n)RK\x01K\x02s.", "Can only SETITEM for dict"),
+        # calling the *result* of an allowed call: only resolved globals may be called
+        (b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x06\x00\x00\x00latin1\x86R)R.", "unrecognized function"),
+        # NEWOBJ of a class nobody allowed (resolved through an allowed path? no: refused at GLOBAL)
+        (b"\x80\x02ccollections\ndeque\n)\x81.", "collections.deque was not an allowed global"),
+        # BUILD on a set (neither OrderedDict nor an allow-listed type)
+        (b"\x80\x02c__builtin__\nset\n)R}b.", "Can only build"),
+        # INST/OBJ opcodes are refused outright
+        (b"\x80\x02(c__builtin__\nset\no.", "Unsupported operand"),
+        # a text persistent id
+        (b"\x80\x02Pfoo\n.", "Unsupported operand"),
+        # truncated counted data
+        (b"\x80\x02X\xff\x00\x00\x00ab", "malformed data.pkl"),
+    ],
+)
+def test_crafted_opcode_streams_refused(data, msg):
+    with pytest.raises(pickle.UnpicklingError, match=msg) as ei:
+        _load(_archive(data))
+    assert str(ei.value).startswith("Weights only load failed")
+
+
+def test_allow_listed_class_instances_are_rebuilt():
+    buf = io.BytesIO()
+    rustgrad.save({"point": _Point(1, 2), "t": rustgrad.ones(2)}, buf)
+    with pytest.raises(pickle.UnpicklingError, match="_Point"):
+        _load(buf.getvalue())
+    with S.safe_globals([_Point]):
+        got = _load(buf.getvalue())
+    assert isinstance(got["point"], _Point) and (got["point"].x, got["point"].y) == (1, 2)
+
+
+class _Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
