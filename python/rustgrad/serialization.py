@@ -6,9 +6,13 @@ weights_only=True)`` reads our checkpoints and we read PyTorch's. Views keep the
 and strides and tensors sharing a storage share one record, as in PyTorch; the record holds the
 part of the storage the saved tensors can reach (PyTorch writes the whole storage).
 
-``load`` never executes code from the file: its unpickler resolves only a fixed whitelist of
-globals (containers, and the torch tensor/storage rebuild functions, which are mapped to our own
-implementations). It never trusts the file either: every storage record's size is checked against
+``load`` follows ``torch.load``'s rules (PyTorch 2.6+). By default (``weights_only=True``) it never
+executes code from the file: its unpickler (``rustgrad._weights_only``) resolves only a fixed
+allow-list of globals (containers, and the torch tensor/storage rebuild functions, which are mapped
+to our own implementations) plus what the user allow-lists with ``add_safe_globals`` /
+``safe_globals`` (NumPy objects then go through checked stand-ins). ``weights_only=False`` is a
+full unpickler for trusted files (whole modules); the FORCE environment variables work as in
+PyTorch. Either way it never trusts the file's tensor data: every storage record's size is checked against
 what ``data.pkl`` declares, and every tensor's dtype, sizes, strides and storage offset are checked
 (with exact integer arithmetic) against its storage before a tensor is built, so a corrupt or
 malicious file raises ``RuntimeError`` naming the record and the problem. torch is never imported.
