@@ -402,3 +402,66 @@ class _Functional(nn.Module):
 
 def test_functional_forms():
     _export_and_run(_Functional(), (_x(2, 2, 8, 8), rustgrad.tensor([[1, 2, 3], [6, 0, 0]])))
+
+
+class _MnistNet(nn.Module):
+    """The shape of PyTorch's examples/mnist Net (smaller)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, 1)
+        self.conv2 = nn.Conv2d(4, 8, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(8 * 4 * 4, 16)
+        self.fc2 = nn.Linear(16, 10)
+
+    def forward(self, x):
+        import rustgrad.nn.functional as F
+
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = F.max_pool2d(x, 2)
+        x = self.dropout1(x)
+        x = rustgrad.flatten(x, 1)
+        x = self.dropout2(F.relu(self.fc1(x)))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+class _WordLM(nn.Module):
+    """The shape of PyTorch's examples/word_language_model RNNModel (LSTM)."""
+
+    def __init__(self, ntoken=20, ninp=8, nhid=8, nlayers=2):
+        super().__init__()
+        self.ntoken = ntoken
+        self.drop = nn.Dropout(0.2)
+        self.encoder = nn.Embedding(ntoken, ninp)
+        self.rnn = nn.LSTM(ninp, nhid, nlayers, dropout=0.2)
+        self.decoder = nn.Linear(nhid, ntoken)
+
+    def forward(self, input, hidden):
+        import rustgrad.nn.functional as F
+
+        emb = self.drop(self.encoder(input))
+        output, hidden = self.rnn(emb, hidden)
+        decoded = self.decoder(self.drop(output)).view(-1, self.ntoken)
+        return F.log_softmax(decoded, dim=1), hidden
+
+
+def test_example_programs_export(tmp_path):
+    net = _MnistNet()
+    net.train()  # exported in eval mode anyway (training=TrainingMode.EVAL)
+    _export_and_run(net, (_x(2, 1, 12, 12),))
+    lm = _WordLM()
+    tokens = rustgrad.randint(0, 20, (6, 3))
+    hidden = (rustgrad.zeros(2, 3, 8), rustgrad.zeros(2, 3, 8))
+    p = tmp_path / "lm.onnx"
+    rustgrad.onnx.export(lm, (tokens, hidden), str(p), input_names=["tokens", "h0", "c0"],
+                         output_names=["logp", "hn", "cn"])  # fmt: skip
+    m = onnx.load(str(p))
+    onnx.checker.check_model(m)
+    lm.eval()
+    got = ReferenceEvaluator(m).run(None, {"tokens": tokens.numpy(), "h0": hidden[0].numpy(), "c0": hidden[1].numpy()})
+    logp, (hn, cn) = lm(tokens, hidden)
+    for g, w in zip(got, (logp, hn, cn)):
+        np.testing.assert_allclose(g, w.detach().numpy(), rtol=1e-4, atol=1e-5)
