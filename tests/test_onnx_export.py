@@ -465,3 +465,23 @@ def test_example_programs_export(tmp_path):
     logp, (hn, cn) = lm(tokens, hidden)
     for g, w in zip(got, (logp, hn, cn)):
         np.testing.assert_allclose(g, w.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_more_tensor_ops():
+    import rustgrad.nn.functional as F
+
+    def f(x, idx):
+        v, i = x.max(dim=1)
+        a = x.argmax(1) + x.argmin() + i
+        s = x.var(1, keepdim=True) + x.std() + rustgrad.maximum(x, x * 0.5).narrow(1, 1, 2).sum()
+        g = x.gather(1, idx) * x.select(0, -1)[:2].mean() + x.index_select(0, idx[:, 0]).sum(0).unsqueeze(0)[:, :2]
+        r = x.repeat(2, 1)[:, :2] + rustgrad.stack(x.unbind(1), 1)[:, :2].tile((2, 1))
+        p = F.pad(x.unsqueeze(0), (1, 2), value=0.5)
+        p2 = F.pad(x.view(1, 1, 3, 4), (1, 1, 1, 0), mode="reflect")
+        up = F.interpolate(x.view(1, 1, 3, 4), scale_factor=2, mode="nearest")
+        bl = F.interpolate(x.view(1, 1, 3, 4), size=(5, 7), mode="bilinear", align_corners=False)
+        bl2 = F.interpolate(x.view(1, 1, 3, 4), scale_factor=2, mode="bilinear", align_corners=True)
+        return v, a, s, g, r, p, p2, up, bl, bl2, x.sign() * x.round(), x.min()
+
+    idx = rustgrad.tensor([[0, 2], [1, 1], [2, 0]])
+    _export_and_run(f, (_x(3, 4), idx))

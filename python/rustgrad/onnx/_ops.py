@@ -318,6 +318,132 @@ def _matmul(g, out, a, b):
     return g.op("MatMul", [g.value(a), g.value(b)])
 
 
+def _arg_reduce(op_type):
+    def rule(g, out, x, dim=None, keepdim=False):
+        v = g.value(x)
+        if dim is None:  # over the flattened tensor
+            return g.squeeze(g.op(op_type, [g.reshape(v, [-1])], axis=0, keepdims=1), [0])
+        return g.op(op_type, [v], axis=_dim(int(dim), x.dim()), keepdims=int(bool(keepdim)))
+
+    return rule
+
+
+def _max_min(reduce_op, arg_op):
+    def rule(g, out, x, dim=None, keepdim=False):
+        if hasattr(dim, "shape"):  # max(a, b): element-wise
+            return g.op("Max" if reduce_op == "ReduceMax" else "Min", [g.value(x), g.value(dim)])
+        v = g.value(x)
+        if dim is None:
+            return g.reduce(reduce_op, v, list(range(x.dim())), False)
+        d = _dim(int(dim), x.dim())
+        return [g.reduce(reduce_op, v, [d], keepdim), g.op(arg_op, [v], axis=d, keepdims=int(bool(keepdim)))]
+
+    return rule
+
+
+def _elementwise2(op_type):
+    def rule(g, out, a, b):
+        return g.op(op_type, [g.value(a), g.value(b, like=a)])
+
+    return rule
+
+
+def _var_std(std):
+    def rule(g, out, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool):
+            dim, unbiased = unbiased, None  # var(dim) positional in the old signature order
+        corr = correction if correction is not None else (0 if unbiased is False else 1)
+        axes = list(range(x.dim())) if dim is None else [_dim(int(d), x.dim()) for d in ([dim] if isinstance(dim, int) else dim)]
+        n = 1
+        for a in axes:
+            n *= int(x.shape[a])
+        dt = x.detach().numpy().dtype
+        v = g.value(x)
+        c = g.op("Sub", [v, g.reduce("ReduceMean", v, axes, True)])
+        ss = g.reduce("ReduceSum", g.op("Mul", [c, c]), axes, keepdim)
+        r = g.op("Div", [ss, g.const(np.array(max(n - corr, 0), dt))])
+        return g.op("Sqrt", [r]) if std else r
+
+    return rule
+
+
+def _narrow(g, out, x, dim, start, length):
+    d = _dim(int(dim), x.dim())
+    s0 = int(start) + (int(x.shape[d]) if int(start) < 0 else 0)
+    return g.op("Slice", [g.value(x), g.ints([s0], "starts"), g.ints([s0 + int(length)], "ends"), g.ints([d], "axes")])
+
+
+def _select(g, out, x, dim, index):
+    d = _dim(int(dim), x.dim())
+    i = int(index) + (int(x.shape[d]) if int(index) < 0 else 0)
+    return g.op("Gather", [g.value(x), g.const(np.array(i, np.int64), "index")], axis=d)
+
+
+def _index_select(g, out, x, dim, index):
+    return g.op("Gather", [g.value(x), g.value(index)], axis=_dim(int(dim), x.dim()))
+
+
+def _gather(g, out, x, dim, index, sparse_grad=False):
+    return g.op("GatherElements", [g.value(x), g.value(index)], axis=_dim(int(dim), x.dim()))
+
+
+def _repeat(g, out, x, *sizes):
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    sizes = [int(s) for s in sizes]
+    v = g.value(x)
+    extra = len(sizes) - x.dim()
+    if extra > 0:
+        v = g.reshape(v, [1] * extra + _shape_of(x))
+    elif extra < 0:  # tile: fewer reps than dims pads the reps with ones in front
+        sizes = [1] * (-extra) + sizes
+    return g.op("Tile", [v, g.ints(sizes, "repeats")])
+
+
+def _unbind(g, out, x, dim=0):
+    d = _dim(int(dim), x.dim())
+    n = int(x.shape[d])
+    parts = g.split(g.value(x), [1] * n, d) if n > 1 else [g.value(x)]
+    return [g.squeeze(p, [d]) for p in parts]
+
+
+def _pad(g, out, x, pad, mode="constant", value=None):
+    pad = [int(p) for p in pad]
+    nd = x.dim()
+    begins, ends = [0] * nd, [0] * nd
+    for i in range(len(pad) // 2):  # pairs run from the last dim backwards
+        begins[nd - 1 - i], ends[nd - 1 - i] = pad[2 * i], pad[2 * i + 1]
+    onnx_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
+    if onnx_mode is None or (onnx_mode == "wrap" and g.opset < 19):
+        raise UnsupportedOperatorError(f"aten::pad (mode={mode!r})", g.opset)
+    inputs = [g.value(x), g.ints(begins + ends, "pads")]
+    if mode == "constant":
+        inputs.append(g.value(float(value or 0.0), like=x))
+    return g.op("Pad", inputs, mode=onnx_mode)
+
+
+def _interpolate(g, out, x, size=None, scale_factor=None, mode="nearest", align_corners=None, *args, **kwargs):
+    out_sizes = [int(s) for s in out.shape[2:]]
+    in_sizes = [int(s) for s in x.shape[2:]]
+    scales = [o / i for o, i in zip(out_sizes, in_sizes)]
+    if scale_factor is not None and not kwargs.get("recompute_scale_factor"):
+        sf = scale_factor if isinstance(scale_factor, (tuple, list)) else [scale_factor] * len(in_sizes)
+        scales = [float(s) for s in sf]
+    if mode == "nearest":
+        attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    elif mode in ("linear", "bilinear", "trilinear"):
+        ctm = "align_corners" if align_corners else "pytorch_half_pixel"
+        attrs = dict(mode="linear", coordinate_transformation_mode=ctm)
+    else:
+        raise UnsupportedOperatorError(f"aten::upsample (mode={mode!r})", g.opset)
+    sizes = g.ints(_shape_of(out), "sizes")
+    if mode == "nearest" and scale_factor is not None:
+        # PyTorch's nearest uses the given scale (src = floor(dst / scale)), not in/out sizes.
+        dt = np.float32
+        return g.op("Resize", [g.value(x), "", g.const(np.array([1.0, 1.0] + scales, dt), "scales")], **attrs)
+    return g.op("Resize", [g.value(x), "", "", sizes], **attrs)
+
+
 TENSOR_METHODS = {
     "__add__": _binary("Add"),
     "__radd__": _binary("Add", reverse=True),
@@ -406,6 +532,24 @@ TENSOR_METHODS = {
     "sum": _reduce_rule("ReduceSum"),
     "amax": _reduce_rule("ReduceMax"),
     "amin": _reduce_rule("ReduceMin"),
+    "argmax": _arg_reduce("ArgMax"),
+    "argmin": _arg_reduce("ArgMin"),
+    "max": _max_min("ReduceMax", "ArgMax"),
+    "min": _max_min("ReduceMin", "ArgMin"),
+    "maximum": _elementwise2("Max"),
+    "minimum": _elementwise2("Min"),
+    "var": _var_std(False),
+    "std": _var_std(True),
+    "narrow": _narrow,
+    "select": _select,
+    "index_select": _index_select,
+    "gather": _gather,
+    "repeat": _repeat,
+    "tile": _repeat,
+    "unbind": _unbind,
+    "sign": _unary("Sign"),
+    "round": _unary("Round"),
+    "where": _where,
 }
 
 
@@ -449,6 +593,20 @@ FUNCTIONS = {
     "clamp": _clamp,
     "clip": _clamp,
     "where": _where,
+    "argmax": _arg_reduce("ArgMax"),
+    "argmin": _arg_reduce("ArgMin"),
+    "max": _max_min("ReduceMax", "ArgMax"),
+    "min": _max_min("ReduceMin", "ArgMin"),
+    "maximum": _elementwise2("Max"),
+    "minimum": _elementwise2("Min"),
+    "var": _var_std(False),
+    "std": _var_std(True),
+    "narrow": _narrow,
+    "select": _select,
+    "index_select": _index_select,
+    "gather": _gather,
+    "tile": _repeat,
+    "unbind": _unbind,
 }
 
 FUNCTIONAL = {
@@ -463,4 +621,6 @@ FUNCTIONAL = {
     "log_softmax": TENSOR_METHODS["log_softmax"],
     "dropout": _dropout,
     "linear": _linear,
+    "pad": _pad,
+    "interpolate": _interpolate,
 }
