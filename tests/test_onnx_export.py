@@ -485,3 +485,10 @@ def test_more_tensor_ops():
 
     idx = rustgrad.tensor([[0, 2], [1, 1], [2, 0]])
     _export_and_run(f, (_x(3, 4), idx))
+
+
+def test_dtype_promotion_in_arithmetic():
+    def f(i, x):
+        return i * 0.5 + x, i + 1, i / 2, 2 - i
+
+    _export_and_run(f, (rustgrad.tensor([[1, 2], [3, 4]]), _x(2, 2)))

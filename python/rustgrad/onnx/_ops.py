@@ -34,26 +34,28 @@ def _target_shape(g, x, out):
 # -- element-wise ------------------------------------------------------------------------------
 def _binary(op_type, reverse=False):
     def rule(g, out, a, b, alpha=1):
-        like = a if hasattr(a, "shape") else b
-        x, y = g.value(a, like=like), g.value(b, like=like)
+        # Compute in the result's dtype (rustgrad promoted: int tensor * 0.5 is float): tensors of
+        # another dtype are cast, Python numbers become constants of that dtype.
+        dt = out.detach().numpy().dtype
+        x, y = _operand(g, a, dt), _operand(g, b, dt)
         if alpha != 1:  # add/sub's scale of the second operand
-            y = g.op("Mul", [y, g.value(alpha, like=like)])
+            y = g.op("Mul", [y, g.const(np.array(alpha, dt))])
         if reverse:
             x, y = y, x
-        return _cast_like(g, g.op(op_type, [x, y]), out, like)
+        return g.op(op_type, [x, y])
 
     return rule
 
 
-def _cast_like(g, name, out, like):
-    """Cast ``name`` to ``out``'s dtype where rustgrad promoted (e.g. int tensor / int -> float)."""
+def _operand(g, v, dt):
     from rustgrad.onnx._graph import onnx_dtype
 
-    want = out.detach().numpy().dtype
-    have = like.detach().numpy().dtype if hasattr(like, "shape") else want
-    if want != have:
-        return g.op("Cast", [name], to=onnx_dtype(want))
-    return name
+    if hasattr(v, "shape"):
+        name = g.value(v)
+        if v.detach().numpy().dtype != dt:
+            name = g.op("Cast", [name], to=onnx_dtype(dt))
+        return name
+    return g.const(np.array(v, dtype=dt))
 
 
 def _unary(op_type):
