@@ -492,3 +492,28 @@ def test_dtype_promotion_in_arithmetic():
         return i * 0.5 + x, i + 1, i / 2, 2 - i
 
     _export_and_run(f, (rustgrad.tensor([[1, 2], [3, 4]]), _x(2, 2)))
+
+
+@pytest.mark.skipif(not hasattr(nn, "TransformerDecoderLayer"), reason="nn.TransformerDecoderLayer not in this build")
+@pytest.mark.parametrize("norm_first,batch_first", [(False, False), (True, True)])
+def test_transformer_decoder_layer(norm_first, batch_first):
+    layer = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, norm_first=norm_first, batch_first=batch_first)
+    tgt, mem = (_x(2, 4, 8), _x(2, 6, 8)) if batch_first else (_x(4, 2, 8), _x(6, 2, 8))
+    _export_and_run(layer, (tgt, mem))
+
+
+@pytest.mark.skipif(not hasattr(nn, "Transformer"), reason="nn.Transformer not in this build")
+def test_transformer_with_causal_mask():
+    model = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16)
+    mask = nn.Transformer.generate_square_subsequent_mask(4)
+    src, tgt = _x(5, 2, 8), _x(4, 2, 8)
+
+    class WithMask(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = model
+
+        def forward(self, src, tgt):
+            return self.t(src, tgt, tgt_mask=mask)
+
+    _export_and_run(WithMask(), (src, tgt))

@@ -522,10 +522,49 @@ def _mha(tr, m, args, kwargs, out):
     return [o, w]
 
 
-def _encoder_layer(tr, m, args, kwargs, out):
-    """TransformerEncoderLayer as its forward composes it (attention, feed-forward, norms)."""
+def _layer_norm_of(g, mod, v):
+    bias = g.value(mod.bias) if mod.bias is not None else None
+    return g.layer_norm(v, g.value(mod.weight), bias, 1, float(mod.eps), _dtype(mod.weight))
+
+
+def _feed_forward(g, m, v, layer_name):
+    """linear2(activation(linear1(v))) of a Transformer layer (dropout is the identity in eval)."""
     from rustgrad.nn import functional as F
 
+    def unwrap(fn):  # during the export F.relu is the tracer's wrapper around the real one
+        return getattr(fn, "__wrapped_for_onnx__", fn)
+
+    act = m.activation
+    h = g.linear(v, m.linear1.weight, m.linear1.bias)
+    if unwrap(act) is unwrap(F.relu) or type(act).__name__ == "ReLU":
+        h = g.op("Relu", [h])
+    elif unwrap(act) is unwrap(F.gelu) or type(act).__name__ == "GELU":
+        h = _ops.gelu_on(g, h, _dtype(m.linear1.weight), getattr(act, "approximate", "none"))
+    else:
+        raise UnsupportedOperatorError(f"{layer_name}(activation={act!r})", g.opset)
+    return g.linear(h, m.linear2.weight, m.linear2.bias)
+
+
+def _to_lne(g, t, batch_first):
+    """A (N, L, E) / (L, N, E) / unbatched (L, E) input as an ONNX value in (L, N, E)."""
+    v = g.value(t)
+    if t.dim() == 2:
+        return g.unsqueeze(v, [1])
+    return g.transpose(v, [1, 0, 2]) if batch_first else v
+
+
+def _from_lne(g, v, like, batch_first):
+    if like.dim() == 2:
+        return g.squeeze(v, [1])
+    return g.transpose(v, [1, 0, 2]) if batch_first else v
+
+
+def _seq_len(t, batch_first):
+    return int(t.shape[1 if (t.dim() == 3 and batch_first) else 0])
+
+
+def _encoder_layer(tr, m, args, kwargs, out):
+    """TransformerEncoderLayer as its forward composes it (attention, feed-forward, norms)."""
     g = tr.graph
     src = args[0]
     src_mask = _arg(args, kwargs, 1, "src_mask")
@@ -534,53 +573,59 @@ def _encoder_layer(tr, m, args, kwargs, out):
     if m.training:
         raise UnsupportedOperatorError("TransformerEncoderLayer in training mode", g.opset, "export in eval mode")
     attn = m.self_attn
-    batched = src.dim() == 3
     first = bool(getattr(attn, "batch_first", False))
-    seq_dim = 1 if (batched and first) else 0
-    L = int(src.shape[seq_dim])
-    E = int(attn.embed_dim)
-    x = g.value(src)
-    if not batched:
-        x = g.unsqueeze(x, [1])
-    elif first:
-        x = g.transpose(x, [1, 0, 2])  # work in (L, N, E)
-
-    def norm(mod, v):
-        bias = g.value(mod.bias) if mod.bias is not None else None
-        return g.layer_norm(v, g.value(mod.weight), bias, 1, float(mod.eps), _dtype(mod.weight))
+    L, E, H = _seq_len(src, first), int(attn.embed_dim), int(attn.num_heads)
+    x = _to_lne(g, src, first)
 
     def sa(v):
-        o, _ = _attention(g, attn, v, v, v, src_mask, kpm, False, True, is_causal and src_mask is None, (L, L, E, int(attn.num_heads)))
-        return o
-
-    act = m.activation
-
-    def unwrap(fn):  # during the export F.relu is the tracer's wrapper around the real one
-        return getattr(fn, "__wrapped_for_onnx__", fn)
-
-    act_name = unwrap(act)
-
-    def ff(v):
-        h = g.linear(v, m.linear1.weight, m.linear1.bias)
-        if act_name is unwrap(F.relu) or type(act).__name__ == "ReLU":
-            h = g.op("Relu", [h])
-        elif act_name is unwrap(F.gelu) or type(act).__name__ == "GELU":
-            h = _ops.gelu_on(g, h, _dtype(m.linear1.weight), getattr(act, "approximate", "none"))
-        else:
-            raise UnsupportedOperatorError(f"TransformerEncoderLayer(activation={act!r})", g.opset)
-        return g.linear(h, m.linear2.weight, m.linear2.bias)
+        return _attention(g, attn, v, v, v, src_mask, kpm, False, True, is_causal and src_mask is None, (L, L, E, H))[0]
 
     if m.norm_first:
-        x = g.op("Add", [x, sa(norm(m.norm1, x))])
-        x = g.op("Add", [x, ff(norm(m.norm2, x))])
+        x = g.op("Add", [x, sa(_layer_norm_of(g, m.norm1, x))])
+        x = g.op("Add", [x, _feed_forward(g, m, _layer_norm_of(g, m.norm2, x), "TransformerEncoderLayer")])
     else:
-        x = norm(m.norm1, g.op("Add", [x, sa(x)]))
-        x = norm(m.norm2, g.op("Add", [x, ff(x)]))
-    if not batched:
-        x = g.squeeze(x, [1])
-    elif first:
-        x = g.transpose(x, [1, 0, 2])
-    return x
+        x = _layer_norm_of(g, m.norm1, g.op("Add", [x, sa(x)]))
+        x = _layer_norm_of(g, m.norm2, g.op("Add", [x, _feed_forward(g, m, x, "TransformerEncoderLayer")]))
+    return _from_lne(g, x, src, first)
+
+
+def _decoder_layer(tr, m, args, kwargs, out):
+    """TransformerDecoderLayer: self-attention, attention over ``memory``, feed-forward, norms."""
+    g = tr.graph
+    names = ["tgt", "memory", "tgt_mask", "memory_mask", "tgt_key_padding_mask", "memory_key_padding_mask",
+             "tgt_is_causal", "memory_is_causal"]  # fmt: skip
+    a = {n: _arg(args, kwargs, i, n, False if n.endswith("causal") else None) for i, n in enumerate(names)}
+    if m.training:
+        raise UnsupportedOperatorError("TransformerDecoderLayer in training mode", g.opset, "export in eval mode")
+    sa_mod, ca_mod = m.self_attn, m.multihead_attn
+    first = bool(getattr(sa_mod, "batch_first", False))
+    tgt, mem = a["tgt"], a["memory"]
+    L, S, E, H = _seq_len(tgt, first), _seq_len(mem, first), int(sa_mod.embed_dim), int(sa_mod.num_heads)
+    x, mv = _to_lne(g, tgt, first), _to_lne(g, mem, first)
+
+    def sa(v):
+        causal = bool(a["tgt_is_causal"]) and a["tgt_mask"] is None
+        return _attention(g, sa_mod, v, v, v, a["tgt_mask"], a["tgt_key_padding_mask"], False, True, causal, (L, L, E, H))[0]
+
+    def ca(v):
+        causal = bool(a["memory_is_causal"]) and a["memory_mask"] is None
+        return _attention(
+            g, ca_mod, v, mv, mv, a["memory_mask"], a["memory_key_padding_mask"], False, True, causal,
+            (L, S, E, int(ca_mod.num_heads)),
+        )[0]  # fmt: skip
+
+    def ff(v):
+        return _feed_forward(g, m, v, "TransformerDecoderLayer")
+
+    if m.norm_first:
+        x = g.op("Add", [x, sa(_layer_norm_of(g, m.norm1, x))])
+        x = g.op("Add", [x, ca(_layer_norm_of(g, m.norm2, x))])
+        x = g.op("Add", [x, ff(_layer_norm_of(g, m.norm3, x))])
+    else:
+        x = _layer_norm_of(g, m.norm1, g.op("Add", [x, sa(x)]))
+        x = _layer_norm_of(g, m.norm2, g.op("Add", [x, ca(x)]))
+        x = _layer_norm_of(g, m.norm3, g.op("Add", [x, ff(x)]))
+    return _from_lne(g, x, tgt, first)
 
 
 def _build_table():
@@ -639,6 +684,8 @@ def _build_table():
         nn.MultiheadAttention: _mha,
         nn.TransformerEncoderLayer: _encoder_layer,
     }
+    if getattr(nn, "TransformerDecoderLayer", None) is not None:
+        t[nn.TransformerDecoderLayer] = _decoder_layer
     for name in ("Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "ConvTranspose1d", "Conv3d", "BatchNorm3d"):
         cls = getattr(nn, name, None)
         if cls is None:
