@@ -134,13 +134,20 @@ class Tracer:
             if fn is not None:
                 self._patch(rustgrad.Tensor, name, self._warn_wrap(fn, name))
 
-        for name in sorted(set(vars(rustgrad.Tensor)) | _TENSOR_DUNDERS):
+        from inspect import getattr_static
+
+        # dir(), not vars(): methods a base class or mixin defines are patched on Tensor too.
+        for name in sorted(set(dir(rustgrad.Tensor)) | _TENSOR_DUNDERS):
             if name in _PASS_METHODS or (name.startswith("_") and name not in _TENSOR_DUNDERS):
                 continue
-            fn = getattr(rustgrad.Tensor, name, None)
-            if fn is None or not callable(fn) or isinstance(vars(rustgrad.Tensor).get(name), property):
+            try:
+                static = getattr_static(rustgrad.Tensor, name)
+            except AttributeError:
                 continue
-            if isinstance(fn, type):
+            if isinstance(static, property) or type(static).__name__ == "getset_descriptor":
+                continue
+            fn = getattr(rustgrad.Tensor, name, None)
+            if fn is None or not callable(fn) or isinstance(fn, type):
                 continue
             self._patch(rustgrad.Tensor, name, self._wrap(fn, _ops.TENSOR_METHODS.get(name), f"aten::{name.strip('_')}"))
 
