@@ -252,7 +252,14 @@ def test_names_dynamic_axes_and_params(tmp_path):
     # export_params=False: the parameters are graph inputs instead
     q = rustgrad.onnx.export(model, (_x(2, 1, 4, 4),), None, export_params=False)
     assert {"0.weight", "3.bias"} <= {i.name for i in q.graph.input}
-    assert not q.graph.initializer or all(i.name not in ("0.weight", "3.bias") for i in q.graph.initializer)
+    assert all(i.name not in ("0.weight", "3.bias") for i in q.graph.initializer)
+    # keep_initializers_as_inputs=True: inputs with their values as initializers (runs with only x fed)
+    k = rustgrad.onnx.export(model, (_x(2, 1, 4, 4),), None, keep_initializers_as_inputs=True, input_names=["image"])
+    assert {"0.weight", "3.bias"} <= {i.name for i in k.graph.input} & {i.name for i in k.graph.initializer}
+    onnx.checker.check_model(k)
+    x2 = _x(2, 1, 4, 4)
+    (got,) = ReferenceEvaluator(k).run(None, {"image": x2.numpy()})
+    np.testing.assert_allclose(got, model(x2).detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_model_mode_and_grad_flags_are_restored():

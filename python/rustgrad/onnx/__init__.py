@@ -158,7 +158,8 @@ def export(
     to the axes that are symbolic (a list, named ``{name}_dynamic_axes_{k}`` as PyTorch does, or
     ``{axis: "name"}``); ``opset_version`` defaults to 18 (13 and newer are built directly; older ones are built
     at 13 and converted down with ``onnx.version_converter``, with a warning where that fails);
-    ``export_params=False`` makes the parameters graph inputs instead of initializers;
+    ``export_params=False`` makes the parameters graph inputs instead of initializers
+    (``keep_initializers_as_inputs=True``: both, the initializer being the input's default);
     ``training=TrainingMode.EVAL`` (the default) exports in eval mode. The TorchScript- and
     dynamo-specific options (``dynamo``, ``optimize``, ``do_constant_folding``, ``report``, ...) are
     accepted and have no effect: the graph is the traced one."""
@@ -200,7 +201,7 @@ def export(
         raise ValueError(f"{len(input_names)} input_names for {len(inputs)} tensor inputs")
     input_names += [f"input_{i}" for i in range(len(input_names), len(inputs))]
 
-    graph = Graph(build_opset, export_params=export_params and not keep_initializers_as_inputs)
+    graph = Graph(build_opset, export_params=export_params, keep_initializers_as_inputs=keep_initializers_as_inputs)
     params = []
     if is_module:
         for name, p in list(model.named_parameters()) + list(model.named_buffers()):

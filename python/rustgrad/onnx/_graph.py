@@ -19,9 +19,10 @@ class Graph:
     Every tensor the graph has named is kept alive here, so that ``id()`` stays a valid key for
     the whole export."""
 
-    def __init__(self, opset, export_params=True):
+    def __init__(self, opset, export_params=True, keep_initializers_as_inputs=False):
         self.opset = opset
         self.export_params = export_params
+        self.keep_initializers_as_inputs = keep_initializers_as_inputs
         self.nodes = []
         self.initializers = []
         self.graph_inputs_extra = []  # parameters as graph inputs when export_params=False
@@ -89,11 +90,13 @@ class Graph:
         arr = np.ascontiguousarray(t.detach().numpy())
         self._consts[key] = name
         self._values[key] = (name, t)
-        if pname is not None and not self.export_params:
+        if pname is not None and (not self.export_params or self.keep_initializers_as_inputs):
+            # A parameter as a graph input: without its value (export_params=False), or with its
+            # value as the input's default (keep_initializers_as_inputs=True).
             from onnx import helper
 
             self.graph_inputs_extra.append(helper.make_tensor_value_info(name, onnx_dtype(arr.dtype), arr.shape))
-        else:
+        if pname is None or self.export_params:
             self._add_initializer(name, arr)
         return name
 
