@@ -41,6 +41,7 @@ from rustgrad.serialization import *  # noqa: E402,F401,F403
 from rustgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from rustgrad import autograd, cuda, backends, wgpu, accelerator  # noqa: E402,F401
 from rustgrad import nn, optim, utils, vision  # noqa: E402,F401
+from rustgrad import onnx  # noqa: E402,F401  (rustgrad.onnx.export; needs the optional onnx package only when called)
 from rustgrad._printing import set_printoptions  # noqa: E402,F401
 from rustgrad._config import show_config  # noqa: E402,F401
 from rustgrad._random import manual_seed, seed, initial_seed, Generator, default_generator  # noqa: E402,F401

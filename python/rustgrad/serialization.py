@@ -6,9 +6,13 @@ weights_only=True)`` reads our checkpoints and we read PyTorch's. Views keep the
 and strides and tensors sharing a storage share one record, as in PyTorch; the record holds the
 part of the storage the saved tensors can reach (PyTorch writes the whole storage).
 
-``load`` never executes code from the file: its unpickler resolves only a fixed whitelist of
-globals (containers, and the torch tensor/storage rebuild functions, which are mapped to our own
-implementations). It never trusts the file either: every storage record's size is checked against
+``load`` follows ``torch.load``'s rules (PyTorch 2.6+). By default (``weights_only=True``) it never
+executes code from the file: its unpickler (``rustgrad._weights_only``) resolves only a fixed
+allow-list of globals (containers, and the torch tensor/storage rebuild functions, which are mapped
+to our own implementations) plus what the user allow-lists with ``add_safe_globals`` /
+``safe_globals`` (NumPy objects then go through checked stand-ins). ``weights_only=False`` is a
+full unpickler for trusted files (whole modules); the FORCE environment variables work as in
+PyTorch. Either way it never trusts the file's tensor data: every storage record's size is checked against
 what ``data.pkl`` declares, and every tensor's dtype, sizes, strides and storage offset are checked
 (with exact integer arithmetic) against its storage before a tensor is built, so a corrupt or
 malicious file raises ``RuntimeError`` naming the record and the problem. torch is never imported.
@@ -31,6 +35,16 @@ import zipfile
 import numpy as np
 
 import rustgrad
+from rustgrad._weights_only import (
+    WeightsOnlyUnpickler,
+    add_safe_globals,
+    clear_safe_globals,
+    get_safe_globals,
+    globals_in_pickle,
+    safe_globals,
+    user_allowed_globals,
+    weights_only_message,
+)
 
 try:  # advisory locks mark a temporary file as "a save is writing me" (POSIX only)
     import fcntl
@@ -38,6 +52,10 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["save", "load", "save_safetensors", "load_safetensors"]
+# Also public in this module, as in torch.serialization (not re-exported at the top level):
+# add_safe_globals, get_safe_globals, clear_safe_globals, safe_globals,
+# get_unsafe_globals_in_checkpoint.
+_PUBLIC_HERE = (add_safe_globals, get_safe_globals, clear_safe_globals, safe_globals)
 
 # -- dtype tables ------------------------------------------------------------------------------
 _STORAGE_OF = {
@@ -487,16 +505,60 @@ _REBUILDERS = {
     ("torch._utils", "_rebuild_parameter"): "_rebuild_parameter",
     ("torch._utils", "_rebuild_parameter_with_state"): "_rebuild_parameter",
 }
-_SAFE_GLOBALS = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "complex"): complex,
-    ("builtins", "slice"): slice,
-    ("_codecs", "encode"): _codecs_encode,
-}
-for _n in _NP_OF_STORAGE:
-    _SAFE_GLOBALS[("torch", _n)] = _StorageClass(_n)
+
+
+def _bytearray(data=b""):
+    # bytearray(n) would allocate n bytes for any n the file names: only copy bytes-like data.
+    if not isinstance(data, (bytes, bytearray)):
+        raise pickle.UnpicklingError(f"bytearray() of {type(data).__name__} is not allowed")
+    return bytearray(data)
+
+
+def _device(kind, index=None):
+    # torch.device pickles as torch.device("cpu") / ("cuda", 0): strings and ints only.
+    if not isinstance(kind, str) or not (index is None or _is_int(index)):
+        raise pickle.UnpicklingError(f"torch.device({kind!r}, {index!r}): invalid arguments")
+    try:
+        return rustgrad.device(kind) if index is None else rustgrad.device(kind, index)
+    except Exception as e:
+        raise pickle.UnpicklingError(f"torch.device({kind!r}): {e}") from None
+
+
+def _safe_globals_table():
+    """The globals every load resolves, PyTorch names -> rustgrad objects (no NumPy: as in
+    PyTorch 2.6+, NumPy needs ``add_safe_globals``)."""
+    from rustgrad._size import Size
+
+    table = {
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("collections", "Counter"): collections.Counter,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("builtins", "complex"): complex,
+        ("builtins", "slice"): slice,
+        ("builtins", "bytearray"): _bytearray,
+        ("_codecs", "encode"): _codecs_encode,
+        ("torch", "Size"): Size,
+        ("torch", "device"): _device,
+        ("rustgrad._size", "Size"): Size,
+    }
+    for n in _NP_OF_STORAGE:
+        table[("torch", n)] = _StorageClass(n)
+    for n in ("float32", "float64", "int64", "int32", "uint8", "bool", "float16", "bfloat16", "int16", "int8"):
+        dt = getattr(rustgrad, n, None)
+        if isinstance(dt, rustgrad.dtype):
+            table[("torch", n)] = dt
+    return table
+
+
+_SAFE_GLOBALS = None
+
+
+def _safe_globals():
+    global _SAFE_GLOBALS
+    if _SAFE_GLOBALS is None:
+        _SAFE_GLOBALS = _safe_globals_table()
+    return _SAFE_GLOBALS
 
 
 class _LoadedStorage:
@@ -506,33 +568,35 @@ class _LoadedStorage:
         self.flat, self.name, self.numel, self.record, self.itemsize = flat, name, numel, record, itemsize
 
 
-class _SafeUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only whitelisted globals, reads storages from the archive after
-    checking their sizes, and checks every tensor's layout against its storage."""
+class _ArchiveReading:
+    """What both unpicklers share: storages read from the archive after checking their sizes, and
+    every tensor's layout checked against its storage (torch's rebuild functions map here)."""
 
-    def __init__(self, file, read_record, source):
-        super().__init__(file)
+    def _init_archive(self, read_record, source):
         self._read_record = read_record  # (record name, expected bytes) -> bytes
         self._source = source
         self._cache = {}  # key -> _LoadedStorage
         self._by_id = {}  # id(storage object handed to the pickle) -> _LoadedStorage
 
-    def find_class(self, module, name):
-        method = _REBUILDERS.get((module, name))
-        if method is not None:
-            return getattr(self, method)
-        g = _SAFE_GLOBALS.get((module, name))
-        if g is None:
-            if module == "torch" and name.endswith("Storage"):
-                raise RuntimeError(
-                    f"rustgrad.load: {self._source}: data.pkl uses storage type torch.{name}, whose dtype "
-                    "rustgrad does not support"
-                )
-            raise pickle.UnpicklingError(
-                f"Unsupported global: GLOBAL {module}.{name} was not an allowed global; rustgrad.load "
-                "only loads tensors, containers and plain values and never runs code from the file"
+    def _archive_globals(self):
+        table = dict(_safe_globals())
+        for key, method in _REBUILDERS.items():
+            table[key] = getattr(self, method)
+        try:
+            from rustgrad.nn import Parameter
+        except ImportError:  # pragma: no cover - during package import
+            Parameter = None
+        if Parameter is not None:
+            table[("torch.nn.parameter", "Parameter")] = Parameter
+            table[("rustgrad.nn.parameter", "Parameter")] = Parameter
+        return table
+
+    def _unknown_storage(self, module, name):
+        if module == "torch" and name.endswith("Storage"):
+            raise RuntimeError(
+                f"rustgrad.load: {self._source}: data.pkl uses storage type torch.{name}, whose dtype "
+                "rustgrad does not support"
             )
-        return g
 
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage":
@@ -608,11 +672,51 @@ class _SafeUnpickler(pickle.Unpickler):
         return Parameter(data, requires_grad)
 
 
+class _WeightsOnlyArchiveUnpickler(_ArchiveReading, WeightsOnlyUnpickler):
+    """``weights_only=True``: tensors, containers and plain values, plus what the user
+    allow-listed with ``add_safe_globals`` (see ``rustgrad._weights_only``)."""
+
+    def __init__(self, file, read_record, source):
+        self._init_archive(read_record, source)
+        super().__init__(file)
+
+    def builtin_globals(self):
+        return self._archive_globals()
+
+    def unsupported_global(self, module, name):
+        self._unknown_storage(module, name)
+        super().unsupported_global(module, name)
+
+
+class _FullArchiveUnpickler(_ArchiveReading, pickle.Unpickler):
+    """``weights_only=False``: a full unpickler (it runs whatever the file names: for files the
+    user trusts). torch's tensor/storage names still map to rustgrad's checked rebuilds; any other
+    ``torch.*`` class (a whole PyTorch module) cannot become a rustgrad object and is refused."""
+
+    def __init__(self, file, read_record, source, **pickle_load_args):
+        self._init_archive(read_record, source)
+        super().__init__(file, **pickle_load_args)
+        self._table = self._archive_globals()
+
+    def find_class(self, module, name):
+        obj = self._table.get((module, name))
+        if obj is not None:
+            return obj
+        if module == "torch" or module.startswith("torch."):
+            self._unknown_storage(module, name)
+            raise pickle.UnpicklingError(
+                f"rustgrad.load: {self._source}: the file holds the PyTorch object {module}.{name}, which "
+                "rustgrad cannot rebuild (a module saved whole by torch.save needs PyTorch's classes); "
+                "save its state_dict() with torch.save and load that into the rustgrad module instead"
+            )
+        return super().find_class(module, name)
+
+
 class _ZipError(Exception):
     pass
 
 
-def _read_archive(zf, source, archive_size):
+def _read_archive(zf, source, archive_size, weights_only=True, pickle_module=None, pickle_load_args=None):
     def zip_call(what, fn, *args):
         try:
             return fn(*args)
@@ -654,17 +758,26 @@ def _read_archive(zf, source, archive_size):
         return raw
 
     data = zip_call(pkl[0], zf.read, pkl[0])
-    if b"\x96" in data:
-        # The C unpickler allocates a BYTEARRAY8's declared length before reading it (and on a short
-        # read trips a CPython bug: "deallocated bytearray object has exported buffers"). Where the
-        # opcode byte occurs at all, check every counted length against the data first.
+    if weights_only or b"\x96" in data:
+        # Both unpicklers allocate a BYTEARRAY8's declared length before reading it (and the C one
+        # on a short read trips a CPython bug: "deallocated bytearray object has exported
+        # buffers"); the pure-Python one also takes a short read of counted data silently. Check
+        # every counted length against the data first (a linear scan; data.pkl is small).
         try:
             for _ in pickletools.genops(data):
                 pass
         except Exception as e:
             raise pickle.UnpicklingError(f"rustgrad.load: {source}: malformed data.pkl: {e}") from None
+    if not weights_only:
+        # The user trusts this file: errors are the unpickler's own (AttributeError for a class that
+        # is gone, ...), as with torch.load(weights_only=False).
+        cls = _FullArchiveUnpickler
+        base = getattr(pickle_module, "Unpickler", pickle.Unpickler)
+        if pickle_module is not None and base is not pickle.Unpickler:
+            cls = type("_FullArchiveUnpickler", (_FullArchiveUnpickler, base), {})
+        return cls(io.BytesIO(data), read_record, source, **(pickle_load_args or {})).load()
     try:
-        return _SafeUnpickler(io.BytesIO(data), read_record, source).load()
+        return _WeightsOnlyArchiveUnpickler(io.BytesIO(data), read_record, source).load()
     except (RuntimeError, pickle.UnpicklingError):
         raise
     except Exception as e:  # truncated/garbled pickle stream, wrong argument counts, ...
@@ -673,20 +786,69 @@ def _read_archive(zf, source, archive_size):
         ) from e
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
-    """Load an object saved by ``save`` or ``torch.save`` (zip format). Only tensors, containers
-    and plain values are accepted; any other global in the pickle raises ``UnpicklingError``
-    (regardless of ``weights_only``), so loading never executes code. Corrupt or inconsistent files
-    (bad zip structure or CRC, storage records whose size disagrees with ``data.pkl``, tensor
+_TRUE_VALUES = ("1", "y", "yes", "true")
+# Each force switch is read under rustgrad's name and under PyTorch's, so that a program run
+# with PyTorch's variable set behaves as it does under PyTorch.
+_FORCE_WEIGHTS_ONLY = ("RUSTGRAD_FORCE_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+_FORCE_NO_WEIGHTS_ONLY = ("RUSTGRAD_FORCE_NO_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+
+
+def _env_set(names):
+    return [n for n in names if os.getenv(n, "0").lower() in _TRUE_VALUES]
+
+
+def _resolve_weights_only(weights_only, pickle_module, pickle_load_args):
+    """``torch.load``'s rules for the effective ``weights_only`` (default True; the force
+    environment variables; ``pickle_module`` only without weights_only)."""
+    not_set = weights_only is None
+    if not_set:
+        weights_only = pickle_module is None
+    force, force_no = _env_set(_FORCE_WEIGHTS_ONLY), _env_set(_FORCE_NO_WEIGHTS_ONLY)
+    if force and force_no:
+        raise RuntimeError(
+            f"Only one of `{force[0]}` or `{force_no[0]}` should be set, but both were set."
+        )
+    if force:
+        weights_only = True
+    elif force_no and not_set:
+        # Only a call that did not choose weights_only itself is overridden (as in PyTorch).
+        warnings.warn(
+            f"Environment variable {force_no[0]} detected, since the "
+            "`weights_only` argument was not explicitly passed to `rustgrad.load`, forcing weights_only=False.",
+            UserWarning,
+            stacklevel=3,
+        )
+        weights_only = False
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
+    if pickle_load_args and weights_only:
+        warnings.warn("pickle_load_args only works if `weights_only=False`.", stacklevel=3)
+    return bool(weights_only)
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+    """Load an object saved by ``save`` or ``torch.save`` (zip format), with ``torch.load``'s rules.
+
+    ``weights_only=True`` (the default, as in PyTorch 2.6+): only tensors, containers and plain
+    values are rebuilt, plus globals allow-listed with :func:`add_safe_globals` /
+    :class:`safe_globals` (NumPy arrays, scalars and dtypes need that too, as in PyTorch; they are
+    rebuilt by checked stand-ins, never by NumPy's own functions); anything else raises
+    ``UnpicklingError`` ("Weights only load failed ..."), so loading never executes code.
+    ``weights_only=False`` runs a full unpickler, for files you trust (whole modules saved with
+    ``save(model, f)``); ``RUSTGRAD_FORCE_WEIGHTS_ONLY_LOAD=1`` / ``RUSTGRAD_FORCE_NO_WEIGHTS_ONLY_LOAD=1``
+    (or PyTorch's ``TORCH_FORCE_...`` names) override it as in PyTorch: the first always, the
+    second only where ``weights_only`` was not passed. Either way corrupt or inconsistent files (bad
+    zip structure or CRC, storage records whose size disagrees with ``data.pkl``, tensor
     sizes/strides/offsets outside their storage) raise ``RuntimeError``. ``map_location`` is
     accepted for compatibility; everything is loaded on the CPU."""
+    weights_only = _resolve_weights_only(weights_only, pickle_module, pickle_load_args)
     if isinstance(f, (str, bytes, os.PathLike)):
         with open(f, "rb") as fh:
-            return _load_fileobj(fh, os.fsdecode(f))
-    return _load_fileobj(f, getattr(f, "name", None) or type(f).__name__)
+            return _load_fileobj(fh, os.fsdecode(f), weights_only, pickle_module, pickle_load_args)
+    return _load_fileobj(f, getattr(f, "name", None) or type(f).__name__, weights_only, pickle_module, pickle_load_args)
 
 
-def _load_fileobj(fh, source):
+def _open_archive(fh, source):
     start = fh.tell() if fh.seekable() else None
     if start is None:
         fh = io.BytesIO(fh.read())
@@ -700,13 +862,44 @@ def _load_fileobj(fh, source):
         )
     fh.seek(start)
     try:
-        zf = zipfile.ZipFile(fh)
+        return zipfile.ZipFile(fh), end - start
     except Exception as e:
         raise RuntimeError(
             f"rustgrad.load: {source}: failed reading zip archive: {type(e).__name__}: {e}"
         ) from e
+
+
+def _load_fileobj(fh, source, weights_only=True, pickle_module=None, pickle_load_args=None):
+    if weights_only:
+        user_allowed_globals()  # a malformed allow-list raises ValueError/TypeError, as in torch
+    zf, size = _open_archive(fh, source)
     with zf:
-        return _read_archive(zf, source, end - start)
+        if not weights_only:
+            return _read_archive(zf, source, size, False, pickle_module, pickle_load_args)
+        try:
+            return _read_archive(zf, source, size)
+        except pickle.UnpicklingError as e:
+            raise pickle.UnpicklingError(weights_only_message(str(e))) from None
+
+
+def get_unsafe_globals_in_checkpoint(f):
+    """The ``module.name`` globals a checkpoint's pickle names that a ``weights_only`` load would
+    refuse (neither built in nor allow-listed): ``torch.serialization.get_unsafe_globals_in_checkpoint``.
+    A static scan: nothing is unpickled."""
+    if isinstance(f, (str, bytes, os.PathLike)):
+        with open(f, "rb") as fh:
+            return get_unsafe_globals_in_checkpoint(fh)
+    source = getattr(f, "name", None) or type(f).__name__
+    zf, _ = _open_archive(f, source)
+    with zf:
+        pkl = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+        if not pkl:
+            raise ValueError("Expected input to be a checkpoint returned by torch.save")
+        found = globals_in_pickle(zf.read(pkl[0]))
+    known = {f"{m}.{n}" for m, n in _safe_globals()} | {f"{m}.{n}" for m, n in _REBUILDERS}
+    known |= {"torch.nn.parameter.Parameter", "rustgrad.nn.parameter.Parameter"}
+    known |= set(user_allowed_globals())
+    return sorted(found - known)
 
 
 # -- safetensors -------------------------------------------------------------------------------
