@@ -1,12 +1,15 @@
-"""rustgrad.load's opt-ins, with torch.load's (2.6+) semantics: NumPy objects and whole modules
+"""rustgrad.load's opt-ins, with torch.load's (2.6+) semantics: whole modules and other classes
 need ``add_safe_globals``/``safe_globals`` under the default ``weights_only=True``;
 ``weights_only=False`` is a full unpickler for trusted files; the FORCE environment variables.
-Crafted files that name allow-listed NumPy functions still cannot run code or allocate what they
-please: NumPy objects are rebuilt by checked stand-ins."""
+
+NumPy arrays, numeric dtypes and scalars load by default (unlike torch 2.15, which refuses them):
+they are rebuilt by checked stand-ins, so crafted files that name NumPy's reconstruction functions
+still cannot run code or allocate what they please."""
 
 import io
 import os
 import pickle
+import pickletools
 import warnings
 import zipfile
 
@@ -50,9 +53,17 @@ def _numpy_objects():
         "f": np.asfortranarray(np.arange(6, dtype=np.float64).reshape(2, 3)),
         "be": np.arange(3, dtype=">i4"),
         "b": np.array([True, False]),
-        "s": np.float64(2.5),
-        "d": np.dtype("int16"),
+        "z": np.array(7, dtype=np.int64),  # 0-d
         "e": np.zeros((0, 3), dtype=np.float32),
+        "view": np.arange(12, dtype=np.int16).reshape(3, 4)[:, ::2],  # non-contiguous: saved as a copy
+        "cplx": np.array([1 + 2j, -3j], dtype=np.complex64),
+        "half": np.array([0.5, -2.0], dtype=np.float16),
+        "u": np.arange(4, dtype=np.uint16),
+        "s": np.float64(2.5),
+        "si": np.int32(-7),
+        "sb": np.True_,
+        "d": np.dtype("int16"),
+        "dbe": np.dtype(">f8"),
     }
 
 
@@ -86,59 +97,100 @@ def _load(raw, **kw):
     return rustgrad.load(io.BytesIO(raw), **kw)
 
 
-# -- NumPy --------------------------------------------------------------------------------------
-def test_numpy_needs_safe_globals_like_torch():
+# -- NumPy ----------------------------------------------------------------------------------------
+def test_numpy_loads_by_default():
     buf = io.BytesIO()
     rustgrad.save(_numpy_objects(), buf)
     raw = buf.getvalue()
-    with pytest.raises(pickle.UnpicklingError) as ei:
-        _load(raw)
-    msg = str(ei.value)
-    assert msg.startswith("Weights only load failed.")
-    assert "weights_only` set to `False`" in msg
-    assert "GLOBAL numpy._core.multiarray._reconstruct was not an allowed global by default" in msg
-    assert "rustgrad.serialization.add_safe_globals([numpy._core.multiarray._reconstruct])" in msg
-    assert S.get_unsafe_globals_in_checkpoint(io.BytesIO(raw)) == sorted(
-        ["builtins.bytes", "numpy._core.multiarray._reconstruct", "numpy._core.multiarray.scalar", "numpy.dtype", "numpy.ndarray"]
-    )
+    _check_same(_load(raw), _numpy_objects())
+    # nothing to allow-list: every global the file names is in the default table
+    assert S.get_unsafe_globals_in_checkpoint(io.BytesIO(raw)) == []
+    assert S.get_safe_globals() == []
+    # the torch-style allow-list recipe is harmless (same stand-ins), and weights_only=False agrees
     with S.safe_globals(NP_GLOBALS):
-        assert S.get_unsafe_globals_in_checkpoint(io.BytesIO(raw)) == []
         _check_same(_load(raw), _numpy_objects())
-    assert S.get_safe_globals() == []  # the context manager removed them again
-    # weights_only=False needs no allow-list.
     _check_same(_load(raw, weights_only=False), _numpy_objects())
 
 
-def test_numpy_dtype_class_must_be_allowed_for_build():
-    # As in PyTorch: BUILD on the dtype needs its class (numpy.dtypes.Float32DType) allow-listed.
+def test_numpy_nested_with_tensors():
+    obj = {
+        "model": {"w": rustgrad.arange(6.0).reshape(2, 3), "b": rustgrad.zeros(3)},
+        "extra": [np.arange(3, dtype=np.int64), ({"mean": np.float32(0.25)}, np.eye(2))],
+        "step": 3,
+    }
     buf = io.BytesIO()
-    rustgrad.save({"a": np.ones(2, dtype=np.float32)}, buf)
-    with S.safe_globals([np._core.multiarray._reconstruct, np.ndarray, np.dtype]):
-        with pytest.raises(pickle.UnpicklingError, match="Float32DType"):
-            _load(buf.getvalue())
-    S.add_safe_globals([np._core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.Float32DType])
-    assert len(S.get_safe_globals()) == 4
-    np.testing.assert_array_equal(_load(buf.getvalue())["a"], np.ones(2, dtype=np.float32))
-    S.clear_safe_globals()
-    assert S.get_safe_globals() == []
+    rustgrad.save(obj, buf)
+    got = _load(buf.getvalue())
+    np.testing.assert_array_equal(got["model"]["w"].numpy(), np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    assert isinstance(got["model"]["b"], rustgrad.Tensor) and got["model"]["b"].tolist() == [0.0, 0.0, 0.0]
+    a, (inner, eye) = got["extra"]
+    assert a.dtype == np.int64 and a.tolist() == [0, 1, 2]
+    assert type(inner["mean"]) is np.float32 and inner["mean"] == np.float32(0.25)
+    assert eye.dtype == np.float64 and np.array_equal(eye, np.eye(2))
+    assert got["step"] == 3
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+@pytest.mark.parametrize("numpy1_names", [False, True])
+def test_numpy_pickles_of_every_protocol_and_numpy_version(protocol, numpy1_names):
+    # Protocol 5 pickles arrays through numpy._core.numeric._frombuffer; NumPy 1.x names its
+    # modules numpy.core.* (simulated by renaming, which is all that differs in the pickle).
+    data = pickle.dumps(_numpy_objects(), protocol=protocol)
+    if numpy1_names:
+        assert b"numpy._core." in data
+        data = _as_numpy1_pickle(data)
+    want = pickle.loads(pickle.dumps(_numpy_objects(), protocol=protocol))
+    got = _load(_archive(data))
+    for k, w in want.items():
+        g = got[k]
+        assert type(g) is type(w), k
+        if isinstance(w, np.ndarray):
+            # byte order too: protocol 5 keeps a big-endian dtype, older protocols make it native
+            assert g.dtype == w.dtype and g.dtype.byteorder == w.dtype.byteorder and g.shape == w.shape, k
+            assert np.array_equal(g, w) and g.flags.f_contiguous == w.flags.f_contiguous, k
+        else:
+            assert g == w and repr(g) == repr(w), k
+
+
+def _as_numpy1_pickle(data):
+    """The same pickle naming NumPy 1.x's ``numpy.core.*`` modules: module strings re-encoded with
+    their new lengths, FRAME opcodes (protocol 4+, whose lengths would be off) dropped."""
+    out = bytearray()
+    ops = list(pickletools.genops(data)) + [(None, None, len(data))]
+    for (op, arg, pos), (_, _, end) in zip(ops, ops[1:]):
+        if op.name == "FRAME":
+            continue
+        if isinstance(arg, str) and arg.startswith("numpy._core."):
+            new = arg.replace("numpy._core.", "numpy.core.", 1).encode()
+            if op.name == "SHORT_BINUNICODE":
+                out += b"\x8c" + bytes([len(new)]) + new
+                continue
+            if op.name == "GLOBAL":
+                out += b"c" + new.replace(b" ", b"\n") + b"\n"
+                continue
+        out += data[pos:end]
+    assert b"numpy._core" not in out
+    return bytes(out)
 
 
 def test_numpy_round_trip_with_torch(tmp_path):
     torch = pytest.importorskip("torch")
     p = tmp_path / "np.pt"
     torch.save({**_numpy_objects(), "t": torch.arange(4.0)}, p)
-    with S.safe_globals(NP_GLOBALS):
-        got = rustgrad.load(p)
+    got = rustgrad.load(p)  # no allow-list needed here
     t = got.pop("t")
     np.testing.assert_array_equal(t.numpy(), np.arange(4.0, dtype=np.float32))
     _check_same(got, _numpy_objects())
-    # torch refuses the same file by default, as we do
+    # The documented difference: torch 2.15 refuses the same file by default ...
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
         torch.load(p)
-    # and reads ours with the same allow-list
+    # ... and reads ours with its allow-list
     q = tmp_path / "rg.pt"
     rustgrad.save({**_numpy_objects(), "t": rustgrad.arange(4.0)}, q)
-    with torch.serialization.safe_globals(NP_GLOBALS):
+    np_globals = NP_GLOBALS + [
+        np.dtypes.Int64DType, np.dtypes.Complex64DType, np.dtypes.Float16DType, np.dtypes.UInt16DType
+    ]
+    with torch.serialization.safe_globals(np_globals):
         back = torch.load(q)
     assert torch.equal(back.pop("t"), torch.arange(4.0))
     _check_same(back, _numpy_objects())
@@ -158,29 +210,87 @@ _REC = np._core.multiarray._reconstruct
 _F4 = np.dtype("f4")
 
 
+_CRAFTED = [
+    (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (3,), _F4, False, b"12345678")), "needs 12 bytes"),
+    (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (10**15, 10**15), _F4, False, b"1234")), "needs"),
+    (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (-1,), _F4, False, b"1234")), "invalid array shape"),
+    (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (2,), "f4", False, b"12345678")), "numpy.dtype"),
+    (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (2,), np.dtype("O"), False, [1, 2])), "object"),
+    (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (2,), np.dtype("U2"), False, "abcd")), "string"),
+    (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (2,), np.dtype([("x", "f4")]), False, b"12345678")), "Unsupported|structured|void"),
+    (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (1,), np.dtype("M8[s]"), False, b"12345678")), "datetime"),
+    (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (2,), _F4, 1, b"12345678")), "is_fortran must be a bool"),
+    (_Craft(_REC, (np.ndarray, (0,), b"b")), "never initialized|not initialized"),
+    (_Craft(_REC, (np.matrix, (0,), b"b"), (1, (1,), _F4, False, b"1234")), "numpy.matrix|only numpy.ndarray"),
+    (_Craft(np.ndarray, ((10**12,),)), "checked reconstruction stand-ins"),
+    (_Craft(np._core.multiarray.scalar, ("f8", b"12345678")), "numpy.dtype"),
+    (_Craft(np._core.multiarray.scalar, (_F4, b"12")), "needs 4 bytes"),
+    (_Craft(np._core.multiarray.scalar, (np.dtype("O"), [1])), "object"),
+    (_Craft(np._core.numeric._frombuffer, (b"123", _F4, (1,), "C")), "needs 4 bytes"),
+    (_Craft(np._core.numeric._frombuffer, (b"1234", _F4, (1,), "K")), "invalid order"),
+    (_Craft(bytes, (10**12,)), "may only copy bytes"),
+    # other NumPy functions stay refused, even ones that look harmless
+    (_Craft(np.frombuffer, (b"1234", _F4)), "numpy.frombuffer|checked reconstruction stand-ins"),
+    (_Craft(np.load, ("x.npy",)), "numpy.*load|checked reconstruction stand-ins"),
+]
+
+
+@pytest.mark.parametrize("allow", [False, True], ids=["default", "allow-listed"])
+@pytest.mark.parametrize("obj,msg", _CRAFTED)
+def test_crafted_numpy_pickles_raise_unpickling_error(obj, msg, allow):
+    # By default, and also when the user allow-lists more NumPy names than the defaults: the
+    # stand-ins still check everything and other NumPy callables are never called.
+    allowed = NP_GLOBALS + [np.matrix, np.dtypes.StrDType, np.dtypes.ObjectDType, np.dtypes.VoidDType]
+    allowed += [np.frombuffer, np.load] if allow else []
+    with S.safe_globals(allowed if allow else []):
+        with pytest.raises(pickle.UnpicklingError, match=msg) as ei:
+            _load(_archive({"x": obj}))
+    assert str(ei.value).startswith("Weights only load failed")
+
+
+def _reconstruct_ops():
+    # _reconstruct(ndarray, (0,), b"b") -> a stand-in awaiting BUILD (protocol 2 opcodes)
+    return (
+        b"cnumpy._core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R"
+    )
+
+
+# BUILD state (1, (1,), dtype("<f4"), False, b"\x00\x00\x80?"), i.e. the array [1.0], then BUILD
+_F4_STATE = (
+    b"(K\x01K\x01\x85cnumpy\ndtype\nX\x02\x00\x00\x00f4\x89\x88\x87R"
+    b"(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    b"\x89C\x04\x00\x00\x80?tb"
+)
+
+
 @pytest.mark.parametrize(
-    "obj,msg",
+    "data,msg",
     [
-        (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (3,), _F4, False, b"12345678")), "needs 12 bytes"),
-        (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (10**15, 10**15), _F4, False, b"1234")), "needs"),
-        (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (-1,), _F4, False, b"1234")), "invalid array shape"),
-        (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (2,), "f4", False, b"12345678")), "numpy.dtype"),
-        (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (2,), np.dtype("O"), False, [1, 2])), "object"),
-        (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (2,), np.dtype("U2"), False, "abcd")), "string"),
-        (_Craft(_REC, (np.ndarray, (0,), b"b"), (1, (2,), np.dtype([("x", "f4")]), False, b"12345678")), "Unsupported|structured|void"),
-        (_Craft(_REC, (np.ndarray, (0,), b"b")), "never initialized|not initialized"),
-        (_Craft(_REC, (np.matrix, (0,), b"b"), (1, (1,), _F4, False, b"1234")), "numpy.matrix|only numpy.ndarray"),
-        (_Craft(np.ndarray, ((10**12,),)), "checked reconstruction stand-ins"),
-        (_Craft(np._core.multiarray.scalar, ("f8", b"12345678")), "numpy.dtype"),
-        (_Craft(np._core.multiarray.scalar, (_F4, b"12")), "needs 4 bytes"),
-        (_Craft(bytes, (10**12,)), "may only copy bytes"),
+        # a well-formed one-element array, as a control
+        (b"\x80\x03" + _reconstruct_ops() + _F4_STATE + b".", None),
+        # the stand-in put in a tuple (MARK ... TUPLE) before it is built, then built via the memo
+        (b"\x80\x03(" + _reconstruct_ops() + b"q\x00th\x00" + _F4_STATE + b"0.", "stored before BUILD"),
+        # appended to a list before BUILD
+        (b"\x80\x03]" + _reconstruct_ops() + b"q\x00ah\x00" + _F4_STATE + b"0.", "stored before BUILD"),
+        # never built and never memoized, just dropped into a list
+        (b"\x80\x03]" + _reconstruct_ops() + b"a.", "never initialized"),
+        # DUP (which Python's pickler never writes) is refused, as by torch
+        (b"\x80\x03" + _reconstruct_ops() + b"2" + _F4_STATE + b"\x86.", "DUP"),
+        # NEWOBJ of a NumPy class, BUILD on a finished array
+        (b"\x80\x03cnumpy\nndarray\nK\x01\x85\x81.", "Can only create new object"),
+        (b"\x80\x03" + _reconstruct_ops() + _F4_STATE + b"}b.", "Can only build"),
+        # a NumPy dtype class named directly is not in the default table
+        (b"\x80\x03cnumpy.dtypes\nFloat32DType\n.", "Float32DType was not an allowed global"),
     ],
 )
-def test_crafted_numpy_pickles_raise_unpickling_error(obj, msg):
-    allowed = NP_GLOBALS + [np.matrix, np.dtypes.StrDType, np.dtypes.ObjectDType, np.dtypes.VoidDType]
-    with S.safe_globals(allowed):
-        with pytest.raises(pickle.UnpicklingError, match=msg):
-            _load(_archive({"x": obj}))
+def test_crafted_numpy_opcode_streams(data, msg):
+    if msg is None:
+        got = _load(_archive(data))
+        assert got.dtype == np.float32 and got.tolist() == [1.0]
+        return
+    with pytest.raises(pickle.UnpicklingError, match=msg) as ei:
+        _load(_archive(data))
+    assert str(ei.value).startswith("Weights only load failed")
 
 
 def test_blocked_modules_stay_blocked_even_if_allowed():
@@ -190,12 +300,13 @@ def test_blocked_modules_stay_blocked_even_if_allowed():
 
 
 def test_safe_globals_tuple_form_and_validation():
-    with S.safe_globals([(np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct")] + NP_GLOBALS):
-        # a NumPy 1.x pickle names numpy.core.multiarray; the tuple maps it to the same stand-in
-        data = pickle.dumps({"a": np.ones(3, dtype=np.float32)}, protocol=2).replace(
-            b"numpy._core.multiarray", b"numpy.core.multiarray"
-        )
-        np.testing.assert_array_equal(_load(_archive(data))["a"], np.ones(3, dtype=np.float32))
+    # the tuple form names an object pickled under another path
+    data = pickle.dumps({"p": _Point(1, 2)}, protocol=2).replace(b"_Point", b"OldPoint")
+    with pytest.raises(pickle.UnpicklingError, match="OldPoint"):
+        _load(_archive(data))
+    with S.safe_globals([(_Point, f"{__name__}.OldPoint")]):
+        p = _load(_archive(data))["p"]
+    assert isinstance(p, _Point) and (p.x, p.y) == (1, 2)
     with S.safe_globals([(np.ndarray, "a", "b")]):
         with pytest.raises(ValueError, match="tuple of length 2"):
             _load(_archive({"a": 1}))

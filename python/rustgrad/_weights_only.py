@@ -8,17 +8,22 @@ What a weights-only load may do, opcode by opcode:
   :func:`add_safe_globals` / :class:`safe_globals`. Modules ``sys``/``os``/``posix``/``nt`` are
   refused even when allow-listed. Anything else raises ``UnpicklingError`` with PyTorch's text.
 - ``REDUCE`` calls only a callable that ``GLOBAL`` resolved; ``NEWOBJ`` makes only allow-listed
-  classes; ``BUILD`` sets state only on ``OrderedDict`` and allow-listed types; ``APPEND`` only on
-  lists, ``SETITEM`` only on dicts; ``INST``/``OBJ``/``EXT*`` are refused.
+  classes; ``BUILD`` sets state only on ``OrderedDict``, NumPy stand-ins and allow-listed types;
+  ``APPEND`` only on lists, ``SETITEM`` only on dicts; ``INST``/``OBJ``/``EXT*`` and ``DUP`` are
+  refused (as in PyTorch; Python's pickler never writes ``DUP``).
 
-NumPy differs from PyTorch on purpose in one way. PyTorch 2.6+ refuses NumPy globals by default
-(so do we, with the same message) and, once the user allow-lists them, calls NumPy's own
-``_reconstruct``/``dtype``/``scalar``/``ndarray.__setstate__`` with whatever the file says. Here
-the allow-listed NumPy names are resolved to checked stand-ins instead: plain numeric dtypes only
-(no object, string, void, datetime or structured dtypes), the shape must be a tuple of
-non-negative ints, the byte count must match shape x itemsize exactly, and the array is built by
-``np.frombuffer`` on those bytes. So a valid file gives the same arrays as PyTorch and a crafted
-one raises ``UnpicklingError`` without NumPy ever seeing its data.
+NumPy differs from PyTorch on purpose. PyTorch 2.15 refuses NumPy globals by default and, once
+the user allow-lists them, calls NumPy's own ``_reconstruct``/``dtype``/``scalar``/``_frombuffer``
+and ``ndarray.__setstate__`` with whatever the file says. Here NumPy's reconstruction names (NumPy
+1.x ``numpy.core.*`` and 2.x ``numpy._core.*`` spellings, see :func:`numpy_default_globals`) are
+in the default table, because they are never called: each is resolved to a checked stand-in that
+accepts plain numeric dtypes only (no object, string, void, datetime or structured dtypes),
+requires the shape to be a tuple of non-negative ints and the byte count to match shape x itemsize
+exactly, and builds the array with ``np.frombuffer`` on those bytes. So NumPy arrays, numeric
+dtypes and NumPy scalars load by default, with the values PyTorch (or plain ``pickle``) would
+give, and a crafted file raises ``UnpicklingError`` without NumPy ever seeing its data. Every other
+NumPy global stays refused, and NumPy callables are never called directly (REDUCE/NEWOBJ/BUILD on
+a NumPy object without a stand-in is refused even when the user allow-lists it).
 
 This module uses the pure-Python ``pickle._Unpickler`` machinery so that each risky opcode can be
 replaced; the data of a checkpoint lives in separate zip records, so ``data.pkl`` is small and the
@@ -28,7 +33,6 @@ speed of the pure-Python loop does not matter.
 import collections
 import math
 import pickle
-import sys
 from pickle import UnpicklingError
 
 import numpy as np
@@ -221,7 +225,7 @@ def _build_dtype(pending, state):
     return dt
 
 
-def _make_array(raw, dtype, shape, fortran, what):
+def _make_array(raw, dtype, shape, fortran, what, native=True):
     if not isinstance(shape, tuple) or not all(
         isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
     ):
@@ -239,9 +243,11 @@ def _make_array(raw, dtype, shape, fortran, what):
             f"the file holds {len(raw)}"
         )
     arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    # An owned, writable copy in the memory order and (native) byte order that NumPy's own
-    # unpickling gives.
-    return np.array(arr, dtype=dtype.newbyteorder("="), order="F" if fortran else "C")
+    # An owned, writable copy in the memory order and byte order that NumPy's own unpickling
+    # gives: ndarray.__setstate__ (protocols 0-4) makes big-endian data native, _frombuffer
+    # (protocol 5) keeps the dtype it is given.
+    out_dtype = dtype.newbyteorder("=") if native else dtype
+    return np.array(arr, dtype=out_dtype, order="F" if fortran else "C")
 
 
 def _np_reconstruct(cls, shape, dtype):
@@ -266,7 +272,7 @@ def _np_frombuffer(buf, dtype, shape, order):  # what protocol-5 array pickles u
     if order not in ("C", "F"):
         raise UnpicklingError(f"numpy _frombuffer: invalid order {order!r}")
     shape = tuple(shape) if isinstance(shape, list) else shape
-    return _make_array(buf, dtype, shape, order == "F", "numpy _frombuffer")
+    return _make_array(buf, dtype, shape, order == "F", "numpy _frombuffer", native=False)
 
 
 def _checked_bytes(data=b"", *rest):
@@ -281,23 +287,49 @@ def _checked_bytearray(data=b""):
     return bytearray(_checked_bytes(data))
 
 
+def _numpy_core_modules():
+    """NumPy's ``multiarray`` and ``numeric`` modules (``numpy._core`` on 2.x, ``numpy.core`` on
+    1.x; on 2.x ``numpy.core`` is a deprecated alias holding the same functions)."""
+    core = getattr(np, "_core", None)
+    if core is None:  # pragma: no cover - NumPy 1.x
+        core = np.core
+    return getattr(core, "multiarray", None), getattr(core, "numeric", None)
+
+
 def _numpy_standins():
-    """Real object (what the user allow-lists) -> our checked stand-in for calling it."""
+    """Real object (what a file's global resolves to) -> our checked stand-in for calling it."""
     out = {np.dtype: _np_dtype, bytes: _checked_bytes, bytearray: _checked_bytearray}
-    for modname in ("numpy._core.multiarray", "numpy.core.multiarray"):
-        mod = sys.modules.get(modname)
-        if mod is None:
-            try:
-                mod = __import__(modname, fromlist=["_reconstruct"])
-            except Exception:  # numpy 1.x has no numpy._core; 2.x warns for numpy.core
-                continue
-        for name, fn in (("_reconstruct", _np_reconstruct), ("scalar", _np_scalar)):
-            obj = getattr(mod, name, None)
-            if obj is not None:
-                out[obj] = fn
-    numeric = getattr(np, "_core", None) and getattr(np._core, "numeric", None)
-    if numeric is not None and hasattr(numeric, "_frombuffer"):
-        out[numeric._frombuffer] = _np_frombuffer
+    multiarray, numeric = _numpy_core_modules()
+    for mod, name, fn in (
+        (multiarray, "_reconstruct", _np_reconstruct),
+        (multiarray, "scalar", _np_scalar),
+        (numeric, "_frombuffer", _np_frombuffer),
+    ):
+        obj = getattr(mod, name, None)
+        if obj is not None:
+            out[obj] = fn
+    return out
+
+
+def numpy_default_globals():
+    """The globals a ``weights_only`` load resolves by default for NumPy data (unlike PyTorch,
+    which needs them allow-listed): ``{(module, name): object}`` under both NumPy 1.x and 2.x module
+    names. Calls to the functions among them go to the checked stand-ins above; ``numpy.ndarray``
+    is only an argument of ``_reconstruct`` (NumPy classes are never instantiated directly), and
+    ``builtins.bytes`` (an empty array's data) maps to a stand-in that only copies bytes."""
+    multiarray, numeric = _numpy_core_modules()
+    out = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("builtins", "bytes"): _checked_bytes,
+    }
+    for mod, name in ((multiarray, "_reconstruct"), (multiarray, "scalar"), (numeric, "_frombuffer")):
+        obj = getattr(mod, name, None)
+        if obj is None:  # pragma: no cover - a NumPy without it
+            continue
+        modname = mod.__name__.rsplit(".", 1)[1]  # "multiarray" / "numeric"
+        for pkg in ("numpy._core", "numpy.core"):
+            out[(f"{pkg}.{modname}", name)] = obj
     return out
 
 
@@ -340,6 +372,9 @@ class WeightsOnlyUnpickler(pickle._Unpickler):
         self._default_types = {
             id(v): v for v in self._builtin.values() if isinstance(v, type)
         }
+        # NumPy objects made by REDUCE and still waiting for their BUILD (id -> object): any left
+        # at STOP means the file never initialized one, wherever it was stored.
+        self._unbuilt = {}
 
     def builtin_globals(self):
         return {}
@@ -390,7 +425,9 @@ class WeightsOnlyUnpickler(pickle._Unpickler):
         func = self._callable_of(stack[-1])
         if not isinstance(args, tuple):
             raise UnpicklingError(f"REDUCE arguments must be a tuple, got {type(args).__name__}")
-        stack[-1] = func(*args)
+        value = stack[-1] = func(*args)
+        if type(value) in (_PendingArray, _PendingDtype):
+            self._unbuilt[id(value)] = value
 
     dispatch[pickle.REDUCE[0]] = load_reduce
 
@@ -423,6 +460,7 @@ class WeightsOnlyUnpickler(pickle._Unpickler):
     dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
 
     def _replace_pending(self, pending, value):
+        self._unbuilt.pop(id(pending), None)
         self.stack[-1] = value
         for k, v in self.memo.items():
             if v is pending:
@@ -433,14 +471,7 @@ class WeightsOnlyUnpickler(pickle._Unpickler):
         state = stack.pop()
         inst = stack[-1]
         if type(inst) is _PendingDtype:
-            dt = _build_dtype(inst, state)
-            # PyTorch requires the dtype's class (e.g. numpy.dtypes.Float32DType) allow-listed
-            # for this BUILD; so do we, so that the same add_safe_globals list works for both.
-            if self._user_types.get(id(type(dt))) is not type(dt):
-                raise UnpicklingError(
-                    "Can only build Tensor, Parameter, OrderedDict or types allowlisted "
-                    f"via `add_safe_globals`, but got {type(dt)}"
-                )
+            dt = _build_dtype(inst, state)  # checked: plain numeric dtypes only
             self._replace_pending(inst, dt)
             return
         if type(inst) is _PendingArray:
@@ -529,6 +560,13 @@ class WeightsOnlyUnpickler(pickle._Unpickler):
         dispatch[_op[0]] = _refuse
     del _op
 
+    def load_dup(self):
+        # A second reference to a NumPy object awaiting BUILD would keep the unbuilt stand-in;
+        # PyTorch's weights-only unpickler refuses DUP too.
+        raise UnpicklingError("Unsupported operand: DUP is not allowed in weights_only load")
+
+    dispatch[pickle.DUP[0]] = load_dup
+
     def load_persid(self):
         raise UnpicklingError("Unsupported operand: text persistent ids are not allowed in weights_only load")
 
@@ -546,6 +584,8 @@ class WeightsOnlyUnpickler(pickle._Unpickler):
         value = self.stack.pop()
         if type(value) in (_PendingArray, _PendingDtype):
             raise UnpicklingError("a NumPy object was created but never initialized by BUILD")
+        if self._unbuilt:
+            raise UnpicklingError("a NumPy object was created but never initialized by BUILD")
         self._check_no_pending(value)
         raise pickle._Stop(value)
 
@@ -558,6 +598,30 @@ class WeightsOnlyUnpickler(pickle._Unpickler):
                     "Object created by NEWOBJ was not initialized by BUILD; "
                     "the pickle data is likely corrupt or malicious"
                 )
+        # BUILD replaces a NumPy stand-in on the stack and in the memo, but a crafted stream can
+        # also have stored it in a container first (MARK ... TUPLE, or APPEND of a memo copy): walk
+        # what the load returns so that no half-built stand-in reaches the caller.
+        seen, todo = set(), [value]
+        while todo:
+            v = todo.pop()
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            if type(v) in (_PendingArray, _PendingDtype):
+                raise UnpicklingError(
+                    "a NumPy object was stored before BUILD initialized it; "
+                    "the pickle data is likely corrupt or malicious"
+                )
+            if isinstance(v, (str, bytes, bytearray, int, float, complex, np.ndarray, np.generic)):
+                continue
+            if isinstance(v, dict):
+                todo.extend(v.keys())
+                todo.extend(v.values())
+            elif isinstance(v, (list, tuple, set, frozenset)):
+                todo.extend(v)
+            d = getattr(v, "__dict__", None)  # allow-listed objects, OrderedDict BUILD state
+            if isinstance(d, dict):
+                todo.extend(d.values())
 
 
 _MISSING = object()

@@ -8,9 +8,9 @@ part of the storage the saved tensors can reach (PyTorch writes the whole storag
 
 ``load`` follows ``torch.load``'s rules (PyTorch 2.6+). By default (``weights_only=True``) it never
 executes code from the file: its unpickler (``rustgrad._weights_only``) resolves only a fixed
-allow-list of globals (containers, and the torch tensor/storage rebuild functions, which are mapped
-to our own implementations) plus what the user allow-lists with ``add_safe_globals`` /
-``safe_globals`` (NumPy objects then go through checked stand-ins). ``weights_only=False`` is a
+allow-list of globals (containers, the torch tensor/storage rebuild functions and NumPy's array,
+dtype and scalar reconstruction functions, all mapped to our own checked implementations) plus
+what the user allow-lists with ``add_safe_globals`` / ``safe_globals``. ``weights_only=False`` is a
 full unpickler for trusted files (whole modules); the FORCE environment variables work as in
 PyTorch. Either way it never trusts the file's tensor data: every storage record's size is checked against
 what ``data.pkl`` declares, and every tensor's dtype, sizes, strides and storage offset are checked
@@ -41,6 +41,7 @@ from rustgrad._weights_only import (
     clear_safe_globals,
     get_safe_globals,
     globals_in_pickle,
+    numpy_default_globals,
     safe_globals,
     user_allowed_globals,
     weights_only_message,
@@ -525,8 +526,9 @@ def _device(kind, index=None):
 
 
 def _safe_globals_table():
-    """The globals every load resolves, PyTorch names -> rustgrad objects (no NumPy: as in
-    PyTorch 2.6+, NumPy needs ``add_safe_globals``)."""
+    """The globals every load resolves, PyTorch names -> rustgrad objects, plus NumPy's
+    reconstruction names (unlike PyTorch 2.15, which refuses them by default: they resolve to
+    checked stand-ins that never call NumPy with file data, see ``rustgrad._weights_only``)."""
     from rustgrad._size import Size
 
     table = {
@@ -542,6 +544,7 @@ def _safe_globals_table():
         ("torch", "device"): _device,
         ("rustgrad._size", "Size"): Size,
     }
+    table.update(numpy_default_globals())
     for n in _NP_OF_STORAGE:
         table[("torch", n)] = _StorageClass(n)
     for n in ("float32", "float64", "int64", "int32", "uint8", "bool", "float16", "bfloat16", "int16", "int8"):
@@ -829,11 +832,15 @@ def _resolve_weights_only(weights_only, pickle_module, pickle_load_args):
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
     """Load an object saved by ``save`` or ``torch.save`` (zip format), with ``torch.load``'s rules.
 
-    ``weights_only=True`` (the default, as in PyTorch 2.6+): only tensors, containers and plain
-    values are rebuilt, plus globals allow-listed with :func:`add_safe_globals` /
-    :class:`safe_globals` (NumPy arrays, scalars and dtypes need that too, as in PyTorch; they are
-    rebuilt by checked stand-ins, never by NumPy's own functions); anything else raises
-    ``UnpicklingError`` ("Weights only load failed ..."), so loading never executes code.
+    ``weights_only=True`` (the default, as in PyTorch 2.6+): only tensors, containers, plain
+    values and NumPy arrays, numeric dtypes and NumPy scalars are rebuilt, plus globals
+    allow-listed with :func:`add_safe_globals` / :class:`safe_globals`; anything else raises
+    ``UnpicklingError`` ("Weights only load failed ..."), so loading never executes code. Unlike
+    PyTorch 2.15, which refuses NumPy objects unless they are allow-listed, rustgrad accepts them by
+    default because it rebuilds them itself: checked stand-ins (bool/int/float/complex dtypes only,
+    exact byte counts) build the arrays from the file's bytes, and NumPy's own reconstruction
+    functions are never called with file data. Object, structured and string dtypes and every other
+    NumPy global are still refused.
     ``weights_only=False`` runs a full unpickler, for files you trust (whole modules saved with
     ``save(model, f)``); ``RUSTGRAD_FORCE_WEIGHTS_ONLY_LOAD=1`` / ``RUSTGRAD_FORCE_NO_WEIGHTS_ONLY_LOAD=1``
     (or PyTorch's ``TORCH_FORCE_...`` names) override it as in PyTorch: the first always, the
