@@ -272,6 +272,11 @@ _F4_STATE = (
         (b"\x80\x03(" + _reconstruct_ops() + b"q\x00th\x00" + _F4_STATE + b"0.", "stored before BUILD"),
         # appended to a list before BUILD
         (b"\x80\x03]" + _reconstruct_ops() + b"q\x00ah\x00" + _F4_STATE + b"0.", "stored before BUILD"),
+        # passed to an allowed callable (slice, OrderedDict) before BUILD
+        (b"\x80\x03cbuiltins\nslice\n" + _reconstruct_ops() + b"q\x00\x85Rh\x00" + _F4_STATE + b"0.",
+         "stored before BUILD"),
+        (b"\x80\x03ccollections\nOrderedDict\nK\x01" + _reconstruct_ops() + b"q\x00\x86\x85\x85R"
+         b"h\x00" + _F4_STATE + b"0.", "stored before BUILD"),
         # never built and never memoized, just dropped into a list
         (b"\x80\x03]" + _reconstruct_ops() + b"a.", "never initialized"),
         # DUP (which Python's pickler never writes) is refused, as by torch

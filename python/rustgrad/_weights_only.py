@@ -619,6 +619,8 @@ class WeightsOnlyUnpickler(pickle._Unpickler):
                 todo.extend(v.values())
             elif isinstance(v, (list, tuple, set, frozenset)):
                 todo.extend(v)
+            elif isinstance(v, slice):
+                todo.extend((v.start, v.stop, v.step))
             d = getattr(v, "__dict__", None)  # allow-listed objects, OrderedDict BUILD state
             if isinstance(d, dict):
                 todo.extend(d.values())
