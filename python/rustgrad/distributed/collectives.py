@@ -20,12 +20,13 @@ from rustgrad.distributed.reduce_op import ReduceOp, as_red_op
 from rustgrad.distributed.tensor_buffers import (
     TensorBuffer,
     check_tensor,
+    copy_into,
     check_tensor_list,
     dtype_name,
     host_array,
     mpi_op,
 )
-from rustgrad.distributed.work import Work, completed
+from rustgrad.distributed.work import Work
 
 _KINDS = ["all_reduce", "broadcast", "reduce", "all_gather", "all_gather_into_tensor", "reduce_scatter_tensor",
           "gather", "scatter", "barrier", "reduce_scatter"]
@@ -200,9 +201,8 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     req = pg._comm.Iallgather(src.arr, flat)
 
     def finish():
-        with rustgrad.no_grad():
-            for i, t in enumerate(tensor_list):
-                t.detach().copy_(rustgrad.from_numpy(flat[i]).to(t.device))
+        for i, t in enumerate(tensor_list):
+            copy_into(t, flat[i, ...])
 
     return _run(Work([req], pg, "all_gather", finish, list(tensor_list)), async_op)
 
@@ -302,8 +302,7 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
         return _run(Work([pg._p2p.Isend(buf.arr, dest=root, tag=1)], pg, "gather", lambda: buf), async_op)
     outs = [TensorBuffer(t) for t in gather_list]
     reqs = [pg._p2p.Irecv(b.arr, source=i, tag=1) for i, b in enumerate(outs) if i != root]
-    with rustgrad.no_grad():
-        gather_list[root].detach().copy_(tensor.detach().to(gather_list[root].device))
+    copy_into(gather_list[root], tensor)
 
     def finish():
         for i, b in enumerate(outs):
@@ -341,8 +340,7 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
                     async_op)
     ins = [TensorBuffer(t) for t in scatter_list]
     reqs = [pg._p2p.Isend(b.arr, dest=i, tag=2) for i, b in enumerate(ins) if i != root]
-    with rustgrad.no_grad():
-        tensor.detach().copy_(scatter_list[root].detach().to(tensor.device))
+    copy_into(tensor, scatter_list[root])
     return _run(Work(reqs, pg, "scatter", lambda: ins, [tensor]), async_op)
 
 

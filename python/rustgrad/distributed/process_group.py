@@ -289,24 +289,27 @@ atexit.register(_exit_hard_if_broken)
 
 def wait_all(requests, pg, what, statuses=None, timeout=None):
     """Wait for MPI ``requests``, driving MPI progress, until done or the group's timeout passes
-    (then ``DistBackendError``). Polls with a yield between tests, then with short sleeps, so
-    several ranks sharing cores do not starve each other."""
+    (then ``DistBackendError``). Tests in a tight loop for a short while (the usual case: the
+    peers are running and answer within microseconds), then sleeps between tests, so ranks
+    waiting long on shared cores leave the CPU to the ones still working. (``sched_yield`` is
+    no substitute: on a loaded machine one yield can cost milliseconds.)"""
     MPI = _mpi()
+    test = MPI.Request.Testall
+    if (test(requests, statuses) if statuses is not None else test(requests)):
+        return
     limit = pg._timeout if timeout is None else timeout
-    deadline = time.monotonic() + limit
-    polls = 0
+    start = time.monotonic()
+    deadline = start + limit
     while True:
-        done = MPI.Request.Testall(requests, statuses) if statuses is not None else MPI.Request.Testall(requests)
-        if done:
+        now = time.monotonic()
+        if now - start > 2e-4:
+            if now > deadline:
+                _state["broken"] = True
+                raise DistBackendError(
+                    f"[Rank {pg.rank()}] {what} timed out after {limit * 1000:.0f} ms: a peer rank died, is "
+                    f"stuck, or did not enter the same operation (group {pg._name}, size {pg.size()})"
+                )
+            # 50 us while the wait is young, up to 1 ms for waits of a second or more.
+            time.sleep(min(1e-3, 5e-5 + (now - start) * 1e-3))
+        if (test(requests, statuses) if statuses is not None else test(requests)):
             return
-        polls += 1
-        if polls < 2000:
-            os.sched_yield()
-            continue
-        if time.monotonic() > deadline:
-            _state["broken"] = True
-            raise DistBackendError(
-                f"[Rank {pg.rank()}] {what} timed out after {limit * 1000:.0f} ms: a peer rank died, "
-                f"is stuck, or did not enter the same operation (group {pg._name}, size {pg.size()})"
-            )
-        time.sleep(min(1e-3, 2e-6 * (polls - 1999)))

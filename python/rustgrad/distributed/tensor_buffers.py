@@ -21,7 +21,10 @@ class TensorBuffer:
     def __init__(self, t):
         self.tensor = t
         d = t.detach()
-        if t.device.type == "cpu" and t.is_contiguous():
+        if t.numel() == 0:  # nothing to move (and no memory whose layout matters)
+            self._host = None
+            self.arr = host_array(t.shape, t.dtype)
+        elif t.device.type == "cpu" and t.is_contiguous():
             self._host = None
             self.arr = d.numpy()
         else:
@@ -36,8 +39,17 @@ class TensorBuffer:
     def writeback(self):
         """Copy a staged result into the tensor (a no-op for zero-copy buffers)."""
         if self._host is not None:
-            with rustgrad.no_grad():
-                self.tensor.detach().copy_(self._host.to(self.tensor.device))
+            copy_into(self.tensor, self._host)
+
+
+def copy_into(dst, src):
+    """``dst.copy_(src)`` across devices, without autograd, skipping empty tensors."""
+    if dst.numel() == 0:
+        return
+    if not isinstance(src, rustgrad.Tensor):
+        src = rustgrad.from_numpy(src)
+    with rustgrad.no_grad():
+        dst.detach().copy_(src.detach().to(dst.device))
 
 
 def check_tensor(t, param="tensor"):
