@@ -5,7 +5,6 @@ import datetime
 import warnings
 
 import numpy as np
-
 import rustgrad as rg
 import rustgrad.distributed as dist
 

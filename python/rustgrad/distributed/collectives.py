@@ -20,8 +20,8 @@ from rustgrad.distributed.reduce_op import ReduceOp, as_red_op
 from rustgrad.distributed.tensor_buffers import (
     TensorBuffer,
     check_tensor,
-    copy_into,
     check_tensor_list,
+    copy_into,
     dtype_name,
     host_array,
     mpi_op,
