@@ -91,8 +91,8 @@ class DistributedDataParallel(Module):
         st["_comm"] = pg._comm.Dup()  # DDP's own: its bucket order never interleaves user collectives
         st["_params"] = params
         st["_key_of"] = {self._key(p): i for i, p in enumerate(params)}
-        st["_sync_now"] = False
-        st["_expect_hooks"] = False
+        st["_sync_now"] = False  # the coming backward reduces gradients
+        st["_started"] = False  # a gradient of that backward has arrived
         st["_comm_wait_s"] = 0.0
         self._verify_same_model()
         if init_sync:
@@ -174,7 +174,7 @@ class DistributedDataParallel(Module):
             self.require_backward_grad_sync = old
 
     def forward(self, *inputs, **kwargs):
-        if self._expect_hooks and self._sync_now:
+        if self._sync_now and self._started:
             raise RuntimeError(
                 "Expected to have finished reduction in the prior iteration before starting a new one. This error "
                 "indicates that your module has parameters that were not used in producing loss. You can enable "
@@ -193,7 +193,7 @@ class DistributedDataParallel(Module):
     def _prepare_for_backward(self, sync, out):
         st = self.__dict__
         st["_sync_now"] = sync
-        st["_expect_hooks"] = sync
+        st["_started"] = False
         if not sync:
             return
         st["_next_launch"] = 0
@@ -230,9 +230,11 @@ class DistributedDataParallel(Module):
         seen = set()
         while roots:
             fn = roots.pop()
-            if id(fn) in seen:
+            # hash() is the graph node's identity; id() of the short-lived wrapper objects is not
+            key = hash(fn)
+            if key in seen:
                 continue
-            seen.add(id(fn))
+            seen.add(key)
             var = getattr(fn, "variable", None)
             if var is not None:
                 i = self._key_of.get(self._key(var))
@@ -253,6 +255,7 @@ class DistributedDataParallel(Module):
         return hook
 
     def _on_grad_ready(self, i):
+        self.__dict__["_started"] = True
         if self._ready[i]:
             return
         p = self._params[i]
@@ -305,7 +308,6 @@ class DistributedDataParallel(Module):
                 avg = b.flat[off:off + p.numel()]
                 self._write_grad(p, avg)
         self.__dict__["_sync_now"] = False
-        self.__dict__["_expect_hooks"] = False
 
     def _write_grad(self, p, avg):
         g = p.grad
