@@ -614,7 +614,7 @@ impl PyTensor {
                     "share_memory_: only CPU storage can move into shared memory",
                 ));
             }
-            use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
+            use numpy::PyUntypedArrayMethods;
             let arr = arr.cast::<numpy::PyUntypedArray>()?;
             let name: String = arr.dtype().getattr("name")?.extract()?;
             let ok_layout = arr.ndim() == 1
