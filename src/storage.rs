@@ -297,7 +297,6 @@ impl Storage {
         });
         let old = std::mem::replace(&mut *self.data.get(), new);
         self.retired.lock().push(old);
-
     }
 
     /// Number of elements.
