@@ -10,7 +10,9 @@ the world: one for collectives and the user's send/recv, one for the point-to-po
 import atexit
 import datetime
 import os
+import queue
 import sys
+import threading
 import time
 
 from rustgrad.distributed.errors import DistBackendError
@@ -287,29 +289,65 @@ def _exit_hard_if_broken():
 atexit.register(_exit_hard_if_broken)
 
 
+class _Waiter:
+    """A daemon thread that blocks in ``MPI_Waitall`` for the caller, so MPI progresses at full
+    speed (MPI moves a large message only while some thread is inside an MPI call) while the
+    caller waits on an event with a deadline. If the deadline passes, the caller raises and the
+    thread stays blocked in MPI; the process then exits without MPI_Finalize (see above)."""
+
+    def __init__(self):
+        self._jobs = queue.SimpleQueue()
+        self._thread = None
+        self._lock = threading.Lock()
+
+    def submit(self, requests, statuses):
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="rustgrad-mpi-wait", daemon=True)
+                self._thread.start()
+        done, box = threading.Event(), []
+        self._jobs.put((requests, statuses, done, box))
+        return done, box
+
+    def _run(self):
+        MPI = _mpi()
+        while True:
+            requests, statuses, done, box = self._jobs.get()
+            try:
+                if statuses is not None:
+                    MPI.Request.Waitall(requests, statuses)
+                else:
+                    MPI.Request.Waitall(requests)
+            except Exception as e:  # handed to the waiting caller
+                box.append(e)
+            done.set()
+
+
+_waiter = _Waiter()
+
+
 def wait_all(requests, pg, what, statuses=None, timeout=None):
-    """Wait for MPI ``requests``, driving MPI progress, until done or the group's timeout passes
-    (then ``DistBackendError``). Tests in a tight loop for a short while (the usual case: the
-    peers are running and answer within microseconds), then sleeps between tests, so ranks
-    waiting long on shared cores leave the CPU to the ones still working. (``sched_yield`` is
-    no substitute: on a loaded machine one yield can cost milliseconds.)"""
+    """Wait for MPI ``requests`` until done, or until the group's timeout (or ``timeout``
+    seconds) passes: then ``DistBackendError``, instead of hanging on a rank that died or never
+    called the operation. Short operations are caught by testing in a tight loop for a moment;
+    longer ones are handed to a thread blocked in ``MPI_Waitall`` (full-speed progress) while
+    this thread waits on an event with the deadline."""
     MPI = _mpi()
     test = MPI.Request.Testall
-    if (test(requests, statuses) if statuses is not None else test(requests)):
-        return
-    limit = pg._timeout if timeout is None else timeout
-    start = time.monotonic()
-    deadline = start + limit
+    start = time.perf_counter()
     while True:
-        now = time.monotonic()
-        if now - start > 2e-4:
-            if now > deadline:
-                _state["broken"] = True
-                raise DistBackendError(
-                    f"[Rank {pg.rank()}] {what} timed out after {limit * 1000:.0f} ms: a peer rank died, is "
-                    f"stuck, or did not enter the same operation (group {pg._name}, size {pg.size()})"
-                )
-            # 50 us while the wait is young, up to 1 ms for waits of a second or more.
-            time.sleep(min(1e-3, 5e-5 + (now - start) * 1e-3))
         if (test(requests, statuses) if statuses is not None else test(requests)):
             return
+        if time.perf_counter() - start > 5e-5:
+            break
+    limit = pg._timeout if timeout is None else timeout
+    done, box = _waiter.submit(requests, statuses)
+    if not done.wait(max(0.0, limit - (time.perf_counter() - start))):
+        _state["broken"] = True
+        raise DistBackendError(
+            f"[Rank {pg.rank()}] {what} timed out after {limit * 1000:.0f} ms: a peer rank died, is "
+            f"stuck, or did not enter the same operation (group {pg._name}, size {pg.size()})"
+        )
+    if box:
+        _state["broken"] = True
+        raise DistBackendError(f"[Rank {pg.rank()}] {what} failed in MPI: {box[0]}") from box[0]
