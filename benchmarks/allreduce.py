@@ -22,8 +22,19 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = os.path.join(os.path.dirname(HERE), "python")
-MPI_FLAGS = ["--oversubscribe", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none",
-             "--mca", "oob_tcp_if_include", "lo"]
+MPI_FLAGS = ["--mca", "btl", "self,vader", "--mca", "oob_tcp_if_include", "lo"]
+
+
+def mpi_flags(n, extra):
+    """mpirun flags for n local ranks: the launcher's defaults (no single-copy CMA, which
+    containers often forbid) unless ``extra`` chooses a single-copy mechanism; --oversubscribe only
+    when there are more ranks than cores (it makes idle ranks yield, which costs latency)."""
+    flags = list(MPI_FLAGS)
+    if "single_copy" not in extra:
+        flags += ["--mca", "btl_vader_single_copy_mechanism", "none"]
+    if n > (os.cpu_count() or 1):
+        flags.append("--oversubscribe")
+    return flags + shlex.split(extra)
 
 
 def sizes(max_mb):
@@ -100,7 +111,7 @@ def worker(lib, max_mb, seconds):
 
 
 def launch(lib, n, max_mb, seconds, mpi_args):
-    cmd = ["mpirun", "-n", str(n), *MPI_FLAGS, *shlex.split(mpi_args)]
+    cmd = ["mpirun", "-n", str(n), *mpi_flags(n, mpi_args)]
     if os.geteuid() == 0:
         cmd.append("--allow-run-as-root")
     cmd += [sys.executable, os.path.abspath(__file__), "--worker", lib, "--max-mb", str(max_mb),

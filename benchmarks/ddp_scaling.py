@@ -9,7 +9,8 @@ data loading is not measured), so the global batch grows with the ranks. Per ran
 
 - step: forward + backward + SGD step through DDP (the images/s column);
 - exposed comm: time backward's last gradient hook spends waiting for all-reduces still in
-  flight (communication that was *not* hidden);
+  flight (communication that was *not* hidden), less the time this rank waits only because
+  another rank finished its backward later (skew; clocks are comparable on one machine);
 - comm alone: the same bucket all-reduces run back to back after backward, with nothing to
   overlap; hidden = 1 - exposed / comm alone.
 """
@@ -24,11 +25,22 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-MPI_FLAGS = ["--oversubscribe", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none",
-             "--mca", "oob_tcp_if_include", "lo"]
+MPI_FLAGS = ["--mca", "btl", "self,vader", "--mca", "oob_tcp_if_include", "lo"]
 
 
-def worker(batch, steps):
+def mpi_flags(n, extra):
+    """mpirun flags for n local ranks: the launcher's defaults (no single-copy CMA, which
+    containers often forbid) unless ``extra`` chooses a single-copy mechanism; --oversubscribe only
+    when there are more ranks than cores (it makes idle ranks yield, which costs latency)."""
+    flags = list(MPI_FLAGS)
+    if "single_copy" not in extra:
+        flags += ["--mca", "btl_vader_single_copy_mechanism", "none"]
+    if n > (os.cpu_count() or 1):
+        flags.append("--oversubscribe")
+    return flags + shlex.split(extra)
+
+
+def worker(batch, steps, bucket_cap_mb):
     sys.path.insert(0, os.path.join(ROOT, "python"))
     sys.path.insert(0, os.path.join(ROOT, "examples"))
     import numpy as np
@@ -42,7 +54,7 @@ def worker(batch, steps):
     dist.init_process_group("mpi")
     r, n = dist.get_rank(), dist.get_world_size()
     rg.manual_seed(0)
-    model = DDP(Net())
+    model = DDP(Net(), bucket_cap_mb=bucket_cap_mb)
     opt = rg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     rs = np.random.default_rng(r)
     x = rg.from_numpy(rs.standard_normal((batch, 1, 28, 28)).astype(np.float32))
@@ -64,9 +76,15 @@ def worker(batch, steps):
             reqs = [model._comm.Iallreduce(MPI.IN_PLACE, b.flat, MPI.SUM) for b in model._buckets]
             pgm.wait_all(reqs, model._pg_world, "benchmark")
         t3 = time.perf_counter()
+        wait = model._comm_wait_s - w0
+        skew = 0.0
+        if n > 1:
+            ready = np.zeros(n)
+            pgm._default_pg()._comm.Allgather(np.array([model._ready_at]), ready)
+            skew = ready.max() - model._ready_at
         if i >= 3:  # warm-up
             step_t.append(t1 - t0)
-            exposed.append(model._comm_wait_s - w0)
+            exposed.append(max(0.0, wait - skew))
             alone.append(t3 - t2)
     stats = np.array([statistics.median(step_t), statistics.median(exposed), statistics.median(alone)])
     every = np.zeros((n, 3))
@@ -84,21 +102,23 @@ def main():
     p.add_argument("--ranks", default="1,2,4")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=15)
+    p.add_argument("--bucket-cap-mb", type=float, default=0.025,
+                   help="DDP bucket size (small, so this small model's gradients form several buckets)")
     p.add_argument("--mpi-args", default="")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
-        return worker(a.batch, a.steps)
+        return worker(a.batch, a.steps, a.bucket_cap_mb)
     print(f"examples/ddp.py Net, {a.batch} images per rank per step, one thread per rank\n")
     print("| ranks | images/s | step ms | exposed comm ms | comm alone ms | hidden by overlap | speed-up |")
     print("|---|---|---|---|---|---|---|")
     base = None
     for n in (int(x) for x in a.ranks.split(",")):
-        cmd = ["mpirun", "-n", str(n), *MPI_FLAGS, *shlex.split(a.mpi_args)]
+        cmd = ["mpirun", "-n", str(n), *mpi_flags(n, a.mpi_args)]
         if os.geteuid() == 0:
             cmd.append("--allow-run-as-root")
         cmd += [sys.executable, os.path.abspath(__file__), "--worker", "--batch", str(a.batch), "--steps",
-                str(a.steps)]
+                str(a.steps), "--bucket-cap-mb", str(a.bucket_cap_mb)]
         env = dict(os.environ, RUSTGRAD_NUM_THREADS="1", OMP_NUM_THREADS="1")
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
         line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")), None)

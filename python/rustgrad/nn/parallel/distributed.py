@@ -136,7 +136,7 @@ class DistributedDataParallel(Module):
             b.writeback()
 
     def _build_buckets(self):
-        buckets, cur, cur_bytes, cap = [], [], 0, _FIRST_BUCKET_BYTES
+        buckets, cur, cur_bytes, cap = [], [], 0, min(_FIRST_BUCKET_BYTES, self.bucket_bytes_cap)
         for i in reversed(range(len(self._params))):
             p = self._params[i]
             nbytes = p.numel() * p.element_size()
@@ -291,6 +291,7 @@ class DistributedDataParallel(Module):
         MPI = _pg._mpi()
         pg = self._pg_world
         t0 = time.perf_counter()
+        self.__dict__["_ready_at"] = t0  # when this rank's backward had produced every gradient
         reqs = [b.req for b in self._buckets]
         used = None
         if self.find_unused_parameters:
