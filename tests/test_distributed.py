@@ -25,6 +25,12 @@ def test_collectives_against_numpy(n):
     check_ok(run_mpi("collectives.py", n, timeout=240), n)
 
 
+def test_wgpu_tensors_stage_through_host_memory():
+    if not rg.wgpu.is_available():
+        pytest.skip("no wgpu adapter")
+    check_ok(run_mpi("collectives.py", 2, "wgpu", timeout=180), 2)
+
+
 @pytest.mark.parametrize("n", [2, 4])
 def test_ddp_matches_one_process_on_the_combined_batch(n):
     check_ok(run_mpi("ddp.py", n, timeout=240), n)

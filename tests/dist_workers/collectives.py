@@ -250,5 +250,26 @@ def main():
            "after destroy")
 
 
+def main_wgpu():
+    """Tensors on the wgpu device: staged through host memory and written back."""
+    dist.init_process_group("mpi")
+    r, n = dist.get_rank(), dist.get_world_size()
+    t = rg.full((5,), float(r + 1)).to("wgpu")
+    dist.all_reduce(t)
+    assert t.device.type == "wgpu"
+    same(t.cpu(), np.full(5, n * (n + 1) / 2, np.float32), "all_reduce on wgpu")
+    t = rg.full((2, 3), float(r)).to("wgpu")
+    dist.broadcast(t, src=n - 1)
+    same(t.cpu(), np.full((2, 3), float(n - 1), np.float32), "broadcast on wgpu")
+    outs = [rg.zeros(2).to("wgpu") for _ in range(n)]
+    dist.all_gather(outs, rg.full((2,), float(r)).to("wgpu"))
+    for q in range(n):
+        same(outs[q].cpu(), np.full(2, float(q), np.float32), "all_gather into wgpu tensors")
+    print(f"[{r}] ALL OK {checks}", flush=True)
+    dist.destroy_process_group()
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main_wgpu() if sys.argv[1:] == ["wgpu"] else main()
