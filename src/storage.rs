@@ -146,6 +146,9 @@ pub struct Storage {
     data: UnsafeCell<StorageData>,
     dtype: DType,
     version: AtomicU64,
+    /// Buffers this storage has moved out of (`share_memory_`), kept until the storage dies so a
+    /// kernel that already holds their pointer never touches freed memory.
+    retired: Mutex<Vec<StorageData>>,
 }
 
 // SAFETY: element memory is plain data; concurrent writes are prevented at the Python level by the
@@ -178,6 +181,7 @@ impl Storage {
             })),
             dtype,
             version: AtomicU64::new(0),
+            retired: Mutex::new(Vec::new()),
         })
     }
 
@@ -222,6 +226,7 @@ impl Storage {
             })),
             dtype,
             version: AtomicU64::new(0),
+            retired: Mutex::new(Vec::new()),
         }
     }
 
@@ -233,6 +238,7 @@ impl Storage {
             data: UnsafeCell::new(StorageData::Wgpu(WgpuBuffer { buffer, len })),
             dtype,
             version: AtomicU64::new(0),
+            retired: Mutex::new(Vec::new()),
         }
     }
 
@@ -262,8 +268,35 @@ impl Storage {
     }
 
     fn data(&self) -> &StorageData {
-        // SAFETY: we never hand out &mut StorageData; the enum itself is not mutated after creation.
+        // SAFETY: we never hand out &mut StorageData; the enum is replaced only by
+        // `move_to_external`, which keeps the old value alive (see there).
         unsafe { &*self.data.get() }
+    }
+
+    /// Copy the contents into foreign memory and make that memory this storage's buffer, so every
+    /// tensor viewing the storage now reads and writes it (`Tensor.share_memory_()`). The old
+    /// buffer is kept until the storage is dropped, so a pointer taken before the move stays
+    /// valid (its later writes are lost, as with any unsynchronised race on one tensor).
+    ///
+    /// # Safety
+    /// The storage must be CPU storage; `ptr` must be valid for `self.len()` elements of
+    /// `self.dtype()`, suitably aligned, not overlap the current buffer, and live as long as
+    /// `keepalive`. No `&StorageData` obtained through `data()` may be held across the call
+    /// (the bindings hold the GIL, and no kernel keeps one beyond its own call).
+    pub unsafe fn move_to_external(&self, ptr: *mut u8, keepalive: Box<dyn Any + Send + Sync>) {
+        let len = self.len();
+        let bytes = len * self.dtype.size();
+        if bytes > 0 {
+            std::ptr::copy_nonoverlapping(self.cpu_ptr() as *const u8, ptr, bytes);
+        }
+        let ptr = NonNull::new(ptr).unwrap_or(NonNull::dangling());
+        let new = StorageData::Cpu(CpuBuffer {
+            ptr,
+            len,
+            owner: Owner::External(keepalive),
+        });
+        let old = std::mem::replace(&mut *self.data.get(), new);
+        self.retired.lock().push(old);
     }
 
     /// Number of elements.

@@ -373,8 +373,24 @@ Tensor.bernoulli = lambda self, p=None, *, generator=None: __import__("rustgrad"
 
 # ---- misc PyTorch API surface ----
 
-Tensor.is_shared = lambda self: False
-Tensor.share_memory_ = lambda self: self
+
+
+def _is_shared(self):
+    """Whether this tensor's storage is in shared memory (see ``share_memory_``)."""
+    from rustgrad.multiprocessing.shared_tensor import is_shared
+
+    return is_shared(self)
+
+
+def _share_memory_(self):
+    """Move the storage into shared memory in place (every view sees it); returns self."""
+    from rustgrad.multiprocessing.shared_tensor import share_memory_
+
+    return share_memory_(self)
+
+
+Tensor.is_shared = _is_shared
+Tensor.share_memory_ = _share_memory_
 Tensor.pin_memory = lambda self: self
 Tensor.is_pinned = lambda self: False
 Tensor.get_device = lambda self: -1 if self.device.type == "cpu" else self.device.index

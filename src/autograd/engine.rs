@@ -268,6 +268,10 @@ fn run(
                 let g = run_hooks(&hooks, g)?;
                 let g = if create_graph { g } else { g.detach() };
                 accumulate_into_grad(&leaf, g, create_graph)?;
+                let post = leaf.meta().post_accumulate_hooks.clone();
+                for h in &post {
+                    h(&leaf)?;
+                }
             }
             NodeKind::Function {
                 backward,

@@ -8,7 +8,7 @@ mod saved;
 
 pub use engine::{backward, grad, graph_is_large};
 pub use grad_mode::{is_grad_enabled, set_grad_enabled, GradModeGuard};
-pub use node::{BackwardFn, Edge, Hook, Node};
+pub use node::{BackwardFn, Edge, Hook, Node, PostAccumulateHook};
 pub use saved::SavedTensor;
 
 use crate::error::Result;
@@ -33,6 +33,8 @@ pub struct AutogradMeta {
     pub accumulator: Option<Arc<Node>>,
     pub retains_grad: bool,
     pub hooks: Vec<Hook>,
+    /// Called with the leaf once backward has accumulated into its `.grad`.
+    pub post_accumulate_hooks: Vec<PostAccumulateHook>,
     /// Foreign objects the hooks use (see [`Foreign`]).
     pub foreign: Vec<Foreign>,
     /// For views: the tensor whose memory this one views (never itself a view), so an in-place

@@ -14,6 +14,10 @@ pub type BackwardFn = Box<dyn Fn(&[Tensor], &[bool]) -> Result<Vec<Option<Tensor
 /// A tensor hook: sees a gradient and may replace it.
 pub type Hook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
 
+/// Runs on a leaf after its `.grad` has been updated by backward
+/// (`register_post_accumulate_grad_hook`): data-parallel training starts reducing a gradient here.
+pub type PostAccumulateHook = Arc<dyn Fn(&Tensor) -> Result<()> + Send + Sync>;
+
 /// Where a gradient goes: output slot `input_nr` of `node`.
 #[derive(Clone)]
 pub struct Edge {

@@ -88,6 +88,8 @@ impl PyNode {
 pub struct HookHandle {
     pub t: Tensor,
     pub idx: Option<usize>,
+    /// Whether `idx` indexes the post-accumulate-grad hooks rather than the gradient hooks.
+    pub post: bool,
 }
 
 #[pymethods]
@@ -96,7 +98,11 @@ impl HookHandle {
         if let Some(i) = self.idx.take() {
             // Replace with a no-op so other handles' indices stay valid.
             let mut m = self.t.meta();
-            if i < m.hooks.len() {
+            if self.post {
+                if i < m.post_accumulate_hooks.len() {
+                    m.post_accumulate_hooks[i] = Arc::new(|_| Ok(()));
+                }
+            } else if i < m.hooks.len() {
                 m.hooks[i] = Arc::new(|_| Ok(None));
             }
         }

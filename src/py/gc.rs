@@ -80,6 +80,7 @@ pub fn clear_tensor(t: &Tensor) {
             _ => None,
         };
         m.hooks.clear();
+        m.post_accumulate_hooks.clear();
         (std::mem::take(&mut m.foreign), node)
     };
     if let Some(n) = node {

@@ -552,8 +552,88 @@ impl PyTensor {
             let handle = super::autograd::HookHandle {
                 t: self.t.clone(),
                 idx: Some(idx),
+                post: false,
             };
             Ok(Py::new(py, handle)?.into_any())
+        })
+    }
+
+    /// `register_post_accumulate_grad_hook(fn)`: `fn(tensor)` runs after backward has
+    /// accumulated into this leaf's `.grad` (PyTorch's hook of the same name; leaves only).
+    fn register_post_accumulate_grad_hook(
+        &self,
+        py: Python<'_>,
+        hook: Py<PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        crate::py::errors::guard("register_post_accumulate_grad_hook", || {
+            if !self.t.requires_grad() {
+                return Err(PyRuntimeError::new_err(
+                    "cannot register a hook on a tensor that doesn't require gradient",
+                ));
+            }
+            if self.t.grad_fn().is_some() {
+                return Err(PyRuntimeError::new_err(
+                    "post accumulate grad hooks cannot be registered on non-leaf tensors",
+                ));
+            }
+            let held = super::gc::PyHeld::new(hook);
+            let in_closure = held.clone();
+            let h: autograd::PostAccumulateHook = Arc::new(move |leaf: &Tensor| {
+                Python::attach(|py| {
+                    let Some(hook) = in_closure.get(py) else {
+                        return Ok(());
+                    };
+                    hook.call1(py, (wrap(py, leaf.clone()).map_err(park)?,))
+                        .map_err(park)?;
+                    Ok(())
+                })
+            });
+            let idx = {
+                let mut m = self.t.meta();
+                m.post_accumulate_hooks.push(h);
+                m.foreign.push(held);
+                m.post_accumulate_hooks.len() - 1
+            };
+            let handle = super::autograd::HookHandle {
+                t: self.t.clone(),
+                idx: Some(idx),
+                post: true,
+            };
+            Ok(Py::new(py, handle)?.into_any())
+        })
+    }
+
+    /// Move this tensor's whole storage into `arr` (a C-contiguous 1-d NumPy array of the
+    /// storage's dtype and length, e.g. over shared memory) in place: every view of the storage
+    /// sees the new memory. Backs `Tensor.share_memory_()`.
+    fn _move_storage_to_numpy(&self, arr: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::py::errors::guard("share_memory_", || {
+            let storage = self.t.storage();
+            if !storage.is_cpu() {
+                return Err(PyRuntimeError::new_err(
+                    "share_memory_: only CPU storage can move into shared memory",
+                ));
+            }
+            use numpy::PyUntypedArrayMethods;
+            let arr = arr.cast::<numpy::PyUntypedArray>()?;
+            let name: String = arr.dtype().getattr("name")?.extract()?;
+            let ok_layout = arr.ndim() == 1
+                && arr.is_c_contiguous()
+                && arr.len() == storage.len()
+                && crate::dtype::DType::from_name(&name) == Some(storage.dtype());
+            if !ok_layout {
+                return Err(PyValueError::new_err(format!(
+                    "share_memory_: target must be a contiguous 1-d {} array of {} elements",
+                    storage.dtype().name(),
+                    storage.len()
+                )));
+            }
+            // SAFETY: PyArray_DATA of a live, contiguous array of exactly the storage's length
+            // and dtype, kept alive by the storage from now on.
+            let data = unsafe { (*arr.as_array_ptr()).data } as *mut u8;
+            let keep: Py<PyAny> = arr.clone().into_any().unbind();
+            unsafe { storage.move_to_external(data, Box::new(keep)) };
+            Ok(())
         })
     }
 

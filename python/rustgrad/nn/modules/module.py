@@ -472,6 +472,9 @@ class Module:
         return self
 
     def share_memory(self):
+        """Move every parameter and buffer into shared memory (``Tensor.share_memory_``)."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
         return self
 
     # ------------------------------------------------------------ state dict

@@ -11,6 +11,7 @@ from rustgrad.utils.data.dataset import (
     TensorDataset,
     random_split,
 )
+from rustgrad.utils.data.distributed import DistributedSampler
 from rustgrad.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -26,6 +27,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "IterableDataset",
     "RandomSampler",
     "Sampler",
