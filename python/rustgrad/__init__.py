@@ -42,6 +42,8 @@ from rustgrad import autograd, cuda, backends, wgpu, accelerator  # noqa: E402,F
 from rustgrad import nn, optim, utils, vision  # noqa: E402,F401
 from rustgrad._printing import set_printoptions  # noqa: E402,F401
 from rustgrad._random import manual_seed, seed, initial_seed, Generator, default_generator  # noqa: E402,F401
+from rustgrad._random import get_rng_state, set_rng_state  # noqa: E402,F401
+from rustgrad import random  # noqa: E402,F401
 from rustgrad._random import rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal, bernoulli, multinomial  # noqa: E402,F401
 
 
