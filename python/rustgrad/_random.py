@@ -14,7 +14,7 @@ same calls gives the same numbers as PyTorch's CPU generator, bit for bit:
   PyTorch's AVX2 kernel, float64 libm. Fewer than 16 elements use the scalar Box-Muller that
   caches its second value in the generator for the next small draw.
 * ``randint``/``random_``: ``draw % range + low`` with a 32-bit draw, or a 64-bit one when the
-  range reaches 2**32; ``randperm`` PyTorch's swap shuffle (inside-out shuffle with 64-bit draws
+  range reaches 2**28 (the public wheels' threshold, for every dtype); ``randperm`` PyTorch's swap shuffle (inside-out shuffle with 64-bit draws
   for n of 2**32 / 20 and more); ``bernoulli`` a uniform compared with ``p`` (float64 uniform
   for a number ``p`` or a float64 tensor, float32 otherwise); ``exponential_``
   ``-log1p(-u) / lambd``; ``multinomial`` the exponential race (without replacement or one
@@ -345,7 +345,8 @@ def _normal_values(gen, n, dtype, mean, std, contiguous=True):
 def _randint_values(gen, n, low, high, dtype):
     """``n`` integers of PyTorch's ``random_(low, high)``: ``draw % (high - low) + low``."""
     span = high - low
-    wide = span >= 2**32 and dtype in (_C.int64, _C.float64, _C.float32)
+    # 64-bit draws from a range of 2**28 up (PyTorch caps the modulo skew there), any dtype.
+    wide = span >= 2**28
     draws = gen._random64(n) if wide else gen._random32(n)
     vals = draws % np.uint64(span)
     # (low + value wraps like PyTorch's int64 arithmetic)

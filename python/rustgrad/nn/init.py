@@ -81,7 +81,13 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Normal(mean, std) truncated to [a, b] by inverse-CDF sampling."""
+    """Normal(mean, std) truncated to [a, b], by PyTorch's rejection sampling and draws.
+
+    When [a, b] holds more than 30% of the mass: ``normal_`` the whole tensor and redraw the
+    outliers from fresh whole-tensor ``normal_`` draws until none is left (bit-exact with
+    PyTorch). Otherwise: uniform candidates on [a, b] accepted when ``log(u)`` is below the
+    log-density relative to its peak; that branch's float32 log is NumPy's, so a candidate lying
+    within a rounding of the acceptance boundary can be decided differently than in PyTorch."""
 
     def norm_cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
@@ -91,38 +97,42 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
             "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values may be incorrect.",
             stacklevel=2,
         )
+    npd = np.float64 if tensor.dtype == rustgrad.float64 else np.float32
+    shape = tuple(tensor.shape)
+
+    def fresh():
+        return rustgrad.empty(*shape, dtype=tensor.dtype)
+
     with rustgrad.no_grad():
-        lo = norm_cdf((a - mean) / std)
-        hi = norm_cdf((b - mean) / std)
-        tensor.uniform_(2 * lo - 1, 2 * hi - 1, generator=generator)
-        # The draws are PyTorch's; the erfinv below is NumPy's float64 one, so values can differ
-        # from PyTorch's float32 erfinv_ in the last bits.
-        # no native erfinv: invert on a NumPy copy
-        u = tensor.detach().numpy().astype(np.float64)
-        v = _erfinv(u) * (std * math.sqrt(2.0)) + mean
-        v = np.clip(v, a, b)
-        tensor.copy_(rustgrad.tensor(v, dtype=tensor.dtype))
+        p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std)
+        if p > 0.3:
+            lo, hi = npd(a), npd(b)  # (the bounds as the tensor's dtype holds them)
+            result = tensor.normal_(mean, std, generator=generator).numpy().copy()
+            while True:
+                mask = (result < lo) | (result > hi)
+                if not mask.any():
+                    break
+                result = np.where(mask, fresh().normal_(mean, std, generator=generator).numpy(), result)
+        else:
+            mode = max(a, min(mean, b))
+            log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+            def log_pdf(c):  # each step rounded in the tensor's dtype, as PyTorch's in-place ops
+                c = (c - npd(mean)) / npd(std)
+                return (c * c) * npd(-0.5) - npd(log_peak)
+
+            def log_u():
+                with np.errstate(divide="ignore"):
+                    return np.log(fresh().uniform_(generator=generator).numpy())
+
+            result = tensor.uniform_(a, b, generator=generator).numpy().copy()
+            pending = log_u() > log_pdf(result)
+            while pending.any():
+                cand = fresh().uniform_(a, b, generator=generator).numpy()
+                result = np.where(pending, cand, result)
+                pending = np.where(pending, log_u() > log_pdf(cand), pending)
+        tensor.copy_(rustgrad.from_numpy(np.ascontiguousarray(result.astype(npd))).reshape(shape))
         return tensor
-
-
-def _erfinv(y):
-    """Inverse error function (Giles' approximation refined by two Newton steps)."""
-    y = np.clip(y, -1 + 1e-15, 1 - 1e-15)
-    w = -np.log((1.0 - y) * (1.0 + y))
-    small = w < 5.0
-    ws = w - 2.5
-    p1 = 2.81022636e-08
-    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941):
-        p1 = c + p1 * ws
-    wl = np.sqrt(np.maximum(w, 5.0)) - 3.0
-    p2 = -0.000200214257
-    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682):
-        p2 = c + p2 * wl
-    x = np.where(small, p1, p2) * y
-    erf = np.vectorize(math.erf)
-    for _ in range(2):
-        x = x - (erf(x) - y) / (2.0 / math.sqrt(math.pi) * np.exp(-x * x))
-    return x
 
 
 def constant_(tensor, val):
