@@ -398,12 +398,15 @@ def _check_float(dtype, kernel="check_uniform_bounds", shape=(1,)):
 
 def _out(arr, dtype, requires_grad, device=None, shape=None):
     """A tensor from the NumPy values ``arr`` (reshaped to ``shape``), cast and moved."""
-    arr = np.asarray(arr)
-    if shape is not None:
-        arr = arr.reshape(shape)
-    t = _C.from_numpy(arr if arr.flags.c_contiguous else arr.copy())
-    if dtype is not None and t.dtype != dtype:
-        t = t.to(dtype)
+    if shape is not None and not math.prod(shape):  # (an empty shape NumPy cannot hold: 0 x 2**62)
+        t = _C._empty(list(shape), dtype or _C.float32)
+    else:
+        arr = np.asarray(arr)
+        if shape is not None:
+            arr = arr.reshape(shape)
+        t = _C.from_numpy(arr if arr.flags.c_contiguous else arr.copy())
+        if dtype is not None and t.dtype != dtype:
+            t = t.to(dtype)
     if device is not None and _C.device(device).type != "cpu":
         t = t._to_device(device)
     if requires_grad:

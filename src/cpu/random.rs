@@ -192,7 +192,10 @@ mod tests {
             assert!((log_cephes(x) - x.ln()).abs() <= 2e-7 * x.ln().abs().max(1.0));
             let t = x * TWO_PI_F32;
             let (s, c) = sincos_cephes(t);
-            assert!((s - t.sin()).abs() < 1e-6 && (c - t.cos()).abs() < 1e-6, "{t}");
+            assert!(
+                (s - t.sin()).abs() < 1e-6 && (c - t.cos()).abs() < 1e-6,
+                "{t}"
+            );
         }
     }
 

@@ -9,16 +9,23 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 fn slice_mut<'a, T: numpy::Element>(a: &'a mut PyReadwriteArray1<'_, T>) -> PyResult<&'a mut [T]> {
-    a.as_slice_mut().map_err(|_| PyValueError::new_err("expected a contiguous 1-D array"))
+    a.as_slice_mut()
+        .map_err(|_| PyValueError::new_err("expected a contiguous 1-D array"))
 }
 
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| PyValueError::new_err("expected a contiguous 1-D array"))
+    a.as_slice()
+        .map_err(|_| PyValueError::new_err("expected a contiguous 1-D array"))
 }
 
 /// Float32 Box-Muller over whole blocks of 16 (PyTorch's AVX2 `normal_fill_16`), in place.
 #[pyfunction]
-fn _rng_normal_fill_f32(py: Python<'_>, mut data: PyReadwriteArray1<'_, f32>, mean: f32, std: f32) -> PyResult<()> {
+fn _rng_normal_fill_f32(
+    py: Python<'_>,
+    mut data: PyReadwriteArray1<'_, f32>,
+    mean: f32,
+    std: f32,
+) -> PyResult<()> {
     let d = slice_mut(&mut data)?;
     maybe_nogil(py, d.len(), || k::normal_fill_f32(d, mean, std));
     Ok(())
@@ -26,7 +33,12 @@ fn _rng_normal_fill_f32(py: Python<'_>, mut data: PyReadwriteArray1<'_, f32>, me
 
 /// Float64 Box-Muller over whole blocks of 16 (PyTorch's scalar `normal_fill_16`), in place.
 #[pyfunction]
-fn _rng_normal_fill_f64(py: Python<'_>, mut data: PyReadwriteArray1<'_, f64>, mean: f64, std: f64) -> PyResult<()> {
+fn _rng_normal_fill_f64(
+    py: Python<'_>,
+    mut data: PyReadwriteArray1<'_, f64>,
+    mean: f64,
+    std: f64,
+) -> PyResult<()> {
     let d = slice_mut(&mut data)?;
     maybe_nogil(py, d.len(), || k::normal_fill_f64(d, mean, std));
     Ok(())
@@ -41,10 +53,17 @@ fn _rng_box_muller_pairs(mut data: PyReadwriteArray1<'_, f64>) -> PyResult<()> {
 
 /// `x = fma(x, scale, shift)` on a float32 or float64 buffer, in place.
 #[pyfunction]
-fn _rng_fused_affine(py: Python<'_>, data: &Bound<'_, PyAny>, scale: f64, shift: f64) -> PyResult<()> {
+fn _rng_fused_affine(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    scale: f64,
+    shift: f64,
+) -> PyResult<()> {
     if let Ok(mut a) = data.extract::<PyReadwriteArray1<'_, f32>>() {
         let d = slice_mut(&mut a)?;
-        maybe_nogil(py, d.len(), || k::fused_affine_f32(d, scale as f32, shift as f32));
+        maybe_nogil(py, d.len(), || {
+            k::fused_affine_f32(d, scale as f32, shift as f32)
+        });
     } else {
         let mut a = data.extract::<PyReadwriteArray1<'_, f64>>()?;
         let d = slice_mut(&mut a)?;
@@ -55,7 +74,11 @@ fn _rng_fused_affine(py: Python<'_>, data: &Bound<'_, PyAny>, scale: f64, shift:
 
 /// Uniforms to exponential samples (PyTorch's `exponential_distribution<double>`), in place.
 #[pyfunction]
-fn _rng_exponential(py: Python<'_>, mut data: PyReadwriteArray1<'_, f64>, lambd: f64) -> PyResult<()> {
+fn _rng_exponential(
+    py: Python<'_>,
+    mut data: PyReadwriteArray1<'_, f64>,
+    lambd: f64,
+) -> PyResult<()> {
     let d = slice_mut(&mut data)?;
     maybe_nogil(py, d.len(), || k::exponential_f64(d, lambd));
     Ok(())
@@ -63,7 +86,11 @@ fn _rng_exponential(py: Python<'_>, mut data: PyReadwriteArray1<'_, f64>, lambd:
 
 /// PyTorch's small-`n` `randperm` from `n - 1` raw 32-bit draws, into `out` (length `n`).
 #[pyfunction]
-fn _rng_randperm_swaps(py: Python<'_>, draws: PyReadonlyArray1<'_, u32>, mut out: PyReadwriteArray1<'_, i64>) -> PyResult<()> {
+fn _rng_randperm_swaps(
+    py: Python<'_>,
+    draws: PyReadonlyArray1<'_, u32>,
+    mut out: PyReadwriteArray1<'_, i64>,
+) -> PyResult<()> {
     let d = slice(&draws)?;
     let o = slice_mut(&mut out)?;
     maybe_nogil(py, o.len(), || k::randperm_swaps(d, o));
@@ -72,7 +99,11 @@ fn _rng_randperm_swaps(py: Python<'_>, draws: PyReadonlyArray1<'_, u32>, mut out
 
 /// PyTorch's large-`n` `randperm` (inside-out shuffle) from `n` 64-bit draws, into `out`.
 #[pyfunction]
-fn _rng_randperm_inside_out(py: Python<'_>, draws: PyReadonlyArray1<'_, u64>, mut out: PyReadwriteArray1<'_, i64>) -> PyResult<()> {
+fn _rng_randperm_inside_out(
+    py: Python<'_>,
+    draws: PyReadonlyArray1<'_, u64>,
+    mut out: PyReadwriteArray1<'_, i64>,
+) -> PyResult<()> {
     let d = slice(&draws)?;
     let o = slice_mut(&mut out)?;
     maybe_nogil(py, o.len(), || k::randperm_inside_out(d, o));
