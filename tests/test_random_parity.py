@@ -195,6 +195,18 @@ def test_exponential_equals_torch(torch, dtype):
         _same(rg.empty(3, 41, dtype=dtype).exponential_(lam), torch.empty(3, 41, dtype=_td(torch, dtype)).exponential_(lam))
 
 
+def test_fills_of_strided_views_equal_torch(torch):
+    # In-place fills of non-contiguous views go in memory order (normal_ by the scalar path).
+    _seed_both(torch, 33)
+    for make in (lambda m: m.zeros(5, 7).t(), lambda m: m.zeros(6, 8)[:, ::2], lambda m: m.zeros(2, 3, 4).permute(2, 0, 1)):
+        a, b = make(rg), make(torch)
+        _same(a.normal_(), b.normal_())
+        _same(a.uniform_(-2, 3), b.uniform_(-2, 3))
+        _same(a.exponential_(), b.exponential_())
+        _same(a.bernoulli_(0.4), b.bernoulli_(0.4))
+        _same(a.random_(0, 9), b.random_(0, 9))
+
+
 # ------------------------------------------------------------------------------ sequences
 def test_mixed_sequence_stays_in_step(torch):
     _seed_both(torch, 37)

@@ -22,9 +22,9 @@ same calls gives the same numbers as PyTorch's CPU generator, bit for bit:
 
 The mt19937 output itself comes from NumPy's ``MT19937`` bit generator, whose state is set to
 the ``init_genrand`` state; the float transformations that decide the last bit run in Rust
-(``src/cpu/random.rs``). Exactness assumes tensors are filled in row-major order, which is what
-PyTorch does for the contiguous tensors these functions create; a non-contiguous ``normal_``
-target is filled by the scalar path in row-major order (PyTorch uses memory order there).
+(``src/cpu/random.rs``). New tensors are filled in row-major order; in-place fills of a
+non-contiguous view write in memory order (and ``normal_`` takes the scalar path there), as
+PyTorch's TensorIterator does.
 
 The device ("wgpu") generator is separate: a Philox4x32-10 key and a draw counter, sampled on
 the device (no host draw), so its streams are not PyTorch's.
@@ -178,15 +178,25 @@ class Generator:
     def _random64(self, n):
         """``n`` 64-bit values, each two outputs joined high-then-low (``random64()``)."""
         r = self._random32(2 * n).reshape(n, 2)
-        return (r[:, 0] << np.uint64(32)) | r[:, 1]
+        hi = r[:, 0] << np.uint64(32)
+        hi |= r[:, 1]
+        return hi
 
     def _uniform_f32(self, n):
         """float32 uniforms on [0, 1): 24 bits of one output."""
-        return (self._random32(n) & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
+        r = self._random32(n)
+        np.bitwise_and(r, np.uint64(0xFFFFFF), out=r)
+        x = r.astype(np.float32)
+        x *= np.float32(2.0**-24)  # (exact: a 24-bit integer times a power of two)
+        return x
 
     def _uniform_f64(self, n):
         """float64 uniforms on [0, 1): 53 bits of a 64-bit draw."""
-        return (self._random64(n) & np.uint64(2**53 - 1)).astype(np.float64) * 2.0**-53
+        r = self._random64(n)
+        np.bitwise_and(r, np.uint64(2**53 - 1), out=r)
+        x = r.astype(np.float64)
+        x *= 2.0**-53
+        return x
 
     def _normal_scalar(self, n):
         """``n`` standard normals from the scalar Box-Muller (float64), honouring the value the
@@ -421,11 +431,20 @@ def _device_draw(shape, normal, generator, device, requires_grad):
 
 
 def _write(t, values):
-    """Copy NumPy ``values`` (row-major) into tensor ``t`` in place, without recording grad."""
+    """Copy the flat NumPy ``values`` into tensor ``t`` in place, without recording grad.
+
+    The values land in memory order, as PyTorch's TensorIterator fills a tensor: row-major for
+    a contiguous tensor, and by decreasing stride for a transposed or sliced view."""
     from rustgrad.autograd.grad_mode import no_grad
 
+    shape = tuple(t.shape)
+    vals = np.asarray(values).reshape(-1)
+    if len(shape) > 1 and not t.is_contiguous():
+        strides = t.stride()
+        order = sorted(range(len(shape)), key=lambda d: -strides[d])  # (stable: ties stay row-major)
+        vals = vals.reshape([shape[d] for d in order]).transpose(np.argsort(order))
     with no_grad():
-        t.copy_(_out(values, t.dtype, False, shape=tuple(t.shape)))
+        t.copy_(_out(vals, t.dtype, False, shape=shape))
     return t
 
 

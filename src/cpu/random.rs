@@ -19,6 +19,8 @@
 //! values are the same ones.
 #![allow(clippy::excessive_precision)]
 
+use super::threads::{num_threads, pool, GRAIN};
+
 /// `2 * pi` as PyTorch's AVX2 kernel holds it: the double constant rounded to float.
 const TWO_PI_F32: f32 = (2.0f64 * std::f64::consts::PI) as f32;
 
@@ -27,6 +29,7 @@ const TWO_PI_F32: f32 = (2.0f64 * std::f64::consts::PI) as f32;
 /// Valid for `x` in (0, 1] (the Box-Muller radius only needs that); the fused steps are the ones
 /// GCC forms from the intrinsic sequence (each `y * x + p` of the polynomial, `y * z + e * q1`
 /// with the product `y * z` fused, and the final `x + e * q2`).
+#[inline(always)]
 pub fn log_cephes(x: f32) -> f32 {
     let bits = x.max(f32::from_bits(0x0080_0000)).to_bits();
     // Exponent and mantissa in [0.5, 1): x = m * 2^e.
@@ -66,6 +69,7 @@ pub fn log_cephes(x: f32) -> f32 {
 /// `(sin x, cos x)` for `x >= 0` by the Cephes polynomials of `avx_mathfun.h::sincos256_ps`
 /// (octant reduction by 4/pi, three-part extended-precision subtraction, one polynomial per
 /// octant pair), with GCC's fused steps.
+#[inline(always)]
 pub fn sincos_cephes(x0: f32) -> (f32, f32) {
     let sign_in = x0.to_bits() & 0x8000_0000;
     let mut x = f32::from_bits(x0.to_bits() & 0x7fff_ffff);
@@ -95,11 +99,57 @@ pub fn sincos_cephes(x0: f32) -> (f32, f32) {
     )
 }
 
-/// PyTorch's float32 `normal_fill_16` on every whole block of 16 in `data` (uniforms in [0, 1)
-/// in, normals out): pairs `(j, j + 8)` of each block become `r cos t` and `r sin t` with
-/// `r = sqrt(-2 log(1 - u_j))`, `t = 2 pi u_{j+8}`, then `* std + mean` (fused). A trailing
-/// partial block is left alone (the caller redraws the last 16, as PyTorch does).
-pub fn normal_fill_f32(data: &mut [f32], mean: f32, std: f32) {
+/// Whether `mul_add` may be compiled to the FMA instruction (x86_64 needs the run-time check;
+/// elsewhere `mul_add` is already the hardware instruction or an exact libm call).
+fn has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Run `body` on `data` split into blocks of `block` elements (a multiple of 16), on the
+/// thread pool when large. Every element depends only on its own block, so the split does not
+/// change the values.
+fn blocks<T: Send>(data: &mut [T], block: usize, body: impl Fn(&mut [T]) + Sync + Send) {
+    use rayon::prelude::*;
+    if data.len() >= 2 * GRAIN && num_threads() > 1 {
+        pool().install(|| data.par_chunks_mut(block).for_each(&body));
+    } else {
+        body(data);
+    }
+}
+
+/// Instantiate a kernel body twice: once with FMA enabled (so each `mul_add` is one
+/// instruction), once portable (where `mul_add` is libm's exact `fma`); same values either way.
+macro_rules! fma_dispatch {
+    ($(#[$doc:meta])* $name:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "fma")]
+                unsafe fn with_fma($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if has_fma() {
+                    // SAFETY: the CPU reports FMA support.
+                    return unsafe { with_fma($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+const BLOCK: usize = 16 * 1024;
+
+#[inline(always)]
+fn normal_fill_f32_body(data: &mut [f32], mean: f32, std: f32) {
     for block in data.chunks_exact_mut(16) {
         for j in 0..8 {
             let radius = (-2.0f32 * log_cephes(1.0 - block[j])).sqrt();
@@ -110,8 +160,8 @@ pub fn normal_fill_f32(data: &mut [f32], mean: f32, std: f32) {
     }
 }
 
-/// The float64 twin of [`normal_fill_f32`], with libm's `log`, `cos` and `sin`.
-pub fn normal_fill_f64(data: &mut [f64], mean: f64, std: f64) {
+#[inline(always)]
+fn normal_fill_f64_body(data: &mut [f64], mean: f64, std: f64) {
     let two_pi = 2.0 * std::f64::consts::PI;
     for block in data.chunks_exact_mut(16) {
         for j in 0..8 {
@@ -121,6 +171,38 @@ pub fn normal_fill_f64(data: &mut [f64], mean: f64, std: f64) {
             block[j + 8] = (radius * theta.sin()).mul_add(std, mean);
         }
     }
+}
+
+#[inline(always)]
+fn fused_affine_f32_body(data: &mut [f32], scale: f32, shift: f32) {
+    for v in data {
+        *v = v.mul_add(scale, shift);
+    }
+}
+
+#[inline(always)]
+fn fused_affine_f64_body(data: &mut [f64], scale: f64, shift: f64) {
+    for v in data {
+        *v = v.mul_add(scale, shift);
+    }
+}
+
+fma_dispatch!(normal_fill_f32_blocks, normal_fill_f32_body, (data: &mut [f32], mean: f32, std: f32));
+fma_dispatch!(normal_fill_f64_blocks, normal_fill_f64_body, (data: &mut [f64], mean: f64, std: f64));
+fma_dispatch!(fused_affine_f32_serial, fused_affine_f32_body, (data: &mut [f32], scale: f32, shift: f32));
+fma_dispatch!(fused_affine_f64_serial, fused_affine_f64_body, (data: &mut [f64], scale: f64, shift: f64));
+
+/// PyTorch's float32 `normal_fill_16` on every whole block of 16 in `data` (uniforms in [0, 1)
+/// in, normals out): pairs `(j, j + 8)` of each block become `r cos t` and `r sin t` with
+/// `r = sqrt(-2 log(1 - u_j))`, `t = 2 pi u_{j+8}`, then `* std + mean` (fused). A trailing
+/// partial block is left alone (the caller redraws the last 16, as PyTorch does).
+pub fn normal_fill_f32(data: &mut [f32], mean: f32, std: f32) {
+    blocks(data, BLOCK, |d| normal_fill_f32_blocks(d, mean, std));
+}
+
+/// The float64 twin of [`normal_fill_f32`], with libm's `log`, `cos` and `sin`.
+pub fn normal_fill_f64(data: &mut [f64], mean: f64, std: f64) {
+    blocks(data, BLOCK, |d| normal_fill_f64_blocks(d, mean, std));
 }
 
 /// PyTorch's scalar `normal_distribution<double>` on consecutive uniform pairs: `(u1, u2)` at
@@ -138,24 +220,22 @@ pub fn box_muller_pairs_f64(data: &mut [f64]) {
 
 /// `x = x * scale + shift` with one rounding (PyTorch's contracted uniform/normal affine step).
 pub fn fused_affine_f32(data: &mut [f32], scale: f32, shift: f32) {
-    for v in data {
-        *v = v.mul_add(scale, shift);
-    }
+    blocks(data, BLOCK, |d| fused_affine_f32_serial(d, scale, shift));
 }
 
 /// The float64 twin of [`fused_affine_f32`].
 pub fn fused_affine_f64(data: &mut [f64], scale: f64, shift: f64) {
-    for v in data {
-        *v = v.mul_add(scale, shift);
-    }
+    blocks(data, BLOCK, |d| fused_affine_f64_serial(d, scale, shift));
 }
 
 /// PyTorch's CPU `exponential_distribution<double>`: `-1/lambd * log1p(-u)` for uniforms `u`.
 pub fn exponential_f64(data: &mut [f64], lambd: f64) {
     let k = -1.0 / lambd;
-    for v in data {
-        *v = k * (-*v).ln_1p();
-    }
+    blocks(data, BLOCK, |d| {
+        for v in d {
+            *v = k * (-*v).ln_1p();
+        }
+    });
 }
 
 /// PyTorch's `randperm` for `n < 2^32 / 20`: start from `0..n`, then for `i` in `0..n-1` swap
