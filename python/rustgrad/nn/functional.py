@@ -242,7 +242,10 @@ def _check_p(p):
 def _keep_mask(shape, p, like, scale=True):
     """PyTorch's dropout noise: ``empty(shape).bernoulli_(1 - p)``, then ``.div_(1 - p)`` when
     ``scale`` (so the stream and the scale's rounding are PyTorch's)."""
-    noise = rustgrad.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(1.0 - p)
+    if like.device.type == "wgpu":  # drawn on the device from a device-side fill (no upload)
+        noise = rustgrad.bernoulli(rustgrad.full(shape, 1.0 - p, dtype=like.dtype, device=like.device))
+    else:
+        noise = rustgrad.empty(shape, dtype=like.dtype).bernoulli_(1.0 - p)
     return noise / (1.0 - p) if scale else noise
 
 
