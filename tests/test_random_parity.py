@@ -280,6 +280,14 @@ def test_seeds_read_like_torch(torch):
         _same(rg.rand(3), torch.rand(3))
     s = rg.seed()
     assert rg.initial_seed() == s and 0 <= s < 2**64
+    assert rg.manual_seed(1.5).initial_seed() == torch.manual_seed(1.5).initial_seed() == 1
+    for bad in (2**64, -(2**63) - 1):
+        with pytest.raises(ValueError, match="Overflow when unpacking long long"):
+            rg.manual_seed(bad)
+    with pytest.raises(RuntimeError, match="manual_seed expected a long, but got float"):
+        rg.Generator().manual_seed(1.5)
+    with pytest.raises(TypeError, match="RNG state must be a torch.ByteTensor"):
+        rg.random.set_rng_state(rg.zeros(10))
 
 
 def test_fork_rng_restores(torch):

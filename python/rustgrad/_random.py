@@ -96,15 +96,10 @@ class Generator:
         """Seed the generator; ``seed`` is read as PyTorch reads it (an int in
         [-2**63, 2**64), a negative one taken modulo 2**64)."""
         if isinstance(seed, builtins.bool) or not isinstance(seed, (builtins.int, np.integer)):
-            try:
-                seed = builtins.int(seed)
-            except (TypeError, ValueError):
-                raise TypeError(f"manual_seed expected a long, but got {type(seed).__name__}") from None
+            raise RuntimeError(f"manual_seed expected a long, but got {type(seed).__name__}")
         seed = builtins.int(seed)
         if not -(2**63) <= seed < 2**64:
-            raise RuntimeError(
-                "Overflow when unpacking long long" if seed < 0 else "Overflow when unpacking unsigned long"
-            )
+            raise ValueError("Overflow when unpacking long long")
         self._set_seed(seed % 2**64)
         return self
 
@@ -137,8 +132,7 @@ class Generator:
     def set_state(self, new_state):
         """Restore a state from :meth:`get_state` (PyTorch's byte layout, or its legacy one)."""
         if not isinstance(new_state, _C.Tensor) or new_state.dtype != _C.uint8:
-            got = new_state.dtype if isinstance(new_state, _C.Tensor) else type(new_state).__name__
-            raise TypeError(f"expected a torch.ByteTensor, but got {got}")
+            raise TypeError("RNG state must be a torch.ByteTensor")
         raw = bytes(new_state.detach().contiguous().numpy().tobytes())
         if self.device.type != "cpu":
             self._seed, self._offset = struct.unpack("<QQ", raw[:16])
@@ -150,8 +144,7 @@ class Generator:
             vals, fvalid, fval = _STATE_LEGACY.unpack(raw), False, 0.0
         else:
             raise RuntimeError(
-                f"Expected either a CPUGeneratorImplStateLegacy of size {_STATE_LEGACY.size} or a "
-                f"CPUGeneratorImplState of size {_STATE.size} but found the input RNG state size to be {len(raw)}"
+                f"Expected a CPUGeneratorImplState of size {_STATE.size} but found the input RNG state size to be {len(raw)}"
             )
         seed, left, seeded, nxt = vals[:4]
         key = np.array(vals[4 : 4 + _MT_N], dtype=np.uint64)
@@ -284,7 +277,8 @@ def _seed_draw(generator=None):
 
 def manual_seed(seed):
     """Seed the default generators of every device; returns the CPU one, like
-    ``torch.manual_seed``."""
+    ``torch.manual_seed`` (which reads ``seed`` with ``int()`` first)."""
+    seed = builtins.int(seed)
     default_wgpu_generator.manual_seed(seed)
     return default_generator.manual_seed(seed)
 
