@@ -45,6 +45,8 @@ from rustgrad import onnx  # noqa: E402,F401  (rustgrad.onnx.export; needs the o
 from rustgrad._printing import set_printoptions  # noqa: E402,F401
 from rustgrad._config import show_config  # noqa: E402,F401
 from rustgrad._random import manual_seed, seed, initial_seed, Generator, default_generator  # noqa: E402,F401
+from rustgrad._random import get_rng_state, set_rng_state  # noqa: E402,F401
+from rustgrad import random  # noqa: E402,F401
 from rustgrad._random import rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal, bernoulli, multinomial  # noqa: E402,F401
 
 

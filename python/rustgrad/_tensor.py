@@ -344,24 +344,16 @@ def _normal_(self, mean=0.0, std=1.0, *, generator=None):
     return _fill_normal_(self, mean, std, generator)
 
 
-def _random_(self, low=0, high=None, *, generator=None):
-    from rustgrad._random import _gen, _out
-    from rustgrad.autograd.grad_mode import no_grad
+def _random_(self, from_=None, to=None, *, generator=None):
+    from rustgrad._random import _random_ as fill
 
-    if high is None:
-        low, high = 0, low
-    with no_grad():
-        self.copy_(_out(_gen(generator).integers(low, high, tuple(self.shape)), self.dtype, False))
-    return self
+    return fill(self, from_, to, generator=generator)
 
 
 def _exponential_(self, lambd=1.0, *, generator=None):
-    from rustgrad._random import _gen, _out
-    from rustgrad.autograd.grad_mode import no_grad
+    from rustgrad._random import _exponential_ as fill
 
-    with no_grad():
-        self.copy_(_out(_gen(generator).exponential(1.0 / lambd, tuple(self.shape)), self.dtype, False))
-    return self
+    return fill(self, lambd, generator=generator)
 
 
 Tensor.uniform_ = _uniform_

@@ -14,6 +14,7 @@ pub mod matmul;
 pub mod num;
 pub mod optim;
 pub mod pool;
+pub mod random;
 pub mod reduce;
 pub mod rows;
 pub mod select;

@@ -11,6 +11,7 @@ mod gc;
 mod index_ops;
 mod nn_ops;
 mod optim_ops;
+mod random_ops;
 mod reduce_ops;
 mod tensor;
 
@@ -50,6 +51,7 @@ fn _rustgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     index_ops::register(m)?;
     nn_ops::register(m)?;
     optim_ops::register(m)?;
+    random_ops::register(m)?;
     device_ops::register(m)?;
     config::register(m)?;
     Ok(())

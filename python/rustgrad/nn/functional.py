@@ -239,9 +239,14 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _keep_mask(shape, p, like):
-    keep = rustgrad.bernoulli(rustgrad.full(shape, 1.0 - p, dtype=like.dtype, device=like.device))
-    return keep
+def _keep_mask(shape, p, like, scale=True):
+    """PyTorch's dropout noise: ``empty(shape).bernoulli_(1 - p)``, then ``.div_(1 - p)`` when
+    ``scale`` (so the stream and the scale's rounding are PyTorch's)."""
+    if like.device.type == "wgpu":  # drawn on the device from a device-side fill (no upload)
+        noise = rustgrad.bernoulli(rustgrad.full(shape, 1.0 - p, dtype=like.dtype, device=like.device))
+    else:
+        noise = rustgrad.empty(shape, dtype=like.dtype).bernoulli_(1.0 - p)
+    return noise / (1.0 - p) if scale else noise
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -252,7 +257,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1.0:
         out = input * 0.0
     else:
-        out = input * (_keep_mask(tuple(input.shape), p, input) * (1.0 / (1.0 - p)))
+        out = input * _keep_mask(tuple(input.shape), p, input)
     return _inplace_result(input, out, inplace)
 
 
@@ -270,7 +275,7 @@ def _feature_dropout(input, p, training, inplace):
     if input.dim() < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
-    out = input * (_keep_mask(shape, p, input) * (1.0 / (1.0 - p)))
+    out = input * _keep_mask(shape, p, input)
     return _inplace_result(input, out, inplace)
 
 
@@ -341,7 +346,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     if p == 1.0:
         return _inplace_result(input, input * 0.0, inplace)
     alpha_p = -_SELU_ALPHA * _SELU_SCALE
-    keep = _keep_mask(tuple(input.shape), p, input)
+    keep = _keep_mask(tuple(input.shape), p, input, scale=False)
     a = 1.0 / math.sqrt((alpha_p**2 * p + 1) * (1 - p))
     b = -a * alpha_p * p
     out = (input * keep + alpha_p * (1 - keep)) * a + b

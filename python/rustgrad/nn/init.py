@@ -69,17 +69,25 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """Fill with U(a, b) (PyTorch's CPU stream, so seeded weights equal PyTorch's)."""
     with rustgrad.no_grad():
-        return tensor.uniform_(a, b)
+        return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """Fill with N(mean, std**2) (PyTorch's CPU stream)."""
     with rustgrad.no_grad():
-        return tensor.normal_(mean, std)
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Normal(mean, std) truncated to [a, b] by inverse-CDF sampling."""
+    """Normal(mean, std) truncated to [a, b], by PyTorch's rejection sampling and draws.
+
+    When [a, b] holds more than 30% of the mass: ``normal_`` the whole tensor and redraw the
+    outliers from fresh whole-tensor ``normal_`` draws until none is left (bit-exact with
+    PyTorch). Otherwise: uniform candidates on [a, b] accepted when ``log(u)`` is below the
+    log-density relative to its peak; that branch's float32 log is NumPy's, so a candidate lying
+    within a rounding of the acceptance boundary can be decided differently than in PyTorch."""
 
     def norm_cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
@@ -89,36 +97,42 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
             "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values may be incorrect.",
             stacklevel=2,
         )
+    npd = np.float64 if tensor.dtype == rustgrad.float64 else np.float32
+    shape = tuple(tensor.shape)
+
+    def fresh():
+        return rustgrad.empty(*shape, dtype=tensor.dtype)
+
     with rustgrad.no_grad():
-        lo = norm_cdf((a - mean) / std)
-        hi = norm_cdf((b - mean) / std)
-        tensor.uniform_(2 * lo - 1, 2 * hi - 1)
-        # no native erfinv: invert on a NumPy copy
-        u = tensor.detach().numpy().astype(np.float64)
-        v = _erfinv(u) * (std * math.sqrt(2.0)) + mean
-        v = np.clip(v, a, b)
-        tensor.copy_(rustgrad.tensor(v, dtype=tensor.dtype))
+        p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std)
+        if p > 0.3:
+            lo, hi = npd(a), npd(b)  # (the bounds as the tensor's dtype holds them)
+            result = tensor.normal_(mean, std, generator=generator).numpy().copy()
+            while True:
+                mask = (result < lo) | (result > hi)
+                if not mask.any():
+                    break
+                result = np.where(mask, fresh().normal_(mean, std, generator=generator).numpy(), result)
+        else:
+            mode = max(a, min(mean, b))
+            log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+            def log_pdf(c):  # each step rounded in the tensor's dtype, as PyTorch's in-place ops
+                c = (c - npd(mean)) / npd(std)
+                return (c * c) * npd(-0.5) - npd(log_peak)
+
+            def log_u():
+                with np.errstate(divide="ignore"):
+                    return np.log(fresh().uniform_(generator=generator).numpy())
+
+            result = tensor.uniform_(a, b, generator=generator).numpy().copy()
+            pending = log_u() > log_pdf(result)
+            while pending.any():
+                cand = fresh().uniform_(a, b, generator=generator).numpy()
+                result = np.where(pending, cand, result)
+                pending = np.where(pending, log_u() > log_pdf(cand), pending)
+        tensor.copy_(rustgrad.from_numpy(np.ascontiguousarray(result.astype(npd))).reshape(shape))
         return tensor
-
-
-def _erfinv(y):
-    """Inverse error function (Giles' approximation refined by two Newton steps)."""
-    y = np.clip(y, -1 + 1e-15, 1 - 1e-15)
-    w = -np.log((1.0 - y) * (1.0 + y))
-    small = w < 5.0
-    ws = w - 2.5
-    p1 = 2.81022636e-08
-    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941):
-        p1 = c + p1 * ws
-    wl = np.sqrt(np.maximum(w, 5.0)) - 3.0
-    p2 = -0.000200214257
-    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682):
-        p2 = c + p2 * wl
-    x = np.where(small, p1, p2) * y
-    erf = np.vectorize(math.erf)
-    for _ in range(2):
-        x = x - (erf(x) - y) / (2.0 / math.sqrt(math.pi) * np.exp(-x * x))
-    return x
 
 
 def constant_(tensor, val):
@@ -165,13 +179,13 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std
-    return uniform_(tensor, -a, a)
+    return uniform_(tensor, -a, a, generator)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
@@ -181,7 +195,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     fan = _calculate_correct_fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     bound = math.sqrt(3.0) * gain / math.sqrt(fan)
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
@@ -190,7 +204,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
 def orthogonal_(tensor, gain=1, generator=None):
@@ -201,7 +215,9 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = rustgrad.randn(rows, cols, dtype=rustgrad.float64).numpy()
+    # The normal sample is PyTorch's (normal_ on a (rows, cols) tensor of the same dtype); the
+    # QR is NumPy's LAPACK one, so the result equals PyTorch's up to the QR's rounding.
+    flat = rustgrad.empty(rows, cols, dtype=tensor.dtype).normal_(0, 1, generator=generator).numpy()
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -219,7 +235,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
     with rustgrad.no_grad():
-        tensor.normal_(0, std)
+        tensor.normal_(0, std, generator=generator)
         arr = tensor.numpy().copy()
         for c in range(cols):
             perm = rustgrad.randperm(rows).numpy()

@@ -270,7 +270,7 @@ class DataLoader:
         return self.collate_fn(self.dataset[indices])
 
     def _base_seed(self):
-        return int(_random._gen(self.generator).integers(0, 2**62))
+        return _random._seed_draw(self.generator)
 
     def __iter__(self):
         # Like PyTorch, every epoch draws a base seed from the loader's generator (also without

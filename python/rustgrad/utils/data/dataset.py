@@ -127,7 +127,7 @@ def random_split(dataset, lengths, generator=None):
         lengths = counts
     if sum(lengths) != n:
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
-    perm = _random._gen(generator).permutation(n).tolist()
+    perm = _random.randperm(n, generator=generator).tolist()
     out, start = [], 0
     for ln in lengths:
         out.append(Subset(dataset, perm[start : start + ln]))

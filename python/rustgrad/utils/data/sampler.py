@@ -47,14 +47,20 @@ class RandomSampler(Sampler):
 
     def __iter__(self):
         n = len(self.data_source)
-        rng = _random._gen(self.generator)
+        # Like PyTorch: without a generator, seed a fresh one from one draw of the default
+        # generator, then take whole permutations (or randint batches of 32) from it.
+        if self.generator is None:
+            generator = _random.Generator().manual_seed(_random._seed_draw())
+        else:
+            generator = self.generator
         if self.replacement:
-            yield from rng.integers(0, n, size=self.num_samples).tolist()
+            for _ in range(self.num_samples // 32):
+                yield from _random.randint(0, n, (32,), generator=generator).tolist()
+            yield from _random.randint(0, n, (self.num_samples % 32,), generator=generator).tolist()
             return
-        # Whole permutations, then a truncated one, like PyTorch.
         for _ in range(self.num_samples // n):
-            yield from rng.permutation(n).tolist()
-        yield from rng.permutation(n).tolist()[: self.num_samples % n]
+            yield from _random.randperm(n, generator=generator).tolist()
+        yield from _random.randperm(n, generator=generator).tolist()[: self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
@@ -68,7 +74,7 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        for i in _random._gen(self.generator).permutation(len(self.indices)).tolist():
+        for i in _random.randperm(len(self.indices), generator=self.generator).tolist():
             yield self.indices[i]
 
     def __len__(self):
@@ -94,9 +100,8 @@ class WeightedRandomSampler(Sampler):
             raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
 
     def __iter__(self):
-        p = self.weights / self.weights.sum()
-        rng = _random._gen(self.generator)
-        yield from rng.choice(len(p), size=self.num_samples, replace=self.replacement, p=p).tolist()
+        w = _random._C.from_numpy(np.ascontiguousarray(self.weights))
+        yield from _random.multinomial(w, self.num_samples, self.replacement, generator=self.generator).tolist()
 
     def __len__(self):
         return self.num_samples
