@@ -5,6 +5,7 @@ import sys
 import types
 
 from rustgrad import _C
+from rustgrad.amp.autocast_mode import cast_inputs as _autocast
 from rustgrad import _reduce as _reduce_mod
 from rustgrad._rustgrad import Tensor
 
@@ -19,7 +20,9 @@ def _need(t, nd, name, arg):
 
 
 def matmul(input, other, *, out=None):
-    """``torch.matmul``: dot, matrix-vector, matrix and batched products with broadcasting."""
+    """``torch.matmul``: dot, matrix-vector, matrix and batched products with broadcasting (in
+    the autocast dtype inside an autocast region)."""
+    input, other = _autocast("matmul", input, other)
     r = _C._matmul(input, other)
     if out is not None:
         out.copy_(r)

@@ -12,6 +12,7 @@ import math
 import types
 
 from rustgrad import _rustgrad as _C
+from rustgrad.amp.autocast_mode import cast_inputs as _autocast
 from rustgrad._rustgrad import Tensor
 from rustgrad._shape import _int_arg, _int_list, _wrap_dim, _wrap_dims
 
@@ -196,6 +197,7 @@ def argmin(input, dim=None, keepdim=False):
 @_export
 def prod(input, dim=_UNSET, keepdim=False, *, dtype=None):
     """``torch.prod``; integer and bool inputs give int64. Exact gradient with zeros."""
+    (input,) = _autocast("prod", input)
     if dim is _UNSET:
         dim = None
     else:
