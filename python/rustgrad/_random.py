@@ -112,7 +112,7 @@ def _draw(fn, *args, **kwargs):
         raise RuntimeError(f"cannot allocate the random tensor: {e}") from None
 
 
-_KERNEL_DTYPE = {"int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
+_KERNEL_DTYPE = {"int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool", "int16": "Short", "int8": "Char"}
 
 
 def _np_dtype(dtype, kernel="check_uniform_bounds", shape=(1,)):

@@ -12,9 +12,9 @@ import math
 import types
 
 from rustgrad import _rustgrad as _C
-from rustgrad.amp.autocast_mode import cast_inputs as _autocast
 from rustgrad._rustgrad import Tensor
 from rustgrad._shape import _int_arg, _int_list, _wrap_dim, _wrap_dims
+from rustgrad.amp.autocast_mode import cast_inputs as _autocast
 
 __all__ = []
 
@@ -46,9 +46,12 @@ return_types = types.SimpleNamespace(
 )
 __all__.append("return_types")
 
-_INT_MIN = {"torch.int64": -(2**63), "torch.int32": -(2**31), "torch.uint8": 0}
-_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
-_DTYPE_NAME = {"bool": "Bool", "uint8": "Byte", "int32": "Int", "int64": "Long", "float32": "Float", "float64": "Double"}
+_INT_MIN = {"torch.int64": -(2**63), "torch.int32": -(2**31), "torch.uint8": 0, "torch.int16": -(2**15),
+            "torch.int8": -(2**7)}
+_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308, "float16": 65504.0,
+              "bfloat16": 3.3895313892515355e38}
+_DTYPE_NAME = {"bool": "Bool", "uint8": "Byte", "int32": "Int", "int64": "Long", "float32": "Float", "float64": "Double",
+               "float16": "Half", "bfloat16": "BFloat16", "int8": "Char", "int16": "Short"}
 
 
 def _t(x):

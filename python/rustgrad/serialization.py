@@ -848,6 +848,6 @@ def load_safetensors(path):
             f"safetensors: {src_name}: data section is {len(data)} bytes but the tensors cover {pos} bytes"
         )
     out = {}
-    for begin, end, name, src, dst, shape, dt in entries:
+    for begin, end, name, src, dst, shape, _dt in entries:
         out[name] = _to_tensor(_decode(bytes(data[begin:end]), src, dst).reshape(shape), dst)
     return out

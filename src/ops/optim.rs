@@ -87,9 +87,9 @@ pub fn fused_update(
 ) -> Result<()> {
     crate::kernels::device_of(&[param, grad])?;
     let dtype = param.dtype();
-    if !matches!(dtype, DType::F32 | DType::F64) {
+    if !dtype.is_float() {
         return Err(Error::runtime(format!(
-            "{}: expected a floating point parameter (float32 or float64), got {:?}",
+            "{}: expected a floating point parameter, got {:?}",
             upd.name(),
             dtype
         )));

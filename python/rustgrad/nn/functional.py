@@ -9,7 +9,6 @@ import warnings
 
 import rustgrad
 from rustgrad import _rustgrad as _C
-from rustgrad.amp.autocast_mode import cast_inputs as _autocast
 from rustgrad._nn_native import (  # noqa: F401  (native kernels, re-exported with torch's signatures)
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -25,6 +24,7 @@ from rustgrad._nn_native import (  # noqa: F401  (native kernels, re-exported wi
     max_pool1d,
     max_pool2d,
 )
+from rustgrad.amp.autocast_mode import cast_inputs as _autocast
 
 
 # ----------------------------------------------------------------------------- helpers
