@@ -127,7 +127,7 @@ class iinfo:
         self.max = 2**self.bits - 1 if self.min == 0 else -self.min - 1
 
     def __repr__(self):
-        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
 
 # Last, so it sees every native entry point: RUSTGRAD_WGPU_FALLBACK=1 runs ops without a wgpu
 # kernel on the CPU (with a warning) instead of raising.
