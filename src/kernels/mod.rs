@@ -452,7 +452,9 @@ pub fn conv2d_forward(
         device_of(&ts)?,
         {
             let b32 = bias.map(widen::widen).transpose()?;
-            widen::on_f32_2(x, w, |x, w| crate::cpu::conv::forward(x, w, b32.as_ref(), g))
+            widen::on_f32_2(x, w, |x, w| {
+                crate::cpu::conv::forward(x, w, b32.as_ref(), g)
+            })
         },
         gpu::conv::forward(x, w, bias, g)
     )

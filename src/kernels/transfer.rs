@@ -57,7 +57,10 @@ pub(crate) fn upload(t: &Tensor) -> Result<Tensor> {
 
 /// The dtypes with no device kernels yet (float16, bfloat16, int8, int16 run on the CPU only):
 /// a TypeError naming the dtype and the device, in the shape of the float64 message.
-pub fn device_dtype_supported(dtype: crate::dtype::DType, device: crate::device::Device) -> Result<()> {
+pub fn device_dtype_supported(
+    dtype: crate::dtype::DType,
+    device: crate::device::Device,
+) -> Result<()> {
     use crate::dtype::DType;
     if matches!(dtype, DType::F16 | DType::BF16 | DType::I8 | DType::I16) {
         return Err(crate::error::Error::type_error(format!(

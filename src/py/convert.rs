@@ -344,11 +344,7 @@ fn np_descr(py: Python<'_>, dtype: DType) -> PyResult<*mut npyffi::PyArray_Descr
         DType::I8 => numpy::dtype::<i8>(py),
         DType::I16 => numpy::dtype::<i16>(py),
         DType::F16 => PyArrayDescr::new(py, "float16")?,
-        DType::BF16 => {
-            return Err(PyTypeError::new_err(
-                "Got unsupported ScalarType BFloat16",
-            ))
-        }
+        DType::BF16 => return Err(PyTypeError::new_err("Got unsupported ScalarType BFloat16")),
         DType::I32 => numpy::dtype::<i32>(py),
         DType::I64 => numpy::dtype::<i64>(py),
         DType::F32 => numpy::dtype::<f32>(py),
