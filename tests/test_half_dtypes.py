@@ -389,6 +389,24 @@ def test_half_grads_match_torch(name):
         np.testing.assert_allclose(g.float().numpy(), tg.float().numpy(), rtol=tol, atol=tol)
 
 
+@requires_torch
+@pytest.mark.parametrize("name", HALF)
+@pytest.mark.parametrize("opt", ["SGD", "Adam"])
+def test_optimizer_steps_on_half_params_match_torch(name, opt):
+    """The fused update runs in f32 on widened copies; parameter and state stay in the half dtype."""
+    vals, grads = [0.5, -1.25, 3.0, 0.1], [0.25, -0.5, 1.0, 2.0]
+    kw = {"lr": 0.1, "momentum": 0.9} if opt == "SGD" else {"lr": 0.01}
+    p, tp = rg.tensor(vals, dtype=NEW[name], requires_grad=True), torch.tensor(vals, dtype=tdt(name), requires_grad=True)
+    o, to = getattr(rg.optim, opt)([p], **kw), getattr(torch.optim, opt)([tp], **kw)
+    for _ in range(3):
+        p.grad, tp.grad = rg.tensor(grads, dtype=NEW[name]), torch.tensor(grads, dtype=tdt(name))
+        o.step()
+        to.step()
+    assert p.dtype == NEW[name]
+    tol = 1e-2 if name == "bfloat16" else 1e-3
+    np.testing.assert_allclose(p.detach().float().numpy(), tp.detach().float().numpy(), rtol=tol, atol=tol)
+
+
 def test_f32_compute_path_gradcheck():
     """The backward rules the half dtypes run (in f32) are the float ones: float64 gradcheck of the
     same compositions."""

@@ -4,7 +4,6 @@
 //! device) sit behind `crate::kernels::fused_update`. No autograd is recorded: these are raw
 //! in-place writes, after which the version counters are bumped.
 
-use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::convert::{contiguous, to_dtype};
 use crate::tensor::Tensor;
