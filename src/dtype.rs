@@ -65,15 +65,6 @@ impl DType {
         matches!(self, DType::F16 | DType::BF16)
     }
 
-    /// The dtype a kernel computes in: f32 for the half dtypes, the dtype itself otherwise.
-    pub fn compute(self) -> DType {
-        if self.is_half() {
-            DType::F32
-        } else {
-            self
-        }
-    }
-
     pub fn is_float(self) -> bool {
         self.category() == Category::Float
     }
