@@ -45,11 +45,11 @@ from rustgrad.serialization import *  # noqa: E402,F401,F403
 from rustgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from rustgrad import autograd, cuda, backends, wgpu, accelerator  # noqa: E402,F401
 from rustgrad import nn, optim, utils, vision  # noqa: E402,F401
-from rustgrad import amp, cpu  # noqa: E402,F401
-from rustgrad.amp import autocast, get_autocast_dtype, is_autocast_available, is_autocast_enabled  # noqa: E402,F401
 from rustgrad._printing import set_printoptions  # noqa: E402,F401
 from rustgrad._random import manual_seed, seed, initial_seed, Generator, default_generator  # noqa: E402,F401
 from rustgrad._random import rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal, bernoulli, multinomial  # noqa: E402,F401
+from rustgrad import amp, cpu  # noqa: E402,F401
+from rustgrad.amp import autocast, get_autocast_dtype, is_autocast_available, is_autocast_enabled  # noqa: E402,F401
 
 
 def _dtype_from_name(name):
