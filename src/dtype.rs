@@ -7,8 +7,14 @@ use std::fmt::Debug;
 pub enum DType {
     Bool,
     U8,
+    I8,
+    I16,
     I32,
     I64,
+    /// IEEE half precision, stored as `half::f16`; arithmetic runs in f32 (see `cpu::num`).
+    F16,
+    /// bfloat16 (f32's exponent, 8-bit mantissa), stored as `half::bf16`; computed like F16.
+    BF16,
     F32,
     F64,
 }
@@ -22,11 +28,15 @@ pub enum Category {
 }
 
 impl DType {
-    pub const ALL: [DType; 6] = [
+    pub const ALL: [DType; 10] = [
         DType::Bool,
         DType::U8,
+        DType::I8,
+        DType::I16,
         DType::I32,
         DType::I64,
+        DType::F16,
+        DType::BF16,
         DType::F32,
         DType::F64,
     ];
@@ -34,7 +44,8 @@ impl DType {
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
-            DType::Bool | DType::U8 => 1,
+            DType::Bool | DType::U8 | DType::I8 => 1,
+            DType::I16 | DType::F16 | DType::BF16 => 2,
             DType::I32 | DType::F32 => 4,
             DType::I64 | DType::F64 => 8,
         }
@@ -43,9 +54,15 @@ impl DType {
     pub fn category(self) -> Category {
         match self {
             DType::Bool => Category::Bool,
-            DType::U8 | DType::I32 | DType::I64 => Category::Integer,
-            DType::F32 | DType::F64 => Category::Float,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => Category::Integer,
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64 => Category::Float,
         }
+    }
+
+    /// The 16-bit floats, stored narrow and computed in f32 (PyTorch's CPU kernels do the same:
+    /// load, widen, compute, round once on store).
+    pub fn is_half(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16)
     }
 
     pub fn is_float(self) -> bool {
@@ -57,8 +74,12 @@ impl DType {
         match self {
             DType::Bool => "bool",
             DType::U8 => "uint8",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
             DType::I32 => "int32",
             DType::I64 => "int64",
+            DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
             DType::F32 => "float32",
             DType::F64 => "float64",
         }
@@ -69,8 +90,12 @@ impl DType {
         match self {
             DType::Bool => "torch.BoolTensor",
             DType::U8 => "torch.ByteTensor",
+            DType::I8 => "torch.CharTensor",
+            DType::I16 => "torch.ShortTensor",
             DType::I32 => "torch.IntTensor",
             DType::I64 => "torch.LongTensor",
+            DType::F16 => "torch.HalfTensor",
+            DType::BF16 => "torch.BFloat16Tensor",
             DType::F32 => "torch.FloatTensor",
             DType::F64 => "torch.DoubleTensor",
         }
@@ -80,8 +105,12 @@ impl DType {
         Some(match name {
             "bool" => DType::Bool,
             "uint8" => DType::U8,
+            "int8" => DType::I8,
+            "int16" | "short" => DType::I16,
             "int32" | "int" => DType::I32,
             "int64" | "long" => DType::I64,
+            "float16" | "half" => DType::F16,
+            "bfloat16" => DType::BF16,
             "float32" | "float" => DType::F32,
             "float64" | "double" => DType::F64,
             _ => return None,
@@ -98,7 +127,13 @@ impl DType {
         if ca != cb {
             return if ca > cb { a } else { b };
         }
-        a.max(b)
+        // The two pairs where neither holds the other: uint8 and int8 meet in int16, float16
+        // and bfloat16 (different exponent ranges) meet in float32.
+        match (a.min(b), a.max(b)) {
+            (DType::U8, DType::I8) => DType::I16,
+            (DType::F16, DType::BF16) => DType::F32,
+            (_, wider) => wider,
+        }
     }
 }
 
@@ -204,10 +239,48 @@ macro_rules! impl_element_num {
     };
 }
 impl_element_num!(u8, DType::U8);
+impl_element_num!(i8, DType::I8);
+impl_element_num!(i16, DType::I16);
 impl_element_num!(i32, DType::I32);
 impl_element_num!(i64, DType::I64);
 impl_element_num!(f32, DType::F32);
 impl_element_num!(f64, DType::F64);
+
+/// The half types convert through f32, as PyTorch's `c10::Half(float)` does: a double is first
+/// rounded to float, then to half (round-to-nearest-even both times).
+macro_rules! impl_element_half {
+    ($t:ty, $d:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = $d;
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self.to_f32() as f64
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                <$t>::from_f32(v as f32)
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self.to_f32() as i64
+            }
+            #[inline(always)]
+            fn from_i64(v: i64) -> Self {
+                <$t>::from_f32(v as f32)
+            }
+            #[inline(always)]
+            fn zero() -> Self {
+                <$t>::ZERO
+            }
+            #[inline(always)]
+            fn one() -> Self {
+                <$t>::ONE
+            }
+        }
+    };
+}
+impl_element_half!(half::f16, DType::F16);
+impl_element_half!(half::bf16, DType::BF16);
 
 impl Element for bool {
     const DTYPE: DType = DType::Bool;
@@ -248,12 +321,28 @@ macro_rules! with_dtype {
                 type $T = u8;
                 $body
             }
+            $crate::dtype::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::dtype::DType::I16 => {
+                type $T = i16;
+                $body
+            }
             $crate::dtype::DType::I32 => {
                 type $T = i32;
                 $body
             }
             $crate::dtype::DType::I64 => {
                 type $T = i64;
+                $body
+            }
+            $crate::dtype::DType::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            $crate::dtype::DType::BF16 => {
+                type $T = half::bf16;
                 $body
             }
             $crate::dtype::DType::F32 => {
@@ -278,12 +367,28 @@ macro_rules! with_num_dtype {
                 type $T = u8;
                 $body
             }
+            $crate::dtype::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::dtype::DType::I16 => {
+                type $T = i16;
+                $body
+            }
             $crate::dtype::DType::I32 => {
                 type $T = i32;
                 $body
             }
             $crate::dtype::DType::I64 => {
                 type $T = i64;
+                $body
+            }
+            $crate::dtype::DType::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            $crate::dtype::DType::BF16 => {
+                type $T = half::bf16;
                 $body
             }
             $crate::dtype::DType::F32 => {
@@ -309,6 +414,18 @@ mod tests {
         assert_eq!(DType::promote(F32, F64), F64);
         assert_eq!(DType::promote(Bool, U8), U8);
         assert_eq!(DType::promote(U8, I32), I32);
+        assert_eq!(DType::promote(U8, I8), I16);
+        assert_eq!(DType::promote(I8, I16), I16);
+        assert_eq!(DType::promote(F16, BF16), F32);
+        assert_eq!(DType::promote(I64, F16), F16);
+        assert_eq!(
+            result_type(&[Operand::Tensor(F16), Operand::Scalar(F64)]),
+            F16
+        );
+        assert_eq!(
+            result_type(&[Operand::Tensor(I8), Operand::Scalar(I64)]),
+            I8
+        );
         assert_eq!(
             result_type(&[Operand::Tensor(I64), Operand::Scalar(F64)]),
             F32

@@ -182,14 +182,13 @@ def _read_handwritten(tmp_path):
 
     p = tmp_path / "handmade.pt"
     _write_torch_zip(p, factory, {"0": f32.tobytes(), "1": i64.tobytes(), "2": f16.tobytes()})
-    with pytest.warns(UserWarning, match="float16"):
-        sd = rustgrad.load(p)
+    sd = rustgrad.load(p)  # float16 loads as float16 (no conversion, no warning)
     assert list(sd) == ["m", "mt", "tail", "idx", "half", "step"]
     np.testing.assert_array_equal(sd["m"].numpy(), f32.reshape(2, 3))
     np.testing.assert_array_equal(sd["mt"].numpy(), f32.reshape(2, 3).T)
     np.testing.assert_array_equal(sd["tail"].numpy(), [4.0, 5.0])
     assert sd["idx"].dtype == rustgrad.int64 and sd["idx"].numpy().tolist() == [3, -1, 7]
-    assert sd["half"].dtype == rustgrad.float32 and sd["half"].numpy().tolist() == [1.5, -2.0]
+    assert sd["half"].dtype == rustgrad.float16 and sd["half"].numpy().tolist() == [1.5, -2.0]
     assert sd["step"] == 4
     sd["m"].mul_(2)
     assert sd["mt"].numpy()[1, 0] == 2.0  # aliasing preserved
@@ -299,8 +298,7 @@ def test_we_read_torch_file(tmp_path):
         },
         p,
     )
-    with pytest.warns(UserWarning, match="bfloat16"):
-        got = rustgrad.load(p)
+    got = rustgrad.load(p)
     np.testing.assert_array_equal(got["model"]["weight"].numpy(), lin.weight.detach().numpy())
     assert got["opt"]["param_groups"][0]["lr"] == 0.1
     mom = got["opt"]["state"][0]["momentum_buffer"]
@@ -308,7 +306,7 @@ def test_we_read_torch_file(tmp_path):
     assert got["view"].numpy().tolist() == [2.0, 4.0, 6.0] and got["view"].dtype == rustgrad.float64
     got["base"].add_(1)
     assert got["view"].numpy().tolist() == [3.0, 5.0, 7.0]
-    assert got["bf"].numpy().tolist() == [1.0, 1.0]
+    assert got["bf"].dtype == rustgrad.bfloat16 and got["bf"].tolist() == [1.0, 1.0]
 
 
 def test_safetensors_reads_independently_encoded_file(tmp_path):

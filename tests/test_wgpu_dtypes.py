@@ -56,6 +56,14 @@ def same(gpu_result, cpu_result):
 @pytest.mark.parametrize("dst", list(DTYPES))
 def test_every_cast_matches_the_cpu(src, dst):
     x = values(src)
+    if src == "float32" and dst in ("int32", "int64", "uint8"):
+        # NaN and floats the target cannot hold have no agreed integer: PyTorch's CPU cast gives
+        # the x86 result (INT_MIN for NaN/out of int32 range, then the low bits: -2.5 -> uint8
+        # 254), which the CPU here follows; the wgpu cast saturates. Compare the values both
+        # define.
+        x = x[x.isfinite() & (x.abs() < 2**31)]
+        if dst == "uint8":
+            x = x[(x > -1) & (x < 256)]
     same(x.to("wgpu").to(DTYPES[dst]), x.to(DTYPES[dst]))
 
 

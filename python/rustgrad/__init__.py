@@ -7,13 +7,17 @@
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import (  # noqa: F401
     Tensor,
+    bfloat16,
     bool,
     device,
     dtype,
+    float16,
     float32,
     float64,
     from_numpy,
     get_num_threads,
+    int8,
+    int16,
     int32,
     int64,
     set_num_threads,
@@ -27,7 +31,8 @@ float = float32
 double = float64
 long = int64
 int = int32
-half = None  # float16 is not supported; kept so `torch.half` attribute lookups fail clearly later
+half = float16
+short = int16
 
 from rustgrad import _tensor  # noqa: E402,F401  (adds Python-level Tensor methods)
 from rustgrad._legacy_tensor import *  # noqa: E402,F401,F403  (FloatTensor, LongTensor, ...)
@@ -48,6 +53,8 @@ from rustgrad._random import manual_seed, seed, initial_seed, Generator, default
 from rustgrad._random import get_rng_state, set_rng_state  # noqa: E402,F401
 from rustgrad import random  # noqa: E402,F401
 from rustgrad._random import rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal, bernoulli, multinomial  # noqa: E402,F401
+from rustgrad import amp, cpu  # noqa: E402,F401
+from rustgrad.amp import autocast, get_autocast_dtype, is_autocast_available, is_autocast_enabled  # noqa: E402,F401
 
 
 def _dtype_from_name(name):
@@ -85,43 +92,47 @@ def is_inference_mode_enabled():
     return grad_mode._INFERENCE_DEPTH > 0
 
 
+# (bits, eps, max, smallest normal, resolution) of each float dtype, as ``torch.finfo`` reports
+# them; bfloat16 has f32's exponent range with an 8-bit significand.
+_FINFO = {
+    "float16": (16, 2.0**-10, 65504.0, 2.0**-14, 0.001),
+    "bfloat16": (16, 2.0**-7, (2 - 2.0**-7) * 2.0**127, 2.0**-126, 0.01),
+    "float32": (32, 2.0**-23, (2 - 2.0**-23) * 2.0**127, 2.0**-126, 1e-06),
+    "float64": (64, 2.0**-52, 1.7976931348623157e308, 2.0**-1022, 1e-15),
+}
+_IINFO = {"uint8": (8, 0), "int8": (8, -(2**7)), "int16": (16, -(2**15)), "int32": (32, -(2**31)), "int64": (64, -(2**63))}
+
+
 class finfo:
-    """Machine limits of a floating-point dtype (``torch.finfo``)."""
+    """Machine limits of a floating-point dtype (``torch.finfo``): bits, eps, max, min, tiny
+    (= smallest_normal) and resolution."""
 
     def __init__(self, type=None):
-        import builtins as _builtins
-
-        import numpy as _np
-
         type = float32 if type is None else type
         if not type.is_floating_point:
             raise TypeError(f"torch.finfo() requires a floating point input type. Use torch.iinfo to handle '{type!r}'")
-        info = _np.finfo(_np.float32 if type is float32 else _np.float64)
-        self.bits, self.eps, self.max, self.min = info.bits, _builtins.float(info.eps), _builtins.float(info.max), _builtins.float(info.min)
-        self.tiny = self.smallest_normal = _builtins.float(info.tiny)
-        self.resolution = _builtins.float(info.resolution)
         self.dtype = repr(type).split(".")[-1]
+        self.bits, self.eps, self.max, self.tiny, self.resolution = _FINFO[self.dtype]
+        self.min = -self.max
+        self.smallest_normal = self.tiny
 
     def __repr__(self):
-        return f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, eps={self.eps}, smallest_normal={self.tiny}, tiny={self.tiny}, dtype={self.dtype})"
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.tiny:g}, tiny={self.tiny:g}, dtype={self.dtype})")
 
 
 class iinfo:
-    """Limits of an integer dtype (``torch.iinfo``)."""
+    """Limits of an integer dtype (``torch.iinfo``): bits, min, max."""
 
     def __init__(self, type):
-        import builtins as _builtins
-
-        import numpy as _np
-
         if type.is_floating_point or type is bool:
             raise TypeError(f"torch.iinfo() requires an integer input type. Use torch.finfo to handle '{type!r}'")
-        info = _np.iinfo({uint8: _np.uint8, int32: _np.int32, int64: _np.int64}[type])
-        self.bits, self.min, self.max = info.bits, _builtins.int(info.min), _builtins.int(info.max)
         self.dtype = repr(type).split(".")[-1]
+        self.bits, self.min = _IINFO[self.dtype]
+        self.max = 2**self.bits - 1 if self.min == 0 else -self.min - 1
 
     def __repr__(self):
-        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
 
 # Last, so it sees every native entry point: RUSTGRAD_WGPU_FALLBACK=1 runs ops without a wgpu
 # kernel on the CPU (with a warning) instead of raising.

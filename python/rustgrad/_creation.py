@@ -45,7 +45,10 @@ def _sizes(size, fn="zeros"):
     return [_size_int(s, fn, i + 1) for i, s in enumerate(size)]
 
 
-_CTYPE = {"float32": "float", "float64": "double", "int64": "int64_t", "int32": "int", "uint8": "uint8_t"}
+_CTYPE = {"float32": "float", "float64": "double", "int64": "int64_t", "int32": "int", "uint8": "uint8_t",
+          "int16": "int16_t", "int8": "int8_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
+# The largest finite value of each float dtype (a finite Python number beyond it overflows).
+_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float16": 65504.0, "bfloat16": 3.3895313892515355e38}
 
 
 def _check_scalar(value, dtype):
@@ -61,8 +64,8 @@ def _check_scalar(value, dtype):
     if name == "bool":
         return value
     bad = False
-    if name in ("float32", "float64"):
-        bad = name == "float32" and math.isfinite(value) and builtins.abs(value) > 3.4028234663852886e38
+    if name in ("float32", "float64", "float16", "bfloat16"):
+        bad = name in _FLOAT_MAX and math.isfinite(value) and builtins.abs(value) > _FLOAT_MAX[name]
     elif isinstance(value, builtins.float) and not math.isfinite(value):
         bad = True
     else:
@@ -107,7 +110,8 @@ def as_tensor(data, dtype=None, device=None):
     _check_device(device)
     if isinstance(data, Tensor):
         return data if dtype is None or data.dtype == dtype else data.to(dtype)
-    if isinstance(data, np.ndarray) and data.dtype.name in ("float32", "float64", "int64", "int32", "uint8", "bool"):
+    if isinstance(data, np.ndarray) and data.dtype.name in ("float32", "float64", "float16", "int64", "int32", "int16",
+                                                                 "int8", "uint8", "bool"):
         t = _C.from_numpy(np.ascontiguousarray(data) if any(s < 0 for s in data.strides) else data)
         return t if dtype is None or t.dtype == dtype else t.to(dtype)
     return _C.tensor(data, dtype)

@@ -162,7 +162,8 @@ def div(input, other, *, rounding_mode=None, out=None):
     return out.copy_(r) if out is not None else r
 
 
-_DNAME = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
+_DNAME = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool",
+          "float16": "Half", "bfloat16": "BFloat16", "int8": "Char", "int16": "Short"}
 
 
 def _div_(self, other, *, rounding_mode=None):

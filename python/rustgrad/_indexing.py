@@ -292,7 +292,8 @@ def _getitem(self, idx):
     return x
 
 
-_DNAME = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
+_DNAME = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool",
+          "float16": "Half", "bfloat16": "BFloat16", "int8": "Char", "int16": "Short"}
 
 
 def _setitem_value(value, x, items):
@@ -431,7 +432,8 @@ def _idx(index, msg="index_select(): Expected dtype int32 or int64 for index", i
     return index
 
 
-_LONG = {"int32": "Int", "uint8": "Byte", "bool": "Bool", "float32": "Float", "float64": "Double", "int64": "Long"}
+_LONG = {"int32": "Int", "uint8": "Byte", "bool": "Bool", "float32": "Float", "float64": "Double", "int64": "Long",
+         "float16": "Half", "bfloat16": "BFloat16", "int8": "Char", "int16": "Short"}
 
 
 def _long_idx(index, op):

@@ -7,6 +7,7 @@ import types
 from rustgrad import _C
 from rustgrad import _reduce as _reduce_mod
 from rustgrad._rustgrad import Tensor
+from rustgrad.amp.autocast_mode import cast_inputs as _autocast
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
            "baddbmm", "addbmm", "chain_matmul"]
@@ -19,7 +20,9 @@ def _need(t, nd, name, arg):
 
 
 def matmul(input, other, *, out=None):
-    """``torch.matmul``: dot, matrix-vector, matrix and batched products with broadcasting."""
+    """``torch.matmul``: dot, matrix-vector, matrix and batched products with broadcasting (in
+    the autocast dtype inside an autocast region)."""
+    input, other = _autocast("matmul", input, other)
     r = _C._matmul(input, other)
     if out is not None:
         out.copy_(r)
@@ -70,7 +73,8 @@ def dot(input, other, *, out=None):
 
 def _name(t):
     return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
-            "uint8": "Byte", "bool": "Bool"}.get(str(t.dtype).replace("rustgrad.", ""), str(t.dtype))
+            "uint8": "Byte", "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16", "int8": "Char",
+            "int16": "Short"}.get(str(t.dtype).replace("rustgrad.", ""), str(t.dtype))
 
 
 def vdot(input, other, *, out=None):

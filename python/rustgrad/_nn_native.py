@@ -3,6 +3,7 @@
 unit-height view; unbatched inputs get a batch dim of 1."""
 
 from rustgrad import _C
+from rustgrad.amp.autocast_mode import cast_inputs as _autocast
 
 __all__ = ["linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
            "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
@@ -18,7 +19,8 @@ def _pair(v, n=2):
 
 
 def linear(input, weight, bias=None):
-    """``F.linear``: ``input @ weight.T + bias``."""
+    """``F.linear``: ``input @ weight.T + bias`` (in the autocast dtype inside an autocast region)."""
+    input, weight, bias = _autocast("linear", input, weight, bias)
     return _C._linear(input, weight, bias)
 
 
@@ -40,7 +42,8 @@ def _same_padding(weight, dilation, n):
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """``F.conv2d`` (NCHW or unbatched CHW)."""
+    """``F.conv2d`` (NCHW or unbatched CHW); in the autocast dtype inside an autocast region."""
+    input, weight, bias = _autocast("conv2d", input, weight, bias)
     x, unb = _batched(input, 4, "conv2d")
     stride, dilation = _pair(stride), _pair(dilation)
     if isinstance(padding, str):
@@ -74,7 +77,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """``F.conv_transpose2d`` (NCHW or unbatched CHW); weight is ``[C_in, C_out/groups, kH, kW]``."""
+    """``F.conv_transpose2d`` (NCHW or unbatched CHW); weight is ``[C_in, C_out/groups, kH, kW]``.
+    In the autocast dtype inside an autocast region."""
+    input, weight, bias = _autocast("conv_transpose2d", input, weight, bias)
     x, unb = _batched(input, 4, "conv_transpose2d")
     y = _C._conv_transpose2d(x, weight, bias, _pair(stride), _pair(padding), _pair(output_padding),
                              groups, _pair(dilation))

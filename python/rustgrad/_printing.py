@@ -97,7 +97,9 @@ def _render(a, fmt, indent, summarize):
 def tensor_repr(t):
     import rustgrad
 
-    a = t.detach().numpy()  # a device tensor is downloaded here (a sync point)
+    # A device tensor is downloaded here (a sync point). bfloat16 has no NumPy dtype: its values
+    # widen to float32 exactly, and the formatter only sees values.
+    a = (t.detach().float() if t.dtype == rustgrad.bfloat16 else t.detach()).numpy()
     is_float = a.dtype.kind == "f"
     is_bool = a.dtype.kind == "b"
     summarize = a.size > THRESHOLD

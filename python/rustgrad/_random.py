@@ -392,7 +392,7 @@ def _numel(shape):
     return n
 
 
-_KERNEL_DTYPE = {"int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool"}
+_KERNEL_DTYPE = {"int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool", "int16": "Short", "int8": "Char"}
 
 
 def _check_float(dtype, kernel="check_uniform_bounds", shape=(1,)):

@@ -14,6 +14,7 @@ import types
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
 from rustgrad._shape import _int_arg, _int_list, _wrap_dim, _wrap_dims
+from rustgrad.amp.autocast_mode import cast_inputs as _autocast
 
 __all__ = []
 
@@ -45,9 +46,12 @@ return_types = types.SimpleNamespace(
 )
 __all__.append("return_types")
 
-_INT_MIN = {"torch.int64": -(2**63), "torch.int32": -(2**31), "torch.uint8": 0}
-_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
-_DTYPE_NAME = {"bool": "Bool", "uint8": "Byte", "int32": "Int", "int64": "Long", "float32": "Float", "float64": "Double"}
+_INT_MIN = {"torch.int64": -(2**63), "torch.int32": -(2**31), "torch.uint8": 0, "torch.int16": -(2**15),
+            "torch.int8": -(2**7)}
+_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308, "float16": 65504.0,
+              "bfloat16": 3.3895313892515355e38}
+_DTYPE_NAME = {"bool": "Bool", "uint8": "Byte", "int32": "Int", "int64": "Long", "float32": "Float", "float64": "Double",
+               "float16": "Half", "bfloat16": "BFloat16", "int8": "Char", "int16": "Short"}
 
 
 def _t(x):
@@ -196,6 +200,7 @@ def argmin(input, dim=None, keepdim=False):
 @_export
 def prod(input, dim=_UNSET, keepdim=False, *, dtype=None):
     """``torch.prod``; integer and bool inputs give int64. Exact gradient with zeros."""
+    (input,) = _autocast("prod", input)
     if dim is _UNSET:
         dim = None
     else:

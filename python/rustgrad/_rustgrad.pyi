@@ -18,8 +18,12 @@ class dtype:
 
 bool: dtype
 uint8: dtype
+int8: dtype
+int16: dtype
 int32: dtype
 int64: dtype
+float16: dtype
+bfloat16: dtype
 float32: dtype
 float64: dtype
 
@@ -81,6 +85,10 @@ class Tensor:
     def is_shared(self) -> bool: ...
     def to(self, *args: Any, **kwargs: Any) -> Tensor: ...  # dtype and/or device; non_blocking accepted
     def cpu(self, memory_format: Any = ...) -> Tensor: ...
+    def half(self, memory_format: Any = ...) -> Tensor: ...  # float16
+    def bfloat16(self, memory_format: Any = ...) -> Tensor: ...
+    def char(self, memory_format: Any = ...) -> Tensor: ...  # int8
+    def short(self, memory_format: Any = ...) -> Tensor: ...  # int16
     def _to_device(self, device: Union[str, device]) -> Tensor: ...
     def numpy(self) -> np.ndarray: ...
     def tolist(self) -> Any: ...

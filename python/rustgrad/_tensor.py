@@ -197,6 +197,10 @@ Tensor.long = lambda self, memory_format=None: self._to_dtype(_C.int64)
 Tensor.int = lambda self, memory_format=None: self._to_dtype(_C.int32)
 Tensor.bool = lambda self, memory_format=None: self._to_dtype(_C.bool)
 Tensor.byte = lambda self, memory_format=None: self._to_dtype(_C.uint8)
+Tensor.char = lambda self, memory_format=None: self._to_dtype(_C.int8)
+Tensor.short = lambda self, memory_format=None: self._to_dtype(_C.int16)
+Tensor.half = lambda self, memory_format=None: self._to_dtype(_C.float16)
+Tensor.bfloat16 = lambda self, memory_format=None: self._to_dtype(_C.bfloat16)
 
 
 def _cuda(self, *a, **k):
@@ -209,6 +213,8 @@ Tensor.type_as = lambda self, other: self._to_dtype(other.dtype)
 _LEGACY = {
     "torch.FloatTensor": _C.float32, "torch.DoubleTensor": _C.float64, "torch.LongTensor": _C.int64,
     "torch.IntTensor": _C.int32, "torch.ByteTensor": _C.uint8, "torch.BoolTensor": _C.bool,
+    "torch.CharTensor": _C.int8, "torch.ShortTensor": _C.int16, "torch.HalfTensor": _C.float16,
+    "torch.BFloat16Tensor": _C.bfloat16,
 }
 
 

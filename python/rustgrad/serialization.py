@@ -66,6 +66,10 @@ _STORAGE_OF = {
     "int32": "IntStorage",
     "uint8": "ByteStorage",
     "bool": "BoolStorage",
+    "int16": "ShortStorage",
+    "int8": "CharStorage",
+    "float16": "HalfStorage",
+    "bfloat16": "BFloat16Storage",
 }
 # storage class name -> (numpy dtype to read the bytes, numpy dtype of the tensor we build)
 _NP_OF_STORAGE = {
@@ -75,17 +79,14 @@ _NP_OF_STORAGE = {
     "IntStorage": ("<i4", "int32"),
     "ByteStorage": ("u1", "uint8"),
     "BoolStorage": ("?", "bool"),
-    "ShortStorage": ("<i2", "int32"),
-    "CharStorage": ("i1", "int32"),
-    "HalfStorage": ("<f2", "float32"),
-    "BFloat16Storage": ("bf16", "float32"),
+    "ShortStorage": ("<i2", "int16"),
+    "CharStorage": ("i1", "int8"),
+    "HalfStorage": ("<f2", "float16"),
+    "BFloat16Storage": ("bf16", "bfloat16"),
 }
-_LOSSY = {
-    "HalfStorage": "float16",
-    "BFloat16Storage": "bfloat16",
-    "ShortStorage": "int16",
-    "CharStorage": "int8",
-}
+# Storage types loaded into a different dtype (with a warning); every torch dtype rustgrad has
+# now loads as itself.
+_LOSSY = {}
 _INT64_MAX = 2**63 - 1
 _MAX_DIMS = 64  # what the native core (and NumPy) supports
 
@@ -99,7 +100,17 @@ def _np_name(t):
 
 
 def _tensor_numpy(t):
+    """The array whose bytes are ``t``'s storage: bfloat16 (no NumPy dtype) as its uint16 bit
+    patterns, taken from the exact float32 widening."""
+    if t.dtype == rustgrad.bfloat16:
+        return (t.detach().float().numpy().view(np.uint32) >> 16).astype(np.uint16)
     return t.detach().numpy()
+
+
+def _to_tensor(arr, dst):
+    """A tensor of dtype ``dst`` from a ``_decode`` result (bfloat16 arrives as exact float32)."""
+    flat = rustgrad.from_numpy(arr)
+    return flat.to(rustgrad.bfloat16) if dst == "bfloat16" else flat
 
 
 def _decode(raw, src, dst):
@@ -629,7 +640,7 @@ class _ArchiveReading:
         raw = self._read_record(record, numel * itemsize)
         if stype.name in _LOSSY:
             warnings.warn(f"rustgrad.load: converting {_LOSSY[stype.name]} storage to {dst}", stacklevel=5)
-        flat = rustgrad.from_numpy(_decode(raw, src, dst))
+        flat = _to_tensor(_decode(raw, src, dst), dst)
         st = self._cache[key] = _LoadedStorage(flat, stype.name, numel, record, itemsize)
         self._by_id[id(flat)] = st
         return flat
@@ -917,6 +928,10 @@ _ST_DTYPES = {
     "int32": "I32",
     "uint8": "U8",
     "bool": "BOOL",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "int16": "I16",
+    "int8": "I8",
 }
 _ST_READ = {
     "F32": ("<f4", "float32"),
@@ -925,10 +940,10 @@ _ST_READ = {
     "I32": ("<i4", "int32"),
     "U8": ("u1", "uint8"),
     "BOOL": ("?", "bool"),
-    "F16": ("<f2", "float32"),
-    "BF16": ("bf16", "float32"),
-    "I16": ("<i2", "int32"),
-    "I8": ("i1", "int32"),
+    "F16": ("<f2", "float16"),
+    "BF16": ("bf16", "bfloat16"),
+    "I16": ("<i2", "int16"),
+    "I8": ("i1", "int8"),
 }
 _ST_MAX_HEADER = 100_000_000  # the safetensors library's limit
 
@@ -949,7 +964,9 @@ def save_safetensors(tensors, path, metadata=None):
         dt = _np_name(t)
         if dt not in _ST_DTYPES:
             raise TypeError(f"safetensors: unsupported dtype {t.dtype}")
-        raw = np.ascontiguousarray(_tensor_numpy(t)).astype(np.dtype(_ST_READ[_ST_DTYPES[dt]][0])).tobytes()
+        src = _ST_READ[_ST_DTYPES[dt]][0]
+        arr = np.ascontiguousarray(_tensor_numpy(t))
+        raw = (arr if src == "bf16" else arr.astype(np.dtype(src))).tobytes()
         header[name] = {
             "dtype": _ST_DTYPES[dt],
             "shape": [int(s) for s in t.shape],
@@ -1031,8 +1048,6 @@ def load_safetensors(path):
             f"safetensors: {src_name}: data section is {len(data)} bytes but the tensors cover {pos} bytes"
         )
     out = {}
-    for begin, end, name, src, dst, shape, dt in entries:
-        if dt in ("F16", "BF16", "I16", "I8"):
-            warnings.warn(f"load_safetensors: converting {dt} tensor {name!r} to {dst}", stacklevel=2)
-        out[name] = rustgrad.from_numpy(_decode(bytes(data[begin:end]), src, dst).reshape(shape))
+    for begin, end, name, src, dst, shape, _dt in entries:
+        out[name] = _to_tensor(_decode(bytes(data[begin:end]), src, dst).reshape(shape), dst)
     return out

@@ -19,10 +19,31 @@ pub(crate) fn cast<S: Element, D: Element>(v: S) -> D {
             0.0
         });
     }
-    if S::DTYPE.is_float() {
+    if S::DTYPE.is_float() && !D::DTYPE.is_float() {
+        D::from_i64(float_to_int(v.to_f64(), D::DTYPE))
+    } else if S::DTYPE.is_float() {
         D::from_f64(v.to_f64())
     } else {
         D::from_i64(v.to_i64())
+    }
+}
+
+/// A float converted to an integer dtype the way PyTorch's CPU cast does on x86: truncate toward
+/// zero into int32 (int64 for int64), where NaN, inf and out-of-range values become the minimum;
+/// narrower integers then keep the low bits (300.0 -> int8 44, 1e10 -> int8 0).
+#[inline(always)]
+fn float_to_int(v: f64, to: DType) -> i64 {
+    if to == DType::I64 {
+        return if v.is_finite() && v > -9.223_372_036_854_776e18 && v < 9.223_372_036_854_776e18 {
+            v as i64
+        } else {
+            i64::MIN
+        };
+    }
+    if v.is_finite() && v > -2_147_483_649.0 && v < 2_147_483_648.0 {
+        v as i64
+    } else {
+        i32::MIN as i64
     }
 }
 

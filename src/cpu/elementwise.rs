@@ -36,6 +36,11 @@ pub fn binary(
     shape: &[usize],
     dtype: DType,
 ) -> Result<Tensor> {
+    if dtype.is_half() {
+        // Half operands run the f32 (SIMD) kernel and round once (see kernels::widen).
+        let (a, b) = (cast_if(a, DType::F32)?, cast_if(b, DType::F32)?);
+        return cast_copy(&binary(op, &a, &b, shape, DType::F32)?, dtype);
+    }
     let work = if dtype == DType::Bool {
         DType::U8
     } else {
@@ -279,6 +284,10 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
                 "internal error: no integer unary kernel for bool"
             ))
         );
+    }
+    if dt.is_half() {
+        // Through the f32 SIMD kernel, rounded once (see kernels::widen).
+        return cast_copy(&unary(op, &cast_copy(x, DType::F32)?)?, dt);
     }
     let src = if x.is_contiguous() {
         x.clone()

@@ -2,6 +2,7 @@
 //! products run on the blocked GEMM in `cpu::gemm`, so transposed and broadcast (stride 0)
 //! operands are never copied; integer products use a plain loop with wrapping arithmetic.
 
+use super::convert::cast_copy;
 use super::threads::{parallel_for, pool, SendPtr};
 use super::view::{CpuView, CpuViewMut};
 use crate::dtype::{DType, Element};
@@ -225,7 +226,15 @@ pub fn bmm(a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
         DType::F64 => run_bmm::<f64>(a, b, shape, bmm_float),
         DType::I64 => run_bmm::<i64>(a, b, shape, bmm_int),
         DType::I32 => run_bmm::<i32>(a, b, shape, bmm_int),
+        DType::I16 => run_bmm::<i16>(a, b, shape, bmm_int),
+        DType::I8 => run_bmm::<i8>(a, b, shape, bmm_int),
         DType::U8 => run_bmm::<u8>(a, b, shape, bmm_int),
+        // Half operands widen to f32 for the f32 GEMM and the product rounds once at the end
+        // (PyTorch's CPU half matmul also accumulates in f32).
+        DType::F16 | DType::BF16 => {
+            let (a32, b32) = (cast_copy(a, DType::F32)?, cast_copy(b, DType::F32)?);
+            cast_copy(&run_bmm::<f32>(&a32, &b32, shape, bmm_float)?, a.dtype())
+        }
         DType::Bool => Err(Error::not_implemented(
             "\"addmm_impl_cpu_\" not implemented for 'Bool'",
         )),

@@ -138,6 +138,8 @@ macro_rules! int_num {
     };
 }
 int_num!(u8);
+int_num!(i8);
+int_num!(i16);
 int_num!(i32);
 int_num!(i64);
 
@@ -215,6 +217,87 @@ macro_rules! float_num {
 float_num!(f32);
 float_num!(f64);
 
+/// The half dtypes compute each operation in f32 and round the result once, as PyTorch's CPU
+/// kernels do. The hot paths (binary/unary SIMD, matmul, conv, reductions) widen whole tensors to
+/// f32 at the kernel boundary instead; these impls keep every other generic kernel correct.
+macro_rules! half_num {
+    ($t:ty) => {
+        impl Num for $t {
+            #[inline(always)]
+            fn add(a: Self, b: Self) -> Self {
+                <$t>::from_f32(a.to_f32() + b.to_f32())
+            }
+            #[inline(always)]
+            fn sub(a: Self, b: Self) -> Self {
+                <$t>::from_f32(a.to_f32() - b.to_f32())
+            }
+            #[inline(always)]
+            fn mul(a: Self, b: Self) -> Self {
+                <$t>::from_f32(a.to_f32() * b.to_f32())
+            }
+            #[inline(always)]
+            fn div(a: Self, b: Self) -> Self {
+                <$t>::from_f32(a.to_f32() / b.to_f32())
+            }
+            #[inline(always)]
+            fn floor_div(a: Self, b: Self) -> Self {
+                <$t>::from_f32(<f32 as Num>::floor_div(a.to_f32(), b.to_f32()))
+            }
+            #[inline(always)]
+            fn rem(a: Self, b: Self) -> Self {
+                <$t>::from_f32(<f32 as Num>::rem(a.to_f32(), b.to_f32()))
+            }
+            #[inline(always)]
+            fn maximum(a: Self, b: Self) -> Self {
+                <$t>::from_f32(<f32 as Num>::maximum(a.to_f32(), b.to_f32()))
+            }
+            #[inline(always)]
+            fn minimum(a: Self, b: Self) -> Self {
+                <$t>::from_f32(<f32 as Num>::minimum(a.to_f32(), b.to_f32()))
+            }
+            #[inline(always)]
+            fn pow(a: Self, b: Self) -> Self {
+                <$t>::from_f32(a.to_f32().powf(b.to_f32()))
+            }
+            #[inline(always)]
+            fn neg(a: Self) -> Self {
+                -a
+            }
+            #[inline(always)]
+            fn abs(a: Self) -> Self {
+                <$t>::from_f32(a.to_f32().abs())
+            }
+            #[inline(always)]
+            fn is_nan(a: Self) -> bool {
+                a.is_nan()
+            }
+        }
+
+        impl Float for $t {
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::from_f32(self.to_f32().exp())
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::from_f32(self.to_f32().ln())
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::from_f32(self.to_f32().sqrt())
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::from_f32(self.to_f32().tanh())
+            }
+            #[inline(always)]
+            fn from_f(v: f64) -> Self {
+                <$t>::from_f32(v as f32)
+            }
+        }
+    };
+}
+
 /// Float-only math used by unary kernels and their backward rules.
 pub trait Float: Num {
     fn exp(self) -> Self;
@@ -252,6 +335,8 @@ macro_rules! float_impl {
 }
 float_impl!(f32);
 float_impl!(f64);
+half_num!(half::f16);
+half_num!(half::bf16);
 
 #[cfg(test)]
 mod tests {
@@ -266,5 +351,10 @@ mod tests {
         assert_eq!(i64::pow(3, 4), 81);
         assert_eq!(u8::add(250, 10), 4);
         assert!(<f32 as Num>::maximum(f32::NAN, 1.0).is_nan());
+        assert_eq!(i8::add(127, 1), -128);
+        assert_eq!(i16::mul(300, 300), 24464);
+        // 2049 is not a float16: the f32 sum rounds to even (2048).
+        let h = |v: f32| half::f16::from_f32(v);
+        assert_eq!(half::f16::add(h(2048.0), h(1.0)), h(2048.0));
     }
 }

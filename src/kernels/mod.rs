@@ -18,6 +18,7 @@
 #[cfg(feature = "wgpu")]
 pub(crate) mod gpu;
 pub mod transfer;
+pub mod widen;
 
 use crate::device::Device;
 use crate::dtype::DType;
@@ -142,7 +143,11 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
 /// A fresh contiguous copy of `src` in `dtype` (strided copy; dtype conversion where the device
 /// has one).
 pub fn materialize(src: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[src])?, gpu::materialize(src, dtype))
+    let dev = device_of(&[src])?;
+    if !dev.is_cpu() {
+        transfer::device_dtype_supported(dtype, dev)?;
+    }
+    on_device!(dev, gpu::materialize(src, dtype))
 }
 
 /// `dst.copy_(src)` without autograd: `src` broadcast to `dst`'s shape. `Ok(false)` means both
@@ -160,6 +165,9 @@ pub fn fill(t: &Tensor, value: Scalar) -> Result<bool> {
 
 /// A zero tensor of `shape` and `dtype` on `device` (the CPU allocates its own).
 pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Option<Tensor>> {
+    if !device.is_cpu() {
+        transfer::device_dtype_supported(dtype, device)?;
+    }
     on_device!(device, gpu::zeros(shape, dtype))
 }
 
@@ -206,7 +214,7 @@ pub enum ReduceKind {
 pub fn sum(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[x])?,
-        crate::cpu::reduce::sum(x, dims, keepdim),
+        widen::on_f32(x, |x| crate::cpu::reduce::sum(x, dims, keepdim)),
         gpu::reduce(x, dims, keepdim, ReduceKind::Sum)
     )
 }
@@ -229,7 +237,7 @@ pub fn amax(x: &Tensor, dims: &[usize], keepdim: bool, want_max: bool) -> Result
 pub fn prod(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[x])?,
-        crate::cpu::reduce::prod(x, dims, keepdim),
+        widen::on_f32(x, |x| crate::cpu::reduce::prod(x, dims, keepdim)),
         gpu::reduce::prod(x, dims, keepdim)
     )
 }
@@ -238,7 +246,7 @@ pub fn prod(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
 pub fn prod_others(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[x])?,
-        crate::cpu::reduce::prod_others(x, dims),
+        widen::on_f32(x, |x| crate::cpu::reduce::prod_others(x, dims)),
         gpu::reduce::prod_others(x, dims)
     )
 }
@@ -275,7 +283,9 @@ pub fn var_mean(
 ) -> Result<(Tensor, Tensor)> {
     cpu_or_device!(
         device_of(&[x])?,
-        crate::cpu::reduce::var_mean(x, dims, correction, keepdim),
+        widen::on_f32_pair(x, |x| crate::cpu::reduce::var_mean(
+            x, dims, correction, keepdim
+        )),
         gpu::reduce::var_mean(x, dims, correction, keepdim)
     )
 }
@@ -293,7 +303,7 @@ pub fn all_any(x: &Tensor, dims: &[usize], keepdim: bool, want_all: bool) -> Res
 pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[x])?,
-        crate::cpu::softmax::softmax(x, dim, log),
+        widen::on_f32(x, |x| crate::cpu::softmax::softmax(x, dim, log)),
         gpu::softmax::softmax(x, dim, log)
     )
 }
@@ -318,10 +328,10 @@ pub fn fused_update(
     all.extend(bufs.iter().flatten());
     cpu_or_device!(
         device_of(&all)?,
-        {
-            crate::cpu::optim::fused_update(param, grad, bufs, upd);
+        widen::update_in_f32(param, grad, bufs, |p, g, b| {
+            crate::cpu::optim::fused_update(p, g, b, upd);
             Ok(())
-        },
+        }),
         gpu::optim::fused_update(param, grad, bufs, upd)
     )
 }
@@ -440,7 +450,12 @@ pub fn conv2d_forward(
     ts.extend(bias);
     cpu_or_device!(
         device_of(&ts)?,
-        crate::cpu::conv::forward(x, w, bias, g),
+        {
+            let b32 = bias.map(widen::widen).transpose()?;
+            widen::on_f32_2(x, w, |x, w| {
+                crate::cpu::conv::forward(x, w, b32.as_ref(), g)
+            })
+        },
         gpu::conv::forward(x, w, bias, g)
     )
 }
@@ -449,7 +464,7 @@ pub fn conv2d_forward(
 pub fn conv2d_backward_input(dy: &Tensor, w: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[dy, w])?,
-        crate::cpu::conv::backward_input(dy, w, g),
+        widen::on_f32_2(dy, w, |dy, w| crate::cpu::conv::backward_input(dy, w, g)),
         gpu::conv::backward_input(dy, w, g)
     )
 }
@@ -458,7 +473,7 @@ pub fn conv2d_backward_input(dy: &Tensor, w: &Tensor, g: &ConvGeom) -> Result<Te
 pub fn conv2d_backward_weight(dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[dy, x])?,
-        crate::cpu::conv::backward_weight(dy, x, g),
+        widen::on_f32_2(dy, x, |dy, x| crate::cpu::conv::backward_weight(dy, x, g)),
         gpu::conv::backward_weight(dy, x, g)
     )
 }
@@ -467,7 +482,7 @@ pub fn conv2d_backward_weight(dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<T
 pub fn max_pool2d(x: &Tensor, g: &PoolGeom) -> Result<(Tensor, Tensor)> {
     cpu_or_device!(
         device_of(&[x])?,
-        crate::cpu::pool::max_pool2d(x, g),
+        widen::on_f32_pair(x, |x| crate::cpu::pool::max_pool2d(x, g)),
         gpu::pool::max_pool2d(x, g)
     )
 }
@@ -481,7 +496,9 @@ pub fn max_pool2d_backward(
 ) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[gy, idx])?,
-        crate::cpu::pool::max_pool2d_backward(gy, idx, g, ishape),
+        widen::on_f32(gy, |gy| crate::cpu::pool::max_pool2d_backward(
+            gy, idx, g, ishape
+        )),
         gpu::pool::max_pool2d_backward(gy, idx, g, ishape)
     )
 }
@@ -490,7 +507,7 @@ pub fn max_pool2d_backward(
 pub fn avg_pool2d(x: &Tensor, g: &PoolGeom, c: &AvgCfg) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[x])?,
-        crate::cpu::pool::avg_pool2d(x, g, c),
+        widen::on_f32(x, |x| crate::cpu::pool::avg_pool2d(x, g, c)),
         gpu::pool::avg_pool2d(x, g, c)
     )
 }
@@ -504,7 +521,9 @@ pub fn avg_pool2d_backward(
 ) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[gy])?,
-        crate::cpu::pool::avg_pool2d_backward(gy, g, c, ishape),
+        widen::on_f32(gy, |gy| crate::cpu::pool::avg_pool2d_backward(
+            gy, g, c, ishape
+        )),
         gpu::pool::avg_pool2d_backward(gy, g, c, ishape)
     )
 }

@@ -55,6 +55,25 @@ pub(crate) fn upload(t: &Tensor) -> Result<Tensor> {
     wgpu_io::upload(t)
 }
 
+/// The dtypes with no device kernels yet (float16, bfloat16, int8, int16 run on the CPU only):
+/// a TypeError naming the dtype and the device, in the shape of the float64 message.
+pub fn device_dtype_supported(
+    dtype: crate::dtype::DType,
+    device: crate::device::Device,
+) -> Result<()> {
+    use crate::dtype::DType;
+    if matches!(dtype, DType::F16 | DType::BF16 | DType::I8 | DType::I16) {
+        return Err(crate::error::Error::type_error(format!(
+            "Cannot convert a {} tensor to {} dtype on the wgpu device: the wgpu backend doesn't support \
+             {} yet (float16, bfloat16, int8 and int16 run on the CPU). Please use float32 (or int32) instead.",
+            device.kind(),
+            dtype.name(),
+            dtype.name()
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(feature = "wgpu")]
 mod wgpu_io {
     use crate::dtype::DType;
@@ -77,6 +96,7 @@ mod wgpu_io {
         if dtype == DType::F64 {
             return Err(no_f64());
         }
+        super::device_dtype_supported(dtype, t.device())?;
         let c = crate::ops::contiguous_raw(t)?;
         let n = c.numel();
         let d = c.data();

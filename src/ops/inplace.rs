@@ -145,15 +145,7 @@ pub fn binary_scalar_(op: BinaryOp, t: &Tensor, s: Scalar) -> Result<()> {
 }
 
 fn type_name(d: crate::dtype::DType) -> &'static str {
-    use crate::dtype::DType::*;
-    match d {
-        Bool => "Bool",
-        U8 => "Byte",
-        I32 => "Int",
-        I64 => "Long",
-        F32 => "Float",
-        F64 => "Double",
-    }
+    super::reduce::torch_dtype_name(d)
 }
 
 /// PyTorch's `canCast`: no float -> integral and no integral/float -> bool.

@@ -16,8 +16,12 @@ fn lower_name(d: DType) -> &'static str {
     match d {
         DType::Bool => "bool",
         DType::U8 => "unsigned char",
+        DType::I8 => "signed char",
+        DType::I16 => "short int",
         DType::I32 => "int",
         DType::I64 => "long int",
+        DType::F16 => "c10::Half",
+        DType::BF16 => "c10::BFloat16",
         DType::F32 => "float",
         DType::F64 => "double",
     }

@@ -4,7 +4,6 @@
 //! device) sit behind `crate::kernels::fused_update`. No autograd is recorded: these are raw
 //! in-place writes, after which the version counters are bumped.
 
-use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::convert::{contiguous, to_dtype};
 use crate::tensor::Tensor;
@@ -87,9 +86,9 @@ pub fn fused_update(
 ) -> Result<()> {
     crate::kernels::device_of(&[param, grad])?;
     let dtype = param.dtype();
-    if !matches!(dtype, DType::F32 | DType::F64) {
+    if !dtype.is_float() {
         return Err(Error::runtime(format!(
-            "{}: expected a floating point parameter (float32 or float64), got {:?}",
+            "{}: expected a floating point parameter, got {:?}",
             upd.name(),
             dtype
         )));

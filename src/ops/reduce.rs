@@ -175,8 +175,12 @@ pub fn torch_dtype_name(d: DType) -> &'static str {
     match d {
         DType::Bool => "Bool",
         DType::U8 => "Byte",
+        DType::I8 => "Char",
+        DType::I16 => "Short",
         DType::I32 => "Int",
         DType::I64 => "Long",
+        DType::F16 => "Half",
+        DType::BF16 => "BFloat16",
         DType::F32 => "Float",
         DType::F64 => "Double",
     }

@@ -64,17 +64,24 @@ impl Scalar {
         let (lo, hi, name) = match dtype {
             I64 => (-(2f64.powi(63)), 2f64.powi(63), "int64_t"),
             I32 => (-(2f64.powi(31)), 2f64.powi(31), "int"),
+            I16 => (-32768.0, 32768.0, "int16_t"),
+            I8 => (-128.0, 128.0, "int8_t"),
             U8 => (-255.0, 256.0, "uint8_t"),
             F32 => (-(f32::MAX as f64), f32::MAX as f64, "float"),
+            F16 => (-65504.0, 65504.0, "c10::Half"),
+            BF16 => {
+                let m = half::bf16::MAX.to_f64();
+                (-m, m, "c10::BFloat16")
+            }
             F64 | Bool => return Ok(()),
         };
         let ok = match self {
             Scalar::Bool(_) => true,
             Scalar::Int(i) => {
                 let v = i as f64;
-                v >= lo && (v < hi || dtype == F32 && v <= hi)
+                v >= lo && (v < hi || dtype.is_float() && v <= hi)
             }
-            Scalar::Float(v) if dtype == F32 => !v.is_finite() || (lo..=hi).contains(&v),
+            Scalar::Float(v) if dtype.is_float() => !v.is_finite() || (lo..=hi).contains(&v),
             Scalar::Float(v) => v.is_finite() && v >= lo && v < hi,
         };
         if ok {

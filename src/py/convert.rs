@@ -84,7 +84,7 @@ pub fn from_numpy_shared(arr: &Bound<'_, PyUntypedArray>, convert: bool) -> PyRe
                 b'i' | b'u' => "int64",
                 _ => {
                     return Err(PyTypeError::new_err(format!(
-                        "can't convert np.ndarray of type numpy.{}. The only supported types are: float64, float32, int64, int32, uint8, and bool.",
+                        "can't convert np.ndarray of type numpy.{}. The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool.",
                         name
                     )))
                 }
@@ -93,7 +93,7 @@ pub fn from_numpy_shared(arr: &Bound<'_, PyUntypedArray>, convert: bool) -> PyRe
             return from_numpy_shared(cast.cast::<PyUntypedArray>()?, false);
         }
         return Err(PyTypeError::new_err(format!(
-            "can't convert np.ndarray of type numpy.{}. The only supported types are: float64, float32, int64, int32, uint8, and bool.",
+            "can't convert np.ndarray of type numpy.{}. The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool.",
             name
         )));
     };
@@ -305,7 +305,7 @@ pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>>
             }
         })
         .collect();
-    let descr = crate::with_dtype!(d.storage.dtype(), T, np_descr::<T>(py));
+    let descr = np_descr(py, d.storage.dtype())?;
     let owner = Py::new(
         py,
         StorageOwner {
@@ -335,17 +335,22 @@ pub fn to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>>
     }
 }
 
-fn np_descr<T: Element>(py: Python<'_>) -> *mut npyffi::PyArray_Descr {
+/// The NumPy dtype of a tensor dtype. bfloat16 has none: PyTorch's TypeError.
+fn np_descr(py: Python<'_>, dtype: DType) -> PyResult<*mut npyffi::PyArray_Descr> {
     use numpy::PyArrayDescr;
-    let d: Bound<'_, PyArrayDescr> = match T::DTYPE {
+    let d: Bound<'_, PyArrayDescr> = match dtype {
         DType::Bool => numpy::dtype::<bool>(py),
         DType::U8 => numpy::dtype::<u8>(py),
+        DType::I8 => numpy::dtype::<i8>(py),
+        DType::I16 => numpy::dtype::<i16>(py),
+        DType::F16 => PyArrayDescr::new(py, "float16")?,
+        DType::BF16 => return Err(PyTypeError::new_err("Got unsupported ScalarType BFloat16")),
         DType::I32 => numpy::dtype::<i32>(py),
         DType::I64 => numpy::dtype::<i64>(py),
         DType::F32 => numpy::dtype::<f32>(py),
         DType::F64 => numpy::dtype::<f64>(py),
     };
-    d.into_dtype_ptr()
+    Ok(d.into_dtype_ptr())
 }
 
 /// Python value of one element (`item()`, `tolist()`).
@@ -355,7 +360,9 @@ pub fn element_to_py(py: Python<'_>, t: &Tensor, flat: usize) -> PyResult<Py<PyA
     let v = t.get_f64(flat);
     Ok(match t.dtype() {
         DType::Bool => PyBool::new(py, v != 0.0).to_owned().into_any().unbind(),
-        DType::F32 | DType::F64 => PyFloat::new(py, v).into_any().unbind(),
+        DType::F16 | DType::BF16 | DType::F32 | DType::F64 => {
+            PyFloat::new(py, v).into_any().unbind()
+        }
         DType::I64 => {
             // Read exactly: f64 loses precision past 2^53.
             let d = t.data();

@@ -24,6 +24,7 @@ from rustgrad._nn_native import (  # noqa: F401  (native kernels, re-exported wi
     max_pool1d,
     max_pool2d,
 )
+from rustgrad.amp.autocast_mode import cast_inputs as _autocast
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -718,6 +719,7 @@ def scaled_dot_product_attention(
 
 # ----------------------------------------------------------------------------- losses
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    input, target = _autocast("mse_loss", input, target)
     _check_same_size(input, target, "mse_loss")
     reduction = _legacy_reduction(size_average, reduce, reduction)
     d = input - target
@@ -728,6 +730,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    input, target = _autocast("l1_loss", input, target)
     _check_same_size(input, target, "l1_loss")
     reduction = _legacy_reduction(size_average, reduce, reduction)
     loss = (input - target).abs()
@@ -737,6 +740,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    input, target = _autocast("smooth_l1_loss", input, target)
     _check_same_size(input, target, "smooth_l1_loss")
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if beta < 0:
@@ -750,6 +754,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    input, target = _autocast("huber_loss", input, target)
     _check_same_size(input, target, "huber_loss")
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
@@ -823,6 +828,7 @@ def _nll_core(logp, target, weight, ignore_index, reduction):
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of class-index targets; mean divides by the summed target weights."""
+    input, weight = _autocast("nll_loss", input, weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _nll_core(input, target, weight, ignore_index, reduction)
 
@@ -838,6 +844,7 @@ def cross_entropy(
     label_smoothing=0.0,
 ):
     """log_softmax + nll_loss, or soft-label cross entropy when ``target`` is floating point."""
+    input, target, weight = _autocast("cross_entropy_loss", input, target, weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -888,6 +895,7 @@ def cross_entropy(
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(t log x + (1-t) log(1-x)) with each log clamped to >= -100 like PyTorch."""
+    input, target, weight = _autocast("binary_cross_entropy", input, target, weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
@@ -910,6 +918,7 @@ def binary_cross_entropy_with_logits(
     input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
 ):
     """Numerically stable sigmoid + BCE: (1 - t) x + (1 + (pw - 1) t) softplus(-x)."""
+    input, target, weight, pos_weight = _autocast("binary_cross_entropy_with_logits", input, target, weight, pos_weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
@@ -926,6 +935,7 @@ def binary_cross_entropy_with_logits(
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """Pointwise KL: target * (log target - input); 'batchmean' divides the sum by the batch size."""
+    input, target = _autocast("kl_div", input, target)
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce, reduction)
     elif reduction == "mean":
