@@ -124,6 +124,11 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Opti
     on_device!(device_of(&[a, b])?, gpu::binary(op, a, b, dtype))
 }
 
+/// Bitwise ops on integer/bool tensors, computed in `dtype`.
+pub fn bitwise(op: BitOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[a, b])?, gpu::bitwise(op, a, b, dtype))
+}
+
 /// Broadcasting comparison (bool result).
 pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
     on_device!(device_of(&[a, b])?, gpu::compare(op, a, b))
