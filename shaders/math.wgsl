@@ -182,13 +182,20 @@ fn cosh_f32(x: f32) -> f32 {
     return 0.5 * (e + 1.0 / e);
 }
 
-// WGSL's acos/asin are undefined outside [-1, 1]; PyTorch gives NaN there.
+// acos/asin through atan2 of the triangle's sides: WGSL's own are undefined outside [-1, 1]
+// (PyTorch gives NaN there) and lavapipe's lose ~1e-4 inside.
 fn acos_f32(x: f32) -> f32 {
-    return select(acos(x), nan_f32(), is_nan_f32(x) || abs(x) > 1.0);
+    if (is_nan_f32(x) || abs(x) > 1.0) {
+        return nan_f32();
+    }
+    return atan2(sqrt((1.0 - x) * (1.0 + x)), x);
 }
 
 fn asin_f32(x: f32) -> f32 {
-    return select(asin(x), nan_f32(), is_nan_f32(x) || abs(x) > 1.0);
+    if (is_nan_f32(x) || abs(x) > 1.0) {
+        return nan_f32();
+    }
+    return atan2(x, sqrt((1.0 - x) * (1.0 + x)));
 }
 
 // hypot with std::hypot's special cases: an infinite operand wins over NaN.

@@ -282,7 +282,7 @@ def test_bitwise_errors_match_torch():
         with pytest.raises(NotImplementedError, match=msg):
             fn()
     with pytest.raises(TypeError, match=r"~ \(operator.invert\) is only implemented on integer and Boolean-type"):
-        ~f
+        _ = ~f
 
 
 def test_bitwise_inplace_forms():
