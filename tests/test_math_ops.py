@@ -704,3 +704,21 @@ def test_axis_alias_on_joins_and_conflicts():
     assert tuple(x.sum(axis=(0, 1), keepdims=True).shape) == (1, 1)
     with pytest.raises(TypeError, match="multiple values for argument 'dim'"):
         x.sum(dim=0, axis=1)
+
+
+def test_nan_to_num_defaults_per_dtype_and_out():
+    torch = _torch()
+    for dt, tdt in ((rg.float32, torch.float32), (rg.float64, torch.float64)):
+        vals = [1.0, math.nan, math.inf, -math.inf]
+        for kw in ({}, {"nan": 2.0, "posinf": 5.0}, {"neginf": -7.0}):
+            assert (rg.nan_to_num(rg.tensor(vals, dtype=dt), **kw).tolist()
+                    == torch.nan_to_num(torch.tensor(vals, dtype=tdt), **kw).tolist())
+    assert rg.nan_to_num(rg.tensor([1, 2])).tolist() == [1, 2]
+    out = rg.empty(2)
+    assert rg.nan_to_num(rg.tensor([math.nan, 1.0]), out=out) is out
+    assert out.tolist() == [0.0, 1.0]
+    y = rg.tensor([1.0, math.nan])
+    assert y.nan_to_num_() is y and y.tolist() == [1.0, 0.0]
+    x = rg.tensor([1.0, math.nan, math.inf], requires_grad=True)
+    rg.nan_to_num(x).sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 0.0]

@@ -580,15 +580,20 @@ def isreal(input):
 
 @_export
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
-    """``torch.nan_to_num``: replace NaN, +inf and -inf (defaults: 0 and the dtype's extremes)."""
+    """``torch.nan_to_num``: replace NaN, +inf and -inf (defaults: 0 and the dtype's extremes);
+    integer and bool tensors come back as a copy. Gradients pass where the input was finite."""
     if not input.is_floating_point():
-        return input.clone()
-    big = _FLOAT_MAX[str(input.dtype).replace("torch.", "")]
-    posinf = big if posinf is None else posinf
-    neginf = -big if neginf is None else neginf
-    r = _C._where(input != input, builtins.float(nan), input)
-    r = _C._where(r == math.inf, builtins.float(posinf), r)
-    r = _C._where(r == -math.inf, builtins.float(neginf), r)
+        r = input.clone()
+    else:
+        big = _FLOAT_MAX[str(input.dtype).replace("torch.", "")]
+        posinf = big if posinf is None else posinf
+        neginf = -big if neginf is None else neginf
+        r = _C._where(input != input, builtins.float(nan), input)
+        r = _C._where(r == math.inf, builtins.float(posinf), r)
+        r = _C._where(r == -math.inf, builtins.float(neginf), r)
+    if out is not None:
+        out.copy_(r)
+        return out
     return r
 
 

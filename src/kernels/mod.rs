@@ -22,7 +22,7 @@ pub mod transfer;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::{AvgCfg, BinaryOp, CmpOp, ConvGeom, LogicOp, PoolGeom, Scalar, UnaryOp};
+use crate::ops::{AvgCfg, BinaryOp, BitOp, CmpOp, ConvGeom, LogicOp, PoolGeom, Scalar, UnaryOp};
 use crate::tensor::Tensor;
 
 /// The device an op on `ts` runs on. 0-d CPU tensors follow the others; two different devices

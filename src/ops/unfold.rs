@@ -16,7 +16,7 @@ pub fn unfold(x: &Tensor, dim: i64, size: i64, step: i64) -> Result<Tensor> {
         // A 0-d tensor unfolds as one element of a 1-d one; the result is 1-d (`[size]`).
         wrap_dim(dim, 0)?;
         let w = unfold(&reshape(x, &[1])?, 0, size, step)?;
-        return squeeze(&w, Some(&[0]));
+        return squeeze(&w, Some(&[0i64][..]));
     }
     let d = wrap_dim(dim, x.ndim())?;
     let n = x.size(d) as i64;
