@@ -160,6 +160,11 @@ for _dunder, _op in (("and", "and"), ("or", "or"), ("xor", "xor"), ("lshift", "l
 
 # ---------------------------------------------------------------- lerp
 
+def _cname(dt):
+    """The C++ type name PyTorch's lerp messages use (``float``, ``double``)."""
+    return {"float32": "float", "float64": "double"}.get(str(dt).replace("torch.", ""), str(dt))
+
+
 @_export
 def lerp(input, end, weight, *, out=None):
     """``torch.lerp(input, end, weight)``: input + weight * (end - input), with a scalar or tensor weight.
@@ -171,13 +176,11 @@ def lerp(input, end, weight, *, out=None):
         raise NotImplementedError(f"\"lerp_kernel_{'tensor' if isinstance(weight, Tensor) else 'scalar'}\" "
                                   f"not implemented for '{_dname(input.dtype)}'")
     if end.dtype is not input.dtype:
-        raise RuntimeError(f"expected dtype {str(input.dtype).replace('torch.', '')} for `end` but got dtype "
-                           f"{str(end.dtype).replace('torch.', '')}")
+        raise RuntimeError(f"expected dtype {_cname(input.dtype)} for `end` but got dtype {_cname(end.dtype)}")
     diff = end - input
     if isinstance(weight, Tensor):
         if weight.dtype is not input.dtype:
-            raise RuntimeError(f"expected dtype {str(input.dtype).replace('torch.', '')} for `weight` but got "
-                               f"dtype {str(weight.dtype).replace('torch.', '')}")
+            raise RuntimeError(f"expected dtype {_cname(input.dtype)} for `weight` but got dtype {_cname(weight.dtype)}")
         low = weight.abs() < 0.5
         r = _C._where(low, input + weight * diff, end - diff * (1 - weight))
     elif builtins.abs(weight) < 0.5:
@@ -333,8 +336,7 @@ def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
     return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
 
 
-Tensor.bucketize = lambda self, boundaries, *, out_int32=False, right=False: bucketize(
-    self, boundaries, out_int32=out_int32, right=right)
+# (PyTorch has no Tensor.bucketize / Tensor.searchsorted methods.)
 
 
 # ---------------------------------------------------------------- histc
