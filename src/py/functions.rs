@@ -305,8 +305,8 @@ fn _unary_(
         if r.dtype() != t.dtype() {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
                 "result type {} can't be cast to the desired output type {}",
-                r.dtype().name(),
-                t.dtype().name()
+                ops::torch_dtype_name(r.dtype()),
+                ops::torch_dtype_name(t.dtype())
             )));
         }
         ops::commit_inplace(&t, &r)?;
