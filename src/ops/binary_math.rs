@@ -24,20 +24,20 @@ pub(crate) fn binary_math_grads(
     need_b: bool,
 ) -> Result<Grads> {
     let zero = || scalar_tensor(Scalar::Float(0.0), g.dtype());
-    let pick = |fa: &dyn Fn() -> Result<Tensor>, fb: &dyn Fn() -> Result<Tensor>| -> Result<Grads> {
-        Ok((
-            if need_a { Some(fa()?) } else { None },
-            if need_b { Some(fb()?) } else { None },
-        ))
-    };
+    let pick =
+        |fa: &dyn Fn() -> Result<Tensor>, fb: &dyn Fn() -> Result<Tensor>| -> Result<Grads> {
+            Ok((
+                if need_a { Some(fa()?) } else { None },
+                if need_b { Some(fb()?) } else { None },
+            ))
+        };
     match op {
         BinaryOp::Atan2 => {
             // d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2).
             let den = add(&mul(a, a)?, &mul(b, b)?)?;
-            pick(
-                &|| div(&mul(g, b)?, &den),
-                &|| div(&mul(g, &unary(UnaryOp::Neg, a)?)?, &den),
-            )
+            pick(&|| div(&mul(g, b)?, &den), &|| {
+                div(&mul(g, &unary(UnaryOp::Neg, a)?)?, &den)
+            })
         }
         BinaryOp::Hypot => {
             let h = binary(BinaryOp::Hypot, a, b)?;

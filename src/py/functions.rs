@@ -378,7 +378,12 @@ fn _bitwise(
             "xor" => BitOp::Xor,
             "left_shift" => BitOp::Shl,
             "right_shift" => BitOp::Shr,
-            _ => return Err(PyValueError::new_err(format!("unknown bitwise op {}", name))),
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown bitwise op {}",
+                    name
+                )))
+            }
         };
         let r = match (operand(a)?, operand(b)?) {
             (Some(Operand::T(x)), Some(Operand::T(y))) => ops::bitwise(op, &x, &y)?,
