@@ -162,7 +162,8 @@ for _dunder, _op in (("and", "and"), ("or", "or"), ("xor", "xor"), ("lshift", "l
 
 def _cname(dt):
     """The C++ type name PyTorch's lerp messages use (``float``, ``double``)."""
-    return {"float32": "float", "float64": "double"}.get(str(dt).replace("torch.", ""), str(dt))
+    return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "uint8": "unsigned char",
+            "bool": "bool"}[str(dt).replace("torch.", "")]
 
 
 @_export
