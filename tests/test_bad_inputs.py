@@ -541,8 +541,6 @@ def test_floor_divide_inf():
 # ------------------------------------------------------------------ python/rustgrad/_tensor.py
 
 
-@tensor_py("bitwise ops go through NumPy: a float operand raises numpy's TypeError instead of "
-           "NotImplementedError, and uint8 & -4 overflows instead of wrapping (_bitop)")
 def test_bitwise_ops():
     with pytest.raises(NotImplementedError):
         rg.zeros(2) & 1
@@ -557,7 +555,6 @@ def test_clamp_arguments():
         rg.zeros(2).clamp(min=rg.zeros(1), max=2)
 
 
-@tensor_py("lerp's end (and a tensor weight) must have self's dtype (Tensor.lerp)")
 def test_lerp_dtype():
     with pytest.raises(RuntimeError, match="expected dtype"):
         rg.zeros(2).lerp(rg.zeros(2, dtype=rg.int64), 0.5)

@@ -42,6 +42,7 @@ from rustgrad._reduce import *  # noqa: E402,F401,F403
 from rustgrad._shape import *  # noqa: E402,F401,F403
 from rustgrad._indexing import *  # noqa: E402,F401,F403
 from rustgrad._linalg import *  # noqa: E402,F401,F403
+from rustgrad._math_extra import *  # noqa: E402,F401,F403
 from rustgrad.serialization import *  # noqa: E402,F401,F403
 from rustgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from rustgrad import autograd, cuda, backends, wgpu, accelerator  # noqa: E402,F401
@@ -133,6 +134,10 @@ class iinfo:
 
     def __repr__(self):
         return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
+
+from rustgrad import _dim_aliases  # noqa: E402
+
+_dim_aliases.install()
 
 # Last, so it sees every native entry point: RUSTGRAD_WGPU_FALLBACK=1 runs ops without a wgpu
 # kernel on the CPU (with a warning) instead of raising.

@@ -35,7 +35,8 @@ def _unary_fn(name):
 
 for _n in ["neg", "negative", "abs", "absolute", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt",
            "sin", "cos", "tan", "tanh", "sigmoid", "relu", "erf", "floor", "ceil", "trunc", "reciprocal", "square",
-           "sign"]:
+           "sign", "acos", "arccos", "asin", "arcsin", "atan", "arctan", "acosh", "arccosh", "asinh", "arcsinh",
+           "atanh", "arctanh", "sinh", "cosh", "exp2", "frac"]:
     _export(_unary_fn(_n))
     _export((lambda n: lambda input: getattr(input, n + "_")())(_n), _n + "_")
 
@@ -307,7 +308,7 @@ logical_and = _export(_logical_fn("and"))
 logical_or = _export(_logical_fn("or"))
 logical_xor = _export(_logical_fn("xor"))
 logical_not = _export(lambda input: _t(input).logical_not(), "logical_not")
-bitwise_not = _export(lambda input: ~input, "bitwise_not")
+# bitwise_not and the other bitwise ops are defined in _math_extra.py.
 
 
 @_export

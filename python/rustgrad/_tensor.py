@@ -12,6 +12,8 @@ from rustgrad._rustgrad import Tensor
 _UNARY = [
     "neg", "negative", "abs", "absolute", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "sin",
     "cos", "tan", "tanh", "sigmoid", "relu", "erf", "floor", "ceil", "trunc", "reciprocal", "square", "sign",
+    "acos", "arccos", "asin", "arcsin", "atan", "arctan", "acosh", "arccosh", "asinh", "arcsinh", "atanh",
+    "arctanh", "sinh", "cosh", "exp2", "frac",
 ]
 
 
@@ -96,8 +98,7 @@ Tensor.mul_ = lambda self, other: self._binary_("mul", other)
 Tensor.remainder_ = lambda self, other: self._binary_("remainder", other)
 Tensor.floor_divide_ = lambda self, other: self._binary_("floor_divide", other)
 
-Tensor.lerp = lambda self, end, weight: self + (end - self) * weight
-Tensor.lerp_ = lambda self, end, weight: self.add_((end - self) * weight)
+# lerp (PyTorch's two-sided formula) is defined in _math_extra.py.
 
 for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
     setattr(Tensor, _name, (lambda n: lambda self, other: _C._compare(n, self, other))(_name))
@@ -111,36 +112,7 @@ Tensor.not_equal = Tensor.ne
 Tensor.logical_not = lambda self: _C._compare("eq", self.bool(), False)
 
 
-def _invert(self):
-    if self.dtype is _C.bool:
-        return self.logical_not()
-    if self.is_floating_point():
-        raise TypeError("bitwise_not is only supported for integer and boolean tensors")
-    return -self - 1
-
-
-def _bitop(name):
-    def f(self, other):
-        if self.dtype is _C.bool and (not isinstance(other, Tensor) or other.dtype is _C.bool):
-            return _C._logical(name, self, other if isinstance(other, Tensor) else _C.tensor(builtins.bool(other)))
-        a = np.asarray(self.detach().numpy())
-        b = other.detach().numpy() if isinstance(other, Tensor) else other
-        op = {"and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor}[name]
-        return _C.tensor(op(a, b))
-
-    return f
-
-
-Tensor.__invert__ = _invert
-Tensor.bitwise_not = _invert
-Tensor.__and__ = Tensor.bitwise_and = _bitop("and")
-Tensor.__or__ = Tensor.bitwise_or = _bitop("or")
-Tensor.__xor__ = Tensor.bitwise_xor = _bitop("xor")
-Tensor.__rand__ = Tensor.__and__
-Tensor.__ror__ = Tensor.__or__
-Tensor.__rxor__ = Tensor.__xor__
-Tensor.__iand__ = lambda self, other: self.copy_(self & other)
-Tensor.__ior__ = lambda self, other: self.copy_(self | other)
+# Bitwise ops and their operators are native; they are attached in _math_extra.py.
 
 # ---- conversion ----
 

@@ -601,12 +601,12 @@ def pad(input, pad, mode="constant", value=None):
             if left:
                 s = list(out.shape)
                 s[dim] = left
-                parts.append(rustgrad.full(s, value, dtype=out.dtype))
+                parts.append(rustgrad.full(s, value, dtype=out.dtype, device=out.device))
             parts.append(out)
             if right:
                 s = list(out.shape)
                 s[dim] = right
-                parts.append(rustgrad.full(s, value, dtype=out.dtype))
+                parts.append(rustgrad.full(s, value, dtype=out.dtype, device=out.device))
             if len(parts) > 1:
                 out = rustgrad.cat(parts, dim)
         return out
@@ -1099,3 +1099,4 @@ def pixel_unshuffle(input, downscale_factor):
     # (..., C, H, r1, W, r2) -> (..., C, r1, r2, H, W)
     x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
     return x.reshape(*lead, c * r * r, h // r, w // r)
+from rustgrad.nn._fold import fold, unfold  # noqa: E402,F401
