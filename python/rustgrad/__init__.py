@@ -1,4 +1,4 @@
-# ruff: noqa: I001  (import order matters: _tensor patches the class before the family modules)
+# ruff: noqa: I001  (the public names are listed in the order PyTorch programs meet them)
 """rustgrad: a PyTorch-style deep-learning library with a Rust core.
 
 ``import rustgrad as torch`` is meant to be enough for typical PyTorch training scripts.
@@ -29,7 +29,6 @@ long = int64
 int = int32
 half = None  # float16 is not supported; kept so `torch.half` attribute lookups fail clearly later
 
-from rustgrad import _tensor  # noqa: E402,F401  (adds Python-level Tensor methods)
 from rustgrad._creation import *  # noqa: E402,F401,F403
 from rustgrad._functional import *  # noqa: E402,F401,F403
 from rustgrad._reduce import *  # noqa: E402,F401,F403
@@ -117,6 +116,11 @@ class iinfo:
 
     def __repr__(self):
         return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+
+# Tensor's Python-level methods, all from one place (rustgrad._tensor_methods).
+from rustgrad import _tensor_methods  # noqa: E402
+
+_tensor_methods.install()
 
 # Last, so it sees every native entry point: RUSTGRAD_WGPU_FALLBACK=1 runs ops without a wgpu
 # kernel on the CPU (with a warning) instead of raising.

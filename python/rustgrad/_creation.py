@@ -7,6 +7,7 @@ import numpy as np
 
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
+from rustgrad import _out
 
 __all__ = [
     "tensor", "as_tensor", "asarray", "zeros", "ones", "full", "empty", "arange", "linspace", "logspace",
@@ -116,18 +117,21 @@ def as_tensor(data, dtype=None, device=None):
 asarray = as_tensor
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("zeros", _out.ANY)
+def zeros(*size, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     return _finish(_C._zeros(_sizes(size, "zeros"), dtype, _dev(device)), requires_grad, device)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("ones", _out.ANY)
+def ones(*size, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     return _finish(_C._full(_sizes(size, "ones"), 1.0 if dtype is None else 1,
                             dtype if dtype is not None else _C.float32, _dev(device)), requires_grad, device)
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("full", _out.ANY)
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -139,12 +143,14 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=Non
     return _finish(_C._full(sizes, fill_value, dtype, _dev(device)), requires_grad, device)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False, memory_format=None, out=None):
+@_out.supports_out("empty", _out.ANY)
+def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False, memory_format=None):
     _check_device(device)
     return _finish(_C._empty(_sizes(size, "empty"), dtype), requires_grad, device)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("arange", _out.ANY)
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     if end is None:
         start, end = 0, start
@@ -170,7 +176,8 @@ def _steps(steps, fn):
     return builtins.int(steps)
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("linspace", _out.ANY)
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     steps = _steps(steps, "linspace")
     if dtype is not None and steps:  # (PyTorch converts the end only when it is used)
@@ -190,7 +197,8 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
 _NO_M = object()
 
 
-def eye(n, m=_NO_M, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("eye", _out.ANY)
+def eye(n, m=_NO_M, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     for name, v in (("n", n), ("m", m)):
         if v is not _NO_M and (isinstance(v, (builtins.bool, np.bool_)) or not isinstance(v, (builtins.int, np.integer))):

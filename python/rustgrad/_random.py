@@ -7,6 +7,8 @@ import math
 import numpy as np
 
 from rustgrad import _rustgrad as _C
+from rustgrad._out import ANY as _ANY_DTYPE
+from rustgrad._out import supports_out as _supports_out
 
 
 class Generator:
@@ -151,7 +153,8 @@ def _device_draw(shape, normal, generator, device, requires_grad):
     return t.requires_grad_(True) if requires_grad else t
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+@_supports_out("rand", _ANY_DTYPE, creation=True)
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples on [0, 1)."""
     shape = _sizes(size, "rand")
     if _is_wgpu(device) and dtype in (None, _C.float32):
@@ -160,7 +163,8 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
     return _out(_sample(_gen(generator).random, shape, dtype, _np_dtype(dtype)), dtype, requires_grad, device)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+@_supports_out("randn", _ANY_DTYPE, creation=True)
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples."""
     shape = _sizes(size, "randn")
     if _is_wgpu(device) and dtype in (None, _C.float32):
@@ -214,7 +218,8 @@ def randint_like(input, low=0, high=None, dtype=None, **kw):
     return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, out=None, requires_grad=False):
+@_supports_out("normal", _ANY_DTYPE, creation=True)
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires_grad=False):
     """Normal samples; ``mean``/``std`` may be tensors (broadcast) or numbers."""
     m = mean.detach().numpy() if isinstance(mean, _C.Tensor) else mean
     s = std.detach().numpy() if isinstance(std, _C.Tensor) else std
@@ -277,7 +282,6 @@ def _bernoulli_(self, p=0.5, *, generator=None):
     return self
 
 
-_C.Tensor.bernoulli_ = _bernoulli_
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):

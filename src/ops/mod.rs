@@ -12,6 +12,7 @@ mod join;
 mod kinds;
 mod matmul;
 mod movement;
+mod out;
 pub mod optim;
 mod pool;
 mod reduce;
@@ -35,6 +36,7 @@ pub use kinds::{BinaryOp, CmpOp, LogicOp, UnaryOp};
 #[allow(unused_imports)]
 pub use matmul::*;
 pub use movement::*;
+pub use out::*;
 #[allow(unused_imports)]
 pub use pool::*;
 pub use reduce::*;

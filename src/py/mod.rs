@@ -10,6 +10,7 @@ mod gc;
 mod index_ops;
 mod nn_ops;
 mod optim_ops;
+mod out_ops;
 mod reduce_ops;
 mod tensor;
 
@@ -49,6 +50,7 @@ fn _rustgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     index_ops::register(m)?;
     nn_ops::register(m)?;
     optim_ops::register(m)?;
+    out_ops::register(m)?;
     device_ops::register(m)?;
     Ok(())
 }
