@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 
+from rustgrad import _out
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
-from rustgrad import _out
 
 __all__ = [
     "tensor", "as_tensor", "asarray", "zeros", "ones", "full", "empty", "arange", "linspace", "logspace",
@@ -160,6 +160,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _finish(_C._arange(*vals, dtype), requires_grad, device)
 
 
+@_out.supports_out("range", _out.ANY, creation=True)
 def range(start, end, step=1, dtype=None, device=None, requires_grad=False):
     """Deprecated inclusive range (``torch.range``)."""
     n = builtins.int(np.floor((end - start) / step)) + 1
@@ -187,6 +188,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     return _finish(_C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), dtype), requires_grad, device)
 
 
+@_out.supports_out("logspace", _out.ANY, creation=True)
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     steps = _steps(steps, "logspace")
     t = _C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), _C.float64)

@@ -365,8 +365,18 @@ def _logical_fn(op):
 logical_and = _export(_logical_fn("and"))
 logical_or = _export(_logical_fn("or"))
 logical_xor = _export(_logical_fn("xor"))
-logical_not = _export(lambda input: _t(input).logical_not(), "logical_not")
-bitwise_not = _export(lambda input: ~input, "bitwise_not")
+@_export
+@_out.supports_out("logical_not", _out.ANY)
+def logical_not(input):
+    """``torch.logical_not(input, *, out=None)``: elementwise ``not`` (bool result)."""
+    return _t(input).logical_not()
+
+
+@_export
+@_out.supports_out("bitwise_not", _out.SAME_FOUND)
+def bitwise_not(input):
+    """``torch.bitwise_not(input, *, out=None)``: ``~input``."""
+    return ~input
 
 
 @_export

@@ -15,11 +15,11 @@ import builtins
 
 import numpy as np
 
+from rustgrad import _out
 from rustgrad import _rustgrad as _C
 from rustgrad._creation import _check_scalar
 from rustgrad._rustgrad import Tensor
 from rustgrad._shape import _wrap_dim
-from rustgrad import _out
 
 __all__ = [
     "gather", "scatter", "scatter_add", "index_select", "index_add", "index_copy", "index_fill",

@@ -4,10 +4,9 @@ addmm ...). All of them run on the native batched GEMM (``_C._matmul``)."""
 import sys
 import types
 
-from rustgrad import _C
+from rustgrad import _C, _out
 from rustgrad import _reduce as _reduce_mod
 from rustgrad._rustgrad import Tensor
-from rustgrad import _out
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
            "baddbmm", "addbmm", "chain_matmul"]
@@ -146,6 +145,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _affine(input, bmm(batch1, batch2).sum(0), beta, alpha)
 
 
+@_out.supports_out("chain_matmul", _out.SAME_EXPECTED)
 def chain_matmul(*matrices):
     """``torch.chain_matmul``: left-to-right product of matrices."""
     r = matrices[0]

@@ -89,6 +89,20 @@ SAME_NONZERO = _exact(lambda r, o: f"nonzero: Expected out tensor to have scalar
                                    f"{type_name(o)}")
 SAME_TAKE = _exact(lambda r, o: f"take(): self and out expected to have the same dtype, but got self.dtype = "
                                 f"{type_name(r)} and out.dtype = {type_name(o)}")
+LONG_ONLY_MULTINOMIAL = _exact(lambda r, o: f"multinomial expects Long tensor out, got: {type_name(o)}")
+BOOL_ONLY_POSINF = _exact(lambda r, o: "isposinf does not support non-boolean outputs.")
+BOOL_ONLY_NEGINF = _exact(lambda r, o: "isneginf does not support non-boolean outputs.")
+
+
+def INDEX_INT(r, o):
+    """``searchsorted``/``bucketize``: int32 or int64 indices, as asked with ``out_int32``."""
+    if r is o:
+        return None
+    return ("torch.searchsorted(): output tensor's dtype is wrong, it can only be Int(int32) or Long(int64) "
+            "depending on whether out_int32 flag is True, but we got output tensor's dtype "
+            f"{type_name(o)} and out_int32 flag is {r is _C.int32}")
+
+
 SAME_DOT = _exact(lambda r, o: f"result dtype {type_name(o)} does not match input dtype {type_name(r)}")
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from rustgrad import _rustgrad as _C
 from rustgrad._out import ANY as _ANY_DTYPE
+from rustgrad._out import LONG_ONLY_MULTINOMIAL as _LONG_ONLY
 from rustgrad._out import supports_out as _supports_out
 
 
@@ -173,6 +174,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
                 dtype, requires_grad, device)
 
 
+@_supports_out("randint", _ANY_DTYPE, creation=True)
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
     """Integers uniform on [low, high) (``randint(high, size)`` also works)."""
     if size is None:
@@ -191,6 +193,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return _out(a, dtype or _C.int64, requires_grad, device)
 
 
+@_supports_out("randperm", _ANY_DTYPE, creation=True)
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     if isinstance(n, (builtins.bool, np.bool_)) or not isinstance(n, (builtins.int, np.integer)):
         raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not {type(n).__name__}")
@@ -234,6 +237,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires
     return _out(a, dtype or (like.dtype if like is not None else _C.float32), requires_grad)
 
 
+@_supports_out("bernoulli", _ANY_DTYPE)
 def bernoulli(input, p=None, *, generator=None):
     """Samples 1 with probability ``input`` (elementwise)."""
     if input.device.type == "wgpu":
@@ -284,6 +288,7 @@ def _bernoulli_(self, p=0.5, *, generator=None):
 
 
 
+@_supports_out("multinomial", _LONG_ONLY)
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Draw category indices from (unnormalised) probability rows."""
     if input.dim() not in (1, 2):

@@ -11,10 +11,10 @@ import collections
 import math
 import types
 
+from rustgrad import _out
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
 from rustgrad._shape import _int_arg, _int_list, _wrap_dim, _wrap_dims
-from rustgrad import _out
 
 __all__ = []
 
@@ -251,12 +251,14 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 @_export
+@_out.supports_out("var_mean", _out.CAST)
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``torch.var_mean``: ``(var, mean)`` in one call."""
     return _var(input, dim, unbiased, keepdim, correction, "var_mean")
 
 
 @_export
+@_out.supports_out("std_mean", _out.CAST)
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``torch.std_mean``: ``(std, mean)`` in one call."""
     v, m = _var(input, dim, unbiased, keepdim, correction, "std_mean")
@@ -578,12 +580,14 @@ def isinf(input):
 
 
 @_export
+@_out.supports_out("isposinf", _out.BOOL_ONLY_POSINF)
 def isposinf(input):
     """``torch.isposinf``."""
     return input == math.inf if input.is_floating_point() else input != input
 
 
 @_export
+@_out.supports_out("isneginf", _out.BOOL_ONLY_NEGINF)
 def isneginf(input):
     """``torch.isneginf``."""
     return input == -math.inf if input.is_floating_point() else input != input

@@ -3,7 +3,7 @@
 Private ``_name`` primitives are implementation details of the Python layer and are typed loosely.
 """
 
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 

@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 
+from rustgrad import _out
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
-from rustgrad import _out
 
 __all__ = [
     "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "split", "chunk",
@@ -527,6 +527,7 @@ def bincount(input, weights=None, minlength=0):
     return _C.from_numpy(r.astype(w.dtype if w.dtype == np.float32 else np.float64))
 
 
+@_out.supports_out("searchsorted", _out.INDEX_INT)
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
     """``torch.searchsorted`` (1-D or batched sorted sequence)."""
     sd = "right" if (right or side == "right") else "left"
