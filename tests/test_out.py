@@ -338,3 +338,30 @@ def test_out_matches_torch(case, out_dtype, out_shape):
         np.testing.assert_allclose(rr[1], tr[1], rtol=1e-5)
         assert rr[2:] == tr[2:]
         assert (rw > 0) == (tw > 0)
+
+
+def test_creation_out_requires_grad_marks_out():
+    # PyTorch's factories accept requires_grad with out= and mark out itself.
+    out = rg.empty(0)
+    assert rg.zeros(2, out=out, requires_grad=True) is out
+    assert out.requires_grad and out.is_leaf
+
+
+def test_no_function_silently_ignores_out():
+    # Every rustgrad function that takes out= either writes into it or raises.
+    import inspect
+
+    a = rg.tensor(A)
+    calls = {
+        "cumprod": lambda o: rg.cumprod(a, 1, out=o), "logsumexp": lambda o: rg.logsumexp(a, 1, out=o),
+        "std": lambda o: rg.std(a, 1, out=o), "norm": lambda o: rg.norm(a, dim=1, out=o),
+        "argmax": lambda o: rg.argmax(a, 1, out=o), "nansum": lambda o: rg.nansum(a, out=o),
+        "triu": lambda o: rg.triu(a, out=o), "take": lambda o: rg.take(a, rg.tensor([0, 4]), out=o),
+        "masked_select": lambda o: rg.masked_select(a, a > 0, out=o), "hstack": lambda o: rg.hstack([a, a], out=o),
+        "logical_not": lambda o: rg.logical_not(a, out=o), "eye": lambda o: rg.eye(3, out=o),
+        "full": lambda o: rg.full((2,), 3.0, out=o), "ones": lambda o: rg.ones(3, out=o),
+    }
+    for name, call in calls.items():
+        assert "out" in inspect.signature(getattr(rg, name)).parameters, name
+        out = rg.empty(0, dtype=rg.int64 if name == "argmax" else rg.bool if name == "logical_not" else rg.float32)
+        assert call(out) is out and out.numel() > 0, name

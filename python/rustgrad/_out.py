@@ -163,6 +163,19 @@ def write(out, result, rule=CAST):
     return out
 
 
+def finish(name, out, result, rule=CAST):
+    """``out=`` for a result already computed: ``result`` itself when ``out`` is None, else the
+    autograd refusal (a result that requires grad came from an input that does), the dtype rule,
+    the resize and the copy; returns ``out``."""
+    if out is None:
+        return result
+    _check_out_type(name, out)
+    if _C.is_grad_enabled() and (result.requires_grad or out.requires_grad):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    return write(out, result.detach(), rule)
+
+
 def native(call, out):
     """Run a native out= entry point: it returns None once written, or the shape ``out`` needs
     (nothing written yet); then resize and run it again."""
@@ -204,6 +217,7 @@ def supports_out(name, rule=CAST, creation=False, error=RuntimeError):
             if out is None:
                 return fn(*args, **kwargs)
             check_grad(name, out, *args, *kwargs.values())
+            wants_grad = False
             if creation:
                 if kwargs.get("dtype") is None:
                     kwargs["dtype"] = out.dtype
@@ -212,9 +226,8 @@ def supports_out(name, rule=CAST, creation=False, error=RuntimeError):
                                        f"({type_name(out.dtype)})")
                 if kwargs.get("device") is None:
                     kwargs["device"] = out.device
-                if kwargs.get("requires_grad"):
-                    raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
-                                       "differentiation, but one of the arguments requires grad.")
+                # requires_grad=True marks out itself afterwards, as PyTorch's factories do.
+                wants_grad = kwargs.pop("requires_grad", False)
             with no_grad():
                 result = fn(*args, **kwargs)
             if isinstance(result, tuple):
@@ -229,7 +242,10 @@ def supports_out(name, rule=CAST, creation=False, error=RuntimeError):
                 return type(result)(*out) if hasattr(result, "_fields") else tuple(out)
             _check_out_type(name, out)
             check_dtype(rule, result.dtype, out, error)
-            return write(out, result, ANY)
+            write(out, result, ANY)
+            if creation and wants_grad:
+                out.requires_grad_(True)
+            return out
 
         wrapper.__signature__ = _with_out(inspect.signature(fn))
         return wrapper

@@ -8,9 +8,7 @@
 //! A wrong shape is not an error: PyTorch resizes `out` (warning when it held elements). The
 //! functions here return that shape, and the Python layer resizes (and warns) and calls again.
 
-use super::{
-    can_cast, check_inplace, copy_into, lower_name, type_name, BinaryOp, Scalar, UnaryOp,
-};
+use super::{can_cast, check_inplace, copy_into, lower_name, type_name, BinaryOp, Scalar, UnaryOp};
 use crate::autograd::is_grad_enabled;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -49,16 +47,22 @@ fn shares_memory(a: &Tensor, b: &Tensor) -> bool {
 /// Whether a kernel may write its `dtype` result of `shape` straight into `out`. Elementwise
 /// kernels read element i before writing it, so `out` may be exactly an input (`exact_alias_ok`);
 /// any other overlap would read elements already overwritten.
-fn direct(out: &Tensor, shape: &[usize], dtype: DType, inputs: &[&Tensor], exact_alias_ok: bool) -> bool {
+fn direct(
+    out: &Tensor,
+    shape: &[usize],
+    dtype: DType,
+    inputs: &[&Tensor],
+    exact_alias_ok: bool,
+) -> bool {
     out.device().is_cpu()
         && inputs.iter().all(|t| t.device().is_cpu())
         && out.dtype() == dtype
         && dtype != DType::Bool
         && out.is_contiguous()
         && out.shape().as_slice() == shape
-        && inputs.iter().all(|t| {
-            !shares_memory(t, out) || exact_alias_ok && t.layout() == out.layout()
-        })
+        && inputs
+            .iter()
+            .all(|t| !shares_memory(t, out) || exact_alias_ok && t.layout() == out.layout())
 }
 
 /// The checks every out= write shares after its dtype rule: one device for all, then the shape
@@ -76,7 +80,13 @@ fn prepare(inputs: &[&Tensor], out: &Tensor, shape: &[usize]) -> Result<Option<S
 
 /// `torch.<name>(a, b, out=out)` for a binary arithmetic op. `Ok(Some(shape))`: `out` must first
 /// be resized to `shape`; nothing was written.
-pub fn binary_out(name: &str, op: BinaryOp, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<Option<Shape>> {
+pub fn binary_out(
+    name: &str,
+    op: BinaryOp,
+    a: &Tensor,
+    b: &Tensor,
+    out: &Tensor,
+) -> Result<Option<Shape>> {
     check_out_grad(name, &[a, b], out)?;
     let dtype = super::binary::compute_dtype(op, super::result_type2(a, b))?;
     check_out_cast(dtype, out)?;

@@ -36,9 +36,9 @@ fn _binary_out(
             (Some(Operand::T(x)), Some(Operand::T(y))) => {
                 maybe_nogil(py, n, || ops::binary_out(name, bop, &x, &y, &o))?
             }
-            (Some(Operand::T(x)), Some(Operand::S(s))) => {
-                maybe_nogil(py, n, || ops::binary_scalar_out(name, bop, &x, s, false, &o))?
-            }
+            (Some(Operand::T(x)), Some(Operand::S(s))) => maybe_nogil(py, n, || {
+                ops::binary_scalar_out(name, bop, &x, s, false, &o)
+            })?,
             (Some(Operand::S(s)), Some(Operand::T(y))) => {
                 maybe_nogil(py, n, || ops::binary_scalar_out(name, bop, &y, s, true, &o))?
             }
