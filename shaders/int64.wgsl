@@ -119,3 +119,34 @@ fn i64_from_f32(x: f32) -> vec2<u32> {
     }
     return select(m, i64_neg(m), x < 0.0);
 }
+
+// PyTorch's shift rules on int64 words: the amount `b` is negative or >= 64 (its high word is
+// non-zero or its low word is >= 64) -> 0 for a left shift, a shift by 63 for a right shift.
+fn i64_shl(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    if (b.y != 0u || b.x >= 64u) {
+        return vec2<u32>(0u, 0u);
+    }
+    let s = b.x;
+    if (s == 0u) {
+        return a;
+    }
+    if (s >= 32u) {
+        return vec2<u32>(0u, a.x << (s - 32u));
+    }
+    return vec2<u32>(a.x << s, (a.y << s) | (a.x >> (32u - s)));
+}
+
+fn i64_shr(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    var s = b.x;
+    if (b.y != 0u || b.x >= 63u) {
+        s = 63u;
+    }
+    if (s == 0u) {
+        return a;
+    }
+    let hi = bitcast<i32>(a.y);
+    if (s >= 32u) {
+        return vec2<u32>(bitcast<u32>(hi >> (s - 32u)), bitcast<u32>(hi >> 31u));
+    }
+    return vec2<u32>((a.x >> s) | (a.y << (32u - s)), bitcast<u32>(hi >> s));
+}

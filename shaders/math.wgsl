@@ -116,3 +116,140 @@ fn p0() -> f32 {
 fn p1() -> f32 {
     return bitcast<f32>(scalar(1u));
 }
+
+fn is_inf_f32(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u;
+}
+
+// The inverse hyperbolic functions through log1p_f32 (no cancellation near 0 and 1); for huge
+// |x| the x^2 inside would overflow, so log(2|x|) = log|x| + ln 2 is used there.
+fn acosh_f32(x: f32) -> f32 {
+    if (is_nan_f32(x) || x < 1.0) {
+        return nan_f32();
+    }
+    if (x > 1e8) {
+        return log(x) + 0.6931471805599453;
+    }
+    let t = x - 1.0;
+    return log1p_f32(t + sqrt(t * (x + 1.0)));
+}
+
+fn asinh_f32(x: f32) -> f32 {
+    let a = abs(x);
+    var r: f32;
+    if (a > 1e8) {
+        r = log(a) + 0.6931471805599453;
+    } else {
+        let a2 = a * a;
+        r = log1p_f32(a + a2 / (1.0 + sqrt(1.0 + a2)));
+    }
+    return select(r, -r, x < 0.0);
+}
+
+fn atanh_f32(x: f32) -> f32 {
+    let a = abs(x);
+    if (is_nan_f32(x) || a > 1.0) {
+        return nan_f32();
+    }
+    var r: f32;
+    if (a == 1.0) {
+        r = inf_f32();
+    } else {
+        r = 0.5 * log1p_f32(2.0 * a / (1.0 - a));
+    }
+    return select(r, -r, x < 0.0);
+}
+
+// sinh/cosh from expm1/exp; above 88, e^|x| / 2 as exp(|x| - ln 2) so it does not overflow early.
+fn sinh_f32(x: f32) -> f32 {
+    let a = abs(x);
+    var r: f32;
+    if (a > 88.0) {
+        r = exp(a - 0.6931471805599453);
+    } else {
+        let e = expm1_f32(a);
+        r = 0.5 * (e + e / (e + 1.0));
+    }
+    return select(r, -r, x < 0.0);
+}
+
+fn cosh_f32(x: f32) -> f32 {
+    let a = abs(x);
+    if (a > 88.0) {
+        return exp(a - 0.6931471805599453);
+    }
+    let e = exp(a);
+    return 0.5 * (e + 1.0 / e);
+}
+
+// acos/asin through atan2 of the triangle's sides: WGSL's own are undefined outside [-1, 1]
+// (PyTorch gives NaN there) and lavapipe's lose ~1e-4 inside.
+fn acos_f32(x: f32) -> f32 {
+    if (is_nan_f32(x) || abs(x) > 1.0) {
+        return nan_f32();
+    }
+    return atan2(sqrt((1.0 - x) * (1.0 + x)), x);
+}
+
+fn asin_f32(x: f32) -> f32 {
+    if (is_nan_f32(x) || abs(x) > 1.0) {
+        return nan_f32();
+    }
+    return atan2(x, sqrt((1.0 - x) * (1.0 + x)));
+}
+
+// hypot with std::hypot's special cases: an infinite operand wins over NaN.
+fn hypot_f32(a: f32, b: f32) -> f32 {
+    let x = abs(a);
+    let y = abs(b);
+    if (is_inf_f32(x) || is_inf_f32(y)) {
+        return inf_f32();
+    }
+    if (is_nan_f32(x) || is_nan_f32(y)) {
+        return nan_f32();
+    }
+    let m = max(x, y);
+    if (m == 0.0) {
+        return 0.0;
+    }
+    let r = min(x, y) / m;
+    return m * sqrt(1.0 + r * r);
+}
+
+fn copysign_f32(a: f32, b: f32) -> f32 {
+    return bitcast<f32>((bitcast<u32>(a) & 0x7fffffffu) | (bitcast<u32>(b) & 0x80000000u));
+}
+
+// log(base^a + base^b) = max + log1p(base^-|a - b|) (scaled to log base); equal infinities
+// return themselves (inf - inf would be NaN).
+fn logaddexp_base_f32(a: f32, b: f32, base2: bool) -> f32 {
+    if (is_nan_f32(a) || is_nan_f32(b)) {
+        return nan_f32();
+    }
+    if (is_inf_f32(a) && a == b) {
+        return a;
+    }
+    let m = max(a, b);
+    let d = -abs(a - b);
+    if (base2) {
+        return m + log1p_f32(exp2(d)) * 1.4426950408889634;
+    }
+    return m + log1p_f32(exp(d));
+}
+
+// a * log(b), 0 where a == 0 (unless b is NaN); log of a negative is NaN as in PyTorch.
+fn xlogy_f32(a: f32, b: f32) -> f32 {
+    if (is_nan_f32(b) || is_nan_f32(a)) {
+        return nan_f32();
+    }
+    if (a == 0.0) {
+        return 0.0;
+    }
+    if (b < 0.0) {
+        return nan_f32();
+    }
+    if (b == 0.0) {
+        return select(inf_f32(), neg_inf_f32(), a > 0.0);
+    }
+    return a * log(b);
+}

@@ -262,8 +262,20 @@ UNARY_REF = {
     "silu": lambda x: x * _sigmoid(x),
     "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / np.sqrt(2))),
     "gelu_tanh": lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+    "acos": np.arccos,
+    "asin": np.arcsin,
+    "atan": np.arctan,
+    "acosh": np.arccosh,
+    "asinh": np.arcsinh,
+    "atanh": np.arctanh,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "exp2": np.exp2,
+    "frac": lambda x: x - np.trunc(x),
 }
 POSITIVE = {"log", "log2", "log10", "sqrt", "rsqrt", "reciprocal"}
+# Input ranges for ops with a restricted domain (default: (-6, 6), POSITIVE: (0.01, 20)).
+DOMAIN = {"acos": (-0.99, 0.99), "asin": (-0.99, 0.99), "atanh": (-0.99, 0.99), "acosh": (1.0, 20.0)}
 
 BINARY_REF = {
     "add": np.add,
@@ -273,6 +285,20 @@ BINARY_REF = {
     "maximum": np.maximum,
     "minimum": np.minimum,
     "pow": np.power,
+    "atan2": np.arctan2,
+    "hypot": np.hypot,
+    "copysign": np.copysign,
+    "logaddexp": np.logaddexp,
+    "logaddexp2": np.logaddexp2,
+    "xlogy": lambda a, b: np.where(a == 0, 0.0, a * np.log(b)),
+}
+# Integer-only bodies (run on i32 words), with PyTorch's shift rules.
+BITWISE_REF = {
+    "bitwise_and": np.bitwise_and,
+    "bitwise_or": np.bitwise_or,
+    "bitwise_xor": np.bitwise_xor,
+    "bitwise_left_shift": lambda a, b: np.where((b < 0) | (b >= 32), 0, np.left_shift(a, np.clip(b, 0, 31))),
+    "bitwise_right_shift": lambda a, b: np.right_shift(a, np.where((b < 0) | (b >= 31), 31, b)),
 }
 
 COMPARE_REF = {
@@ -289,14 +315,14 @@ REDUCE_REF = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}
 
 def test_every_op_in_ops_txt_has_a_numpy_reference():
     assert set(names("unary")) == set(UNARY_REF)
-    assert set(names("binary")) == set(BINARY_REF)
+    assert set(names("binary")) == set(BINARY_REF) | set(BITWISE_REF)
     assert set(names("compare")) == set(COMPARE_REF)
     assert set(names("reduce")) == set(REDUCE_REF) == set(names("reduce_init"))
 
 
 @pytest.mark.parametrize("op", names("unary"))
 def test_unary(gpu, op):
-    lo, hi = (0.01, 20.0) if op in POSITIVE else (-6.0, 6.0)
+    lo, hi = DOMAIN.get(op, (0.01, 20.0) if op in POSITIVE else (-6.0, 6.0))
     x = RNG.uniform(lo, hi, size=(40, 25)).astype(np.float32)
     values = {"DTYPE": "f32", "WG": str(WG), "OP": OPS[("unary", op)]}
     # Read transposed: a [25, 40] view with strides (1, 25).
@@ -306,7 +332,7 @@ def test_unary(gpu, op):
     np.testing.assert_allclose(gpu.read(out, np.float32, 1000), want.ravel(), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("op", names("binary"))
+@pytest.mark.parametrize("op", sorted(BINARY_REF))
 def test_binary_broadcast(gpu, op):
     lo, hi = (0.1, 3.0) if op == "pow" else (-4.0, 4.0)
     a = RNG.uniform(lo, hi, size=(5, 1, 70)).astype(np.float32)
@@ -318,6 +344,16 @@ def test_binary_broadcast(gpu, op):
     _, _, out = gpu.run("binary.wgsl", values, p, [a, b, np.zeros(n, np.float32)], grid(n))
     want = BINARY_REF[op](a.astype(np.float64), b.astype(np.float64)).astype(np.float32)
     np.testing.assert_allclose(gpu.read(out, np.float32, n), want.ravel(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", sorted(BITWISE_REF))
+def test_bitwise_i32(gpu, op):
+    a = RNG.integers(-1000, 1000, size=300).astype(np.int32)
+    b = RNG.integers(-3, 40, size=300).astype(np.int32)
+    values = {"DTYPE": "i32", "OUT": "i32", "WG": str(WG), "OP": OPS[("binary", op)]}
+    p = params([300], [([1], 0), ([1], 0)])
+    _, _, out = gpu.run("binary.wgsl", values, p, [a, b, np.zeros(300, np.int32)], grid(300))
+    np.testing.assert_array_equal(gpu.read(out, np.int32, 300), BITWISE_REF[op](a, b).astype(np.int32))
 
 
 def test_binary_nan_and_negative_pow(gpu):

@@ -35,6 +35,7 @@ from rustgrad._reduce import *  # noqa: E402,F401,F403
 from rustgrad._shape import *  # noqa: E402,F401,F403
 from rustgrad._indexing import *  # noqa: E402,F401,F403
 from rustgrad._linalg import *  # noqa: E402,F401,F403
+from rustgrad._math_extra import *  # noqa: E402,F401,F403
 from rustgrad.serialization import *  # noqa: E402,F401,F403
 from rustgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from rustgrad import autograd, cuda, backends, wgpu, accelerator  # noqa: E402,F401
@@ -121,6 +122,11 @@ class iinfo:
 from rustgrad import _tensor_methods  # noqa: E402
 
 _tensor_methods.install()
+
+# axis=/keepdims= aliases on the module functions (the Tensor methods get them in install above).
+from rustgrad import _dim_aliases  # noqa: E402
+
+_dim_aliases.install()
 
 # Last, so it sees every native entry point: RUSTGRAD_WGPU_FALLBACK=1 runs ops without a wgpu
 # kernel on the CPU (with a warning) instead of raising.

@@ -371,12 +371,7 @@ def logical_not(input):
     """``torch.logical_not(input, *, out=None)``: elementwise ``not`` (bool result)."""
     return _t(input).logical_not()
 
-
-@_export
-@_out.supports_out("bitwise_not", _out.SAME_FOUND)
-def bitwise_not(input):
-    """``torch.bitwise_not(input, *, out=None)``: ``~input``."""
-    return ~input
+# bitwise_not and the other bitwise ops are defined in _math_extra.py.
 
 
 @_export

@@ -610,32 +610,46 @@ def isreal(input):
 @_export
 @_out.supports_out("nan_to_num", _out.SAME_NAN_TO_NUM)
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
-    """``torch.nan_to_num``: replace NaN, +inf and -inf (defaults: 0 and the dtype's extremes)."""
+    """``torch.nan_to_num``: replace NaN, +inf and -inf (defaults: 0 and the dtype's extremes);
+    integer and bool tensors come back as a copy. Gradients pass where the input was finite."""
     if not input.is_floating_point():
-        return input.clone()
-    big = _FLOAT_MAX[str(input.dtype).replace("torch.", "")]
-    posinf = big if posinf is None else posinf
-    neginf = -big if neginf is None else neginf
-    r = _C._where(input != input, builtins.float(nan), input)
-    r = _C._where(r == math.inf, builtins.float(posinf), r)
-    r = _C._where(r == -math.inf, builtins.float(neginf), r)
+        r = input.clone()
+    else:
+        big = _FLOAT_MAX[str(input.dtype).replace("torch.", "")]
+        posinf = big if posinf is None else posinf
+        neginf = -big if neginf is None else neginf
+        r = _C._where(input != input, builtins.float(nan), input)
+        r = _C._where(r == math.inf, builtins.float(posinf), r)
+        r = _C._where(r == -math.inf, builtins.float(neginf), r)
     return r
 
 
 @_export
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """``torch.isclose``: ``|a - b| <= atol + rtol * |b|`` elementwise (equal infinities are close)."""
-    a, b = _t(input), _t(other)
+    """``torch.isclose``: ``a == b``, or ``|a - b|`` finite and ``<= atol + rtol * |b|`` (so an
+    infinity is close only to itself); NaNs are close to each other only with ``equal_nan``.
+    Integer and bool inputs compare in the default float dtype."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"isclose(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not isinstance(other, Tensor):
+        raise TypeError(f"isclose(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    a, b = input.detach(), other.detach()
     if a.dtype != b.dtype:
-        raise RuntimeError(f"{a.dtype} did not match {b.dtype}")
-    if not a.is_floating_point():
-        a, b = a.to(_C.float64), b.to(_C.float64)
-    a, b = a.detach(), b.detach()
-    diff = (a - b).abs()
-    close = (diff <= atol + rtol * b.abs()).logical_or(a == b)
-    if equal_nan:
+        raise RuntimeError(f"{_DTYPE_NAME[str(a.dtype)[6:]]} did not match {_DTYPE_NAME[str(b.dtype)[6:]]}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol:g}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol:g}")
+    close = a == b
+    if equal_nan and a.is_floating_point():
         close = close.logical_or((a != a).logical_and(b != b))
-    return close
+    if rtol == 0 and atol == 0:
+        return close
+    if not a.is_floating_point():
+        a, b = a.to(_C.float32), b.to(_C.float32)
+    allowed = (b * rtol).abs() + atol
+    actual = (a - b).abs()
+    return close.logical_or(isfinite(actual).logical_and(actual <= allowed))
 
 
 @_export

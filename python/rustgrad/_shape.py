@@ -15,7 +15,7 @@ from rustgrad._rustgrad import Tensor
 __all__ = [
     "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "split", "chunk",
     "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "tile", "repeat_interleave", "tril", "triu",
-    "diag", "diagonal", "diag_embed", "trace", "meshgrid", "cartesian_prod", "unique", "bincount", "searchsorted",
+    "diag", "diagonal", "diag_embed", "trace", "meshgrid", "cartesian_prod", "unique", "bincount",
     "narrow_copy", "atleast_1d", "atleast_2d", "atleast_3d", "movedim", "moveaxis", "unflatten",
 ]
 
@@ -527,18 +527,7 @@ def bincount(input, weights=None, minlength=0):
     return _C.from_numpy(r.astype(w.dtype if w.dtype == np.float32 else np.float64))
 
 
-@_out.supports_out("searchsorted", _out.INDEX_INT)
-def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
-    """``torch.searchsorted`` (1-D or batched sorted sequence)."""
-    sd = "right" if (right or side == "right") else "left"
-    s = sorted_sequence.numpy()
-    v = input.numpy() if isinstance(input, Tensor) else np.asarray(input)
-    if s.ndim == 1:
-        r = np.searchsorted(s, v, side=sd)
-    else:
-        r = np.stack([np.searchsorted(s[i], v[i], side=sd)
-                      for i in np.ndindex(*s.shape[:-1])]).reshape(v.shape)
-    return _C.from_numpy(np.ascontiguousarray(r.astype(np.int32 if out_int32 else np.int64)))
+# searchsorted / bucketize live in _math_extra.py.
 
 
 def movedim(input, source, destination):

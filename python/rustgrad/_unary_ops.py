@@ -12,6 +12,8 @@ from rustgrad import _rustgrad as _C
 UNARY_OPS = (
     "neg", "negative", "abs", "absolute", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "sin",
     "cos", "tan", "tanh", "sigmoid", "relu", "erf", "floor", "ceil", "trunc", "reciprocal", "square", "sign",
+    "acos", "arccos", "asin", "arcsin", "atan", "arctan", "acosh", "arccosh", "asinh", "arcsinh", "atanh",
+    "arctanh", "sinh", "cosh", "exp2", "frac",
 )
 
 

@@ -4,13 +4,13 @@
 
 use super::convert::cast_copy;
 use super::loops::{map1_view, map2_view};
-use super::num::Num;
+use super::num::{float_binary, Bits, Num};
 use super::simd::{self, UnaryOp};
 use super::threads::{parallel_for, SendPtr, GRAIN};
 use super::view::{CpuView, CpuViewMut};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::ops::{BinaryOp, CmpOp, LogicOp};
+use crate::ops::{BinaryOp, BitOp, CmpOp, LogicOp};
 use crate::tensor::Tensor;
 use crate::{with_dtype, with_num_dtype};
 
@@ -106,6 +106,15 @@ pub fn binary_into(
                 BinaryOp::Pow => map2_view(&av, &bv, &o, <T as Num>::pow),
                 BinaryOp::Maximum => map2_view(&av, &bv, &o, <T as Num>::maximum),
                 BinaryOp::Minimum => map2_view(&av, &bv, &o, <T as Num>::minimum),
+                // Float-only (promoted before reaching here): per element in f64.
+                BinaryOp::Atan2
+                | BinaryOp::Hypot
+                | BinaryOp::Copysign
+                | BinaryOp::Logaddexp
+                | BinaryOp::Logaddexp2
+                | BinaryOp::Xlogy => map2_view(&av, &bv, &o, move |x: T, y: T| {
+                    T::from_f64(float_binary(op, x.to_f64(), y.to_f64()))
+                }),
             }?;
             out
         },
@@ -241,6 +250,30 @@ fn binary_simd_typed<T: SimdBinary>(
         }
     });
     Ok(Some(out))
+}
+
+/// Bitwise `a op b` broadcast to `shape`, both converted to the integer or bool `dtype` first.
+pub fn bitwise(op: BitOp, a: &Tensor, b: &Tensor, shape: &[usize], dtype: DType) -> Result<Tensor> {
+    let (a, b) = (cast_if(a, dtype)?, cast_if(b, dtype)?);
+    macro_rules! run {
+        ($t:ty) => {{
+            let av = CpuView::<$t>::of(&a)?.expand(shape)?;
+            let bv = CpuView::<$t>::of(&b)?.expand(shape)?;
+            let (out, o) = CpuViewMut::<$t>::fresh(shape)?;
+            map2_view(&av, &bv, &o, move |x: $t, y: $t| <$t as Bits>::bit(op, x, y))?;
+            Ok(out)
+        }};
+    }
+    match dtype {
+        DType::Bool => run!(bool),
+        DType::U8 => run!(u8),
+        DType::I32 => run!(i32),
+        DType::I64 => run!(i64),
+        other => Err(Error::runtime(format!(
+            "internal error: no bitwise kernel for {}",
+            other.name()
+        ))),
+    }
 }
 
 /// Comparison of `a` and `b` broadcast to `shape`, both converted to `dtype` first; bool out.

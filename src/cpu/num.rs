@@ -2,6 +2,7 @@
 //! division/remainder round like Python's `//` and `%`, floats propagate NaN through max/min.
 
 use crate::dtype::Element;
+use crate::ops::{BinaryOp, BitOp};
 
 pub trait Num: Element {
     fn add(a: Self, b: Self) -> Self;
@@ -214,6 +215,97 @@ macro_rules! float_num {
 }
 float_num!(f32);
 float_num!(f64);
+
+/// One element of a transcendental binary op (`BinaryOp::Atan2` ... `Xlogy`) in f64, with
+/// PyTorch's special cases. f32 kernels round the result once.
+#[inline(always)]
+pub fn float_binary(op: BinaryOp, a: f64, b: f64) -> f64 {
+    match op {
+        BinaryOp::Atan2 => a.atan2(b),
+        BinaryOp::Hypot => a.hypot(b),
+        BinaryOp::Copysign => a.copysign(b),
+        BinaryOp::Logaddexp | BinaryOp::Logaddexp2 => {
+            // Equal infinities: log(e^inf + e^inf) = inf, log(0 + 0) = -inf (no inf - inf).
+            if a.is_infinite() && a == b {
+                return a;
+            }
+            let m = if a > b { a } else { b };
+            let d = -(a - b).abs();
+            if op == BinaryOp::Logaddexp {
+                m + d.exp().ln_1p()
+            } else {
+                m + d.exp2().ln_1p() / std::f64::consts::LN_2
+            }
+        }
+        BinaryOp::Xlogy => {
+            if b.is_nan() {
+                f64::NAN
+            } else if a == 0.0 {
+                0.0
+            } else {
+                a * b.ln()
+            }
+        }
+        _ => f64::NAN,
+    }
+}
+
+/// Bitwise ops per integer dtype, with PyTorch's shift rules: a left shift by a negative amount
+/// or by the bit width or more is 0; a right shift by a negative amount or by at least
+/// `bits - signed` shifts by that many (leaving 0 or, for negative values, -1).
+pub trait Bits: Element {
+    fn bit(op: BitOp, a: Self, b: Self) -> Self;
+}
+
+macro_rules! int_bits {
+    ($t:ty, $signed:expr) => {
+        impl Bits for $t {
+            #[inline(always)]
+            #[allow(unused_comparisons)]
+            fn bit(op: BitOp, a: Self, b: Self) -> Self {
+                const BITS: $t = (std::mem::size_of::<$t>() * 8) as $t;
+                let neg = b < 0;
+                match op {
+                    BitOp::And => a & b,
+                    BitOp::Or => a | b,
+                    BitOp::Xor => a ^ b,
+                    BitOp::Shl => {
+                        if neg || b >= BITS {
+                            0
+                        } else {
+                            a.wrapping_shl(b as u32)
+                        }
+                    }
+                    BitOp::Shr => {
+                        let max = BITS - $signed;
+                        let s = if neg || b >= max { max } else { b };
+                        // Unsigned: shifting out every bit leaves 0 (`>>` by BITS would overflow).
+                        if s >= BITS {
+                            0
+                        } else {
+                            a >> s as u32
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+int_bits!(u8, 0);
+int_bits!(i32, 1);
+int_bits!(i64, 1);
+
+impl Bits for bool {
+    #[inline(always)]
+    fn bit(op: BitOp, a: Self, b: Self) -> Self {
+        match op {
+            BitOp::And => a & b,
+            BitOp::Or => a | b,
+            // Shifts on bool are refused before a kernel runs.
+            BitOp::Xor | BitOp::Shl | BitOp::Shr => a ^ b,
+        }
+    }
+}
 
 /// Float-only math used by unary kernels and their backward rules.
 pub trait Float: Num {

@@ -22,7 +22,7 @@ pub mod transfer;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::{AvgCfg, BinaryOp, CmpOp, ConvGeom, LogicOp, PoolGeom, Scalar, UnaryOp};
+use crate::ops::{AvgCfg, BinaryOp, BitOp, CmpOp, ConvGeom, LogicOp, PoolGeom, Scalar, UnaryOp};
 use crate::tensor::Tensor;
 
 /// The device an op on `ts` runs on. 0-d CPU tensors follow the others; two different devices
@@ -122,6 +122,11 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Option<Tensor>> {
 /// Broadcasting `a op b` computed in `dtype`.
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
     on_device!(device_of(&[a, b])?, gpu::binary(op, a, b, dtype))
+}
+
+/// Bitwise ops on integer/bool tensors, computed in `dtype`.
+pub fn bitwise(op: BitOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
+    on_device!(device_of(&[a, b])?, gpu::bitwise(op, a, b, dtype))
 }
 
 /// Broadcasting comparison (bool result).

@@ -17,7 +17,14 @@ pub fn scalar_tensor(s: Scalar, dtype: DType) -> Result<Tensor> {
 /// The dtype an arithmetic op computes in, given the promoted input dtype.
 pub(crate) fn compute_dtype(op: BinaryOp, promoted: DType) -> Result<DType> {
     Ok(match op {
-        BinaryOp::Div if !promoted.is_float() => crate::dtype::default_float(),
+        _ if op.float_only() && !promoted.is_float() => {
+            return Err(Error::not_implemented(format!(
+                "\"{}_cpu\" not implemented for '{}'",
+                format!("{op:?}").to_lowercase(),
+                super::torch_dtype_name(promoted)
+            )))
+        }
+        _ if op.promotes_int_to_float() && !promoted.is_float() => crate::dtype::default_float(),
         BinaryOp::Sub if promoted == DType::Bool => {
             return Err(Error::runtime(
                 "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.",
@@ -230,6 +237,30 @@ fn binary_typed(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Te
                     None
                 };
                 Ok(vec![ga, gb])
+            })
+        }
+        BinaryOp::Atan2
+        | BinaryOp::Hypot
+        | BinaryOp::Copysign
+        | BinaryOp::Logaddexp
+        | BinaryOp::Logaddexp2
+        | BinaryOp::Xlogy => {
+            let (xa, xb) = (SavedTensor::new(a), SavedTensor::new(b));
+            let name = match op {
+                BinaryOp::Atan2 => "Atan2Backward0",
+                BinaryOp::Hypot => "HypotBackward0",
+                BinaryOp::Copysign => "CopysignBackward0",
+                BinaryOp::Logaddexp => "LogaddexpBackward0",
+                BinaryOp::Logaddexp2 => "Logaddexp2Backward0",
+                _ => "XlogyBackward0",
+            };
+            record(name, &[a, b], &[&out], true, move |g, n| {
+                let (av, bv) = (xa.get()?, xb.get()?);
+                let (ga, gb) = super::binary_math_grads(op, &g[0], &av, &bv, n[0], n[1])?;
+                Ok(vec![
+                    ga.map(|t| reduce_grad(&t, &sa, da)).transpose()?,
+                    gb.map(|t| reduce_grad(&t, &sb, db)).transpose()?,
+                ])
             })
         }
         // Piecewise constant in both inputs: zero gradient almost everywhere.

@@ -37,6 +37,18 @@ pub enum UnaryOp {
     Square,
     /// -1/0/+1. `sign(NaN) = 0` like PyTorch (pytorch/pytorch#41245, unlike NumPy).
     Sign,
+    Acos,
+    Asin,
+    Atan,
+    Acosh,
+    Asinh,
+    Atanh,
+    Sinh,
+    Cosh,
+    /// 2^x
+    Exp2,
+    /// x - trunc(x) (float dtypes only, like `torch.frac`).
+    Frac,
     /// negative_slope
     LeakyRelu(f64),
     /// alpha
@@ -67,6 +79,61 @@ pub enum BinaryOp {
     Pow,
     Maximum,
     Minimum,
+    /// atan2(a, b): the angle of the point (b, a).
+    Atan2,
+    /// sqrt(a^2 + b^2) without overflow.
+    Hypot,
+    /// |a| with the sign bit of b.
+    Copysign,
+    /// log(e^a + e^b), computed stably.
+    Logaddexp,
+    /// log2(2^a + 2^b), computed stably.
+    Logaddexp2,
+    /// a * log(b), with 0 where a == 0 (unless b is NaN), like `torch.xlogy`.
+    Xlogy,
+}
+
+impl BinaryOp {
+    /// Ops defined on floats only: integer inputs raise PyTorch's NotImplementedError
+    /// (`"hypot_cpu" not implemented for 'Long'`) rather than promoting.
+    pub fn float_only(self) -> bool {
+        matches!(self, BinaryOp::Hypot | BinaryOp::Logaddexp | BinaryOp::Logaddexp2)
+    }
+
+    /// Ops whose integer inputs compute in the default float dtype (true division and the
+    /// transcendental ones).
+    pub fn promotes_int_to_float(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Div | BinaryOp::Atan2 | BinaryOp::Copysign | BinaryOp::Xlogy
+        )
+    }
+}
+
+/// Bitwise ops on integer and bool tensors (`&`, `|`, `^`, `<<`, `>>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BitOp {
+    And,
+    Or,
+    Xor,
+    /// Left shift; shifting by a negative amount or by the bit width or more gives 0.
+    Shl,
+    /// Arithmetic right shift; a negative or too-large amount shifts by the bit width
+    /// (0, or -1 for a negative signed value).
+    Shr,
+}
+
+impl BitOp {
+    /// The name of PyTorch's CPU kernel, used in its "not implemented for" errors.
+    pub fn kernel_name(self) -> &'static str {
+        match self {
+            BitOp::And => "bitwise_and_cpu",
+            BitOp::Or => "bitwise_or_cpu",
+            BitOp::Xor => "bitwise_xor_cpu",
+            BitOp::Shl => "lshift_cpu",
+            BitOp::Shr => "rshift_cpu",
+        }
+    }
 }
 
 /// Comparisons (bool results).

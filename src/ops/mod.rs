@@ -3,6 +3,8 @@
 //! Backward rules are written with these same ops, so higher-order gradients come for free.
 
 mod binary;
+mod binary_math;
+mod bitwise;
 mod conv;
 mod convert;
 mod creation;
@@ -21,8 +23,11 @@ mod select;
 mod softmax;
 mod sort;
 mod unary;
+mod unfold;
 
 pub use binary::*;
+pub use binary_math::*;
+pub use bitwise::*;
 #[allow(unused_imports)]
 pub use conv::*;
 pub use convert::*;
@@ -32,7 +37,7 @@ pub use index::*;
 pub use inplace::*;
 #[allow(unused_imports)]
 pub use join::*;
-pub use kinds::{BinaryOp, CmpOp, LogicOp, UnaryOp};
+pub use kinds::{BinaryOp, BitOp, CmpOp, LogicOp, UnaryOp};
 #[allow(unused_imports)]
 pub use matmul::*;
 pub use movement::*;
@@ -45,6 +50,7 @@ pub use select::*;
 pub use softmax::*;
 pub use sort::*;
 pub use unary::*;
+pub use unfold::*;
 
 use crate::dtype::{DType, Operand};
 use crate::tensor::Tensor;

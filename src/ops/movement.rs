@@ -221,6 +221,12 @@ pub fn unsqueeze(x: &Tensor, dim: i64) -> Result<Tensor> {
 
 /// `squeeze(dims)`; `None` squeezes every size-1 dim.
 pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
+    squeeze_as(x, dims, if dims.is_none() { 0 } else { 1 })
+}
+
+/// `squeeze` recorded under PyTorch's overload name: `SqueezeBackward0` for `squeeze()`, 1 for
+/// `squeeze(dim)`, 2 for `squeeze(dims)` with a tuple.
+pub fn squeeze_as(x: &Tensor, dims: Option<&[i64]>, overload: u8) -> Result<Tensor> {
     let nd = x.ndim();
     let mut l = x.layout();
     let mut ds: Vec<usize> = match dims {
@@ -237,7 +243,12 @@ pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
         l = l.squeeze_dim(d);
     }
     let out = x.with_layout(l);
-    record_reshape(x, &out, "SqueezeBackward0");
+    let name = match overload {
+        0 => "SqueezeBackward0",
+        1 => "SqueezeBackward1",
+        _ => "SqueezeBackward2",
+    };
+    record_reshape(x, &out, name);
     Ok(out)
 }
 

@@ -39,6 +39,16 @@ fn node_name(op: UnaryOp) -> &'static str {
         Reciprocal => "ReciprocalBackward0",
         Square => "PowBackward0",
         Sign => "SignBackward0",
+        Acos => "AcosBackward0",
+        Asin => "AsinBackward0",
+        Atan => "AtanBackward0",
+        Acosh => "AcoshBackward0",
+        Asinh => "AsinhBackward0",
+        Atanh => "AtanhBackward0",
+        Sinh => "SinhBackward0",
+        Cosh => "CoshBackward0",
+        Exp2 => "Exp2Backward0",
+        Frac => "FracBackward0",
         LeakyRelu(_) => "LeakyReluBackward0",
         Elu(_) => "EluBackward0",
         Softplus(..) => "SoftplusBackward0",
@@ -78,6 +88,13 @@ pub(crate) fn unary_result_dtype(op: UnaryOp, dt: DType) -> DType {
 /// [`unary_kernel`] writing into `dest` when given: a contiguous CPU tensor of `x`'s shape and
 /// the result dtype that is `x` itself or disjoint from it (`ops::out`).
 pub(crate) fn unary_kernel_into(op: UnaryOp, x: &Tensor, dest: Option<&Tensor>) -> Result<Tensor> {
+    if op == UnaryOp::Frac && !x.dtype().is_float() {
+        // torch.frac has no integer kernel (it does not promote).
+        return Err(Error::not_implemented(format!(
+            "\"frac_cpu\" not implemented for '{}'",
+            super::torch_dtype_name(x.dtype())
+        )));
+    }
     if dest.is_none() {
         if let Some(out) = crate::kernels::unary(op, x)? {
             return Ok(out);
@@ -213,6 +230,17 @@ fn unary_backward(
             )?,
         ),
         Floor | Ceil | Round | Trunc | Sign => super::zeros(&g.shape(), g.dtype()),
+        // d/dx of the inverse trig/hyperbolic functions: 1/sqrt(1 - x^2), 1/(1 + x^2), ...
+        Acos => super::div(&u(Neg, g)?, &u(Sqrt, &u(RsubScalar(1.0), &u(Square, x)?)?)?),
+        Asin => super::div(g, &u(Sqrt, &u(RsubScalar(1.0), &u(Square, x)?)?)?),
+        Atan => super::div(g, &u(AddScalar(1.0), &u(Square, x)?)?),
+        Acosh => super::div(g, &u(Sqrt, &u(AddScalar(-1.0), &u(Square, x)?)?)?),
+        Asinh => super::div(g, &u(Sqrt, &u(AddScalar(1.0), &u(Square, x)?)?)?),
+        Atanh => super::div(g, &u(RsubScalar(1.0), &u(Square, x)?)?),
+        Sinh => mul(g, &u(Cosh, x)?),
+        Cosh => mul(g, &u(Sinh, x)?),
+        Exp2 => mul(g, &u(MulScalar(std::f64::consts::LN_2), &y()?)?),
+        Frac => Ok(g.clone()),
         Reciprocal => mul(g, &u(Neg, &u(Square, &y()?)?)?),
         Square => mul(g, &u(MulScalar(2.0), x)?),
         LeakyRelu(slope) => {
@@ -266,7 +294,8 @@ unary_fns!(
     expm1 => Expm1, sqrt => Sqrt, rsqrt => Rsqrt, sin => Sin, cos => Cos, tan => Tan, tanh => Tanh,
     sigmoid => Sigmoid, relu => Relu, gelu => Gelu, silu => Silu, erf => Erf, floor => Floor,
     ceil => Ceil, round => Round, trunc => Trunc, reciprocal => Reciprocal, square => Square,
-    sign => Sign,
+    sign => Sign, acos => Acos, asin => Asin, atan => Atan, acosh => Acosh, asinh => Asinh,
+    atanh => Atanh, sinh => Sinh, cosh => Cosh, exp2 => Exp2, frac => Frac,
 );
 
 /// `torch.clamp(x, min, max)` with optional bounds.

@@ -5,7 +5,7 @@ use super::convert::{from_numpy_shared, tensor_from_data, to_shape};
 use super::dtype::extract_dtype;
 use super::tensor::{as_tensor, maybe_nogil, operand, wrap, Operand, PyTensor};
 use crate::dtype::{default_float, DType};
-use crate::ops::{self, BinaryOp, CmpOp, LogicOp, Scalar, UnaryOp};
+use crate::ops::{self, BinaryOp, BitOp, CmpOp, LogicOp, Scalar, UnaryOp};
 use numpy::PyUntypedArray;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -253,6 +253,16 @@ pub(crate) fn unary_op(name: &str, p0: Option<f64>, p1: Option<f64>) -> PyResult
         "reciprocal" => Reciprocal,
         "square" => Square,
         "sign" => Sign,
+        "acos" | "arccos" => Acos,
+        "asin" | "arcsin" => Asin,
+        "atan" | "arctan" => Atan,
+        "acosh" | "arccosh" => Acosh,
+        "asinh" | "arcsinh" => Asinh,
+        "atanh" | "arctanh" => Atanh,
+        "sinh" => Sinh,
+        "cosh" => Cosh,
+        "exp2" => Exp2,
+        "frac" => Frac,
         "leaky_relu" => LeakyRelu(p0.unwrap_or(0.01)),
         "elu" => Elu(p0.unwrap_or(1.0)),
         "softplus" => Softplus(p0.unwrap_or(1.0), p1.unwrap_or(20.0)),
@@ -315,6 +325,12 @@ pub(crate) fn binary_op(name: &str) -> PyResult<BinaryOp> {
         "pow" => BinaryOp::Pow,
         "maximum" => BinaryOp::Maximum,
         "minimum" => BinaryOp::Minimum,
+        "atan2" | "arctan2" => BinaryOp::Atan2,
+        "hypot" => BinaryOp::Hypot,
+        "copysign" => BinaryOp::Copysign,
+        "logaddexp" => BinaryOp::Logaddexp,
+        "logaddexp2" => BinaryOp::Logaddexp2,
+        "xlogy" => BinaryOp::Xlogy,
         _ => return Err(PyValueError::new_err(format!("unknown binary op {}", name))),
     })
 }
@@ -344,6 +360,49 @@ fn _binary(
             }
         };
         wrap(py, r)
+    })
+}
+
+/// `bitwise_and/or/xor/left_shift/right_shift(a, b)`; either side may be a Python number.
+#[pyfunction]
+fn _bitwise(
+    py: Python<'_>,
+    name: &str,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    crate::py::errors::guard("_bitwise", || {
+        let op = match name {
+            "and" => BitOp::And,
+            "or" => BitOp::Or,
+            "xor" => BitOp::Xor,
+            "left_shift" => BitOp::Shl,
+            "right_shift" => BitOp::Shr,
+            _ => return Err(PyValueError::new_err(format!("unknown bitwise op {}", name))),
+        };
+        let r = match (operand(a)?, operand(b)?) {
+            (Some(Operand::T(x)), Some(Operand::T(y))) => ops::bitwise(op, &x, &y)?,
+            (Some(Operand::T(x)), Some(Operand::S(s))) => ops::bitwise_scalar(op, &x, s, false)?,
+            (Some(Operand::S(s)), Some(Operand::T(y))) => ops::bitwise_scalar(op, &y, s, true)?,
+            (Some(Operand::S(s)), Some(Operand::S(u))) => {
+                ops::bitwise_scalar(op, &ops::scalar_like_python(s)?, u, false)?
+            }
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "bitwise_{}(): expected Tensor or number arguments",
+                    name
+                )))
+            }
+        };
+        wrap(py, r)
+    })
+}
+
+/// `torch.bitwise_not(x)`.
+#[pyfunction]
+fn _bitwise_not(py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    crate::py::errors::guard("_bitwise_not", || {
+        wrap(py, ops::bitwise_not(&as_tensor(x)?)?)
     })
 }
 
@@ -485,6 +544,20 @@ fn _as_strided(
     })
 }
 
+/// `Tensor.unfold(dimension, size, step)`: a view of sliding windows.
+#[pyfunction]
+fn _unfold(
+    py: Python<'_>,
+    x: &Bound<'_, PyTensor>,
+    dimension: i64,
+    size: i64,
+    step: i64,
+) -> PyResult<Py<PyAny>> {
+    crate::py::errors::guard("unfold", || {
+        wrap(py, ops::unfold(&x.borrow().t, dimension, size, step)?)
+    })
+}
+
 #[pyfunction]
 fn _slice(
     py: Python<'_>,
@@ -545,6 +618,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_binary, m)?)?;
     m.add_function(wrap_pyfunction!(_compare, m)?)?;
     m.add_function(wrap_pyfunction!(_logical, m)?)?;
+    m.add_function(wrap_pyfunction!(_bitwise, m)?)?;
+    m.add_function(wrap_pyfunction!(_unfold, m)?)?;
+    m.add_function(wrap_pyfunction!(_bitwise_not, m)?)?;
     m.add_function(wrap_pyfunction!(_where, m)?)?;
     m.add_function(wrap_pyfunction!(_as_strided, m)?)?;
     m.add_function(wrap_pyfunction!(_slice, m)?)?;

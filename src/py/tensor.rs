@@ -1029,7 +1029,13 @@ impl PyTensor {
     fn squeeze(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("squeeze", || {
             let d = dims_arg(dim)?;
-            wrap(py, ops::squeeze(&self.t, d.as_deref())?)
+            let overload = match dim {
+                None => 0,
+                Some(v) if v.is_none() => 0,
+                Some(v) if v.is_instance_of::<pyo3::types::PyInt>() => 1,
+                Some(_) => 2,
+            };
+            wrap(py, ops::squeeze_as(&self.t, d.as_deref(), overload)?)
         })
     }
 

@@ -58,6 +58,16 @@ op_enum!(
         Silu => "silu",
         Gelu => "gelu",
         GeluTanh => "gelu_tanh",
+        Acos => "acos",
+        Asin => "asin",
+        Atan => "atan",
+        Acosh => "acosh",
+        Asinh => "asinh",
+        Atanh => "atanh",
+        Sinh => "sinh",
+        Cosh => "cosh",
+        Exp2 => "exp2",
+        Frac => "frac",
         /// Slope in scalar 0.
         LeakyRelu => "leaky_relu",
         /// Alpha in scalar 0.
@@ -80,6 +90,19 @@ op_enum!(
         Minimum => "minimum",
         /// `torch.pow`: negative bases with integral exponents keep their sign.
         Pow => "pow",
+        Atan2 => "atan2",
+        Hypot => "hypot",
+        Copysign => "copysign",
+        Logaddexp => "logaddexp",
+        Logaddexp2 => "logaddexp2",
+        Xlogy => "xlogy",
+        /// Integer and bool dtypes only (like the shifts below).
+        BitAnd => "bitwise_and",
+        BitOr => "bitwise_or",
+        BitXor => "bitwise_xor",
+        /// Integer dtypes only.
+        Shl => "bitwise_left_shift",
+        Shr => "bitwise_right_shift",
     }
 );
 

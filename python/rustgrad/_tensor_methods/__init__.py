@@ -9,6 +9,8 @@ real methods with docstrings, in the family modules of this package:
 - :mod:`.conversion`: dtype/device conversion, printing, NumPy, pickling, copying;
 - :mod:`.construction`: ``new_*``, ``resize_``/``set_``, random fills;
 - :mod:`.layout`: view helpers, flags and properties (``is_cuda``-style flags, ``nbytes`` ...);
+- :mod:`.math_extra`: bitwise ops and operators, lerp, atan2/hypot/copysign/xlogy, cummax/cummin,
+  diff, histc, unfold (over ``rustgrad._math_extra``);
 - :func:`function_methods`: the methods that *are* a ``torch.<name>`` function (one
   implementation serves ``torch.gather(x, ...)`` and ``x.gather(...)``), plus the few in-place
   forms of those, defined in :mod:`.functions`.
@@ -26,8 +28,9 @@ from .arithmetic import ArithmeticMethods, unary_methods
 from .construction import ConstructionMethods
 from .conversion import ConversionMethods
 from .layout import LayoutMethods
+from .math_extra import MathExtraMethods, binary_methods
 
-FAMILIES = (ArithmeticMethods, ConversionMethods, ConstructionMethods, LayoutMethods)
+FAMILIES = (ArithmeticMethods, ConversionMethods, ConstructionMethods, LayoutMethods, MathExtraMethods)
 
 # Class machinery that is not a method to install.
 _NOT_METHODS = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__firstlineno__",
@@ -53,7 +56,12 @@ def methods():
             if name not in _NOT_METHODS:
                 table[name] = value
     table.update(unary_methods())
+    table.update(binary_methods())
     table.update(function_methods())
+    # axis=/keepdims= spellings of dim/keepdim, where PyTorch's methods accept them.
+    from rustgrad._dim_aliases import method_aliases
+
+    table.update(method_aliases(table))
     return table
 
 

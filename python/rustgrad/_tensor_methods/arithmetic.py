@@ -1,9 +1,8 @@
-"""Arithmetic, comparison, logical and bitwise methods of ``Tensor`` (the operators' hot paths
-are native; these are PyTorch's named forms and the in-place variants)."""
+"""Arithmetic, comparison and logical methods of ``Tensor`` (the operators' hot paths are native;
+these are PyTorch's named forms and the in-place variants). Bitwise ops, lerp and the newer math
+methods are in :mod:`.math_extra`."""
 
 import builtins
-
-import numpy as np
 
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
@@ -128,14 +127,6 @@ class ArithmeticMethods:
         """``floor_divide_(other)``: ``self //= other`` in place."""
         return self._binary_("floor_divide", other)
 
-    def lerp(self, end, weight):
-        """``lerp(end, weight)``: ``self + weight * (end - self)``."""
-        return self + (end - self) * weight
-
-    def lerp_(self, end, weight):
-        """``lerp_(end, weight)``: :meth:`lerp` in place."""
-        return self.add_((end - self) * weight)
-
     # Augmented assignment writes in place, as in PyTorch (without these `x //= y` would rebind x
     # to a new tensor: no result-type check, no write through views).
     def __ifloordiv__(self, other):
@@ -146,15 +137,6 @@ class ArithmeticMethods:
 
     def __ipow__(self, other):
         return self.pow_(other)
-
-    def __ixor__(self, other):
-        return self.copy_(self ^ other)
-
-    def __iand__(self, other):
-        return self.copy_(self & other)
-
-    def __ior__(self, other):
-        return self.copy_(self | other)
 
     # ---- comparisons
 
@@ -208,43 +190,10 @@ class ArithmeticMethods:
         """``ge_(other)``: ``self >= other`` written into ``self``."""
         return self.copy_(_C._compare("ge", self, other))
 
-    # ---- logical and bitwise
+    # ---- logical
 
     def logical_not(self):
         """``logical_not()``: elementwise ``not`` (bool result)."""
         return _C._compare("eq", self.bool(), False)
 
-    def bitwise_not(self):
-        """``bitwise_not()`` / ``~self``: logical not for bool, two's complement not for integers."""
-        if self.dtype is _C.bool:
-            return self.logical_not()
-        if self.is_floating_point():
-            raise TypeError("bitwise_not is only supported for integer and boolean tensors")
-        return -self - 1
 
-    __invert__ = bitwise_not
-
-    def bitwise_and(self, other):
-        """``bitwise_and(other)`` / ``self & other``: logical for bool, bitwise for integers."""
-        return _bitop("and", self, other)
-
-    def bitwise_or(self, other):
-        """``bitwise_or(other)`` / ``self | other``."""
-        return _bitop("or", self, other)
-
-    def bitwise_xor(self, other):
-        """``bitwise_xor(other)`` / ``self ^ other``."""
-        return _bitop("xor", self, other)
-
-    __and__ = __rand__ = bitwise_and
-    __or__ = __ror__ = bitwise_or
-    __xor__ = __rxor__ = bitwise_xor
-
-
-def _bitop(name, self, other):
-    if self.dtype is _C.bool and (not isinstance(other, Tensor) or other.dtype is _C.bool):
-        return _C._logical(name, self, other if isinstance(other, Tensor) else _C.tensor(builtins.bool(other)))
-    a = np.asarray(self.detach().numpy())
-    b = other.detach().numpy() if isinstance(other, Tensor) else other
-    op = {"and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor}[name]
-    return _C.tensor(op(a, b))

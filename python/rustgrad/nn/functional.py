@@ -956,3 +956,5 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
         dn = rustgrad.minimum(dn, ds)
     return _reduce((dp - dn + margin).clamp_min(0.0), reduction)
 
+
+from rustgrad.nn._fold import fold, unfold  # noqa: E402,F401

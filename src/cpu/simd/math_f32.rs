@@ -90,6 +90,19 @@ pub(super) fn exp<const F: bool>(x: f32) -> f32 {
     exp_dd::<F>(x, 0.0)
 }
 
+/// 2^x: x = n + f with n = round(x) (so f = x - n is exact), then 2^n * e^(f ln 2).
+#[inline(always)]
+pub(super) fn exp2<const F: bool>(x: f32) -> f32 {
+    // Outside [-151, 129] the result is 0 / inf anyway; NaN passes the clamps untouched.
+    let xc = sel(x > 129.0, 129.0, x);
+    let xc = sel(xc < -151.0, -151.0, xc);
+    let t = xc + MAGIC;
+    let n = t - MAGIC;
+    let ni = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let r = (xc - n) * std::f32::consts::LN_2;
+    scale(exp_poly::<F>(r), ni)
+}
+
 #[inline(always)]
 pub(super) fn expm1<const F: bool>(x: f32) -> f32 {
     // expm1(x) == -1 in f32 below ~-17.3, and == inf above ~88.73.

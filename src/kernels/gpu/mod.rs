@@ -10,7 +10,7 @@ use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::ops::{BinaryOp, CmpOp, LogicOp, Scalar, UnaryOp};
+use crate::ops::{BinaryOp, BitOp, CmpOp, LogicOp, Scalar, UnaryOp};
 use crate::shape::broadcast_shapes;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
@@ -122,6 +122,16 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         U::Silu => Some(G::Silu),
         U::Gelu => Some(G::Gelu),
         U::GeluTanh => Some(G::GeluTanh),
+        U::Acos => Some(G::Acos),
+        U::Asin => Some(G::Asin),
+        U::Atan => Some(G::Atan),
+        U::Acosh => Some(G::Acosh),
+        U::Asinh => Some(G::Asinh),
+        U::Atanh => Some(G::Atanh),
+        U::Sinh => Some(G::Sinh),
+        U::Cosh => Some(G::Cosh),
+        U::Exp2 => Some(G::Exp2),
+        U::Frac => Some(G::Frac),
         _ => None,
     };
     if let Some(g) = direct {
@@ -263,10 +273,38 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tens
         BinaryOp::Maximum => w::BinaryOp::Maximum,
         BinaryOp::Minimum => w::BinaryOp::Minimum,
         BinaryOp::Pow => w::BinaryOp::Pow,
+        BinaryOp::Atan2 => w::BinaryOp::Atan2,
+        BinaryOp::Hypot => w::BinaryOp::Hypot,
+        BinaryOp::Copysign => w::BinaryOp::Copysign,
+        BinaryOp::Logaddexp => w::BinaryOp::Logaddexp,
+        BinaryOp::Logaddexp2 => w::BinaryOp::Logaddexp2,
+        BinaryOp::Xlogy => w::BinaryOp::Xlogy,
         BinaryOp::FloorDiv => return Err(not_implemented("floor_divide", DEV)),
         BinaryOp::Rem => return Err(not_implemented("remainder", DEV)),
     };
     require_arith(op, g.name(), dtype)?;
+    let shape = broadcast_shapes(&a.shape(), &b.shape())?;
+    let (a, b) = (operand(g.name(), a, dtype)?, operand(g.name(), b, dtype)?);
+    let out = k::binary(g, &view_of(&a)?, &view_of(&b)?, &shape)?;
+    Ok(wrap(out, dtype, &shape))
+}
+
+/// Bitwise ops in the integer or bool `dtype` (checked by `ops::bitwise`).
+pub fn bitwise(op: BitOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor> {
+    let g = match op {
+        BitOp::And => w::BinaryOp::BitAnd,
+        BitOp::Or => w::BinaryOp::BitOr,
+        BitOp::Xor => w::BinaryOp::BitXor,
+        BitOp::Shl => w::BinaryOp::Shl,
+        BitOp::Shr => w::BinaryOp::Shr,
+    };
+    if !matches!(dtype, DType::I32 | DType::I64 | DType::U8 | DType::Bool) {
+        return Err(Error::not_implemented(format!(
+            "\"{}\" not implemented for '{}' on the wgpu device",
+            g.name(),
+            crate::ops::torch_dtype_name(dtype)
+        )));
+    }
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
     let (a, b) = (operand(g.name(), a, dtype)?, operand(g.name(), b, dtype)?);
     let out = k::binary(g, &view_of(&a)?, &view_of(&b)?, &shape)?;

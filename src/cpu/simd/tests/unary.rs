@@ -38,6 +38,17 @@ fn reference(op: UnaryOp, x: f64) -> f64 {
         U::Ceil => x.ceil(),
         U::Round => x.round_ties_even(),
         U::Trunc => x.trunc(),
+        U::Frac => x - x.trunc(),
+        U::Exp2 => x.exp2(),
+        // The kernels round the f64 libm result once; so does the reference.
+        U::Acos => x.acos() as f32 as f64,
+        U::Asin => x.asin() as f32 as f64,
+        U::Atan => x.atan() as f32 as f64,
+        U::Acosh => x.acosh() as f32 as f64,
+        U::Asinh => x.asinh() as f32 as f64,
+        U::Atanh => x.atanh() as f32 as f64,
+        U::Sinh => x.sinh() as f32 as f64,
+        U::Cosh => x.cosh() as f32 as f64,
         U::Reciprocal => 1.0 / x,
         U::Square => x * x,
         U::Sign => {
@@ -102,7 +113,10 @@ fn tolerance(op: UnaryOp) -> (u64, f64) {
     match op {
         U::Neg | U::Abs | U::Relu | U::Floor | U::Ceil | U::Round | U::Trunc | U::Sign => (0, 0.0),
         U::Clamp(..) | U::LeakyRelu(_) => (0, 0.0),
-        U::Sqrt | U::Square | U::Reciprocal => (0, 0.0),
+        U::Sqrt | U::Square | U::Reciprocal | U::Frac => (0, 0.0),
+        U::Acos | U::Asin | U::Atan | U::Acosh | U::Asinh | U::Atanh | U::Sinh | U::Cosh => {
+            (0, 0.0)
+        }
         U::AddScalar(_) | U::MulScalar(_) | U::RsubScalar(_) | U::RdivScalar(_) => (0, 0.0),
         U::Rsqrt => (1, 0.0),
         U::PowScalar(_) => (1, 0.0),
@@ -163,6 +177,16 @@ fn all_ops() -> Vec<UnaryOp> {
         U::Reciprocal,
         U::Square,
         U::Sign,
+        U::Acos,
+        U::Asin,
+        U::Atan,
+        U::Acosh,
+        U::Asinh,
+        U::Atanh,
+        U::Sinh,
+        U::Cosh,
+        U::Exp2,
+        U::Frac,
         U::LeakyRelu(0.01),
         U::Elu(1.0),
         U::Elu(0.3),
