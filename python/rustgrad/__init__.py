@@ -29,6 +29,7 @@ long = int64
 int = int32
 half = None  # float16 is not supported; kept so `torch.half` attribute lookups fail clearly later
 
+from rustgrad._legacy_tensor import *  # noqa: E402,F401,F403  (FloatTensor, LongTensor, ...)
 from rustgrad._creation import *  # noqa: E402,F401,F403
 from rustgrad._functional import *  # noqa: E402,F401,F403
 from rustgrad._reduce import *  # noqa: E402,F401,F403
@@ -41,6 +42,7 @@ from rustgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_ena
 from rustgrad import autograd, cuda, backends, wgpu, accelerator  # noqa: E402,F401
 from rustgrad import nn, optim, utils, vision  # noqa: E402,F401
 from rustgrad._printing import set_printoptions  # noqa: E402,F401
+from rustgrad._config import show_config  # noqa: E402,F401
 from rustgrad._random import manual_seed, seed, initial_seed, Generator, default_generator  # noqa: E402,F401
 from rustgrad._random import rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal, bernoulli, multinomial  # noqa: E402,F401
 

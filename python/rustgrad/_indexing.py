@@ -12,6 +12,7 @@ asserts do. A boolean mask has a data-dependent result size, so it is read back 
 find its nonzero positions: a sync, as in PyTorch on CUDA."""
 
 import builtins
+import warnings
 
 import numpy as np
 
@@ -63,6 +64,9 @@ def _as_index_item(it):
         if it.ndim == 0 and _dtype_name(it) in _INT_DTYPES:
             return int(it.item())
         return it
+    if isinstance(it, range):
+        # a range is a sequence of ints: an int64 index (x[range(n), y] picks one per row)
+        return _C.from_numpy(np.arange(it.start, it.stop, it.step, dtype=np.int64))
     if isinstance(it, (list, tuple, np.ndarray)):
         arr = np.asarray(it)
         if arr.dtype == object:
@@ -88,8 +92,17 @@ def _sequence_as_tuple(idx):
     ``x[[0, 1], [1, 0]]``); a list of plain numbers is one advanced index (``x[[0, 1]]``)."""
     if not isinstance(idx, list) or len(idx) >= 32:
         return False
-    return builtins.any(isinstance(i, (list, tuple, slice, Tensor, np.ndarray, str)) or i is None or i is Ellipsis
-                        for i in idx)
+    as_tuple = builtins.any(isinstance(i, (list, tuple, range, slice, Tensor, np.ndarray, str)) or i is None
+                            or i is Ellipsis for i in idx)
+    if as_tuple:
+        warnings.warn(
+            "Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed in "
+            "pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted as tensor "
+            "index, x[torch.tensor(seq)], which will result either in an error or a different result",
+            UserWarning,
+            stacklevel=4,
+        )
+    return as_tuple
 
 
 def _normalise(idx):

@@ -65,7 +65,9 @@ pub fn extract_dtype(ob: &Bound<'_, PyAny>) -> PyResult<DType> {
         return Ok(d.get().d);
     }
     if let Ok(s) = ob.cast::<PyString>() {
-        let s = s.to_str()?;
+        // to_cow, not to_str: the abi3 (limited) API before 3.10 has no borrowed UTF-8 view.
+        let owned = s.to_cow()?;
+        let s: &str = &owned;
         let s = s.strip_prefix("torch.").unwrap_or(s);
         if let Some(d) = DType::from_name(s) {
             return Ok(d);

@@ -1,6 +1,7 @@
 //! The `rustgrad._rustgrad` extension module. One file per domain; each has a `register`.
 
 mod autograd;
+mod config;
 mod convert;
 mod device_ops;
 mod dtype;
@@ -52,5 +53,6 @@ fn _rustgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     optim_ops::register(m)?;
     out_ops::register(m)?;
     device_ops::register(m)?;
+    config::register(m)?;
     Ok(())
 }

@@ -111,6 +111,8 @@ class ConversionMethods:
             return {v: k for k, v in _LEGACY.items()}[self.dtype]
         if isinstance(dtype, str):
             dtype = _LEGACY[dtype]
+        elif isinstance(dtype, type):  # a legacy type such as rustgrad.LongTensor
+            dtype = dtype.dtype
         return self._to_dtype(dtype)
 
     def numpy(self, force=False):

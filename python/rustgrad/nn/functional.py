@@ -256,41 +256,82 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return _inplace_result(input, out, inplace)
 
 
-def _feature_dropout(input, p, training, inplace, batched_dim):
+def _feature_dropout(input, p, training, inplace):
+    """PyTorch's ``feature_dropout``: one keep/drop draw per (dim 0, dim 1) pair.
+
+    The mask has shape ``input.shape[:2] + (1,) * (dim - 2)``, so on a 2-D input every element
+    gets its own draw (what torch 2.x does for ``Dropout2d`` on 2-D input).
+    """
     _check_p(p)
     if not training or p == 0.0:
         return input
-    batched = input.dim() == batched_dim
-    shape = list(input.shape[: (2 if batched else 1)]) + [1] * (input.dim() - (2 if batched else 1))
     if p == 1.0:
-        out = input * 0.0
-    else:
-        out = input * (_keep_mask(tuple(shape), p, input) * (1.0 / (1.0 - p)))
+        return _inplace_result(input, input * 0.0, inplace)
+    if input.dim() < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
+    out = input * (_keep_mask(shape, p, input) * (1.0 / (1.0 - p)))
     return _inplace_result(input, out, inplace)
 
 
+def _unbatched_feature_dropout(input, p, training, inplace, batched_dim):
+    """Feature dropout where inputs of fewer than ``batched_dim`` dims get a batch dim of 1."""
+    if input.dim() == batched_dim or not training or p == 0.0:
+        return _feature_dropout(input, p, training, inplace)
+    return _inplace_result(input, _feature_dropout(input.unsqueeze(0), p, training, False).squeeze(0), inplace)
+
+
+def _feature_dim_warning(name, got, spatial, ok):
+    warnings.warn(
+        f"{name}: Received a {got}-D input to {name}, which is deprecated and will result in an error in a "
+        "future release. To retain the behavior and silence this warning, please use dropout instead. "
+        f"Note that {name} exists to provide channel-wise dropout on inputs with {spatial} spatial dimensions, "
+        f"a channel dimension, and an optional batch dimension (i.e. {ok} inputs).",
+        stacklevel=3,
+    )
+
+
 def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, L) or (C, L) input (``torch.nn.functional.dropout1d``)."""
+    _check_p(p)
     if input.dim() not in (2, 3):
         raise RuntimeError(
             f"dropout1d: Expected 2D or 3D input, but received a {input.dim()}D input. "
             "Note that dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, "
             "a channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs)."
         )
-    return _feature_dropout(input, p, training, inplace, 3)
+    return _unbatched_feature_dropout(input, p, training, inplace, 3)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels (``torch.nn.functional.dropout2d``), with PyTorch's legacy cases.
+
+    As in PyTorch 2.x: input that is not 3-D or 4-D warns, and is dropped per (dim 0, dim 1)
+    pair (so 2-D input is dropped element-wise); 3-D input is read as (N, C, L) with a warning.
+    """
+    _check_p(p)
     if input.dim() not in (3, 4):
+        _feature_dim_warning("dropout2d", input.dim(), 2, "3D or 4D")
+    if input.dim() == 3:
         warnings.warn(
-            f"dropout2d: Received a {input.dim()}-D input to dropout2d, which is deprecated and will result in an "
-            "error in a future release.",
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior is "
+            "desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior will "
+            "change in a future release to interpret the input as one without a batch dimension, i.e. shape "
+            "(C, H, W). To maintain the 1D channel-wise dropout behavior, please switch to using dropout1d instead.",
             stacklevel=2,
         )
-    return _feature_dropout(input, p, training, inplace, 4)
+    return _feature_dropout(input, p, training, inplace)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout(input, p, training, inplace, 5)
+    """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) input (``torch.nn.functional.dropout3d``).
+
+    Other ranks warn as in PyTorch and are treated as unbatched (a batch dim of 1 is added).
+    """
+    _check_p(p)
+    if input.dim() not in (4, 5):
+        _feature_dim_warning("dropout3d", input.dim(), 3, "4D or 5D")
+    return _unbatched_feature_dropout(input, p, training, inplace, 5)
 
 
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
@@ -955,6 +996,94 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
         ds = pairwise_distance(positive, negative, p, eps)
         dn = rustgrad.minimum(dn, ds)
     return _reduce((dp - dn + margin).clamp_min(0.0), reduction)
+
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Multi-class hinge loss (``torch.nn.functional.multi_margin_loss``).
+
+    For each sample, ``sum_{i != y} max(0, margin - x[y] + x[i]) ** p * weight[y] / C``;
+    ``input`` is (N, C) or (C,), ``target`` holds class indices, ``p`` is 1 or 2.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if input.dim() > 2 or (input.dim() == 2 and input.shape[1] == 0) or (input.dim() < 2 and input.numel() == 0):
+        raise RuntimeError(
+            f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: {list(input.shape)}"
+        )
+    if target.dtype != rustgrad.int64:
+        raise RuntimeError(f"expected scalar type Long but found {str(target.dtype).split('.')[-1].capitalize()}")
+    x = input if input.dim() == 2 else input.reshape(1, -1)
+    n, c = x.shape
+    if target.numel() != n or (input.dim() == 2 and target.dim() != 1):
+        raise RuntimeError(
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of input samples "
+            f"(batch size). Expected target size [{n}], but got {list(target.shape)}. Input has shape {list(input.shape)}."
+        )
+    if weight is not None and (weight.dim() > 1 or weight.numel() != c):
+        raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
+    y = target.reshape(-1)
+    if n and (int(y.min()) < 0 or int(y.max()) >= c):
+        raise RuntimeError("target out of range")
+    x_y = x.gather(1, y.unsqueeze(1))
+    hinge = (x - x_y + margin).clamp_min(0.0)
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * weight.to(x.dtype).index_select(0, y).unsqueeze(1)
+    # the target's own column never counts (its hinge would always be `margin`)
+    others = 1.0 - one_hot(y, c).to(x.dtype)
+    loss = (hinge * others).sum(1) / c
+    if input.dim() < 2:
+        loss = loss.reshape(target.shape)
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------- pixel shuffle
+def pixel_shuffle(input, upscale_factor):
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r): channel blocks become r x r spatial blocks."""
+    r = int(upscale_factor)
+    if input.dim() < 3:
+        raise RuntimeError(
+            f"pixel_shuffle expects input to have at least 3 dimensions, but got input with {input.dim()} dimension(s)"
+        )
+    *lead, c, h, w = input.shape
+    if c % (r * r) != 0:
+        raise RuntimeError(
+            "pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of upscale_factor, "
+            f"but input.size(-3)={c} is not divisible by {r * r}"
+        )
+    n = len(lead)
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    # (..., C, r1, r2, H, W) -> (..., C, H, r1, W, r2)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H*r, W*r) -> (*, C*r*r, H, W), the inverse of ``pixel_shuffle``."""
+    r = int(downscale_factor)
+    if input.dim() < 3:
+        raise RuntimeError(
+            f"pixel_unshuffle expects input to have at least 3 dimensions, but got input with {input.dim()} dimension(s)"
+        )
+    *lead, c, h, w = input.shape
+    if h % r != 0:
+        raise RuntimeError(
+            "pixel_unshuffle expects height to be divisible by downscale_factor, but input.size(-2)="
+            f"{h} is not divisible by {r}"
+        )
+    if w % r != 0:
+        raise RuntimeError(
+            "pixel_unshuffle expects width to be divisible by downscale_factor, but input.size(-1)="
+            f"{w} is not divisible by {r}"
+        )
+    n = len(lead)
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    # (..., C, H, r1, W, r2) -> (..., C, r1, r2, H, W)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
 
 
 from rustgrad.nn._fold import fold, unfold  # noqa: E402,F401

@@ -5,8 +5,9 @@ from rustgrad.optim.adadelta import Adadelta
 from rustgrad.optim.adagrad import Adagrad
 from rustgrad.optim.adam import Adam
 from rustgrad.optim.adamw import AdamW
+from rustgrad.optim.lbfgs import LBFGS
 from rustgrad.optim.optimizer import Optimizer
 from rustgrad.optim.rmsprop import RMSprop
 from rustgrad.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "RMSprop", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "RMSprop", "LBFGS", "lr_scheduler"]

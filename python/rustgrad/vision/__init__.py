@@ -1,5 +1,5 @@
 """rustgrad.vision: datasets and image transforms (``torchvision`` layout)."""
 
-from rustgrad.vision import datasets, transforms
+from rustgrad.vision import datasets, transforms, utils
 
-__all__ = ["datasets", "transforms"]
+__all__ = ["datasets", "transforms", "utils"]

@@ -237,3 +237,8 @@ class GLU(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+# PyTorch defines MultiheadAttention in torch.nn.modules.activation; programs import it from
+# here. It lives with the transformer layers that use it.
+from rustgrad.nn.modules.transformer import MultiheadAttention  # noqa: E402,F401

@@ -8,7 +8,7 @@ from rustgrad.nn import init
 from rustgrad.nn.modules.module import Module
 from rustgrad.nn.parameter import Parameter
 
-__all__ = ["Identity", "Linear", "Bilinear"]
+__all__ = ["Identity", "Linear", "Bilinear", "NonDynamicallyQuantizableLinear"]
 
 
 def _factory(device, dtype):
@@ -56,6 +56,10 @@ class Linear(Module):
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under another name: PyTorch's type for MultiheadAttention.out_proj (kept for reprs and isinstance)."""
 
 
 class Bilinear(Module):

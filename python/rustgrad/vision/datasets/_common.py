@@ -33,8 +33,9 @@ class VisionDataset(Dataset):
         lines = [
             f"Dataset {type(self).__name__}",
             f"    Number of datapoints: {len(self)}",
-            f"    Root location: {self.root}",
         ]
+        if self.root is not None:  # (torchvision leaves the line out for root-less sets)
+            lines.append(f"    Root location: {self.root}")
         if self.transform is not None:
             lines.append(f"    Transform: {self.transform!r}")
         return "\n".join(lines)
