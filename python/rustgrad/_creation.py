@@ -117,20 +117,20 @@ def as_tensor(data, dtype=None, device=None):
 asarray = as_tensor
 
 
-@_out.supports_out("zeros", _out.ANY)
+@_out.supports_out("zeros", _out.ANY, creation=True)
 def zeros(*size, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     return _finish(_C._zeros(_sizes(size, "zeros"), dtype, _dev(device)), requires_grad, device)
 
 
-@_out.supports_out("ones", _out.ANY)
+@_out.supports_out("ones", _out.ANY, creation=True)
 def ones(*size, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     return _finish(_C._full(_sizes(size, "ones"), 1.0 if dtype is None else 1,
                             dtype if dtype is not None else _C.float32, _dev(device)), requires_grad, device)
 
 
-@_out.supports_out("full", _out.ANY)
+@_out.supports_out("full", _out.ANY, creation=True)
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     if isinstance(fill_value, Tensor):
@@ -143,13 +143,13 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     return _finish(_C._full(sizes, fill_value, dtype, _dev(device)), requires_grad, device)
 
 
-@_out.supports_out("empty", _out.ANY)
+@_out.supports_out("empty", _out.ANY, creation=True)
 def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False, memory_format=None):
     _check_device(device)
     return _finish(_C._empty(_sizes(size, "empty"), dtype), requires_grad, device)
 
 
-@_out.supports_out("arange", _out.ANY)
+@_out.supports_out("arange", _out.ANY, creation=True)
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     if end is None:
@@ -177,7 +177,7 @@ def _steps(steps, fn):
     return builtins.int(steps)
 
 
-@_out.supports_out("linspace", _out.ANY)
+@_out.supports_out("linspace", _out.ANY, creation=True)
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     steps = _steps(steps, "linspace")
@@ -199,7 +199,7 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
 _NO_M = object()
 
 
-@_out.supports_out("eye", _out.ANY)
+@_out.supports_out("eye", _out.ANY, creation=True)
 def eye(n, m=_NO_M, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     for name, v in (("n", n), ("m", m)):
