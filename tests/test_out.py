@@ -366,3 +366,15 @@ def test_no_function_silently_ignores_out():
         assert "out" in inspect.signature(getattr(rg, name)).parameters, name
         out = rg.empty(0, dtype=rg.int64 if name == "argmax" else rg.bool if name == "logical_not" else rg.float32)
         assert call(out) is out and out.numel() > 0, name
+
+
+@pytest.mark.skipif(not rg.wgpu.is_available(), reason="no wgpu adapter")
+def test_out_on_wgpu():
+    a, b = rg.tensor(A).to("wgpu"), rg.tensor(B).to("wgpu")
+    out = rg.empty(0).to("wgpu")
+    assert rg.add(a, b, out=out) is out and out.device.type == "wgpu"
+    np.testing.assert_allclose(out.cpu().numpy(), A + B, rtol=1e-6)
+    rg.exp(a, out=out)
+    np.testing.assert_allclose(out.cpu().numpy(), np.exp(A), rtol=1e-5)
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        rg.add(a, b, out=rg.empty(2, 3))
