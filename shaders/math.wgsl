@@ -182,20 +182,46 @@ fn cosh_f32(x: f32) -> f32 {
     return 0.5 * (e + 1.0 / e);
 }
 
+// atan2 with C's special cases (signed zeros, infinities), which WGSL leaves undefined and
+// lavapipe gets wrong; the builtin serves the finite, non-zero-denominator rest.
+fn atan2_f32(a: f32, b: f32) -> f32 {
+    if (is_nan_f32(a) || is_nan_f32(b)) {
+        return nan_f32();
+    }
+    let neg_a = (bitcast<u32>(a) & 0x80000000u) != 0u;
+    let neg_b = (bitcast<u32>(b) & 0x80000000u) != 0u;
+    let pi = 3.141592653589793;
+    var r: f32;
+    if (is_inf_f32(a) && is_inf_f32(b)) {
+        r = select(0.7853981633974483, 2.356194490192345, neg_b);
+    } else if (is_inf_f32(a) || (b == 0.0 && a != 0.0)) {
+        r = 1.5707963267948966;
+    } else if (is_inf_f32(b) || a == 0.0) {
+        r = select(0.0, pi, neg_b);
+    } else {
+        return atan2(a, b);
+    }
+    return select(r, -r, neg_a);
+}
+
+fn atan_f32(x: f32) -> f32 {
+    return select(atan(x), nan_f32(), is_nan_f32(x));
+}
+
 // acos/asin through atan2 of the triangle's sides: WGSL's own are undefined outside [-1, 1]
 // (PyTorch gives NaN there) and lavapipe's lose ~1e-4 inside.
 fn acos_f32(x: f32) -> f32 {
     if (is_nan_f32(x) || abs(x) > 1.0) {
         return nan_f32();
     }
-    return atan2(sqrt((1.0 - x) * (1.0 + x)), x);
+    return atan2_f32(sqrt((1.0 - x) * (1.0 + x)), x);
 }
 
 fn asin_f32(x: f32) -> f32 {
     if (is_nan_f32(x) || abs(x) > 1.0) {
         return nan_f32();
     }
-    return atan2(x, sqrt((1.0 - x) * (1.0 + x)));
+    return atan2_f32(x, sqrt((1.0 - x) * (1.0 + x)));
 }
 
 // hypot with std::hypot's special cases: an infinite operand wins over NaN.

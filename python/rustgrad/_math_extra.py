@@ -129,7 +129,8 @@ def bitwise_not(input, *, out=None):
 
 def _cname(dt):
     """The C++ type name PyTorch's lerp messages use (``float``, ``double``)."""
-    return {"float32": "float", "float64": "double"}.get(str(dt).replace("torch.", ""), str(dt))
+    return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "uint8": "unsigned char",
+            "bool": "bool"}[str(dt).replace("torch.", "")]
 
 
 @_export

@@ -260,7 +260,9 @@ pub fn bitwise(op: BitOp, a: &Tensor, b: &Tensor, shape: &[usize], dtype: DType)
             let av = CpuView::<$t>::of(&a)?.expand(shape)?;
             let bv = CpuView::<$t>::of(&b)?.expand(shape)?;
             let (out, o) = CpuViewMut::<$t>::fresh(shape)?;
-            map2_view(&av, &bv, &o, move |x: $t, y: $t| <$t as Bits>::bit(op, x, y))?;
+            map2_view(&av, &bv, &o, move |x: $t, y: $t| {
+                <$t as Bits>::bit(op, x, y)
+            })?;
             Ok(out)
         }};
     }

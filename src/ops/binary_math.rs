@@ -24,20 +24,26 @@ pub(crate) fn binary_math_grads(
     need_b: bool,
 ) -> Result<Grads> {
     let zero = || scalar_tensor(Scalar::Float(0.0), g.dtype());
-    let pick = |fa: &dyn Fn() -> Result<Tensor>, fb: &dyn Fn() -> Result<Tensor>| -> Result<Grads> {
-        Ok((
-            if need_a { Some(fa()?) } else { None },
-            if need_b { Some(fb()?) } else { None },
-        ))
-    };
+    let pick =
+        |fa: &dyn Fn() -> Result<Tensor>, fb: &dyn Fn() -> Result<Tensor>| -> Result<Grads> {
+            Ok((
+                if need_a { Some(fa()?) } else { None },
+                if need_b { Some(fb()?) } else { None },
+            ))
+        };
     match op {
         BinaryOp::Atan2 => {
-            // d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2).
+            // d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2); PyTorch takes 0 where
+            // a = b = 0 (the reciprocal of the zero denominator is masked to 0).
             let den = add(&mul(a, a)?, &mul(b, b)?)?;
-            pick(
-                &|| div(&mul(g, b)?, &den),
-                &|| div(&mul(g, &unary(UnaryOp::Neg, a)?)?, &den),
-            )
+            let recip = where_(
+                &compare_scalar(CmpOp::Eq, &den, Scalar::Int(0))?,
+                &zero()?,
+                &unary(UnaryOp::Reciprocal, &den)?,
+            )?;
+            pick(&|| mul(&mul(g, b)?, &recip), &|| {
+                mul(&mul(g, &unary(UnaryOp::Neg, a)?)?, &recip)
+            })
         }
         BinaryOp::Hypot => {
             let h = binary(BinaryOp::Hypot, a, b)?;

@@ -97,7 +97,10 @@ impl BinaryOp {
     /// Ops defined on floats only: integer inputs raise PyTorch's NotImplementedError
     /// (`"hypot_cpu" not implemented for 'Long'`) rather than promoting.
     pub fn float_only(self) -> bool {
-        matches!(self, BinaryOp::Hypot | BinaryOp::Logaddexp | BinaryOp::Logaddexp2)
+        matches!(
+            self,
+            BinaryOp::Hypot | BinaryOp::Logaddexp | BinaryOp::Logaddexp2
+        )
     }
 
     /// Ops whose integer inputs compute in the default float dtype (true division and the

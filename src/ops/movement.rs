@@ -235,12 +235,12 @@ pub fn squeeze_as(x: &Tensor, dims: Option<&[i64]>, overload: u8) -> Result<Tens
         // a second, wrong dim or index past the end.
         Some(d) => crate::shape::wrap_dims(d, nd)?,
     };
-    if nd == 0 {
-        return Ok(x.with_layout(l));
-    }
-    ds.sort_unstable();
-    for &d in ds.iter().rev() {
-        l = l.squeeze_dim(d);
+    // A 0-d tensor squeezes to itself, but still as a recorded view so gradients flow.
+    if nd > 0 {
+        ds.sort_unstable();
+        for &d in ds.iter().rev() {
+            l = l.squeeze_dim(d);
+        }
     }
     let out = x.with_layout(l);
     let name = match overload {

@@ -305,8 +305,8 @@ fn _unary_(
         if r.dtype() != t.dtype() {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
                 "result type {} can't be cast to the desired output type {}",
-                r.dtype().name(),
-                t.dtype().name()
+                ops::torch_dtype_name(r.dtype()),
+                ops::torch_dtype_name(t.dtype())
             )));
         }
         ops::commit_inplace(&t, &r)?;
@@ -378,7 +378,12 @@ fn _bitwise(
             "xor" => BitOp::Xor,
             "left_shift" => BitOp::Shl,
             "right_shift" => BitOp::Shr,
-            _ => return Err(PyValueError::new_err(format!("unknown bitwise op {}", name))),
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown bitwise op {}",
+                    name
+                )))
+            }
         };
         let r = match (operand(a)?, operand(b)?) {
             (Some(Operand::T(x)), Some(Operand::T(y))) => ops::bitwise(op, &x, &y)?,

@@ -595,12 +595,12 @@ def pad(input, pad, mode="constant", value=None):
             if left:
                 s = list(out.shape)
                 s[dim] = left
-                parts.append(rustgrad.full(s, value, dtype=out.dtype))
+                parts.append(rustgrad.full(s, value, dtype=out.dtype, device=out.device))
             parts.append(out)
             if right:
                 s = list(out.shape)
                 s[dim] = right
-                parts.append(rustgrad.full(s, value, dtype=out.dtype))
+                parts.append(rustgrad.full(s, value, dtype=out.dtype, device=out.device))
             if len(parts) > 1:
                 out = rustgrad.cat(parts, dim)
         return out
