@@ -128,7 +128,7 @@ def test_device_flags():
 
 
 def test_flags_match_torch():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", exc_type=ImportError)
     t, u = rg.ones(2), torch.ones(2)
     for flag in ("is_cuda", "is_xpu", "is_mps", "is_meta", "is_sparse", "is_quantized", "is_cpu"):
         assert getattr(t, flag) == getattr(u, flag), flag
@@ -143,7 +143,7 @@ def test_where_method():
 
 
 def test_where_method_matches_torch_and_gradient():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", exc_type=ImportError)
     a = np.array([1.0, -2.0, 3.0], dtype=np.float64)
     x = rg.tensor(a).requires_grad_()
     xt = torch.tensor(a, requires_grad=True)
