@@ -412,6 +412,15 @@ fn reference_f64(op: UnaryOp, x: f64) -> f64 {
         U::MulScalar(s) => x * s,
         U::RsubScalar(s) => s - x,
         U::RdivScalar(s) => s / x,
+        // `reference` rounds these to f32 (what the f32 kernels do); the f64 kernels are libm's.
+        U::Acos => x.acos(),
+        U::Asin => x.asin(),
+        U::Atan => x.atan(),
+        U::Acosh => x.acosh(),
+        U::Asinh => x.asinh(),
+        U::Atanh => x.atanh(),
+        U::Sinh => x.sinh(),
+        U::Cosh => x.cosh(),
         _ => reference(op, x),
     }
 }
