@@ -147,6 +147,20 @@ def w_elementwise(op, n):
     return make
 
 
+def w_out(expr, n):
+    """``out=`` into a preallocated tensor: ``add`` (a + b) or ``fma`` (a * b + 1, the product a
+    temporary, the add written into out)."""
+    def make(name, mod, np):
+        a = _tensor(name, mod, _rand(np, (n,), 1))
+        b = _tensor(name, mod, _rand(np, (n,), 2))
+        o = _tensor(name, mod, np.zeros(n, dtype=np.float32))
+        if expr == "add":
+            return lambda: mod.add(a, b, out=o)
+        return lambda: mod.add(a * b, 1, out=o)
+
+    return make
+
+
 def w_sum(n):
     def make(name, mod, np):
         a = _tensor(name, mod, _rand(np, (n,)))
@@ -263,6 +277,9 @@ def workloads(quick):
     for n, label in ((1 << 20, "1M"), (1 << 24, "16M")):
         for op in ("add", "mul", "exp", "tanh", "sigmoid", "relu"):
             out.append((f"{op} {label} f32", w_elementwise(op, n), "ms", None, n > 1 << 20))
+    # Bandwidth of the out= rows counts the logical traffic: two inputs read, one output written.
+    out.append(("add 1M f32 out=", w_out("add", 1 << 20), "GB/s", 12.0 * (1 << 20), False))
+    out.append(("a*b+1 1M f32 out=", w_out("fma", 1 << 20), "GB/s", 12.0 * (1 << 20), False))
     out.append(("sum 1M f32", w_sum(1 << 20), "ms", None, False))
     out.append(("sum 16M f32", w_sum(1 << 24), "ms", None, True))
     out.append(("softmax [256,1024]", w_softmax, "ms", None, False))
@@ -278,7 +295,7 @@ def workloads(quick):
 def fmt(sec, unit, flops):
     if sec is None:
         return "-"
-    if unit == "GFLOP/s":
+    if unit in ("GFLOP/s", "GB/s"):  # (flops holds the bytes moved for GB/s rows)
         return f"{flops / sec / 1e9:.1f}"
     scale = {"us": 1e6, "ms": 1e3}[unit]
     v = sec * scale

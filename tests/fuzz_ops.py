@@ -1667,14 +1667,14 @@ KNOWN = [
          "uint8 ends at 255), not saturate", code=r"linspace\(", msg=r"values differ"),
     dict(id="floor-div-inf", fix="src/cpu/num.rs floor_div: PyTorch's float floor division is (a - fmod(a, b)) / b "
          "(inf // b is NaN)", code=r"floor|//", msg=r"values differ"),
-    # Python, but in python/rustgrad/_tensor.py (outside the files these fixes edit):
-    dict(id="tensor-py-bitwise", fix="python/rustgrad/_tensor.py _bitop/_invert: bitwise ops go through NumPy "
+    # Python, but in python/rustgrad/_tensor_methods/ (outside the files these fixes edit):
+    dict(id="tensor-py-bitwise", fix="python/rustgrad/_tensor_methods/ _bitop/_invert: bitwise ops go through NumPy "
          "(float operands raise numpy TypeError, not NotImplementedError; int32 & int64-0-d promotes to int64; "
          "uint8 & -4 overflows; broadcast errors are ValueError)", code=r"bitwise_|[&|^~]"),
-    dict(id="tensor-py-clamp", fix="python/rustgrad/_tensor.py _clamp/_clamp_: clamp_(None, None) must raise; "
+    dict(id="tensor-py-clamp", fix="python/rustgrad/_tensor_methods/ _clamp/_clamp_: clamp_(None, None) must raise; "
          "mixed Tensor/number bounds are a TypeError; in-place int clamp with float bounds must raise",
          code=r"cl(amp|ip)"),
-    dict(id="tensor-py-lerp", fix="python/rustgrad/_tensor.py lerp: end/weight must have self's dtype",
+    dict(id="tensor-py-lerp", fix="python/rustgrad/_tensor_methods/ lerp: end/weight must have self's dtype",
          code=r"lerp"),
 ]
 _KNOWN_RX = [(k["id"], {f: re.compile(k[f]) for f in ("code", "rg", "ref", "msg") if f in k}) for k in KNOWN]

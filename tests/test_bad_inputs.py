@@ -2,7 +2,7 @@
 
 PyTorch 2.x's behaviour is the spec; each expectation below was checked against it and is
 hard-coded, so this file needs no PyTorch. Defects whose fix belongs in Rust (src/) or in
-python/rustgrad/_tensor.py are strict xfails: when a fix lands the test XPASSes and fails, which
+python/rustgrad/_tensor_methods/ are strict xfails: when a fix lands the test XPASSes and fails, which
 is the cue to drop the marker (and the matching entry of fuzz_ops.KNOWN)."""
 
 import math
@@ -17,7 +17,7 @@ def rust(why):
 
 
 def tensor_py(why):
-    return pytest.mark.xfail(strict=True, reason=f"needs a fix in python/rustgrad/_tensor.py: {why}")
+    return pytest.mark.xfail(strict=True, reason=f"needs a fix in python/rustgrad/_tensor_methods/: {why}")
 
 
 def no_panic(fn, exc):
@@ -538,7 +538,7 @@ def test_floor_divide_inf():
     assert math.isnan(rg.div(rg.tensor(math.inf), 2, rounding_mode="floor").item())
 
 
-# ------------------------------------------------------------------ python/rustgrad/_tensor.py
+# ------------------------------------------------------------------ python/rustgrad/_tensor_methods/
 
 
 def test_bitwise_ops():
@@ -556,5 +556,6 @@ def test_clamp_arguments():
 
 
 def test_lerp_dtype():
+    # lerp's end (and a tensor weight) must have self's dtype (fixed in _math_extra.lerp)
     with pytest.raises(RuntimeError, match="expected dtype"):
         rg.zeros(2).lerp(rg.zeros(2, dtype=rg.int64), 0.5)

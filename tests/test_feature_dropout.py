@@ -94,7 +94,7 @@ def test_dropout2d_gradient_is_mask():
 
 
 def test_matches_torch_warnings():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", exc_type=ImportError)
     for shape in [(4, 6), (2, 3, 4), (2, 3, 4, 4), (5,)]:
         for fn in ("dropout2d", "dropout3d"):
             _, ours = _messages(lambda f=fn, s=shape: _safe(getattr(F, f), rg.ones(*s)))

@@ -1,4 +1,4 @@
-# ruff: noqa: I001  (import order matters: _tensor patches the class before the family modules)
+# ruff: noqa: I001  (the public names are listed in the order PyTorch programs meet them)
 """rustgrad: a PyTorch-style deep-learning library with a Rust core.
 
 ``import rustgrad as torch`` is meant to be enough for typical PyTorch training scripts.
@@ -34,7 +34,6 @@ int = int32
 half = float16
 short = int16
 
-from rustgrad import _tensor  # noqa: E402,F401  (adds Python-level Tensor methods)
 from rustgrad._legacy_tensor import *  # noqa: E402,F401,F403  (FloatTensor, LongTensor, ...)
 from rustgrad._creation import *  # noqa: E402,F401,F403
 from rustgrad._functional import *  # noqa: E402,F401,F403
@@ -135,6 +134,12 @@ class iinfo:
     def __repr__(self):
         return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
 
+# Tensor's Python-level methods, all from one place (rustgrad._tensor_methods).
+from rustgrad import _tensor_methods  # noqa: E402
+
+_tensor_methods.install()
+
+# axis=/keepdims= aliases on the module functions (the Tensor methods get them in install above).
 from rustgrad import _dim_aliases  # noqa: E402
 
 _dim_aliases.install()

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from rustgrad import _out
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
 
@@ -120,18 +121,21 @@ def as_tensor(data, dtype=None, device=None):
 asarray = as_tensor
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("zeros", _out.ANY, creation=True)
+def zeros(*size, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     return _finish(_C._zeros(_sizes(size, "zeros"), dtype, _dev(device)), requires_grad, device)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("ones", _out.ANY, creation=True)
+def ones(*size, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     return _finish(_C._full(_sizes(size, "ones"), 1.0 if dtype is None else 1,
                             dtype if dtype is not None else _C.float32, _dev(device)), requires_grad, device)
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("full", _out.ANY, creation=True)
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -143,12 +147,14 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=Non
     return _finish(_C._full(sizes, fill_value, dtype, _dev(device)), requires_grad, device)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False, memory_format=None, out=None):
+@_out.supports_out("empty", _out.ANY, creation=True)
+def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False, memory_format=None):
     _check_device(device)
     return _finish(_C._empty(_sizes(size, "empty"), dtype), requires_grad, device)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("arange", _out.ANY, creation=True)
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     if end is None:
         start, end = 0, start
@@ -158,6 +164,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _finish(_C._arange(*vals, dtype), requires_grad, device)
 
 
+@_out.supports_out("range", _out.ANY, creation=True)
 def range(start, end, step=1, dtype=None, device=None, requires_grad=False):
     """Deprecated inclusive range (``torch.range``)."""
     n = builtins.int(np.floor((end - start) / step)) + 1
@@ -174,7 +181,8 @@ def _steps(steps, fn):
     return builtins.int(steps)
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("linspace", _out.ANY, creation=True)
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     steps = _steps(steps, "linspace")
     if dtype is not None and steps:  # (PyTorch converts the end only when it is used)
@@ -184,6 +192,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, ou
     return _finish(_C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), dtype), requires_grad, device)
 
 
+@_out.supports_out("logspace", _out.ANY, creation=True)
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     steps = _steps(steps, "logspace")
     t = _C._linspace(builtins.float(start), builtins.float(end), builtins.int(steps), _C.float64)
@@ -194,7 +203,8 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
 _NO_M = object()
 
 
-def eye(n, m=_NO_M, dtype=None, device=None, requires_grad=False, out=None):
+@_out.supports_out("eye", _out.ANY, creation=True)
+def eye(n, m=_NO_M, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     for name, v in (("n", n), ("m", m)):
         if v is not _NO_M and (isinstance(v, (builtins.bool, np.bool_)) or not isinstance(v, (builtins.int, np.integer))):

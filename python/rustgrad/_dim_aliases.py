@@ -42,12 +42,21 @@ def _aliased(fn, name, keepdims):
     return wrapper
 
 
-def install():
-    """Wrap each listed ``rustgrad.<name>`` and ``Tensor.<name>`` once."""
+def method_aliases(methods):
+    """``{name: wrapped}`` for the ``Tensor`` methods (native ones included) that take the aliases;
+    ``methods`` is the Python-level method table about to be installed."""
+    wrapped = {}
     for name in AXIS:
-        keep = name in KEEPDIMS
-        for owner in (rustgrad, Tensor):
-            fn = getattr(owner, name, None)
-            if fn is None or getattr(fn, "_dim_aliases", False):
-                continue
-            setattr(owner, name, _aliased(fn, name, keep))
+        fn = methods.get(name, vars(Tensor).get(name))
+        if fn is not None and not getattr(fn, "_dim_aliases", False):
+            wrapped[name] = _aliased(fn, name, name in KEEPDIMS)
+    return wrapped
+
+
+def install():
+    """Wrap each listed ``rustgrad.<name>`` function once (``Tensor`` methods get theirs from
+    :func:`method_aliases`, applied by ``rustgrad._tensor_methods.install``)."""
+    for name in AXIS:
+        fn = getattr(rustgrad, name, None)
+        if fn is not None and not getattr(fn, "_dim_aliases", False):
+            setattr(rustgrad, name, _aliased(fn, name, name in KEEPDIMS))

@@ -7,8 +7,10 @@ import builtins
 
 import numpy as np
 
+from rustgrad import _out
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
+from rustgrad._unary_ops import UNARY_OPS, make_function
 
 __all__ = []
 
@@ -20,25 +22,19 @@ def _export(fn, name=None):
     return fn
 
 
-def _unary_fn(name):
-    def f(input, *, out=None):
-        r = getattr(input, name)() if isinstance(input, Tensor) else _C._unary(name, input)
-        if out is not None:
-            out.copy_(r)
-            return out
-        return r
+def _inplace_fn(name):
+    """``torch.<name>_(input)``: ``input.<name>_()``."""
+    def fn(input):
+        return getattr(input, name + "_")()
 
-    f.__name__ = name
-    f.__doc__ = f"``torch.{name}(input)``: elementwise {name}."
-    return f
+    fn.__name__ = fn.__qualname__ = name + "_"
+    fn.__doc__ = f"``torch.{name}_(input)``: elementwise {name} written into ``input``."
+    return fn
 
 
-for _n in ["neg", "negative", "abs", "absolute", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt",
-           "sin", "cos", "tan", "tanh", "sigmoid", "relu", "erf", "floor", "ceil", "trunc", "reciprocal", "square",
-           "sign", "acos", "arccos", "asin", "arcsin", "atan", "arctan", "acosh", "arccosh", "asinh", "arcsinh",
-           "atanh", "arctanh", "sinh", "cosh", "exp2", "frac"]:
-    _export(_unary_fn(_n))
-    _export((lambda n: lambda input: getattr(input, n + "_")())(_n), _n + "_")
+for _n in UNARY_OPS:
+    _export(make_function(_n))
+    _export(_inplace_fn(_n))
 
 
 def _t(x):
@@ -46,12 +42,16 @@ def _t(x):
 
 
 @_export
+@_out.supports_out("round", _out.SAME_FOUND)
 def round(input, *, decimals=0):
+    """``torch.round(input, *, decimals=0, out=None)``: round half to even."""
     return input.round(decimals)
 
 
 @_export
+@_out.supports_out("clamp", _out.SAME_FOUND)
 def clamp(input, min=None, max=None):
+    """``torch.clamp(input, min=None, max=None, *, out=None)``: elementwise limits."""
     return input.clamp(min, max)
 
 
@@ -112,16 +112,29 @@ def _scaled(name, input, other, alpha):
     return _C._binary(name, input, (other.to(rt) if isinstance(other, Tensor) else other) * alpha)
 
 
+def _scaled_out(name, input, other, alpha, out):
+    """``input op alpha * other`` into ``out``: native when ``alpha`` is 1, else the scaled
+    operand is formed first (PyTorch's alpha checks included) and the op then writes into out."""
+    if alpha.__class__ is int and alpha == 1:
+        return _out.binary(name, name, input, other, out)
+    _out.check_grad(name, out, input, other)
+    return _out.write(out, _scaled(name, input, other, alpha))
+
+
 @_export
 def add(input, other, *, alpha=1, out=None):
-    r = _scaled("add", input, other, alpha)
-    return out.copy_(r) if out is not None else r
+    """``torch.add(input, other, *, alpha=1, out=None)``: ``input + alpha * other``."""
+    if out is not None:
+        return _scaled_out("add", input, other, alpha, out)
+    return _scaled("add", input, other, alpha)
 
 
 @_export
 def sub(input, other, *, alpha=1, out=None):
-    r = _scaled("sub", input, other, alpha)
-    return out.copy_(r) if out is not None else r
+    """``torch.sub(input, other, *, alpha=1, out=None)``: ``input - alpha * other``."""
+    if out is not None:
+        return _scaled_out("sub", input, other, alpha, out)
+    return _scaled("sub", input, other, alpha)
 
 
 subtract = _export(sub, "subtract")
@@ -129,8 +142,10 @@ subtract = _export(sub, "subtract")
 
 @_export
 def mul(input, other, *, out=None):
-    r = _C._binary("mul", input, other)
-    return out.copy_(r) if out is not None else r
+    """``torch.mul(input, other, *, out=None)``: ``input * other``."""
+    if out is not None:
+        return _out.binary("mul", "mul", input, other, out)
+    return _C._binary("mul", input, other)
 
 
 multiply = _export(mul, "multiply")
@@ -141,6 +156,10 @@ def div(input, other, *, rounding_mode=None, out=None):
     """``torch.div``: true division, or ``rounding_mode='floor'`` / ``'trunc'`` (integer inputs stay
     integer, computed exactly, and refuse a zero divisor)."""
     input = _t(input)
+    if out is not None:
+        if rounding_mode in (None, "floor"):
+            return _out.binary("div", "div" if rounding_mode is None else "floor_divide", input, other, out)
+        return _div_trunc_out(input, other, out=out)
     if rounding_mode is None:
         r = _C._binary("div", input, other)
     elif rounding_mode == "floor":
@@ -160,7 +179,12 @@ def div(input, other, *, rounding_mode=None, out=None):
     else:
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"'{rounding_mode}'")
-    return out.copy_(r) if out is not None else r
+    return r
+
+
+@_out.supports_out("div")
+def _div_trunc_out(input, other):
+    return div(input, other, rounding_mode="trunc")
 
 
 _DNAME = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte", "bool": "Bool",
@@ -178,9 +202,24 @@ def _div_(self, other, *, rounding_mode=None):
 
 
 divide = _export(div, "divide")
-true_divide = _export(lambda input, other: _C._binary("div", input, other), "true_divide")
-floor_divide = _export(lambda input, other: _C._binary("floor_divide", input, other), "floor_divide")
-remainder = _export(lambda input, other: _C._binary("remainder", input, other), "remainder")
+
+
+def _native_binary(name, op, doc):
+    def fn(input, other, *, out=None):
+        if out is not None:
+            return _out.binary(name, op, input, other, out)
+        return _C._binary(op, input, other)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return _export(fn)
+
+
+true_divide = _native_binary("true_divide", "div", "``torch.true_divide(input, other, *, out=None)``: ``input / other``.")
+floor_divide = _native_binary("floor_divide", "floor_divide",
+                              "``torch.floor_divide(input, other, *, out=None)``: ``input // other``.")
+remainder = _native_binary("remainder", "remainder",
+                           "``torch.remainder(input, other, *, out=None)``: ``input % other`` (Python's sign).")
 
 
 def _need_tensors(name, input, other):
@@ -190,7 +229,8 @@ def _need_tensors(name, input, other):
 
 
 @_export
-def fmod(input, other, *, out=None):
+@_out.supports_out("fmod")
+def fmod(input, other):
     """``torch.fmod``: C-style remainder (the sign of the dividend). Integer inputs stay integer and
     refuse a zero divisor; float values are exact (``np.fmod``), with gradients 1 and -trunc(a/b)."""
     if not isinstance(input, Tensor):
@@ -222,21 +262,25 @@ def fmod(input, other, *, out=None):
             if isinstance(b, Tensor):
                 qt = _C.from_numpy(np.ascontiguousarray(np.nan_to_num(q, nan=0.0, posinf=0.0, neginf=0.0)))
                 res = res - qt * (b - b.detach())
-    return out.copy_(res) if out is not None else res
+    return res
 
 
 @_export
 def maximum(input, other, *, out=None):
+    """``torch.maximum(input, other, *, out=None)``: elementwise maximum (NaN propagates)."""
     _need_tensors("maximum", input, other)
-    r = _C._binary("maximum", input, other)
-    return out.copy_(r) if out is not None else r
+    if out is not None:
+        return _out.binary("maximum", "maximum", input, other, out)
+    return _C._binary("maximum", input, other)
 
 
 @_export
 def minimum(input, other, *, out=None):
+    """``torch.minimum(input, other, *, out=None)``: elementwise minimum (NaN propagates)."""
     _need_tensors("minimum", input, other)
-    r = _C._binary("minimum", input, other)
-    return out.copy_(r) if out is not None else r
+    if out is not None:
+        return _out.binary("minimum", "minimum", input, other, out)
+    return _C._binary("minimum", input, other)
 
 
 def _addc(input, tensor1, tensor2, value, div):
@@ -260,15 +304,17 @@ def _addc(input, tensor1, tensor2, value, div):
 
 
 @_export
-def addcmul(input, tensor1, tensor2, *, value=1, out=None):
-    r = _C._binary("add", input.to(_result_dtype(input, tensor1, tensor2)), _addc(input, tensor1, tensor2, value, False))
-    return out.copy_(r) if out is not None else r
+@_out.supports_out("addcmul")
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """``torch.addcmul(input, tensor1, tensor2, *, value=1, out=None)``: ``input + value * tensor1 * tensor2``."""
+    return _C._binary("add", input.to(_result_dtype(input, tensor1, tensor2)), _addc(input, tensor1, tensor2, value, False))
 
 
 @_export
-def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
-    r = _C._binary("add", input.to(_result_dtype(input, tensor1, tensor2)), _addc(input, tensor1, tensor2, value, True))
-    return out.copy_(r) if out is not None else r
+@_out.supports_out("addcdiv")
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """``torch.addcdiv(input, tensor1, tensor2, *, value=1, out=None)``: ``input + value * tensor1 / tensor2``."""
+    return _C._binary("add", input.to(_result_dtype(input, tensor1, tensor2)), _addc(input, tensor1, tensor2, value, True))
 
 
 def _addcmul_(self, tensor1, tensor2, *, value=1):
@@ -283,57 +329,95 @@ rsub = _export(lambda input, other, alpha=1: _t(input).rsub(other, alpha), "rsub
 
 @_export
 def pow(input, exponent, *, out=None):
-    r = input ** exponent if isinstance(input, Tensor) else _C._binary("pow", input, exponent)
-    return out.copy_(r) if out is not None else r
+    """``torch.pow(input, exponent, *, out=None)``: ``input ** exponent`` (either may be a number)."""
+    if out is not None:
+        return _out.binary("pow", "pow", input, exponent, out)
+    return input ** exponent if isinstance(input, Tensor) else _C._binary("pow", input, exponent)
+
+
+def _compare_fn(name):
+    @_out.supports_out(name, _out.ANY)
+    def fn(input, other):
+        return _C._compare(name, input, other)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``torch.{name}(input, other, *, out=None)``: elementwise comparison (bool result)."
+    return fn
 
 
 for _n in ("eq", "ne", "lt", "le", "gt", "ge"):
-    _export((lambda n: lambda input, other, *, out=None: _C._compare(n, input, other))(_n), _n)
+    _export(_compare_fn(_n))
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne  # noqa: F821
 __all__ += ["greater", "greater_equal", "less", "less_equal", "not_equal"]
 
 
 
 def _logical_fn(op):
-    def f(input, other, *, out=None):
+    @_out.supports_out(f"logical_{op}", _out.ANY)
+    def f(input, other):
         _need_tensors(f"logical_{op}", input, other)
-        r = _C._logical(op, input, other)
-        return out.copy_(r) if out is not None else r
+        return _C._logical(op, input, other)
 
-    f.__name__ = f"logical_{op}"
+    f.__name__ = f.__qualname__ = f"logical_{op}"
+    f.__doc__ = f"``torch.logical_{op}(input, other, *, out=None)``: elementwise logical {op} (bool result)."
     return f
 
 
 logical_and = _export(_logical_fn("and"))
 logical_or = _export(_logical_fn("or"))
 logical_xor = _export(_logical_fn("xor"))
-logical_not = _export(lambda input: _t(input).logical_not(), "logical_not")
+@_export
+@_out.supports_out("logical_not", _out.ANY)
+def logical_not(input):
+    """``torch.logical_not(input, *, out=None)``: elementwise ``not`` (bool result)."""
+    return _t(input).logical_not()
+
 # bitwise_not and the other bitwise ops are defined in _math_extra.py.
 
 
 @_export
-def where(condition, input=None, other=None):
-    """``where(cond, x, y)``: elementwise choice; ``where(cond)`` returns nonzero indices."""
+def where(condition, input=None, other=None, *, out=None):
+    """``where(cond, x, y, *, out=None)``: elementwise choice; ``where(cond)`` returns nonzero indices."""
     if input is None and other is None:
         return condition.nonzero(as_tuple=True)
+    if out is not None:
+        return _where_out(condition, input, other, out=out)
+    return _C._where(condition, input, other)
+
+
+@_out.supports_out("where", _out.SAME_WHERE)
+def _where_out(condition, input, other):
     return _C._where(condition, input, other)
 
 
 @_export
+@_out.supports_out("sum", _out.ANY)
 def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """``torch.sum(input, dim=None, keepdim=False, *, dtype=None, out=None)``."""
     return input.sum(dim, keepdim, dtype=dtype)
 
 
 @_export
+@_out.supports_out("mean")
 def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """``torch.mean(input, dim=None, keepdim=False, *, dtype=None, out=None)``."""
     return input.mean(dim, keepdim, dtype=dtype)
+
+
+def _method_as_function(name):
+    """``torch.<name>(input, ...)`` as ``input.<name>(...)`` (looked up when called)."""
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``torch.{name}(input, ...)``: ``input.{name}(...)``."
+    return fn
 
 
 # (movedim, moveaxis and unflatten come from _shape.py as functions and methods.)
 for _n in ("reshape", "permute", "transpose", "squeeze", "unsqueeze", "flatten", "narrow", "select", "t", "detach",
-           "clone", "view_as_real", "numel", "swapaxes", "swapdims", "ravel", "lerp", "broadcast_to", "leaky_relu"):
-    if hasattr(Tensor, _n):
-        _export((lambda n: lambda input, *a, **k: getattr(input, n)(*a, **k))(_n), _n)
+           "clone", "numel", "swapaxes", "swapdims", "ravel", "lerp", "broadcast_to", "leaky_relu"):
+    _export(_method_as_function(_n))
 
 
 @_export
@@ -382,26 +466,3 @@ def is_nonzero(input):
 @_export
 def is_grad_enabled():
     return _C.is_grad_enabled()
-
-
-# One implementation for function and method (these replace the Tensor-level versions).
-Tensor.fmod = fmod
-Tensor.maximum = maximum
-Tensor.minimum = minimum
-Tensor.logical_and = logical_and
-Tensor.logical_or = logical_or
-Tensor.logical_xor = logical_xor
-Tensor.addcmul = addcmul
-Tensor.addcdiv = addcdiv
-Tensor.addcmul_ = _addcmul_
-Tensor.addcdiv_ = _addcdiv_
-Tensor.add = add
-Tensor.sub = Tensor.subtract = sub
-Tensor.div = Tensor.divide = div
-Tensor.div_ = _div_
-# Augmented assignment writes in place, as in PyTorch (without these `x //= y` rebinds x to a new
-# tensor: no result-type check, no write through views).
-Tensor.__ifloordiv__ = lambda self, other: self.floor_divide_(other)
-Tensor.__imod__ = lambda self, other: self.remainder_(other)
-Tensor.__ipow__ = lambda self, other: self.pow_(other)
-Tensor.__ixor__ = lambda self, other: self.copy_(self ^ other)

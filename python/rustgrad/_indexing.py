@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from rustgrad import _out
 from rustgrad import _rustgrad as _C
 from rustgrad._creation import _check_scalar
 from rustgrad._rustgrad import Tensor
@@ -417,8 +418,6 @@ class _NoGrad:
         _C._set_grad_enabled(self.prev)
 
 
-Tensor.__getitem__ = _getitem
-Tensor.__setitem__ = _setitem
 
 
 # ---- index ops -----------------------------------------------------------------------------------
@@ -443,12 +442,8 @@ def _long_idx(index, op):
     return _idx(index)
 
 
-def _inplace(self, res):
-    _C._commit_inplace(self, res)
-    return self
-
-
-def gather(input, dim, index, *, sparse_grad=False, out=None):
+@_out.supports_out("gather", _out.SAME_EXPECTED)
+def gather(input, dim, index, *, sparse_grad=False):
     """``torch.gather(input, dim, index)``."""
     _wrap_dim(dim, input.ndim)
     index = _index_dtype(index, "gather")
@@ -470,6 +465,7 @@ def _scalar_src(self, value):
     return _C._full([], _check_scalar(value, self.dtype), self.dtype)
 
 
+@_out.supports_out("scatter", _out.SAME_EXPECTED)
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     """``torch.scatter(input, dim, index, src|value, reduce=None)``."""
     if src is None:
@@ -486,6 +482,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     return _C._scatter(input, dim, index, s, reduce or "none")
 
 
+@_out.supports_out("scatter_add", _out.SAME_EXPECTED)
 def scatter_add(input, dim, index, src):
     """``torch.scatter_add(input, dim, index, src)``: accumulates duplicates."""
     _wrap_dim(dim, input.ndim)
@@ -495,7 +492,8 @@ def scatter_add(input, dim, index, src):
     return _C._scatter(input, dim, index, src, "add")
 
 
-def index_select(input, dim, index, *, out=None):
+@_out.supports_out("index_select", _out.SAME_INDEX_SELECT)
+def index_select(input, dim, index):
     """``torch.index_select(input, dim, index)``."""
     _wrap_dim(dim, input.ndim)
     index = _idx(index)
@@ -507,6 +505,7 @@ def index_select(input, dim, index, *, out=None):
     return _C._index_select(input, dim, index)
 
 
+@_out.supports_out("index_add", _out.SAME_EXPECTED)
 def index_add(input, dim, index, source, *, alpha=1):
     """``torch.index_add(input, dim, index, source, alpha=1)``."""
     _wrap_dim(dim, input.ndim)
@@ -612,6 +611,7 @@ def masked_fill(input, mask, value):
     return _C._where(mask, v, input)
 
 
+@_out.supports_out("masked_select", _out.SAME_MASKED_SELECT)
 def masked_select(input, mask):
     """``torch.masked_select(input, mask)``: 1-D tensor of the selected elements."""
     _check_mask(mask)
@@ -633,6 +633,7 @@ def masked_scatter(input, mask, source):
     return _C._scatter(x, 0, at, src, "none").reshape(*shape)
 
 
+@_out.supports_out("nonzero", _out.SAME_NONZERO)
 def nonzero(input, *, as_tuple=False):
     """``torch.nonzero(input, as_tuple=False)``. The result size depends on the data, so a device
     input is read back (a sync, as on CUDA) and the indices return to its device."""
@@ -655,6 +656,7 @@ def argwhere(input):
     return nonzero(input)
 
 
+@_out.supports_out("take", _out.SAME_TAKE)
 def take(input, index):
     """``torch.take(input, index)``: input treated as 1-D; negative indices count from the end."""
     index = _long_idx(index, "take")
@@ -674,6 +676,7 @@ def take(input, index):
     return _C._index_select(input.reshape(-1), 0, flat).reshape(*index.shape)
 
 
+@_out.supports_out("take_along_dim", _out.SAME_EXPECTED)
 def take_along_dim(input, indices, dim=None):
     """``torch.take_along_dim(input, indices, dim)``."""
     if dim is None:
@@ -691,24 +694,3 @@ def take_along_dim(input, indices, dim=None):
     x = input.expand(*(bi[:d] + [s_in[d]] + bi[d + 1:]))
     ix = indices.expand(*(bi[:d] + [s_ix[d]] + bi[d + 1:]))
     return gather(x, d, ix)
-
-
-def _attach():
-    def m(fn, name=None):
-        setattr(Tensor, name or fn.__name__, fn)
-
-    for f in (gather, scatter, scatter_add, index_select, index_add, index_copy, index_fill, masked_fill,
-              masked_select, masked_scatter, nonzero, argwhere, take, take_along_dim):
-        m(f)
-    m(lambda self, dim, index, src=None, value=None, *, reduce=None:
-      _inplace(self, scatter(self, dim, index, src, value, reduce=reduce)), "scatter_")
-    m(lambda self, dim, index, src: _inplace(self, scatter_add(self, dim, index, src)), "scatter_add_")
-    m(lambda self, dim, index, source, *, alpha=1: _inplace(self, index_add(self, dim, index, source, alpha=alpha)),
-      "index_add_")
-    m(lambda self, dim, index, source: _inplace(self, index_copy(self, dim, index, source)), "index_copy_")
-    m(lambda self, dim, index, value: _inplace(self, index_fill(self, dim, index, value)), "index_fill_")
-    m(lambda self, mask, value: _inplace(self, masked_fill(self, mask, value)), "masked_fill_")
-    m(lambda self, mask, source: _inplace(self, masked_scatter(self, mask, source)), "masked_scatter_")
-
-
-_attach()

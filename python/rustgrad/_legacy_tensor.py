@@ -11,8 +11,8 @@ import builtins
 
 import numpy as np
 
-from rustgrad import _tensor
 from rustgrad._rustgrad import Tensor
+from rustgrad._tensor_methods import conversion as _conversion
 
 # C++ scalar names PyTorch prints in its TensorOptions mismatch message.
 _CPP_NAME = {
@@ -112,6 +112,6 @@ def _make(legacy_name, dtype):
                                         "__module__": "rustgrad"})
 
 
-LEGACY_TYPES = {name.split(".")[-1]: _make(name, dt) for name, dt in _tensor._LEGACY.items()}
+LEGACY_TYPES = {name.split(".")[-1]: _make(name, dt) for name, dt in _conversion._LEGACY.items()}
 globals().update(LEGACY_TYPES)
 __all__ = sorted(LEGACY_TYPES)

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from rustgrad import _out as _outmod
 from rustgrad import _rustgrad as _C
 from rustgrad._reduce import _rt, return_types
 from rustgrad._rustgrad import Tensor
@@ -32,13 +33,6 @@ def _export(fn, name=None):
 def _dname(dtype):
     """PyTorch's scalar-type name of a dtype (``Float``, ``Long`` ...)."""
     return _DTYPE_NAME[str(dtype).replace("torch.", "")]
-
-
-def _out(r, out):
-    if out is None:
-        return r
-    out.copy_(r)
-    return out
 
 
 def _inplace(self, r):
@@ -64,7 +58,7 @@ def _tensor_only_binary(name, doc):
     def fn(input, other, *, out=None):
         _need_tensor(name, input, 1, "input")
         _need_tensor(name, other, 2, "other")
-        return _out(_C._binary(name, input, other), out)
+        return _outmod.finish(name, out, _C._binary(name, input, other))
 
     def method(self, other):
         _need_tensor(name, other, 1, "other")
@@ -83,21 +77,19 @@ _BINARY_DOCS = {
     "logaddexp2": "``torch.logaddexp2(input, other)``: log2(2^input + 2^other) computed stably.",
 }
 
+#: ``Tensor.<name>`` methods of the tensor-only binary ops (installed by ``rustgrad._tensor_methods``).
+BINARY_METHODS = {}
 for _name, _doc in _BINARY_DOCS.items():
-    _f, _m = _tensor_only_binary(_name, _doc)
+    _f, BINARY_METHODS[_name] = _tensor_only_binary(_name, _doc)
     _export(_f)
-    setattr(Tensor, _name, _m)
 arctan2 = _export(globals()["atan2"], "arctan2")
-Tensor.arctan2 = Tensor.atan2
-for _name in ("atan2", "arctan2", "hypot"):
-    setattr(Tensor, _name + "_", (lambda n: lambda self, other: _inplace(self, getattr(Tensor, n)(self, other)))(_name))
 
 
 @_export
 def copysign(input, other, *, out=None):
     """``torch.copysign(input, other)``: |input| with the sign of ``other`` (a tensor or a number)."""
     _need_tensor("copysign", input, 1, "input")
-    return _out(_C._binary("copysign", input, other), out)
+    return _outmod.finish("copysign", out, _C._binary("copysign", input, other))
 
 
 @_export
@@ -106,56 +98,31 @@ def xlogy(input, other, *, out=None):
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError("xlogy(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
-    return _out(_C._binary("xlogy", input, other), out)
-
-
-Tensor.copysign = lambda self, other: copysign(self, other)
-Tensor.copysign_ = lambda self, other: _inplace(self, copysign(self, other))
-Tensor.xlogy = lambda self, other: xlogy(self, other)
-Tensor.xlogy_ = lambda self, other: _inplace(self, xlogy(self, other))
-Tensor.copysign.__doc__ = copysign.__doc__
-Tensor.xlogy.__doc__ = xlogy.__doc__
+    return _outmod.finish("xlogy", out, _C._binary("xlogy", input, other))
 
 
 # ---------------------------------------------------------------- bitwise ops
 
 def _bitwise_fn(op, name):
     def fn(input, other, *, out=None):
-        return _out(_C._bitwise(op, input, other), out)
+        return _outmod.finish(name, out, _C._bitwise(op, input, other))
 
     fn.__name__ = name
     fn.__doc__ = f"``torch.{name}(input, other)`` on integer and bool tensors (either side may be a number)."
     return fn
 
 
-for _op, _name in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"),
-                   ("left_shift", "bitwise_left_shift"), ("right_shift", "bitwise_right_shift")):
-    _f = _export(_bitwise_fn(_op, _name))
-    setattr(Tensor, _name, (lambda op: lambda self, other: _C._bitwise(op, self, other))(_op))
-    setattr(Tensor, _name + "_", (lambda op: lambda self, other: _inplace(self, _C._bitwise(op, self, other)))(_op))
+#: The native bitwise ops: (``_C._bitwise`` op, PyTorch name, operator dunder stem).
+BITWISE_OPS = (("and", "bitwise_and", "and"), ("or", "bitwise_or", "or"), ("xor", "bitwise_xor", "xor"),
+               ("left_shift", "bitwise_left_shift", "lshift"), ("right_shift", "bitwise_right_shift", "rshift"))
+for _op, _name, _ in BITWISE_OPS:
+    _export(_bitwise_fn(_op, _name))
 
 
 @_export
 def bitwise_not(input, *, out=None):
     """``torch.bitwise_not``: ``~x`` on integers, logical not on bool."""
-    return _out(_C._bitwise_not(input), out)
-
-
-def _invert(self):
-    if self.is_floating_point():
-        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
-    return _C._bitwise_not(self)
-
-
-Tensor.bitwise_not = lambda self: _C._bitwise_not(self)
-Tensor.bitwise_not_ = lambda self: _inplace(self, _C._bitwise_not(self))
-Tensor.__invert__ = _invert
-for _dunder, _op in (("and", "and"), ("or", "or"), ("xor", "xor"), ("lshift", "left_shift"),
-                     ("rshift", "right_shift")):
-    setattr(Tensor, f"__{_dunder}__", (lambda op: lambda self, other: _C._bitwise(op, self, other))(_op))
-    setattr(Tensor, f"__r{_dunder}__", (lambda op: lambda self, other: _C._bitwise(op, other, self))(_op))
-    setattr(Tensor, f"__i{_dunder}__",
-            (lambda op: lambda self, other: _inplace(self, _C._bitwise(op, self, other)))(_op))
+    return _outmod.finish("bitwise_not", out, _C._bitwise_not(input))
 
 
 # ---------------------------------------------------------------- lerp
@@ -188,12 +155,7 @@ def lerp(input, end, weight, *, out=None):
         r = input + diff * weight
     else:
         r = end - diff * (1 - weight)
-    return _out(r, out)
-
-
-Tensor.lerp = lambda self, end, weight: lerp(self, end, weight)
-Tensor.lerp.__doc__ = lerp.__doc__
-Tensor.lerp_ = lambda self, end, weight: self.copy_(lerp(self, end, weight))
+    return _outmod.finish("lerp", out, r)
 
 
 # ---------------------------------------------------------------- cummax / cummin
@@ -245,8 +207,6 @@ def cummin(input, dim):
     return _cum_ext(input, dim, False)
 
 
-Tensor.cummax = lambda self, dim: cummax(self, dim)
-Tensor.cummin = lambda self, dim: cummin(self, dim)
 
 
 # ---------------------------------------------------------------- diff
@@ -279,7 +239,6 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     return x
 
 
-Tensor.diff = lambda self, n=1, dim=-1, prepend=None, append=None: diff(self, n, dim, prepend, append)
 
 
 # ---------------------------------------------------------------- searchsorted / bucketize
@@ -325,7 +284,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     dev = sorted_sequence.device if isinstance(sorted_sequence, Tensor) else None
     if dev is not None and dev.type != "cpu":
         r = r._to_device(dev)
-    return _out(r, out)
+    return _outmod.finish("searchsorted", out, r, _outmod.INDEX_INT)
 
 
 @_export
@@ -368,21 +327,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     pos = np.minimum(pos, bins - 1)
     counts = np.bincount(pos, minlength=bins).astype(a.dtype)
     r = _C.from_numpy(np.ascontiguousarray(counts))._to_device(input.device)
-    return _out(r, out)
-
-
-Tensor.histc = lambda self, bins=100, min=0, max=0: histc(self, bins, min, max)
-
-
-# ---------------------------------------------------------------- Tensor.unfold
-
-def _unfold_method(self, dimension, size, step):
-    """``Tensor.unfold(dimension, size, step)``: every ``size``-long window of ``dimension``,
-    ``step`` apart, as a new last dim of a view (windows may overlap; gradients add up)."""
-    return _C._unfold(self, dimension, size, step)
-
-
-Tensor.unfold = _unfold_method
+    return _outmod.finish("histc", out, r)
 
 
 # ---------------------------------------------------------------- einsum

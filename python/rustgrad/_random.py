@@ -39,6 +39,9 @@ import struct
 import numpy as np
 
 from rustgrad import _rustgrad as _C
+from rustgrad._out import ANY as _ANY_DTYPE
+from rustgrad._out import LONG_ONLY_MULTINOMIAL as _LONG_ONLY
+from rustgrad._out import supports_out as _supports_out
 
 # torch.Generator()'s seed when none is given (c10's default_rng_seed_val).
 _DEFAULT_SEED = 67280421310721
@@ -443,7 +446,8 @@ def _write(t, values):
 
 
 # ------------------------------------------------------------------------------- samplers
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+@_supports_out("rand", _ANY_DTYPE, creation=True)
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples on [0, 1) (``torch.rand``; PyTorch's CPU stream on the host)."""
     shape = _sizes(size, "rand")
     if _is_wgpu(device) and dtype in (None, _C.float32):
@@ -454,7 +458,8 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
     return _out(vals, dtype, requires_grad, device, shape)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+@_supports_out("randn", _ANY_DTYPE, creation=True)
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples (``torch.randn``; PyTorch's CPU stream on the host)."""
     shape = _sizes(size, "randn")
     if _is_wgpu(device) and dtype in (None, _C.float32):
@@ -465,6 +470,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
     return _out(vals, dtype, requires_grad, device, shape)
 
 
+@_supports_out("randint", _ANY_DTYPE, creation=True)
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
     """Integers uniform on [low, high) (``randint(high, size)`` also works)."""
     if size is None:
@@ -485,6 +491,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return _out(vals, dtype, requires_grad, device, shape)
 
 
+@_supports_out("randperm", _ANY_DTYPE, creation=True)
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of ``0..n-1`` (``torch.randperm``; PyTorch's shuffle and draws)."""
     if isinstance(n, (builtins.bool, np.bool_)) or not isinstance(n, (builtins.int, np.integer)):
@@ -517,7 +524,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_g
                    requires_grad=requires_grad)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, out=None, requires_grad=False):
+@_supports_out("normal", _ANY_DTYPE, creation=True)
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires_grad=False):
     """Normal samples (``torch.normal``); ``mean``/``std`` may be tensors (broadcast) or numbers.
 
     Like PyTorch, a standard normal tensor of the output shape is drawn (``normal_(0, 1)``),
@@ -571,6 +579,7 @@ def _bernoulli_values(gen, shape, p):
     return gen._uniform_f32(n) < probs.astype(np.float32)
 
 
+@_supports_out("bernoulli", _ANY_DTYPE)
 def bernoulli(input, p=None, *, generator=None):
     """Samples 1 with probability ``input`` (elementwise), or with probability ``p``."""
     if input.device.type == "wgpu":
@@ -604,9 +613,9 @@ def _bernoulli_(self, p=0.5, *, generator=None):
     return _write(self, _bernoulli_values(_cpu_gen(generator), tuple(self.shape), p))
 
 
-_C.Tensor.bernoulli_ = _bernoulli_
 
 
+@_supports_out("multinomial", _LONG_ONLY)
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Draw category indices from (unnormalised) probability rows, as PyTorch's CPU kernel:
     without replacement (or for one sample) the largest ``p / q`` with ``q ~ Exp(1)`` drawn by

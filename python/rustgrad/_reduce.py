@@ -11,6 +11,7 @@ import collections
 import math
 import types
 
+from rustgrad import _out
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
 from rustgrad._shape import _int_arg, _int_list, _wrap_dim, _wrap_dims
@@ -124,14 +125,16 @@ def _max_min(input, dim, keepdim, other, want_max):
 
 
 @_export
-def max(input, dim=_UNSET, keepdim=_UNSET, *, other=None, out=None):
+@_out.supports_out("max", _out.CAST)
+def max(input, dim=_UNSET, keepdim=_UNSET, *, other=None):
     """``torch.max``: the maximum (NaN propagates); with ``dim``, ``(values, indices)``; with a
     tensor second argument, ``torch.maximum``."""
     return _max_min(input, dim, keepdim, other, True)
 
 
 @_export
-def min(input, dim=_UNSET, keepdim=_UNSET, *, other=None, out=None):
+@_out.supports_out("min", _out.CAST)
+def min(input, dim=_UNSET, keepdim=_UNSET, *, other=None):
     """``torch.min``: the minimum (NaN propagates); with ``dim``, ``(values, indices)``."""
     return _max_min(input, dim, keepdim, other, False)
 
@@ -146,18 +149,21 @@ def _amaxmin(input, dim, keepdim, want_max):
 
 
 @_export
+@_out.supports_out("amax", _out.SAME_REDUCE)
 def amax(input, dim=(), keepdim=False):
     """``torch.amax``: maximum over ``dim`` (all dims when empty); ties share the gradient."""
     return _amaxmin(input, dim, keepdim, True)
 
 
 @_export
+@_out.supports_out("amin", _out.SAME_REDUCE)
 def amin(input, dim=(), keepdim=False):
     """``torch.amin``: minimum over ``dim`` (all dims when empty); ties share the gradient."""
     return _amaxmin(input, dim, keepdim, False)
 
 
 @_export
+@_out.supports_out("aminmax", _out.SAME_EXPECTED)
 def aminmax(input, *, dim=None, keepdim=False):
     """``torch.aminmax``: ``(min, max)`` over ``dim`` (all elements when None)."""
     d = () if dim is None else dim
@@ -183,12 +189,14 @@ def _arg(input, dim, keepdim, want_max):
 
 
 @_export
+@_out.supports_out("argmax", _out.SAME_EXPECTED)
 def argmax(input, dim=None, keepdim=False):
     """``torch.argmax``: int64 index of the (first) maximum; ``dim=None`` flattens."""
     return _arg(input, dim, keepdim, True)
 
 
 @_export
+@_out.supports_out("argmin", _out.SAME_EXPECTED)
 def argmin(input, dim=None, keepdim=False):
     """``torch.argmin``: int64 index of the (first) minimum; ``dim=None`` flattens."""
     return _arg(input, dim, keepdim, False)
@@ -198,6 +206,7 @@ def argmin(input, dim=None, keepdim=False):
 
 
 @_export
+@_out.supports_out("prod", _out.ANY)
 def prod(input, dim=_UNSET, keepdim=False, *, dtype=None):
     """``torch.prod``; integer and bool inputs give int64. Exact gradient with zeros."""
     (input,) = _autocast("prod", input)
@@ -233,24 +242,28 @@ def _var(input, dim, unbiased, keepdim, correction, name):
 
 
 @_export
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+@_out.supports_out("var", _out.CAST)
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``torch.var`` with ``correction`` (default 1, Bessel) or the legacy ``unbiased`` flag."""
     return _var(input, dim, unbiased, keepdim, correction, "var")[0]
 
 
 @_export
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+@_out.supports_out("std", _out.CAST)
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``torch.std``: square root of :func:`var`."""
     return _C._reduction_root(_var(input, dim, unbiased, keepdim, correction, "std")[0], 2.0, "std")
 
 
 @_export
+@_out.supports_out("var_mean", _out.CAST)
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``torch.var_mean``: ``(var, mean)`` in one call."""
     return _var(input, dim, unbiased, keepdim, correction, "var_mean")
 
 
 @_export
+@_out.supports_out("std_mean", _out.CAST)
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``torch.std_mean``: ``(std, mean)`` in one call."""
     v, m = _var(input, dim, unbiased, keepdim, correction, "std_mean")
@@ -279,7 +292,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
 
 
 @_export
-def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
+@_out.supports_out("norm", _out.SAME_EXPECTED)
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """``torch.norm``: ``'fro'``/2 (default), 1, inf, -inf, 0 or any real ``p``, over ``dim``."""
     if not _cast(input, dtype).is_floating_point():
         raise NotImplementedError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_dname(input)}")
@@ -291,6 +305,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
 
 
 @_export
+@_out.supports_out("logsumexp", _out.CAST)
 def logsumexp(input, dim, keepdim=False):
     """``torch.logsumexp``: ``log(sum(exp(x)))`` over ``dim``, stable (shifted by the max)."""
     if not input.is_floating_point():
@@ -338,12 +353,14 @@ def _all_any(input, dim, keepdim, want_all):
 
 
 @_export
+@_out.supports_out("all", _out.ANY)
 def all(input, dim=None, keepdim=False):
     """``torch.all``: True where every element over ``dim`` is nonzero (bool result; uint8 for uint8)."""
     return _all_any(input, dim, keepdim, True)
 
 
 @_export
+@_out.supports_out("any", _out.ANY)
 def any(input, dim=None, keepdim=False):
     """``torch.any``: True where some element over ``dim`` is nonzero (bool result; uint8 for uint8)."""
     return _all_any(input, dim, keepdim, False)
@@ -361,7 +378,8 @@ def count_nonzero(input, dim=None):
 
 
 @_export
-def cumsum(input, dim, *, dtype=None, out=None):
+@_out.supports_out("cumsum", _out.ANY)
+def cumsum(input, dim, *, dtype=None):
     """``torch.cumsum`` along ``dim``; integer and bool inputs give int64 (or ``dtype``)."""
     dim = _wrap_dim(_dim_int(dim, "cumsum"), input.dim())
     if dtype is _C.bool and input.dim() and input.numel():  # (no kernel runs for empty or 0-d inputs)
@@ -370,7 +388,8 @@ def cumsum(input, dim, *, dtype=None, out=None):
 
 
 @_export
-def cumprod(input, dim, *, dtype=None, out=None):
+@_out.supports_out("cumprod", _out.ANY)
+def cumprod(input, dim, *, dtype=None):
     """``torch.cumprod`` along ``dim``; exact gradient with zeros."""
     dim = _wrap_dim(_dim_int(dim, "cumprod"), input.dim())
     if dtype is _C.bool and input.dim() and input.numel():
@@ -408,7 +427,8 @@ def log_softmax(input, dim=_UNSET, dtype=None, _stacklevel=3):
 
 
 @_export
-def sort(input, dim=-1, descending=False, stable=False, *, out=None):
+@_out.supports_out("sort", _out.SAME_EXPECTED)
+def sort(input, dim=-1, descending=False, stable=False):
     """``torch.sort``: ``(values, indices)``; always stable; NaN sorts as the largest value."""
     if isinstance(dim, builtins.bool) and not isinstance(descending, builtins.bool):
         dim = -1
@@ -422,6 +442,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
 
 
 @_export
+@_out.supports_out("msort", _out.SAME_EXPECTED)
 def msort(input):
     """``torch.msort``: sort along dim 0."""
     return sort(input, 0).values
@@ -433,7 +454,8 @@ def _size_along(input, dim):
 
 
 @_export
-def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
+@_out.supports_out("topk", _out.SAME_EXPECTED)
+def topk(input, k, dim=-1, largest=True, sorted=True):
     """``torch.topk``: the ``k`` largest (or smallest) values along ``dim`` and their indices."""
     k = _int_arg(k, "topk", "k")
     d, n = _size_along(input, _dim_int(dim, "topk"))
@@ -448,7 +470,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
 
 
 @_export
-def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
+@_out.supports_out("kthvalue", _out.SAME_EXPECTED)
+def kthvalue(input, k, dim=-1, keepdim=False):
     """``torch.kthvalue``: the k-th smallest value (1-based) along ``dim`` and its index."""
     k = _int_arg(k, "kthvalue", "k")
     d, n = _size_along(input, _dim_int(dim, "kthvalue"))
@@ -469,7 +492,8 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
 
 
 @_export
-def median(input, dim=_UNSET, keepdim=_UNSET, *, out=None):
+@_out.supports_out("median", _out.SAME_EXPECTED)
+def median(input, dim=_UNSET, keepdim=_UNSET):
     """``torch.median``: the lower median (NaN propagates). Without ``dim`` a 0-d value; with it
     ``(values, indices)``."""
     if dim is _UNSET:
@@ -516,12 +540,14 @@ def median(input, dim=_UNSET, keepdim=_UNSET, *, out=None):
 
 
 @_export
-def mode(input, dim=-1, keepdim=False, *, out=None):
+@_out.supports_out("mode", _out.SAME_EXPECTED)
+def mode(input, dim=-1, keepdim=False):
     """``torch.mode``: the most frequent value along ``dim`` (smallest on ties) and its last index."""
     return return_types.mode(*_C._mode(input, dim, builtins.bool(keepdim)))
 
 
 @_export
+@_out.supports_out("nansum", _out.ANY)
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """``torch.nansum``: sum treating NaN as zero."""
     x = _cast(input, dtype)
@@ -531,6 +557,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 
 
 @_export
+@_out.supports_out("nanmean", _out.CAST)
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """``torch.nanmean``: mean over the non-NaN elements."""
     x = _cast(input, dtype)
@@ -558,12 +585,14 @@ def isinf(input):
 
 
 @_export
+@_out.supports_out("isposinf", _out.BOOL_ONLY_POSINF)
 def isposinf(input):
     """``torch.isposinf``."""
     return input == math.inf if input.is_floating_point() else input != input
 
 
 @_export
+@_out.supports_out("isneginf", _out.BOOL_ONLY_NEGINF)
 def isneginf(input):
     """``torch.isneginf``."""
     return input == -math.inf if input.is_floating_point() else input != input
@@ -584,7 +613,8 @@ def isreal(input):
 
 
 @_export
-def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+@_out.supports_out("nan_to_num", _out.SAME_NAN_TO_NUM)
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """``torch.nan_to_num``: replace NaN, +inf and -inf (defaults: 0 and the dtype's extremes);
     integer and bool tensors come back as a copy. Gradients pass where the input was finite."""
     if not input.is_floating_point():
@@ -596,9 +626,6 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
         r = _C._where(input != input, builtins.float(nan), input)
         r = _C._where(r == math.inf, builtins.float(posinf), r)
         r = _C._where(r == -math.inf, builtins.float(neginf), r)
-    if out is not None:
-        out.copy_(r)
-        return out
     return r
 
 
@@ -644,14 +671,3 @@ def equal(input, other):
     return builtins.bool(all(input == other).item())
 
 
-# ---------------------------------------------------------------- Tensor methods
-
-for _name in ("max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "prod", "var", "std", "norm",
-              "logsumexp", "all", "any", "count_nonzero", "cumsum", "cumprod", "softmax", "log_softmax",
-              "sort", "argsort", "msort", "topk", "kthvalue", "median", "mode", "nansum", "nanmean", "isnan", "isinf", "isposinf",
-              "isneginf", "isfinite", "isreal", "nan_to_num", "isclose", "allclose", "equal"):
-    setattr(Tensor, _name, globals()[_name])
-Tensor.nan_to_num_ = lambda self, nan=0.0, posinf=None, neginf=None: self.copy_(nan_to_num(self, nan, posinf, neginf))
-Tensor.cumsum_ = lambda self, dim, *, dtype=None: self.copy_(cumsum(self, dim, dtype=dtype))
-Tensor.cumprod_ = lambda self, dim, *, dtype=None: self.copy_(cumprod(self, dim, dtype=dtype))
-del _name

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from rustgrad import _out
 from rustgrad import _rustgrad as _C
 from rustgrad._rustgrad import Tensor
 
@@ -79,7 +80,8 @@ def _wrap_dims(dims, ndim, range_first=False):
     return out
 
 
-def cat(tensors, dim=0, *, out=None):
+@_out.supports_out("cat", _out.CAT, error=TypeError)
+def cat(tensors, dim=0):
     """``torch.cat(tensors, dim=0)`` with dtype promotion; 1-D empty tensors are skipped."""
     if isinstance(tensors, Tensor):
         raise TypeError("cat(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
@@ -93,7 +95,8 @@ concat = cat
 concatenate = cat
 
 
-def stack(tensors, dim=0, *, out=None):
+@_out.supports_out("stack", _out.CAT, error=TypeError)
+def stack(tensors, dim=0):
     """``torch.stack(tensors, dim=0)``: all tensors must have the same shape."""
     tensors = list(tensors)
     if not tensors:
@@ -151,23 +154,27 @@ def _nonempty(tensors, name):
     return tensors
 
 
-def hstack(tensors, *, out=None):
+@_out.supports_out("hstack", _out.CAT, error=TypeError)
+def hstack(tensors):
     """``torch.hstack``: cat along dim 1 (dim 0 for 1-D)."""
     ts = [atleast_1d(t) for t in _nonempty(tensors, "hstack")]
     return cat(ts, 0 if ts[0].ndim == 1 else 1)
 
 
-def vstack(tensors, *, out=None):
+@_out.supports_out("vstack", _out.CAT, error=TypeError)
+def vstack(tensors):
     """``torch.vstack``: cat along dim 0 after atleast_2d."""
     return cat([atleast_2d(t) for t in _nonempty(tensors, "vstack")], 0)
 
 
-def dstack(tensors, *, out=None):
+@_out.supports_out("dstack", _out.CAT, error=TypeError)
+def dstack(tensors):
     """``torch.dstack``: cat along dim 2 after atleast_3d."""
     return cat([atleast_3d(t) for t in _nonempty(tensors, "dstack")], 2)
 
 
-def column_stack(tensors, *, out=None):
+@_out.supports_out("column_stack", _out.CAT, error=TypeError)
+def column_stack(tensors):
     """``torch.column_stack``."""
     tensors = _nonempty(tensors, "column_stack")
     return hstack([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors])
@@ -384,12 +391,14 @@ def _tri_mask(input, diagonal, lower):
     return _C.from_numpy(np.ascontiguousarray(m))
 
 
-def tril(input, diagonal=0, *, out=None):
+@_out.supports_out("tril", _out.SAME_EXPECTED)
+def tril(input, diagonal=0):
     """``torch.tril(input, diagonal=0)``."""
     return _C._where(_tri_mask(input, diagonal, True), input, _C._full([], 0, input.dtype))
 
 
-def triu(input, diagonal=0, *, out=None):
+@_out.supports_out("triu", _out.SAME_EXPECTED)
+def triu(input, diagonal=0):
     """``torch.triu(input, diagonal=0)``."""
     return _C._where(_tri_mask(input, diagonal, False), input, _C._full([], 0, input.dtype))
 
@@ -436,6 +445,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     return res
 
 
+@_out.supports_out("diag", _out.SAME_EXPECTED)
 def diag(input, diagonal=0):
     """``torch.diag``: 1-D -> square matrix, 2-D -> its diagonal (a copy)."""
     if input.ndim == 1:
@@ -569,26 +579,7 @@ def unflatten(input, dim, sizes):
     return input.reshape(*shape[:d], *sizes, *shape[d + 1:])
 
 
+@_out.supports_out("narrow_copy", _out.SAME_EXPECTED)
 def narrow_copy(input, dim, start, length):
     """``torch.narrow_copy``."""
     return input.narrow(dim, start, length).clone()
-
-
-def _attach():
-    def m(fn, name=None):
-        setattr(Tensor, name or fn.__name__, fn)
-
-    for f in (split, chunk, tensor_split, unbind, fliplr, flipud, tile, repeat_interleave, tril, triu, diagonal,
-              diag, diag_embed, trace, unique, bincount, narrow_copy):
-        m(f)
-    m(_flip_method, "flip")
-    m(movedim, "movedim")
-    m(movedim, "moveaxis")
-    m(unflatten, "unflatten")
-    m(lambda self, shifts, dims=None: roll(self, shifts, dims), "roll")
-    m(_repeat, "repeat")
-    m(lambda self, diagonal=0: self.copy_(tril(self, diagonal)), "tril_")
-    m(lambda self, diagonal=0: self.copy_(triu(self, diagonal)), "triu_")
-
-
-_attach()

@@ -27,6 +27,28 @@ fn bool_work() -> Error {
     Error::runtime("internal error: bool arithmetic runs in uint8")
 }
 
+/// The tensor a kernel writes and a view to write it through: `dest` itself when given (an
+/// `out=` destination, which must be a contiguous CPU tensor of `shape` and `T`'s dtype; the
+/// caller has checked that it is, this re-checks cheaply), else a fresh tensor.
+pub(crate) fn output<T: Element>(
+    shape: &[usize],
+    dest: Option<&Tensor>,
+) -> Result<(Tensor, CpuViewMut<T>)> {
+    match dest {
+        None => CpuViewMut::<T>::fresh(shape),
+        Some(d) => {
+            let v = CpuViewMut::<T>::of(d)?;
+            v.expect_run(shape.iter().product())?;
+            if v.layout().shape.as_slice() != shape {
+                return Err(Error::runtime(
+                    "internal error: an out= destination does not have the result's shape",
+                ));
+            }
+            Ok((d.clone(), v))
+        }
+    }
+}
+
 /// `a op b` broadcast to `shape`, computed in `dtype` (bool arithmetic runs in uint8 and is cast
 /// back, so True + True == True as in PyTorch).
 pub fn binary(
@@ -36,17 +58,40 @@ pub fn binary(
     shape: &[usize],
     dtype: DType,
 ) -> Result<Tensor> {
+    binary_into(op, a, b, shape, dtype, None)
+}
+
+/// [`binary`] writing into `dest` when given (see [`output`]; never for a bool result, which is
+/// computed in uint8 and converted).
+pub fn binary_into(
+    op: BinaryOp,
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+    dtype: DType,
+    dest: Option<&Tensor>,
+) -> Result<Tensor> {
     if dtype.is_half() {
+        if dest.is_some() {
+            return Err(Error::runtime(
+                "internal error: a half result cannot be written into its destination directly",
+            ));
+        }
         // Half operands run the f32 (SIMD) kernel and round once (see kernels::widen).
         let (a, b) = (cast_if(a, DType::F32)?, cast_if(b, DType::F32)?);
         return cast_copy(&binary(op, &a, &b, shape, DType::F32)?, dtype);
     }
     let work = if dtype == DType::Bool {
+        if dest.is_some() {
+            return Err(Error::runtime(
+                "internal error: a bool result cannot be written into its destination directly",
+            ));
+        }
         DType::U8
     } else {
         dtype
     };
-    if let Some(out) = binary_simd(op, a, b, shape, work)? {
+    if let Some(out) = binary_simd(op, a, b, shape, work, dest)? {
         return Ok(out);
     }
     let (a, b) = (cast_if(a, work)?, cast_if(b, work)?);
@@ -60,7 +105,7 @@ pub fn binary(
         {
             let av = CpuView::<T>::of(&a)?.expand(shape)?;
             let bv = CpuView::<T>::of(&b)?.expand(shape)?;
-            let (out, o) = CpuViewMut::<T>::fresh(shape)?;
+            let (out, o) = output::<T>(shape, dest)?;
             match op {
                 BinaryOp::Add => map2_view(&av, &bv, &o, <T as Num>::add),
                 BinaryOp::Sub => map2_view(&av, &bv, &o, <T as Num>::sub),
@@ -151,6 +196,7 @@ fn binary_simd(
     b: &Tensor,
     shape: &[usize],
     work: DType,
+    dest: Option<&Tensor>,
 ) -> Result<Option<Tensor>> {
     use simd::BinaryOp as S;
     if !matches!(work, DType::F32 | DType::F64) || a.dtype() != work || b.dtype() != work {
@@ -166,9 +212,9 @@ fn binary_simd(
         _ => return Ok(None),
     };
     if work == DType::F32 {
-        binary_simd_typed::<f32>(sop, a, b, shape)
+        binary_simd_typed::<f32>(sop, a, b, shape, dest)
     } else {
-        binary_simd_typed::<f64>(sop, a, b, shape)
+        binary_simd_typed::<f64>(sop, a, b, shape, dest)
     }
 }
 
@@ -177,6 +223,7 @@ fn binary_simd_typed<T: SimdBinary>(
     a: &Tensor,
     b: &Tensor,
     shape: &[usize],
+    dest: Option<&Tensor>,
 ) -> Result<Option<Tensor>> {
     let (av, bv) = (CpuView::<T>::of(a)?, CpuView::<T>::of(b)?);
     let (al, bl) = (av.layout(), bv.layout());
@@ -191,7 +238,7 @@ fn binary_simd_typed<T: SimdBinary>(
     } else {
         return Ok(None);
     };
-    let (out, ov) = CpuViewMut::<T>::fresh(shape)?;
+    let (out, ov) = output::<T>(shape, dest)?;
     let n: usize = shape.iter().product();
     let (pa, pb, po) = (
         SendPtr(av.start() as *mut T),
@@ -199,8 +246,9 @@ fn binary_simd_typed<T: SimdBinary>(
         SendPtr(ov.start()),
     );
     // SAFETY: the views checked their spans; full operands are contiguous runs of n elements
-    // from their starts, a one-element operand has its element at its start; out is a fresh run
-    // of n elements and chunks write disjoint ranges.
+    // from their starts, a one-element operand has its element at its start; out is a run of n
+    // elements (fresh, or an out= destination that is at most exactly one of the operands, so
+    // element i is read before it is written) and chunks write disjoint ranges.
     parallel_for(n, GRAIN, |s, e| unsafe {
         let (pa, pb, po) = (pa, pb, po);
         let (a, b, o) = (pa.0 as *const T, pb.0 as *const T, po.0);
@@ -304,6 +352,11 @@ fn int_apply<T: Num>(op: UnaryOp, x: T) -> T {
 /// `op(x)` in `x`'s dtype: the SIMD kernels for float tensors (over a contiguous copy when `x`
 /// is strided), an elementwise integer map otherwise. Bool input is the caller's to refuse.
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    unary_into(op, x, None)
+}
+
+/// [`unary`] writing into `dest` when given (see [`output`]).
+pub fn unary_into(op: UnaryOp, x: &Tensor, dest: Option<&Tensor>) -> Result<Tensor> {
     let dt = x.dtype();
     if !dt.is_float() {
         return with_num_dtype!(
@@ -311,7 +364,7 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             T,
             {
                 let xv = CpuView::<T>::of(x)?;
-                let (out, ov) = CpuViewMut::<T>::fresh(&xv.layout().shape)?;
+                let (out, ov) = output::<T>(&xv.layout().shape, dest)?;
                 map1_view(&xv, &ov, move |v: T| int_apply(op, v))?;
                 Ok(out)
             },
@@ -330,8 +383,8 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         cast_copy(x, dt)?
     };
     match dt {
-        DType::F32 => unary_simd::<f32>(op, &src, simd::unary_f32),
-        _ => unary_simd::<f64>(op, &src, simd::unary_f64),
+        DType::F32 => unary_simd::<f32>(op, &src, simd::unary_f32, dest),
+        _ => unary_simd::<f64>(op, &src, simd::unary_f64, dest),
     }
 }
 
@@ -340,6 +393,7 @@ fn unary_simd<T: Element>(
     op: UnaryOp,
     src: &Tensor,
     kernel: unsafe fn(UnaryOp, *const T, *mut T, usize),
+    dest: Option<&Tensor>,
 ) -> Result<Tensor> {
     let xv = CpuView::<T>::of(src)?;
     let n = xv.layout().numel();
@@ -348,10 +402,11 @@ fn unary_simd<T: Element>(
             "internal error: the SIMD unary kernels read contiguous input",
         ));
     }
-    let (out, ov) = CpuViewMut::<T>::fresh(&xv.layout().shape)?;
+    let (out, ov) = output::<T>(&xv.layout().shape, dest)?;
     let (ip, op_) = (SendPtr(xv.start() as *mut T), SendPtr(ov.start()));
-    // SAFETY: a contiguous input of n elements from its start (checked span); a fresh output of
-    // n elements; chunks are disjoint.
+    // SAFETY: a contiguous input of n elements from its start (checked span); an output of n
+    // elements (fresh, or an out= destination that is the input itself or disjoint from it);
+    // chunks are disjoint.
     parallel_for(n, GRAIN, |a, b| unsafe {
         let (ip, op_) = (ip, op_);
         kernel(op, (ip.0 as *const T).add(a), op_.0.add(a), b - a)

@@ -133,7 +133,7 @@ fn bmm_float<T: GemmFloat>(a: &CpuView<T>, b: &CpuView<T>, out: &CpuViewMut<T>) 
     let run = |i: usize| {
         let (pa, pb, pc) = (&pa, &pb, &pc);
         // SAFETY: the views checked their spans, so batch offsets plus in-matrix strides stay in
-        // their storages; out is fresh, contiguous and distinct per batch entry.
+        // their storages; out (fresh or an out= destination disjoint from a and b) is contiguous and distinct per batch entry.
         unsafe {
             T::gemm(
                 m,
@@ -193,9 +193,10 @@ fn run_bmm<T: Element>(
     b: &Tensor,
     shape: &[usize],
     kernel: fn(&CpuView<T>, &CpuView<T>, &CpuViewMut<T>),
+    dest: Option<&Tensor>,
 ) -> Result<Tensor> {
     let (va, vb) = (CpuView::<T>::of(a)?, CpuView::<T>::of(b)?);
-    let (out, vo) = CpuViewMut::<T>::fresh(shape)?;
+    let (out, vo) = super::elementwise::output::<T>(shape, dest)?;
     let nd = va.layout().ndim();
     let ok = nd >= 2
         && vb.layout().ndim() == nd
@@ -221,19 +222,33 @@ fn run_bmm<T: Element>(
 /// `a @ b` for `[..., m, k]` and `[..., k, n]` with identical batch dims (possibly stride-0
 /// views), into a fresh contiguous tensor of `shape` (`[..., m, n]`).
 pub fn bmm(a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    bmm_into(a, b, shape, None)
+}
+
+/// [`bmm`] writing into `dest` when given: a contiguous CPU tensor of `shape` and the operands'
+/// dtype that shares no memory with them (an `out=` destination).
+pub fn bmm_into(a: &Tensor, b: &Tensor, shape: &[usize], dest: Option<&Tensor>) -> Result<Tensor> {
     match a.dtype() {
-        DType::F32 => run_bmm::<f32>(a, b, shape, bmm_float),
-        DType::F64 => run_bmm::<f64>(a, b, shape, bmm_float),
-        DType::I64 => run_bmm::<i64>(a, b, shape, bmm_int),
-        DType::I32 => run_bmm::<i32>(a, b, shape, bmm_int),
-        DType::I16 => run_bmm::<i16>(a, b, shape, bmm_int),
-        DType::I8 => run_bmm::<i8>(a, b, shape, bmm_int),
-        DType::U8 => run_bmm::<u8>(a, b, shape, bmm_int),
+        DType::F32 => run_bmm::<f32>(a, b, shape, bmm_float, dest),
+        DType::F64 => run_bmm::<f64>(a, b, shape, bmm_float, dest),
+        DType::I64 => run_bmm::<i64>(a, b, shape, bmm_int, dest),
+        DType::I32 => run_bmm::<i32>(a, b, shape, bmm_int, dest),
+        DType::I16 => run_bmm::<i16>(a, b, shape, bmm_int, dest),
+        DType::I8 => run_bmm::<i8>(a, b, shape, bmm_int, dest),
+        DType::U8 => run_bmm::<u8>(a, b, shape, bmm_int, dest),
         // Half operands widen to f32 for the f32 GEMM and the product rounds once at the end
-        // (PyTorch's CPU half matmul also accumulates in f32).
+        // (PyTorch's CPU half matmul also accumulates in f32); out= never writes them directly.
         DType::F16 | DType::BF16 => {
+            if dest.is_some() {
+                return Err(Error::runtime(
+                    "internal error: a half product cannot be written into its destination directly",
+                ));
+            }
             let (a32, b32) = (cast_copy(a, DType::F32)?, cast_copy(b, DType::F32)?);
-            cast_copy(&run_bmm::<f32>(&a32, &b32, shape, bmm_float)?, a.dtype())
+            cast_copy(
+                &run_bmm::<f32>(&a32, &b32, shape, bmm_float, None)?,
+                a.dtype(),
+            )
         }
         DType::Bool => Err(Error::not_implemented(
             "\"addmm_impl_cpu_\" not implemented for 'Bool'",

@@ -15,7 +15,7 @@ pub fn scalar_tensor(s: Scalar, dtype: DType) -> Result<Tensor> {
 }
 
 /// The dtype an arithmetic op computes in, given the promoted input dtype.
-fn compute_dtype(op: BinaryOp, promoted: DType) -> Result<DType> {
+pub(crate) fn compute_dtype(op: BinaryOp, promoted: DType) -> Result<DType> {
     Ok(match op {
         _ if op.float_only() && !promoted.is_float() => {
             return Err(Error::not_implemented(format!(
@@ -37,11 +37,25 @@ fn compute_dtype(op: BinaryOp, promoted: DType) -> Result<DType> {
 
 /// Forward kernel only: `a op b` in `dtype` with broadcasting.
 pub(crate) fn binary_kernel(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor> {
-    if let Some(out) = crate::kernels::binary(op, a, b, dtype)? {
-        return Ok(out);
+    binary_kernel_into(op, a, b, dtype, None)
+}
+
+/// [`binary_kernel`] writing into `dest` when given: a contiguous CPU tensor of the broadcast
+/// shape and `dtype` (not bool) that is at most exactly one of the operands (`ops::out`).
+pub(crate) fn binary_kernel_into(
+    op: BinaryOp,
+    a: &Tensor,
+    b: &Tensor,
+    dtype: DType,
+    dest: Option<&Tensor>,
+) -> Result<Tensor> {
+    if dest.is_none() {
+        if let Some(out) = crate::kernels::binary(op, a, b, dtype)? {
+            return Ok(out);
+        }
     }
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
-    crate::cpu::elementwise::binary(op, a, b, &shape, dtype)
+    crate::cpu::elementwise::binary_into(op, a, b, &shape, dtype, dest)
 }
 
 /// Gradient `g` of a broadcast result, summed back to `like`'s shape and cast to its dtype.
@@ -62,6 +76,18 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// `a op s` (or `s op a` when `reverse`) for a Python scalar `s`.
 pub fn binary_scalar(op: BinaryOp, a: &Tensor, s: Scalar, reverse: bool) -> Result<Tensor> {
+    let (lhs, rhs, dtype) = scalar_operands(op, a, s, reverse)?;
+    binary_typed(op, &lhs, &rhs, dtype)
+}
+
+/// The two tensor operands and compute dtype of `a op s` (or `s op a` when `reverse`): the
+/// scalar becomes a 0-d tensor once PyTorch's promotion has decided the dtype.
+pub(crate) fn scalar_operands(
+    op: BinaryOp,
+    a: &Tensor,
+    s: Scalar,
+    reverse: bool,
+) -> Result<(Tensor, Tensor, DType)> {
     let dtype = compute_dtype(op, result_type(&[operand(a), s.operand()]))?;
     // Before the scalar is cast to an unsigned result dtype (-1 would become 255).
     if op == BinaryOp::Pow && !reverse && !dtype.is_float() && s.to_f64() < 0.0 {
@@ -77,11 +103,11 @@ pub fn binary_scalar(op: BinaryOp, a: &Tensor, s: Scalar, reverse: bool) -> Resu
             dtype
         },
     )?;
-    if reverse {
-        binary_typed(op, &st, a, dtype)
+    Ok(if reverse {
+        (st, a.clone(), dtype)
     } else {
-        binary_typed(op, a, &st, dtype)
-    }
+        (a.clone(), st, dtype)
+    })
 }
 
 fn binary_typed(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor> {

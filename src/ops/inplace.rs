@@ -144,7 +144,7 @@ pub fn binary_scalar_(op: BinaryOp, t: &Tensor, s: Scalar) -> Result<()> {
     commit_inplace(t, &r)
 }
 
-fn type_name(d: crate::dtype::DType) -> &'static str {
+pub(crate) fn type_name(d: crate::dtype::DType) -> &'static str {
     super::reduce::torch_dtype_name(d)
 }
 

@@ -12,7 +12,7 @@ use crate::shape::{broadcast_shapes, Shape};
 use crate::tensor::Tensor;
 
 /// PyTorch's lower-case dtype names used by matmul errors ("float != double").
-fn lower_name(d: DType) -> &'static str {
+pub(crate) fn lower_name(d: DType) -> &'static str {
     match d {
         DType::Bool => "bool",
         DType::U8 => "unsigned char",

@@ -15,6 +15,7 @@ mod kinds;
 mod matmul;
 mod movement;
 pub mod optim;
+mod out;
 mod pool;
 mod reduce;
 mod scalar;
@@ -40,6 +41,7 @@ pub use kinds::{BinaryOp, BitOp, CmpOp, LogicOp, UnaryOp};
 #[allow(unused_imports)]
 pub use matmul::*;
 pub use movement::*;
+pub use out::*;
 #[allow(unused_imports)]
 pub use pool::*;
 pub use reduce::*;

@@ -72,6 +72,22 @@ fn integer_closed(op: UnaryOp) -> bool {
 
 /// Forward kernel only.
 pub(crate) fn unary_kernel(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    unary_kernel_into(op, x, None)
+}
+
+/// The dtype `op(x)` has for an input of dtype `dt`: float ops, and integer ops closed over
+/// integers, keep the input dtype; anything else (and every op on bool) gives the default float.
+pub(crate) fn unary_result_dtype(op: UnaryOp, dt: DType) -> DType {
+    if dt.is_float() || integer_closed(op) && dt != DType::Bool {
+        dt
+    } else {
+        default_float()
+    }
+}
+
+/// [`unary_kernel`] writing into `dest` when given: a contiguous CPU tensor of `x`'s shape and
+/// the result dtype that is `x` itself or disjoint from it (`ops::out`).
+pub(crate) fn unary_kernel_into(op: UnaryOp, x: &Tensor, dest: Option<&Tensor>) -> Result<Tensor> {
     if op == UnaryOp::Frac && !x.dtype().is_float() {
         // torch.frac has no integer kernel (it does not promote).
         return Err(Error::not_implemented(format!(
@@ -79,22 +95,22 @@ pub(crate) fn unary_kernel(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             super::torch_dtype_name(x.dtype())
         )));
     }
-    if let Some(out) = crate::kernels::unary(op, x)? {
-        return Ok(out);
+    if dest.is_none() {
+        if let Some(out) = crate::kernels::unary(op, x)? {
+            return Ok(out);
+        }
     }
     let dt = x.dtype();
-    // Float ops, and integer ops closed over integers, run in the input dtype; anything else
-    // (and every op on bool) computes in the default float dtype.
-    let keeps_dtype = dt.is_float() || integer_closed(op) && dt != DType::Bool;
+    let keeps_dtype = unary_result_dtype(op, dt) == dt;
     if !keeps_dtype {
         if op == UnaryOp::Neg && dt == DType::Bool {
             return Err(Error::runtime(
                 "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.",
             ));
         }
-        return unary_kernel(op, &materialize(x, default_float())?);
+        return unary_kernel_into(op, &materialize(x, default_float())?, dest);
     }
-    crate::cpu::elementwise::unary(op, x)
+    crate::cpu::elementwise::unary_into(op, x, dest)
 }
 
 /// A unary op with autograd.

@@ -223,7 +223,7 @@ fn _eye(
 }
 
 /// Parse a unary op name (with its parameters).
-fn unary_op(name: &str, p0: Option<f64>, p1: Option<f64>) -> PyResult<UnaryOp> {
+pub(crate) fn unary_op(name: &str, p0: Option<f64>, p1: Option<f64>) -> PyResult<UnaryOp> {
     use UnaryOp::*;
     Ok(match name {
         "neg" | "negative" => Neg,
@@ -314,7 +314,7 @@ fn _unary_(
     })
 }
 
-fn binary_op(name: &str) -> PyResult<BinaryOp> {
+pub(crate) fn binary_op(name: &str) -> PyResult<BinaryOp> {
     Ok(match name {
         "add" => BinaryOp::Add,
         "sub" | "subtract" => BinaryOp::Sub,

@@ -11,6 +11,7 @@ mod gc;
 mod index_ops;
 mod nn_ops;
 mod optim_ops;
+mod out_ops;
 mod random_ops;
 mod reduce_ops;
 mod tensor;
@@ -52,6 +53,7 @@ fn _rustgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     nn_ops::register(m)?;
     optim_ops::register(m)?;
     random_ops::register(m)?;
+    out_ops::register(m)?;
     device_ops::register(m)?;
     config::register(m)?;
     Ok(())

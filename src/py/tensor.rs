@@ -199,11 +199,13 @@ impl PyTensor {
 
     // ---- metadata ----
 
+    /// `Tensor.shape`: the size of each dimension, as a `rustgrad.Size`.
     #[getter]
     fn shape(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("shape", || super::make_size(py, &self.t.shape()))
     }
 
+    /// `size(dim=None)`: the shape as a `rustgrad.Size`, or the size of one dim.
     #[pyo3(signature = (dim=None))]
     fn size(&self, py: Python<'_>, dim: Option<i64>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("size", || match dim {
@@ -221,6 +223,7 @@ impl PyTensor {
         })
     }
 
+    /// `stride(dim=None)`: the step in elements between neighbours along each dim, or along one.
     #[pyo3(signature = (dim=None))]
     fn stride(&self, py: Python<'_>, dim: Option<i64>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("stride", || {
@@ -232,15 +235,18 @@ impl PyTensor {
         })
     }
 
+    /// `storage_offset()`: the offset of the first element in the storage, in elements.
     fn storage_offset(&self) -> usize {
         self.t.layout().offset
     }
 
+    /// `Tensor.dtype`: the element type.
     #[getter]
     fn dtype(&self, py: Python<'_>) -> Py<PyDType> {
         dtype_object(py, self.t.dtype())
     }
 
+    /// `Tensor.device`: where the tensor's storage lives.
     #[getter]
     fn device(&self) -> PyDevice {
         let d = self.t.device();
@@ -250,6 +256,7 @@ impl PyTensor {
         }
     }
 
+    /// `Tensor.is_cuda`: always False (rustgrad has no CUDA backend).
     #[getter]
     fn is_cuda(&self) -> bool {
         false
@@ -261,6 +268,7 @@ impl PyTensor {
         matches!(self.t.device(), crate::device::Device::Wgpu(_))
     }
 
+    /// `Tensor.is_cpu`: whether the tensor is on the CPU.
     #[getter]
     fn is_cpu(&self) -> bool {
         self.t.device().is_cpu()
@@ -279,39 +287,48 @@ impl PyTensor {
         })
     }
 
+    /// `Tensor.ndim`: the number of dimensions.
     #[getter]
     fn ndim(&self) -> usize {
         self.t.ndim()
     }
 
+    /// `dim()`: the number of dimensions.
     fn dim(&self) -> usize {
         self.t.ndim()
     }
 
+    /// `ndimension()`: the number of dimensions (alias of `dim()`).
     fn ndimension(&self) -> usize {
         self.t.ndim()
     }
 
+    /// `numel()`: the number of elements.
     fn numel(&self) -> usize {
         self.t.numel()
     }
 
+    /// `nelement()`: the number of elements (alias of `numel()`).
     fn nelement(&self) -> usize {
         self.t.numel()
     }
 
+    /// `element_size()`: bytes per element.
     fn element_size(&self) -> usize {
         self.t.dtype().size()
     }
 
+    /// `is_contiguous(memory_format=...)`: whether the elements lie in row-major order without gaps.
     fn is_contiguous(&self) -> bool {
         self.t.is_contiguous()
     }
 
+    /// `is_floating_point()`: whether the dtype is a float type.
     fn is_floating_point(&self) -> bool {
         self.t.dtype().is_float()
     }
 
+    /// `data_ptr()`: the address of the first element (for identity and sharing checks).
     fn data_ptr(&self) -> usize {
         let d = self.t.data();
         if !d.storage.is_cpu() {
@@ -367,6 +384,7 @@ impl PyTensor {
 
     // ---- autograd ----
 
+    /// `Tensor.requires_grad`: whether autograd records operations on this tensor.
     #[getter]
     fn requires_grad(&self) -> bool {
         self.t.requires_grad()
@@ -379,6 +397,7 @@ impl PyTensor {
         })
     }
 
+    /// `requires_grad_(requires_grad=True)`: set `requires_grad` in place; returns self.
     #[pyo3(signature = (requires_grad=true))]
     fn requires_grad_(slf: &Bound<'_, Self>, requires_grad: bool) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("requires_grad_", || {
@@ -387,6 +406,7 @@ impl PyTensor {
         })
     }
 
+    /// `Tensor.grad`: the gradient accumulated by `backward()`, or None.
     #[getter]
     fn grad(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         crate::py::errors::guard("grad", || self.t.grad().map(|g| wrap(py, g)).transpose())
@@ -417,6 +437,7 @@ impl PyTensor {
         })
     }
 
+    /// `Tensor.grad_fn`: the autograd node that made this tensor, or None for a leaf.
     #[getter]
     fn grad_fn(&self) -> Option<super::autograd::PyNode> {
         self.t
@@ -424,24 +445,29 @@ impl PyTensor {
             .map(|(node, nr)| super::autograd::PyNode { node, nr })
     }
 
+    /// `Tensor.is_leaf`: True for tensors not produced by a recorded op.
     #[getter]
     fn is_leaf(&self) -> bool {
         self.t.is_leaf()
     }
 
+    /// `Tensor.retains_grad`: whether `retain_grad()` was called on this non-leaf tensor.
     #[getter]
     fn retains_grad(&self) -> bool {
         self.t.retains_grad()
     }
 
+    /// `retain_grad()`: keep `.grad` for this non-leaf tensor after `backward()`.
     fn retain_grad(&self) -> PyResult<()> {
         crate::py::errors::guard("retain_grad", || Ok(self.t.retain_grad()?))
     }
 
+    /// `detach()`: the same memory, cut off from the autograd graph.
     fn detach(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("detach", || wrap(py, self.t.detach()))
     }
 
+    /// `detach_()`: cut `self` off from the autograd graph in place.
     fn detach_(slf: &Bound<'_, Self>) -> Py<PyAny> {
         slf.borrow().t.detach_();
         slf.clone().into_any().unbind()
@@ -462,6 +488,7 @@ impl PyTensor {
         })
     }
 
+    /// `backward(gradient=None, retain_graph=None, create_graph=False, inputs=None)`: accumulate the gradient of this tensor into the `.grad` of the leaves it depends on (`torch.Tensor.backward`).
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
     fn backward(
         &self,
@@ -676,10 +703,12 @@ impl PyTensor {
         })
     }
 
+    /// `tolist()`: the elements as (nested) Python lists of numbers.
     fn tolist(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("tolist", || to_list(py, &self.t))
     }
 
+    /// `item()`: the value of a one-element tensor as a Python number.
     fn item(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("item", || {
             if self.t.numel() != 1 {
@@ -751,6 +780,7 @@ impl PyTensor {
         })
     }
 
+    /// `contiguous()`: `self` when already contiguous, else a contiguous copy.
     fn contiguous(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("contiguous", || {
             let t = slf.borrow().t.clone();
@@ -761,6 +791,7 @@ impl PyTensor {
         })
     }
 
+    /// `clone()`: a copy with its own storage; differentiable (`torch.Tensor.clone`).
     fn clone(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("clone", || {
             wrap(py, maybe_nogil(py, self.t.numel(), || ops::clone(&self.t))?)
@@ -921,6 +952,7 @@ impl PyTensor {
         })
     }
 
+    /// `zero_()`: set every element to zero in place.
     fn zero_(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("zero_", || {
             ops::fill_(&slf.borrow().t, Scalar::Int(0))?;
@@ -928,6 +960,7 @@ impl PyTensor {
         })
     }
 
+    /// `fill_(value)`: set every element to `value` in place.
     fn fill_(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("fill_", || {
             let t = slf.borrow().t.clone();
@@ -949,6 +982,7 @@ impl PyTensor {
         })
     }
 
+    /// `copy_(src, non_blocking=False)`: copy `src` into `self` in place, broadcasting and converting dtype and device; the gradient flows to `src`.
     #[pyo3(signature = (src, non_blocking=false))]
     fn copy_(
         slf: &Bound<'_, Self>,
@@ -966,6 +1000,7 @@ impl PyTensor {
 
     // ---- common math as methods (hot in training loops) ----
 
+    /// `sum(dim=None, keepdim=False, *, dtype=None)`: the sum over `dim` (all elements by default); integer inputs sum in int64 as in PyTorch.
     #[pyo3(signature = (dim=None, keepdim=false, dtype=None))]
     fn sum(
         &self,
@@ -979,6 +1014,7 @@ impl PyTensor {
         })
     }
 
+    /// `mean(dim=None, keepdim=False, *, dtype=None)`: the mean over `dim` (all elements by default).
     #[pyo3(signature = (dim=None, keepdim=false, dtype=None))]
     fn mean(
         &self,
@@ -992,6 +1028,7 @@ impl PyTensor {
         })
     }
 
+    /// `view(*shape)` / `view(dtype)`: the same memory with another shape (one size may be -1) or reinterpreted as another dtype of the same size.
     #[pyo3(signature = (*shape))]
     fn view(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("view", || {
@@ -1011,6 +1048,7 @@ impl PyTensor {
         })
     }
 
+    /// `reshape(*shape)`: a view when the layout allows, else a copy; one size may be -1.
     #[pyo3(signature = (*shape))]
     fn reshape(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("reshape", || {
@@ -1018,6 +1056,7 @@ impl PyTensor {
         })
     }
 
+    /// `permute(*dims)`: a view with the dimensions reordered.
     #[pyo3(signature = (*dims))]
     fn permute(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("permute", || {
@@ -1025,16 +1064,19 @@ impl PyTensor {
         })
     }
 
+    /// `transpose(dim0, dim1)`: a view with two dimensions swapped.
     fn transpose(&self, py: Python<'_>, dim0: i64, dim1: i64) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("transpose", || {
             wrap(py, ops::transpose(&self.t, dim0, dim1)?)
         })
     }
 
+    /// `t()`: a 2-D tensor transposed (0-D and 1-D tensors unchanged), a view.
     fn t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("t", || wrap(py, ops::t(&self.t)?))
     }
 
+    /// `Tensor.T`: the dimensions reversed (a view), as `torch.Tensor.T`.
     #[getter(T)]
     fn big_t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("big_t", || {
@@ -1044,6 +1086,7 @@ impl PyTensor {
         })
     }
 
+    /// `Tensor.mT`: the last two dimensions transposed (a view).
     #[getter(mT)]
     fn m_t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("m_t", || {
@@ -1056,10 +1099,12 @@ impl PyTensor {
         })
     }
 
+    /// `unsqueeze(dim)`: a view with a size-1 dimension inserted at `dim`.
     fn unsqueeze(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("unsqueeze", || wrap(py, ops::unsqueeze(&self.t, dim)?))
     }
 
+    /// `squeeze(dim=None)`: a view without size-1 dims (all, or those in `dim`).
     #[pyo3(signature = (dim=None))]
     fn squeeze(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("squeeze", || {
@@ -1074,6 +1119,7 @@ impl PyTensor {
         })
     }
 
+    /// `flatten(start_dim=0, end_dim=-1)`: dims start_dim..end_dim merged into one (a view when possible).
     #[pyo3(signature = (start_dim=0, end_dim=-1))]
     fn flatten(&self, py: Python<'_>, start_dim: i64, end_dim: i64) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("flatten", || {
@@ -1081,6 +1127,7 @@ impl PyTensor {
         })
     }
 
+    /// `expand(*sizes)`: a broadcast view (stride 0 along expanded dims); -1 keeps a size.
     #[pyo3(signature = (*sizes))]
     fn expand(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("expand", || {
@@ -1111,31 +1158,37 @@ impl PyTensor {
         })
     }
 
+    /// `narrow(dim, start, length)`: a view of `length` elements of `dim` from `start`.
     fn narrow(&self, py: Python<'_>, dim: i64, start: i64, length: i64) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("narrow", || {
             wrap(py, ops::narrow(&self.t, dim, start, length)?)
         })
     }
 
+    /// `select(dim, index)`: a view of one index of `dim`, with `dim` removed.
     fn select(&self, py: Python<'_>, dim: i64, index: i64) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("select", || wrap(py, ops::select(&self.t, dim, index)?))
     }
 
+    /// `exp()`: elementwise e**x (`torch.exp`).
     fn exp(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("exp", || {
             wrap(py, maybe_nogil(py, self.t.numel(), || ops::exp(&self.t))?)
         })
     }
+    /// `log()`: elementwise natural logarithm (`torch.log`).
     fn log(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("log", || {
             wrap(py, maybe_nogil(py, self.t.numel(), || ops::log(&self.t))?)
         })
     }
+    /// `relu()`: elementwise max(x, 0) (`torch.relu`).
     fn relu(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("relu", || {
             wrap(py, maybe_nogil(py, self.t.numel(), || ops::relu(&self.t))?)
         })
     }
+    /// `sigmoid()`: elementwise 1 / (1 + e**-x) (`torch.sigmoid`).
     fn sigmoid(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("sigmoid", || {
             wrap(
@@ -1144,11 +1197,13 @@ impl PyTensor {
             )
         })
     }
+    /// `tanh()`: elementwise hyperbolic tangent (`torch.tanh`).
     fn tanh(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("tanh", || {
             wrap(py, maybe_nogil(py, self.t.numel(), || ops::tanh(&self.t))?)
         })
     }
+    /// `sqrt()`: elementwise square root (`torch.sqrt`).
     fn sqrt(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         crate::py::errors::guard("sqrt", || {
             wrap(py, maybe_nogil(py, self.t.numel(), || ops::sqrt(&self.t))?)

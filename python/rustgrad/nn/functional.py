@@ -1099,4 +1099,6 @@ def pixel_unshuffle(input, downscale_factor):
     # (..., C, H, r1, W, r2) -> (..., C, r1, r2, H, W)
     x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
     return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
 from rustgrad.nn._fold import fold, unfold  # noqa: E402,F401
