@@ -8,8 +8,8 @@ from rustgrad.nn.modules.conv import *  # noqa: F401,F403
 from rustgrad.nn.modules.distance import *  # noqa: F401,F403
 from rustgrad.nn.modules.dropout import *  # noqa: F401,F403
 from rustgrad.nn.modules.flatten import *  # noqa: F401,F403
-from rustgrad.nn.modules.instancenorm import *  # noqa: F401,F403
 from rustgrad.nn.modules.fold import *  # noqa: F401,F403
+from rustgrad.nn.modules.instancenorm import *  # noqa: F401,F403
 from rustgrad.nn.modules.linear import *  # noqa: F401,F403
 from rustgrad.nn.modules.loss import *  # noqa: F401,F403
 from rustgrad.nn.modules.module import Module  # noqa: F401
