@@ -7,10 +7,13 @@ import subprocess
 import sys
 
 import pytest
+import rustgrad
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKERS = os.path.join(HERE, "dist_workers")
-PYTHON_DIR = os.path.join(os.path.dirname(HERE), "python")
+# The ranks import the rustgrad this test process imported (the installed wheel in CI, a dev build
+# locally), never the checkout's python/ (which has no compiled extension in a clean clone).
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(rustgrad.__file__)))
 
 # Root in CI; confined to one machine: shared memory between ranks, out-of-band traffic on loopback.
 MPI_FLAGS = ["--oversubscribe", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none",

@@ -4,6 +4,7 @@ matter, and the flags/``where`` PyTorch programs use behave as in PyTorch."""
 
 import ast
 import inspect
+import os
 import pathlib
 import subprocess
 import sys
@@ -104,7 +105,8 @@ def test_import_order_does_not_matter():
     code = ("import rustgrad._linalg, rustgrad._indexing, rustgrad._shape, rustgrad._reduce, rustgrad._functional\n"
             "import rustgrad as rg\n"
             "print(len([n for n in dir(rg.Tensor) if not n.startswith('_')]))")
-    env = {"PYTHONPATH": str(ROOT / "python")}
+    # The rustgrad under test (the installed wheel in CI), not the checkout's python/.
+    env = {"PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(rg.__file__)))}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert int(r.stdout.strip()) == len(_public())
 
