@@ -281,13 +281,15 @@ mod tests {
 
     #[test]
     fn randperm_kernels_give_permutations() {
-        let draws: Vec<u32> = (0..9).map(|i| i * 2_654_435_761u32).collect();
+        let draws: Vec<u32> = (0..9u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
         let mut p = vec![0i64; 10];
         randperm_swaps(&draws, &mut p);
         let mut s = p.clone();
         s.sort();
         assert_eq!(s, (0..10).collect::<Vec<i64>>());
-        let draws64: Vec<u64> = (0..10).map(|i| i * 0x9E37_79B9_7F4A_7C15u64).collect();
+        let draws64: Vec<u64> = (0..10u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
         randperm_inside_out(&draws64, &mut p);
         let mut s = p.clone();
         s.sort();
