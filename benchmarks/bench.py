@@ -182,6 +182,133 @@ def w_softmax(name, mod, np):
     return lambda: mod.softmax(a, dim=1)
 
 
+def w_softmax_big(name, mod, np):
+    """softmax(dim=-1) over [4096, 1024]: bandwidth counts one read and one write."""
+    a = _tensor(name, mod, _rand(np, (4096, 1024)))
+    if name == "numpy":
+
+        def run():
+            e = np.exp(a - a.max(axis=-1, keepdims=True))
+            e /= e.sum(axis=-1, keepdims=True)
+            return e
+
+        return run
+    return lambda: mod.softmax(a, dim=-1)
+
+
+def w_conv_fwd_bwd(name, mod, np):
+    """conv2d 3x3 (padding 1) of [64, 32, 28, 28] to 64 channels, forward then backward to the
+    input and the weight."""
+    _need(name != "numpy", "no conv2d")
+    F = mod.nn.functional
+    x = _tensor(name, mod, _rand(np, (64, 32, 28, 28), 1), requires_grad=True)
+    w = _tensor(name, mod, _rand(np, (64, 32, 3, 3), 2) * 0.1, requires_grad=True)
+    g = _tensor(name, mod, _rand(np, (64, 64, 28, 28), 3))
+
+    def run():
+        F.conv2d(x, w, padding=1).backward(g)
+        x.grad = None
+        w.grad = None
+
+    return run
+
+
+def _np_mlp_adam(np, sizes, seed=0):
+    """A NumPy MLP (Linear-ReLU-Linear, cross-entropy) trained by hand-written backprop and Adam:
+    the floor a framework's per-step overhead is measured against."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        params.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32))
+        params.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    state = {"t": 0}
+
+    def step(x, y, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, adam=True):
+        w1, b1_, w2, b2_ = params
+        h = x @ w1 + b1_
+        r = np.maximum(h, 0)
+        z = r @ w2 + b2_
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        p = e / e.sum(axis=1, keepdims=True)
+        p[np.arange(len(y)), y] -= 1
+        dz = p / len(y)
+        dh = (dz @ w2.T) * (h > 0)
+        grads = [x.T @ dh, dh.sum(0), r.T @ dz, dz.sum(0)]
+        if not adam:
+            for prm, gr in zip(params, grads):
+                prm -= lr * gr
+            return
+        state["t"] += 1
+        t = state["t"]
+        c1, c2 = 1 - b1**t, 1 - b2**t
+        for prm, gr, mm, vv in zip(params, grads, m, v):
+            mm *= b1
+            mm += (1 - b1) * gr
+            vv *= b2
+            vv += (1 - b2) * gr * gr
+            prm -= (lr / c1) * mm / (np.sqrt(vv / c2) + eps)
+
+    return step
+
+
+def w_mlp256(name, mod, np):
+    """One SGD step of the 784-128-10 MLP at batch 256 (NumPy: hand-written backprop)."""
+    x_np = _rand(np, (256, 784))
+    y_np = np.random.default_rng(3).integers(0, 10, 256).astype(np.int64)
+    if name == "numpy":
+        step = _np_mlp_adam(np, (784, 128, 10))
+        return lambda: step(x_np, y_np, lr=0.01, adam=False)
+    nn, F, optim = _nn_parts(name, mod)
+    mod.manual_seed(0)
+    model = _place(name, nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)))
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    x = _tensor(name, mod, x_np)
+    y = _place(name, mod.from_numpy(y_np))
+
+    def run():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return run
+
+
+def w_digits(name, mod, np):
+    """20 epochs of a 64-128-10 MLP with Adam at batch 32 over 1797 digit-sized samples (the
+    sklearn digits shape; synthetic data, so no download): small-model overhead end to end."""
+    rng = np.random.default_rng(5)
+    x_np = rng.uniform(0, 16, (1797, 64)).astype(np.float32) / 16
+    y_np = rng.integers(0, 10, 1797).astype(np.int64)
+    batches = [(x_np[i:i + 32], y_np[i:i + 32]) for i in range(0, 1797, 32)]
+    if name == "numpy":
+
+        def run_np():
+            step = _np_mlp_adam(np, (64, 128, 10))
+            for _ in range(20):
+                for xb, yb in batches:
+                    step(xb, yb)
+
+        return run_np
+    nn, F, optim = _nn_parts(name, mod)
+    tb = [(_tensor(name, mod, xb), _place(name, mod.from_numpy(yb.copy()))) for xb, yb in batches]
+
+    def run():
+        mod.manual_seed(0)
+        model = _place(name, nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)))
+        opt = optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(20):
+            for xb, yb in tb:
+                opt.zero_grad()
+                F.cross_entropy(model(xb), yb).backward()
+                opt.step()
+
+    return run
+
+
 def w_matmul(n):
     def make(name, mod, np):
         a = _tensor(name, mod, _rand(np, (n, n), 1))
@@ -283,9 +410,13 @@ def workloads(quick):
     out.append(("sum 1M f32", w_sum(1 << 20), "ms", None, False))
     out.append(("sum 16M f32", w_sum(1 << 24), "ms", None, True))
     out.append(("softmax [256,1024]", w_softmax, "ms", None, False))
+    out.append(("softmax [4096,1024] dim=-1", w_softmax_big, "GB/s", 8.0 * 4096 * 1024, False))
     for n in (256, 1024, 2048):
         out.append((f"matmul {n} f32", w_matmul(n), "GFLOP/s", 2.0 * n**3, n >= 2048))
+    out.append(("conv2d 3x3 64x32x28x28->64 fwd+bwd", w_conv_fwd_bwd, "ms", None, False))
     out.append(("MLP step 784-128-10 b64", w_mlp, "ms", None, False))
+    out.append(("MLP step 784-128-10 b256", w_mlp256, "ms", None, False))
+    out.append(("digits MLP 64-128-10 Adam 20 ep b32", w_digits, "ms", None, False))
     out.append(("CNN step b64", w_cnn, "ms", None, True))
     if quick:
         out = [w for w in out if not w[4]]

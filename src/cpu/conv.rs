@@ -8,37 +8,55 @@ use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::{ConvGeom as Geom, GemmFloat};
 use crate::tensor::Tensor;
-use std::sync::Mutex;
+
+/// The output columns `ox` whose input column `ox * stride + off` lies inside `0..w`, as a range.
+fn valid_cols(ow: usize, w: usize, stride: usize, off: isize) -> (usize, usize) {
+    // ix >= 0  <=>  ox >= ceil(-off / stride);  ix < w  <=>  ox <= (w - 1 - off) / stride.
+    let lo = if off >= 0 { 0 } else { (-off) as usize }.div_ceil(stride);
+    let last = w as isize - 1 - off;
+    let hi = if last < 0 {
+        0
+    } else {
+        (last as usize / stride + 1).min(ow)
+    };
+    (lo.min(hi), hi)
+}
 
 /// Unfold `cg` channels of one sample (`x` points at its first channel) into `col`
-/// (`[cg*kh*kw, oh*ow]`, row-major), with zeros where the window hits the padding.
-fn im2col<T: GemmFloat>(x: &[T], g: &Geom, col: &mut [T]) {
-    let l = g.l();
+/// (`[cg*kh*kw, oh*ow]`, rows `ld` apart), with zeros where the window hits the padding.
+///
+/// # Safety
+/// `col` must be valid for writes at `r * ld + i` for every row `r < cg*kh*kw` and `i < oh*ow`,
+/// and nothing else may access those elements during the call.
+unsafe fn im2col<T: GemmFloat>(x: &[T], g: &Geom, col: *mut T, ld: usize) {
     for c in 0..g.cg() {
         let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
         for ki in 0..g.kh {
             for kj in 0..g.kw {
-                let row = ((c * g.kh + ki) * g.kw + kj) * l;
+                let row = ((c * g.kh + ki) * g.kw + kj) * ld;
+                let off = (kj * g.dw) as isize - g.pw as isize;
+                // The in-bounds run of each output row is the same for every oy.
+                let (lo, hi) = valid_cols(g.ow, g.w, g.sw, off);
                 for oy in 0..g.oh {
-                    let dst = &mut col[row + oy * g.ow..row + (oy + 1) * g.ow];
+                    // SAFETY: one output row of `col` row `row / ld`, inside the caller's range.
+                    let dst =
+                        unsafe { std::slice::from_raw_parts_mut(col.add(row + oy * g.ow), g.ow) };
                     let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
-                    if iy < 0 || iy >= g.h as isize {
+                    if iy < 0 || iy >= g.h as isize || lo >= hi {
                         dst.fill(T::ZERO);
                         continue;
                     }
                     let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    let off = (kj * g.dw) as isize - g.pw as isize;
-                    if g.sw == 1 && off >= 0 && off as usize + g.ow <= g.w {
-                        dst.copy_from_slice(&src[off as usize..off as usize + g.ow]);
-                        continue;
-                    }
-                    for (ox, d) in dst.iter_mut().enumerate() {
-                        let ix = (ox * g.sw) as isize + off;
-                        *d = if ix >= 0 && ix < g.w as isize {
-                            src[ix as usize]
-                        } else {
-                            T::ZERO
-                        };
+                    dst[..lo].fill(T::ZERO);
+                    dst[hi..].fill(T::ZERO);
+                    let start = (lo * g.sw) as isize + off;
+                    if g.sw == 1 {
+                        let s0 = start as usize;
+                        dst[lo..hi].copy_from_slice(&src[s0..s0 + hi - lo]);
+                    } else {
+                        for (k, d) in dst[lo..hi].iter_mut().enumerate() {
+                            *d = src[start as usize + k * g.sw];
+                        }
                     }
                 }
             }
@@ -54,18 +72,26 @@ fn col2im<T: GemmFloat>(col: &[T], g: &Geom, x: &mut [T]) {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let row = ((c * g.kh + ki) * g.kw + kj) * l;
+                let off = (kj * g.dw) as isize - g.pw as isize;
+                let (lo, hi) = valid_cols(g.ow, g.w, g.sw, off);
+                if lo >= hi {
+                    continue;
+                }
+                let start = ((lo * g.sw) as isize + off) as usize;
                 for oy in 0..g.oh {
                     let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
                     if iy < 0 || iy >= g.h as isize {
                         continue;
                     }
-                    let src = &col[row + oy * g.ow..row + (oy + 1) * g.ow];
+                    let src = &col[row + oy * g.ow + lo..row + oy * g.ow + hi];
                     let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    let off = (kj * g.dw) as isize - g.pw as isize;
-                    for (ox, &v) in src.iter().enumerate() {
-                        let ix = (ox * g.sw) as isize + off;
-                        if ix >= 0 && ix < g.w as isize {
-                            dst[ix as usize] += v;
+                    if g.sw == 1 {
+                        for (d, &v) in dst[start..start + src.len()].iter_mut().zip(src) {
+                            *d += v;
+                        }
+                    } else {
+                        for (k, &v) in src.iter().enumerate() {
+                            dst[start + k * g.sw] += v;
                         }
                     }
                 }
@@ -181,55 +207,83 @@ fn group_columns<T: GemmFloat>(xg: &[T], g: &Geom, col: &mut [T]) -> *const T {
     if g.pointwise() {
         xg.as_ptr()
     } else {
-        im2col(xg, g, col);
+        // SAFETY: `col` holds cg*kk rows of l elements, exclusively ours.
+        unsafe { im2col(xg, g, col.as_mut_ptr(), g.l()) };
         col.as_ptr()
     }
 }
 
-/// `dW = sum_n dy[n] · im2col(x[n])^T`, accumulated per thread chunk then summed.
+/// Bytes of column matrix the weight gradient unfolds at a time.
+const COL_BUDGET: usize = 8 << 20;
+
+/// `dW = sum_n dy[n] · im2col(x[n])^T` as one GEMM per chunk of samples: the chunk's columns sit
+/// side by side in one `[cg*kh*kw, nb*l]` matrix, so the samples' sum is the GEMM's own depth
+/// loop (accumulated in the micro-kernel's registers) and the GEMM splits its output across
+/// threads; no per-thread partial sums to add up afterwards.
 fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
     let (cg, og, kk, l) = (g.cg(), g.og(), g.kk(), g.l());
     let (xs, ys) = (g.c * g.h * g.w, g.o * l);
-    // Each chunk's partial sum is keyed by its first sample and the partials are added in that
-    // order, so the result does not depend on which thread finished first.
-    let parts: Mutex<Vec<(usize, Vec<T>)>> = Mutex::new(Vec::new());
-    parallel_for(g.n, 1, |s, e| {
-        let mut acc = vec![T::ZERO; dw.len()];
-        let mut col = vec![T::ZERO; if g.pointwise() { 0 } else { cg * kk * l }];
-        for n in s..e {
-            for gi in 0..g.groups {
-                let xg = &x[n * xs + gi * cg * g.h * g.w..];
-                let cp = group_columns(xg, g, &mut col);
-                // SAFETY: acc is this chunk's own og*cg*kk block per group.
-                unsafe {
-                    T::gemm(
-                        og,
-                        cg * kk,
-                        l,
-                        T::ONE,
-                        dy[n * ys + gi * og * l..].as_ptr(),
-                        l as isize,
-                        1,
-                        cp,
-                        1,
-                        l as isize,
-                        T::ONE,
-                        acc.as_mut_ptr().add(gi * og * cg * kk),
-                        (cg * kk) as isize,
-                        1,
-                    );
+    let kdim = cg * kk;
+    let per_sample = (kdim * l * size_of::<T>()).max(1);
+    let chunks = g.n.div_ceil((COL_BUDGET / per_sample).max(1)).max(1);
+    let nb = g.n.div_ceil(chunks);
+    let mut col = vec![T::ZERO; kdim * nb * l];
+    let mut dyc = vec![T::ZERO; if nb > 1 { og * nb * l } else { 0 }];
+    for (ci, n0) in (0..g.n).step_by(nb).enumerate() {
+        let cnt = nb.min(g.n - n0);
+        let ld = cnt * l;
+        for gi in 0..g.groups {
+            let cp = SendPtr(col.as_mut_ptr());
+            let dp = SendPtr(dyc.as_mut_ptr());
+            let gather = cnt > 1;
+            parallel_for(cnt, 1, |s, e| {
+                let (cp, dp) = (&cp, &dp);
+                for j in s..e {
+                    let n = n0 + j;
+                    // SAFETY: sample j writes columns j*l..(j+1)*l of every row of `col` (and of
+                    // `dyc`), disjoint from the other samples; both hold their full size.
+                    unsafe {
+                        im2col(&x[n * xs + gi * cg * g.h * g.w..], g, cp.0.add(j * l), ld);
+                        if gather {
+                            for o in 0..og {
+                                let src = &dy[n * ys + (gi * og + o) * l..][..l];
+                                std::ptr::copy_nonoverlapping(
+                                    src.as_ptr(),
+                                    dp.0.add(o * ld + j * l),
+                                    l,
+                                );
+                            }
+                        }
+                    }
                 }
+            });
+            let a = if gather {
+                dyc.as_ptr()
+            } else {
+                dy[n0 * ys + gi * og * l..].as_ptr()
+            };
+            let beta = if ci == 0 { T::ZERO } else { T::ONE };
+            // SAFETY: a is [og, ld] with row stride ld (or l == ld for one sample), col is
+            // [kdim, ld] read transposed, dw's group block is [og, kdim].
+            unsafe {
+                T::gemm(
+                    og,
+                    kdim,
+                    ld,
+                    T::ONE,
+                    a,
+                    ld as isize,
+                    1,
+                    col.as_ptr(),
+                    1,
+                    ld as isize,
+                    beta,
+                    dw.as_mut_ptr().add(gi * og * kdim),
+                    kdim as isize,
+                    1,
+                );
             }
         }
-        if let Ok(mut p) = parts.lock() {
-            p.push((s, acc));
-        }
-    });
-    dw.fill(T::ZERO);
-    let mut parts = parts.into_inner().unwrap_or_default();
-    parts.sort_unstable_by_key(|(s, _)| *s);
-    for (_, p) in parts {
-        dw.iter_mut().zip(&p).for_each(|(d, &v)| *d += v);
     }
 }
 
@@ -289,4 +343,30 @@ pub fn backward_weight(dy: &Tensor, x: &Tensor, g: &Geom) -> Result<Tensor> {
         _ => bwd_weight_kernel::<f64>(slice_of(dy), slice_of(x), g, slice_mut(&dw)),
     }
     Ok(dw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_cols;
+
+    #[test]
+    fn valid_cols_matches_a_scan() {
+        for w in 1..9usize {
+            for stride in 1..4usize {
+                for off in -5isize..6 {
+                    for ow in 0..9usize {
+                        let ok: Vec<usize> = (0..ow)
+                            .filter(|&ox| {
+                                let ix = (ox * stride) as isize + off;
+                                ix >= 0 && ix < w as isize
+                            })
+                            .collect();
+                        let (lo, hi) = valid_cols(ow, w, stride, off);
+                        let got: Vec<usize> = (lo..hi).collect();
+                        assert_eq!(got, ok, "w {w} stride {stride} off {off} ow {ow}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -8,10 +8,13 @@ use crate::error::Result;
 use crate::ops::{rows_for, unrows};
 use crate::tensor::Tensor;
 
-/// Per-row kernels for the two float dtypes, on the SIMD helpers.
-trait SoftmaxFloat: crate::dtype::Element {
-    /// out = exp(x - m); returns sum(out).
+/// `out = exp(x - m)`, returning `sum(out)`: one fused pass for f32.
+trait ExpShift: Sized {
     fn exp_shift(x: &[Self], m: Self, out: &mut [Self]) -> Self;
+}
+
+/// Per-row kernels for the two float dtypes, on the SIMD helpers.
+trait SoftmaxFloat: crate::dtype::Element + ExpShift {
     fn scale(out: &mut [Self], s: Self);
     fn shift(x: &[Self], s: Self, out: &mut [Self]);
     fn row_max(x: &[Self]) -> Self;
@@ -28,17 +31,8 @@ trait SoftmaxFloat: crate::dtype::Element {
 }
 
 macro_rules! impl_softmax_float {
-    ($t:ty, $rhs:ident, $un:ident, $sum:ident, $max:ident, $bin:ident) => {
+    ($t:ty, $rhs:ident, $un:ident, $max:ident, $bin:ident) => {
         impl SoftmaxFloat for $t {
-            fn exp_shift(x: &[$t], m: $t, out: &mut [$t]) -> $t {
-                use crate::cpu::simd::{$rhs, $sum, $un, BinaryOp, UnaryOp};
-                // SAFETY: x and out have the same length; the exp runs in place on out.
-                unsafe {
-                    $rhs(BinaryOp::Sub, x.as_ptr(), m, out.as_mut_ptr(), x.len());
-                    $un(UnaryOp::Exp, out.as_ptr(), out.as_mut_ptr(), out.len());
-                    $sum(out.as_ptr(), out.len())
-                }
-            }
             fn scale(out: &mut [$t], s: $t) {
                 use crate::cpu::simd::{$rhs, BinaryOp};
                 // SAFETY: in place over one slice.
@@ -70,22 +64,27 @@ macro_rules! impl_softmax_float {
         }
     };
 }
-impl_softmax_float!(
-    f32,
-    binary_scalar_rhs_f32,
-    unary_f32,
-    sum_f32,
-    max_f32,
-    binary_f32
-);
-impl_softmax_float!(
-    f64,
-    binary_scalar_rhs_f64,
-    unary_f64,
-    sum_f64,
-    max_f64,
-    binary_f64
-);
+impl_softmax_float!(f32, binary_scalar_rhs_f32, unary_f32, max_f32, binary_f32);
+impl_softmax_float!(f64, binary_scalar_rhs_f64, unary_f64, max_f64, binary_f64);
+
+impl ExpShift for f32 {
+    fn exp_shift(x: &[f32], m: f32, out: &mut [f32]) -> f32 {
+        // SAFETY: x and out have the same length.
+        unsafe { crate::cpu::simd::exp_shift_sum_f32(x.as_ptr(), m, out.as_mut_ptr(), x.len()) }
+    }
+}
+
+impl ExpShift for f64 {
+    fn exp_shift(x: &[f64], m: f64, out: &mut [f64]) -> f64 {
+        use crate::cpu::simd::{binary_scalar_rhs_f64, sum_f64, unary_f64, BinaryOp, UnaryOp};
+        // SAFETY: x and out have the same length; the exp runs in place on out.
+        unsafe {
+            binary_scalar_rhs_f64(BinaryOp::Sub, x.as_ptr(), m, out.as_mut_ptr(), x.len());
+            unary_f64(UnaryOp::Exp, out.as_ptr(), out.as_mut_ptr(), out.len());
+            sum_f64(out.as_ptr(), out.len())
+        }
+    }
+}
 
 /// Softmax over the middle axis of a contiguous `[outer, n, inner]` tensor (a non-last dim),
 /// working on whole rows of `inner` elements with per-column max/sum buffers: no transposes.

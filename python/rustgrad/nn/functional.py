@@ -798,7 +798,24 @@ def _nll_core(logp, target, weight, ignore_index, reduction):
             f"weight tensor should be defined either for all {n_classes} classes or no classes but got weight tensor "
             f"of shape: {list(weight.shape)}"
         )
-    target = target.long()
+    if target.dtype != rustgrad.int64:
+        target = target.long()
+    lo = hi = None
+    if weight is None and ignore_index < 0 and target.numel() and target.device.type == "cpu":
+        lo, hi = (int(v) for v in target.aminmax())
+    if lo is not None and lo >= 0 and hi < n_classes:
+        # The common case (no class weights, a negative ignore_index): targets inside [0, C)
+        # cannot be ignored, so the loss is a gather and a mean, without the validity masks and
+        # weight tensors of the general path below (a third of the ops of a small classifier's
+        # training step). Anything else (ignored or bad targets) takes the general path.
+        picked = _class_last(logp).gather(-1, target.unsqueeze(-1)).squeeze(-1)
+        if reduction == "none":
+            return -picked
+        if reduction == "sum":
+            return -picked.sum()
+        if reduction == "mean":
+            return -picked.mean()
+        raise ValueError(f"{reduction} is not a valid value for reduction")
     valid = target != ignore_index
     if target.numel():
         tv = rustgrad.where(valid, target, rustgrad.zeros_like(target))

@@ -208,7 +208,10 @@ def _bump_step(state):
     # The counter is a float32 0-d tensor like PyTorch (state_dict compatible); updated in place.
     step = state["step"]
     if isinstance(step, rustgrad.Tensor):
-        with rustgrad.no_grad():
+        if step.requires_grad:  # (only a user-made counter; ours never records)
+            with rustgrad.no_grad():
+                step.add_(1)
+        else:
             step.add_(1)
         return float(step.item())
     state["step"] = step + 1

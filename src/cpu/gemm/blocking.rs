@@ -46,9 +46,14 @@ pub(super) struct Grid {
 
 impl Grid {
     /// Picks the factorisation of (at most) `threads` that minimises the
-    /// largest per-thread tile count. Ties go to splitting M, because every
-    /// column range needs its own copy of the packed A block.
-    pub fn choose(threads: usize, m_panels: usize, n_panels: usize) -> Grid {
+    /// largest task's cost: its multiply-adds plus the packing of its own A
+    /// rows and B columns (every task packs privately, so splitting M packs
+    /// B once per row range and splitting N packs A once per column range).
+    /// `m`/`n` are (micro-panels, panel width).
+    pub fn choose(threads: usize, m: (usize, usize), n: (usize, usize)) -> Grid {
+        // One packed element costs about as much as this many multiply-adds
+        // per element of depth (a scalar copy vs. a slice of a vector FMA).
+        const PACK_COST: usize = 8;
         let mut best = Grid { tm: 1, tn: 1 };
         let mut best_cost = usize::MAX;
         for t in (1..=threads.max(1)).rev() {
@@ -57,10 +62,12 @@ impl Grid {
                     continue;
                 }
                 let tn = t / tm;
-                if tm > m_panels || tn > n_panels {
+                if tm > m.0 || tn > n.0 {
                     continue;
                 }
-                let cost = m_panels.div_ceil(tm) * n_panels.div_ceil(tn);
+                let rows = m.0.div_ceil(tm) * m.1;
+                let cols = n.0.div_ceil(tn) * n.1;
+                let cost = rows * cols + PACK_COST * (rows + cols);
                 if cost < best_cost {
                     best = Grid { tm, tn };
                     best_cost = cost;
@@ -95,13 +102,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grid_prefers_m_and_balances() {
-        assert_eq!(Grid::choose(2, 10, 10), Grid { tm: 2, tn: 1 });
-        assert_eq!(Grid::choose(2, 1, 10), Grid { tm: 1, tn: 2 });
-        assert_eq!(Grid::choose(4, 8, 8), Grid { tm: 4, tn: 1 });
-        assert_eq!(Grid::choose(4, 2, 8), Grid { tm: 2, tn: 2 });
-        assert_eq!(Grid::choose(3, 1, 2), Grid { tm: 1, tn: 2 });
-        assert_eq!(Grid::choose(8, 1, 1).threads(), 1);
+    fn grid_balances_work_and_packing() {
+        // 120 x 320: halving N leaves less to pack per task than halving M.
+        assert_eq!(Grid::choose(2, (10, 12), (10, 32)), Grid { tm: 1, tn: 2 });
+        // 264 x 256: halving M.
+        assert_eq!(Grid::choose(2, (22, 12), (8, 32)), Grid { tm: 2, tn: 1 });
+        assert_eq!(Grid::choose(2, (1, 12), (10, 32)), Grid { tm: 1, tn: 2 });
+        // A conv-shaped product (64 x 784): split the long N side.
+        assert_eq!(Grid::choose(2, (6, 12), (25, 32)), Grid { tm: 1, tn: 2 });
+        // Tall and skinny: split M.
+        assert_eq!(Grid::choose(2, (300, 12), (1, 32)), Grid { tm: 2, tn: 1 });
+        assert_eq!(Grid::choose(4, (2, 12), (8, 32)), Grid { tm: 1, tn: 4 });
+        assert_eq!(Grid::choose(4, (40, 12), (16, 32)), Grid { tm: 2, tn: 2 });
+        assert_eq!(Grid::choose(3, (1, 12), (2, 32)), Grid { tm: 1, tn: 2 });
+        assert_eq!(Grid::choose(8, (1, 12), (1, 32)).threads(), 1);
     }
 
     #[test]

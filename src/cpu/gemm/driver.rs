@@ -1,10 +1,15 @@
 //! Blocked GEMM driver: cache blocking, packing and the rayon work split.
 //!
-//! Loop nest (outer to inner): NC columns of B → KC depth → [pack B block,
-//! shared by all threads] → per thread: MC rows of its row range → [pack A
-//! block, private] → NR micro-panels of its column range → MR micro-panels →
+//! Work split: C is cut into one rectangle per thread (`Grid::choose`), and
+//! each thread runs the whole loop nest on its rectangle with private packing
+//! buffers: one fork-join per call, no barrier between packing and computing
+//! (two joins per KC block cost more than they saved on 2-thread machines at
+//! the 64..512 sizes that conv and MLP layers produce).
+//!
+//! Loop nest per rectangle (outer to inner): NC columns → KC depth → [pack B
+//! block] → MC rows → [pack A block] → NR micro-panels → MR micro-panels →
 //! micro-kernel. The B micro-panel stays in L1 across the MR loop, the A
-//! block in the thread's L2, and the B block in L3.
+//! block in the thread's L2, and the B block in L2/L3.
 
 use rayon::prelude::*;
 
@@ -55,12 +60,6 @@ impl<T> Clone for MatMut<T> {
     }
 }
 impl<T> Copy for MatMut<T> {}
-impl<T> Clone for SendPtr<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for SendPtr<T> {}
 
 impl<T> MatRef<T> {
     pub fn new(ptr: *const T, rs: isize, cs: isize) -> Self {
@@ -139,62 +138,74 @@ pub(super) unsafe fn gemm<T: Element>(
     } else {
         rayon::current_num_threads()
     };
+    let (m_panels, n_panels) = (m.div_ceil(kern.mr), n.div_ceil(kern.nr));
+    let grid = Grid::choose(threads, (m_panels, kern.mr), (n_panels, kern.nr));
+    // One parallel region per call: each task owns a rectangle of C and packs its own A and B
+    // blocks (thread-local buffers), so there is no barrier between packing and multiplying.
+    // The price is packing a shared operand once per task, which the grid's cost model weighs.
+    let work = |t: usize| {
+        let (ti, tj) = (t / grid.tn, t % grid.tn);
+        let (m0, m1) = split(m_panels, grid.tm, ti);
+        let (n0, n1) = split(n_panels, grid.tn, tj);
+        let rows = (m0 * kern.mr, (m1 * kern.mr).min(m));
+        let cols = (n0 * kern.nr, (n1 * kern.nr).min(n));
+        // SAFETY: this task writes only rows × cols of C, disjoint from every other task's
+        // rectangle; A and B are only read.
+        unsafe { rectangle(kern, rows, cols, k, alpha, a, b, beta, c) };
+    };
+    let tasks = grid.threads();
+    if tasks == 1 {
+        work(0);
+    } else {
+        (0..tasks).into_par_iter().for_each(work);
+    }
+}
 
-    let b_len = kern.nc.min(n).div_ceil(kern.nr) * kern.nr * kern.kc.min(k);
+/// One task's share of C: rows `rows.0..rows.1` by columns `cols.0..cols.1`, the whole depth.
+///
+/// # Safety
+/// As for `gemm`; the rectangle lies inside C.
+#[allow(clippy::too_many_arguments)]
+unsafe fn rectangle<T: Element>(
+    kern: &Kernel<T>,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    k: usize,
+    alpha: T,
+    a: MatRef<T>,
+    b: MatRef<T>,
+    beta: T,
+    c: MatMut<T>,
+) {
+    if rows.0 >= rows.1 || cols.0 >= cols.1 {
+        return;
+    }
+    let width = cols.1 - cols.0;
+    let b_len = kern.nc.min(width).div_ceil(kern.nr) * kern.nr * kern.kc.min(k);
     with_buf(Slot::B, b_len, |bbuf: *mut T| {
-        let bbuf = SendPtr(bbuf);
-        for jc in (0..n).step_by(kern.nc) {
-            let nc = kern.nc.min(n - jc);
+        for jc in (cols.0..cols.1).step_by(kern.nc) {
+            let nc = kern.nc.min(cols.1 - jc);
             let n_panels = nc.div_ceil(kern.nr);
-            let grid = Grid::choose(threads, m.div_ceil(kern.mr), n_panels);
             for pc in (0..k).step_by(kern.kc) {
                 let kc = kern.kc.min(k - pc);
                 let beta = if pc == 0 { beta } else { T::ONE };
-                let bsrc = b.sub(pc, jc);
-
-                // Phase 1: pack the shared B block, split by panels.
-                let pack_part = |t: usize, parts: usize| {
-                    // SAFETY: each part writes its own panel range of `bbuf`,
-                    // which holds `b_len >= n_panels*nr*kc` values.
-                    unsafe { pack_b(kc, nc, bsrc, kern.nr, split(n_panels, parts, t), bbuf.get()) }
+                // SAFETY: the block is inside B; `bbuf` holds `b_len >= n_panels*nr*kc` values.
+                unsafe {
+                    pack_b(kc, nc, b.sub(pc, jc), kern.nr, (0, n_panels), bbuf);
+                    row_range(
+                        kern,
+                        rows,
+                        (0, n_panels),
+                        (pc, kc),
+                        jc,
+                        nc,
+                        alpha,
+                        a,
+                        bbuf,
+                        beta,
+                        c,
+                    )
                 };
-                let bt = grid.threads();
-                if bt == 1 {
-                    pack_part(0, 1);
-                } else {
-                    (0..bt).into_par_iter().for_each(|t| pack_part(t, bt));
-                }
-
-                // Phase 2: every thread multiplies its part of the grid.
-                let work = |t: usize| {
-                    let (ti, tj) = (t / grid.tn, t % grid.tn);
-                    let (m0, m1) = split(m.div_ceil(kern.mr), grid.tm, ti);
-                    let (m0, m1) = (m0 * kern.mr, (m1 * kern.mr).min(m));
-                    let panels = split(n_panels, grid.tn, tj);
-                    // SAFETY: this task reads the packed B (complete after
-                    // phase 1) and writes rows m0..m1 × its panel columns of C,
-                    // disjoint from every other task.
-                    unsafe {
-                        row_range(
-                            kern,
-                            (m0, m1),
-                            panels,
-                            (pc, kc),
-                            jc,
-                            nc,
-                            alpha,
-                            a,
-                            bbuf.get(),
-                            beta,
-                            c,
-                        )
-                    };
-                };
-                if bt == 1 {
-                    work(0);
-                } else {
-                    (0..bt).into_par_iter().for_each(work);
-                }
             }
         }
     });
@@ -256,20 +267,4 @@ unsafe fn row_range<T: Element>(
             }
         }
     });
-}
-
-/// A raw pointer that may cross into rayon tasks; tasks write disjoint
-/// ranges of the buffer it points to.
-struct SendPtr<T>(*mut T);
-
-// SAFETY: only used for packing buffers whose concurrent accesses are to
-// disjoint ranges, or read-only after a join.
-unsafe impl<T> Send for SendPtr<T> {}
-// SAFETY: see above.
-unsafe impl<T> Sync for SendPtr<T> {}
-
-impl<T> SendPtr<T> {
-    fn get(self) -> *mut T {
-        self.0
-    }
 }

@@ -35,7 +35,33 @@ unsafe fn pack_panel<T: Element>(
     // and all writes at `dst + p*w + i` with i < w, p < kc, both within the
     // ranges the caller guarantees.
     unsafe {
-        if sp == 1 && si != 1 && rows > 1 {
+        if s == T::ONE && si == 1 {
+            // Unscaled and contiguous along the panel width (row-major B,
+            // column-major A): one block copy per step of k.
+            for p in 0..kc {
+                std::ptr::copy_nonoverlapping(src.offset(p as isize * sp), dst.add(p * w), rows);
+            }
+        } else if sp == 1 && si != 1 && rows >= 4 && s == T::ONE && is_f32::<T>() {
+            // Row-major f32 A (the common case): 4x4 register transposes.
+            #[cfg(target_arch = "x86_64")]
+            transpose_rows_f32(rows, w, kc, src as *const f32, si, dst as *mut f32);
+            #[cfg(not(target_arch = "x86_64"))]
+            transpose_rows_scalar(rows, w, kc, src, si, dst);
+        } else if sp == 1 && si != 1 && rows > 1 && s == T::ONE {
+            // Unscaled, contiguous along k (row-major A): as the scaled branch
+            // below, minus the multiply in its store-bound inner loop.
+            let mut p0 = 0;
+            while p0 < kc {
+                let pe = (p0 + K_CHUNK).min(kc);
+                for i in 0..rows {
+                    let row = src.offset(i as isize * si);
+                    for p in p0..pe {
+                        *dst.add(p * w + i) = *row.add(p);
+                    }
+                }
+                p0 = pe;
+            }
+        } else if sp == 1 && si != 1 && rows > 1 {
             // Source contiguous along k (row-major A / column-major B): read
             // runs along k, scatter with stride w, one L1-sized chunk at a time.
             let mut p0 = 0;
@@ -74,6 +100,87 @@ unsafe fn pack_panel<T: Element>(
                 for i in rows..w {
                     *dst.add(p * w + i) = T::ZERO;
                 }
+            }
+        }
+    }
+}
+
+fn is_f32<T: 'static>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+}
+
+/// `dst[p*w + i] = src[i*si + p]` for `i < rows`, `p < kc`, one element at a time.
+///
+/// # Safety
+/// As `pack_panel`.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+unsafe fn transpose_rows_scalar<T: Copy>(
+    rows: usize,
+    w: usize,
+    kc: usize,
+    src: *const T,
+    si: isize,
+    dst: *mut T,
+) {
+    for i in 0..rows {
+        // SAFETY: forwarded contract.
+        unsafe {
+            let row = src.offset(i as isize * si);
+            for p in 0..kc {
+                *dst.add(p * w + i) = *row.add(p);
+            }
+        }
+    }
+}
+
+/// `dst[p*w + i] = src[i*si + p]` for f32: groups of four rows are read four k at a time and
+/// transposed in SSE registers (baseline on x86_64, so no feature detection), which turns the
+/// strided scalar stores of the plain loop into one 16-byte store per k.
+///
+/// # Safety
+/// As `pack_panel`.
+#[cfg(target_arch = "x86_64")]
+unsafe fn transpose_rows_f32(
+    rows: usize,
+    w: usize,
+    kc: usize,
+    src: *const f32,
+    si: isize,
+    dst: *mut f32,
+) {
+    use std::arch::x86_64::*;
+    let k4 = kc / 4 * 4;
+    let mut i0 = 0;
+    // SAFETY: reads stay at src + i*si + p (i < rows, p < kc), writes at dst + p*w + i (i < rows).
+    unsafe {
+        while i0 + 4 <= rows {
+            let r: [*const f32; 4] = std::array::from_fn(|q| src.offset((i0 + q) as isize * si));
+            let mut p = 0;
+            while p < k4 {
+                let (a, b) = (_mm_loadu_ps(r[0].add(p)), _mm_loadu_ps(r[1].add(p)));
+                let (c, d) = (_mm_loadu_ps(r[2].add(p)), _mm_loadu_ps(r[3].add(p)));
+                // a = a0 a1 a2 a3, ... -> column q = (a_q, b_q, c_q, d_q).
+                let ab_lo = _mm_unpacklo_ps(a, b); // a0 b0 a1 b1
+                let ab_hi = _mm_unpackhi_ps(a, b); // a2 b2 a3 b3
+                let cd_lo = _mm_unpacklo_ps(c, d); // c0 d0 c1 d1
+                let cd_hi = _mm_unpackhi_ps(c, d); // c2 d2 c3 d3
+                _mm_storeu_ps(dst.add(p * w + i0), _mm_movelh_ps(ab_lo, cd_lo));
+                _mm_storeu_ps(dst.add((p + 1) * w + i0), _mm_movehl_ps(cd_lo, ab_lo));
+                _mm_storeu_ps(dst.add((p + 2) * w + i0), _mm_movelh_ps(ab_hi, cd_hi));
+                _mm_storeu_ps(dst.add((p + 3) * w + i0), _mm_movehl_ps(cd_hi, ab_hi));
+                p += 4;
+            }
+            for p in k4..kc {
+                for (q, row) in r.iter().enumerate() {
+                    *dst.add(p * w + i0 + q) = *row.add(p);
+                }
+            }
+            i0 += 4;
+        }
+        for i in i0..rows {
+            let row = src.offset(i as isize * si);
+            for p in 0..kc {
+                *dst.add(p * w + i) = *row.add(p);
             }
         }
     }

@@ -98,12 +98,29 @@ pub(super) fn f64_candidates() -> Vec<Kernel<f64>> {
     v
 }
 
+/// `RUSTGRAD_GEMM_BLOCKING=mc,kc,nc` replaces the chosen kernel's cache blocking (a tuning knob
+/// for benchmarking new CPUs; values are rounded to whole micro-tiles, malformed values ignored).
+fn with_env_blocking<T>(mut k: Kernel<T>) -> Kernel<T> {
+    let Ok(spec) = std::env::var("RUSTGRAD_GEMM_BLOCKING") else {
+        return k;
+    };
+    let v: Vec<usize> = spec.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    if let [mc, kc, nc] = v[..] {
+        if mc > 0 && kc > 0 && nc > 0 {
+            k.mc = mc.div_ceil(k.mr) * k.mr;
+            k.kc = kc;
+            k.nc = nc.div_ceil(k.nr) * k.nr;
+        }
+    }
+    k
+}
+
 pub(super) fn f32_kernel() -> &'static Kernel<f32> {
     static K: OnceLock<Kernel<f32>> = OnceLock::new();
-    K.get_or_init(|| f32_candidates().swap_remove(0))
+    K.get_or_init(|| with_env_blocking(f32_candidates().swap_remove(0)))
 }
 
 pub(super) fn f64_kernel() -> &'static Kernel<f64> {
     static K: OnceLock<Kernel<f64>> = OnceLock::new();
-    K.get_or_init(|| f64_candidates().swap_remove(0))
+    K.get_or_init(|| with_env_blocking(f64_candidates().swap_remove(0)))
 }

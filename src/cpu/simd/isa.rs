@@ -72,6 +72,7 @@ pub(super) struct Kernels {
     pub max_f64: unsafe fn(*const f64, usize) -> f64,
     pub min_f32: unsafe fn(*const f32, usize) -> f32,
     pub min_f64: unsafe fn(*const f64, usize) -> f64,
+    pub exp_shift_sum_f32: unsafe fn(*const f32, f32, *mut f32, usize) -> f32,
 }
 
 /// Defines `mod $name` with wrappers compiled under `$attr` and its `TABLE`.
@@ -160,6 +161,11 @@ macro_rules! isa_module {
                 unsafe { reduce::max_min::<f64, false>(x, n) }
             }
 
+            $(#[$attr])*
+            unsafe fn exp_shift_sum_f32(x: *const f32, s: f32, o: *mut f32, n: usize) -> f32 {
+                unsafe { unary::exp_shift_sum_f32::<F>(x, s, o, n) }
+            }
+
             pub(in super::super) static TABLE: Kernels = Kernels {
                 unary_f32,
                 unary_f64,
@@ -179,6 +185,7 @@ macro_rules! isa_module {
                 max_f64,
                 min_f32,
                 min_f64,
+                exp_shift_sum_f32,
             };
         }
     };

@@ -107,6 +107,14 @@ pub unsafe fn axpy_f64(alpha: f64, b: *const f64, a_out: *mut f64, n: usize) {
     unsafe { (isa::active().axpy_f64)(alpha, b, a_out, n) }
 }
 
+/// `out[i] = exp(x[i] - shift)` for n elements, returning their sum (softmax rows).
+/// # Safety
+/// `x` and `out` valid for `n` elements (`out` may equal `x`).
+pub unsafe fn exp_shift_sum_f32(x: *const f32, shift: f32, out: *mut f32, n: usize) -> f32 {
+    // SAFETY: forwarded contract.
+    unsafe { (isa::active().exp_shift_sum_f32)(x, shift, out, n) }
+}
+
 /// Sum of n elements (blocked pairwise summation; 0 for n = 0).
 /// # Safety
 /// `x` valid for `n` elements.

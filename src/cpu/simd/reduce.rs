@@ -112,14 +112,17 @@ pub(super) unsafe fn max_min<T: Elem, const MAX: bool>(x: *const T, n: usize) ->
     }
     // SAFETY: n >= 1.
     let first = unsafe { *x };
-    // Lanes start at x[0] and the tail is padded with it: neutral for max/min.
-    let mut acc = [first; CHUNK];
-    let mut tail = [first; CHUNK];
-    // Once a lane holds NaN neither comparison can replace it.
+    // Two chunks of lanes per step, so two independent max chains hide the compare latency.
+    // Lanes start at x[0] and the tail is padded with it: neutral for max/min. NaN is tracked
+    // in its own mask instead of inside the chain, which keeps the chain one instruction long.
+    const W: usize = 2 * CHUNK;
+    let mut acc = [first; W];
+    let mut nan = [false; W];
+    let mut tail = [first; W];
     #[inline(always)]
-    fn step<T: Elem, const MAX: bool>(acc: T, v: T) -> T {
+    fn pick<T: Elem, const MAX: bool>(acc: T, v: T) -> T {
         let better = if MAX { v > acc } else { v < acc };
-        if better || v != v {
+        if better {
             v
         } else {
             acc
@@ -127,24 +130,28 @@ pub(super) unsafe fn max_min<T: Elem, const MAX: bool>(x: *const T, n: usize) ->
     }
     let mut i = 0;
     while i < n {
-        let m = if n - i < CHUNK { n - i } else { CHUNK };
+        let m = if n - i < W { n - i } else { W };
         // SAFETY: i + m <= n; partial runs go through the padded buffer.
-        let v: [T; CHUNK] = unsafe {
-            if m == CHUNK {
-                read_unaligned(x.add(i) as *const [T; CHUNK])
+        let v: [T; W] = unsafe {
+            if m == W {
+                read_unaligned(x.add(i) as *const [T; W])
             } else {
                 copy_nonoverlapping(x.add(i), tail.as_mut_ptr(), m);
                 tail
             }
         };
-        for j in 0..CHUNK {
-            acc[j] = step::<T, MAX>(acc[j], v[j]);
+        for j in 0..W {
+            acc[j] = pick::<T, MAX>(acc[j], v[j]);
+            nan[j] |= v[j] != v[j];
         }
         i += m;
     }
+    if nan.iter().any(|&b| b) {
+        return T::NAN;
+    }
     let mut r = acc[0];
     for &v in &acc[1..] {
-        r = step::<T, MAX>(r, v);
+        r = pick::<T, MAX>(r, v);
     }
     r
 }

@@ -322,3 +322,34 @@ pub(super) unsafe fn unary_f64<const F: bool>(op: UnaryOp, x: *const f64, out: *
     }
     let _ = F; // f64 kernels do not need the FMA flag yet
 }
+
+/// `out[i] = exp(x[i] - shift)`, returning the sum of the results: softmax's numerator and
+/// denominator in one pass over the row instead of three (subtract, exp, sum).
+/// # Safety
+/// `x` and `out` valid for `n` elements (`out` may equal `x`).
+#[inline(always)]
+pub(super) unsafe fn exp_shift_sum_f32<const F: bool>(
+    x: *const f32,
+    shift: f32,
+    out: *mut f32,
+    n: usize,
+) -> f32 {
+    let full = n / CHUNK * CHUNK;
+    let mut acc = [0f32; CHUNK];
+    // SAFETY (both loops): forwarded caller contract; full <= n.
+    unsafe {
+        chunked!(f32, x, out, full, |inp, res| {
+            for j in 0..CHUNK {
+                res[j] = m::exp::<F>(inp[j] - shift);
+                acc[j] += res[j];
+            }
+        });
+        let mut total = acc.iter().sum::<f32>();
+        for i in full..n {
+            let e = m::exp::<F>(*x.add(i) - shift);
+            *out.add(i) = e;
+            total += e;
+        }
+        total
+    }
+}
