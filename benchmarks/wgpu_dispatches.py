@@ -19,10 +19,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 
 import rustgrad as rg  # noqa: E402
 import rustgrad.nn.functional as F  # noqa: E402
-from rustgrad import nn  # noqa: E402
-
 from cnn import Net  # noqa: E402
 from mlp import MLP  # noqa: E402
+from rustgrad import nn  # noqa: E402
 
 DEV = "wgpu"
 

@@ -143,8 +143,7 @@ fn fusable_word(w: &str) -> bool {
 fn identity_layout(v: &GpuView, shape: &[usize]) -> bool {
     v.offset == 0
         && v.shape.as_slice() == shape
-        && v
-            .shape
+        && v.shape
             .iter()
             .zip(v.strides.iter().zip(contiguous_strides(shape).iter()))
             .all(|(&d, (s, c))| d == 1 || s == c)
@@ -192,15 +191,18 @@ impl Chain {
         if shape.iter().product::<usize>() > u32::MAX as usize {
             return Ok(Offer::Unfusable);
         }
-        if !self.is_empty() && (self.shape.as_slice() != shape || self.stages.len() >= MAX_STAGES)
-        {
+        if !self.is_empty() && (self.shape.as_slice() != shape || self.stages.len() >= MAX_STAGES) {
             return Ok(Offer::Conflict);
         }
         self.prune();
         // Plan without changing the chain, so a refusal leaves it intact.
         enum Plan {
             Stage(usize),
-            Leaf { binding: Option<usize>, strides: Strides, offset: usize },
+            Leaf {
+                binding: Option<usize>,
+                strides: Strides,
+                offset: usize,
+            },
             Const([u32; 2], bool),
         }
         let mut plans = Vec::with_capacity(inputs.len());
@@ -211,9 +213,10 @@ impl Chain {
                     plans.push(Plan::Const(*words, *dtype == DType::I64));
                 }
                 Input::View(v) => {
-                    let produced = self.stages.iter().position(|s| {
-                        s.out.as_ref().is_some_and(|o| o.same_buffer(&v.buffer))
-                    });
+                    let produced = self
+                        .stages
+                        .iter()
+                        .position(|s| s.out.as_ref().is_some_and(|o| o.same_buffer(&v.buffer)));
                     if let Some(k) = produced {
                         if identity_layout(v, shape) && v.dtype == self.stages[k].op.out_dtype {
                             plans.push(Plan::Stage(k));
@@ -222,7 +225,10 @@ impl Chain {
                         return Ok(Offer::Conflict);
                     }
                     let strides = super::view::broadcast_strides("fusion", v, shape)?;
-                    let binding = self.bindings.iter().position(|(b, _)| b.same_buffer(&v.buffer));
+                    let binding = self
+                        .bindings
+                        .iter()
+                        .position(|(b, _)| b.same_buffer(&v.buffer));
                     match binding {
                         Some(b) if self.bindings[b].1 != word => {
                             return Ok(if self.is_empty() {
@@ -321,17 +327,13 @@ fn prelude() -> Result<&'static str> {
     PRELUDE
         .get_or_init(|| {
             let head = "//!include strided.wgsl\n//!include math.wgsl\n//!include int64.wgsl\n";
-            super::template::render_with(
-                "fused prelude",
-                &[("WG", &WG.to_string())],
-                &|name| {
-                    if name == "fused prelude" {
-                        Ok(head.to_owned())
-                    } else {
-                        super::template::shader_source(name).map(str::to_owned)
-                    }
-                },
-            )
+            super::template::render_with("fused prelude", &[("WG", &WG.to_string())], &|name| {
+                if name == "fused prelude" {
+                    Ok(head.to_owned())
+                } else {
+                    super::template::shader_source(name).map(str::to_owned)
+                }
+            })
         })
         .as_ref()
         .map(String::as_str)
@@ -489,7 +491,10 @@ impl Engine {
             })
             .collect();
         for &k in &stored {
-            let b = chain.stages[k].out.as_ref().expect("stored outputs are live");
+            let b = chain.stages[k]
+                .out
+                .as_ref()
+                .expect("stored outputs are live");
             bind.push(Binding {
                 buffer: b,
                 bytes: b.len(),

@@ -833,11 +833,16 @@ fn elementwise_chain_fuses_into_one_dispatch() {
         synchronize().unwrap();
         let before = stats();
         let a = binary_inputs(BinaryOp::Mul, &Input::View(x.clone()), &c(0.5), &shape).unwrap();
-        let a = binary_inputs(BinaryOp::Add, &v(a, DType::F32), &Input::View(b.clone()), &shape)
-            .unwrap();
+        let a = binary_inputs(
+            BinaryOp::Add,
+            &v(a, DType::F32),
+            &Input::View(b.clone()),
+            &shape,
+        )
+        .unwrap();
         let a = unary(UnaryOp::Tanh, &GpuView::contiguous(a, DType::F32, &shape)).unwrap();
-        let mask = compare_inputs(CompareOp::Gt, &v(a.clone(), DType::F32), &c(0.0), &shape)
-            .unwrap();
+        let mask =
+            compare_inputs(CompareOp::Gt, &v(a.clone(), DType::F32), &c(0.0), &shape).unwrap();
         let a3 = binary_inputs(BinaryOp::Mul, &v(a.clone(), DType::F32), &c(3.0), &shape).unwrap();
         let w = where_inputs(
             &v(mask.clone(), DType::Bool),
@@ -847,8 +852,8 @@ fn elementwise_chain_fuses_into_one_dispatch() {
         )
         .unwrap();
         let f = cast(&GpuView::contiguous(mask, DType::Bool, &shape), DType::F32).unwrap();
-        let out = binary_inputs(BinaryOp::Sub, &v(w, DType::F32), &v(f, DType::F32), &shape)
-            .unwrap();
+        let out =
+            binary_inputs(BinaryOp::Sub, &v(w, DType::F32), &v(f, DType::F32), &shape).unwrap();
         let got = get(&out, m * n);
         let d = stats().since(&before);
         set_fusion_enabled(was);
@@ -861,7 +866,10 @@ fn elementwise_chain_fuses_into_one_dispatch() {
     assert_eq!(df.dispatches, 1, "{df:?}");
     assert_eq!((df.fused_kernels, df.fused_stages), (1, 8), "{df:?}");
     assert_eq!(df.stores_elided, 7, "{df:?}");
-    assert!(df.bytes_uploaded < dp.bytes_uploaded, "constants are not uploaded: {df:?} {dp:?}");
+    assert!(
+        df.bytes_uploaded < dp.bytes_uploaded,
+        "constants are not uploaded: {df:?} {dp:?}"
+    );
     let fb: Vec<u32> = fused.iter().map(|x| x.to_bits()).collect();
     let pb: Vec<u32> = plain.iter().map(|x| x.to_bits()).collect();
     assert_eq!(fb, pb);

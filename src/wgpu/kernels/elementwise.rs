@@ -305,7 +305,16 @@ pub fn binary_inputs(op: BinaryOp, a: &Input, b: &Input, out_shape: &[usize]) ->
     let dtype = a.dtype();
     let st = stage(body, &["a", "b"], vec![ty.word; 2], &ty, dtype, Vec::new());
     let inputs = [a.clone(), b.clone()];
-    launch(name, "binary.wgsl", &vars, st, &inputs, out_shape, dtype, &[])
+    launch(
+        name,
+        "binary.wgsl",
+        &vars,
+        st,
+        &inputs,
+        out_shape,
+        dtype,
+        &[],
+    )
 }
 
 /// `op(a, b)` broadcast to `out_shape`: a fresh bool tensor (u32 0/1 per element).
@@ -347,7 +356,16 @@ pub fn compare_inputs(
         Vec::new(),
     );
     let inputs = [a.clone(), b.clone()];
-    launch(name, "binary.wgsl", &vars, st, &inputs, out_shape, DType::Bool, &[])
+    launch(
+        name,
+        "binary.wgsl",
+        &vars,
+        st,
+        &inputs,
+        out_shape,
+        DType::Bool,
+        &[],
+    )
 }
 
 /// `torch.where(cond, a, b)` broadcast to `out_shape` (cond: bool, i.e. u32 on the device).
@@ -381,5 +399,14 @@ pub fn where_inputs(cond: &Input, a: &Input, b: &Input, out_shape: &[usize]) -> 
         Vec::new(),
     );
     let inputs = [cond.clone(), a.clone(), b.clone()];
-    launch(name, "where.wgsl", &vars, st, &inputs, out_shape, dtype, &[])
+    launch(
+        name,
+        "where.wgsl",
+        &vars,
+        st,
+        &inputs,
+        out_shape,
+        dtype,
+        &[],
+    )
 }
