@@ -636,15 +636,26 @@ fn host_writes_are_ordered_after_recorded_work() {
     assert_eq!(stats().since(&before).submits, 0, "still one open batch");
     assert_eq!(get(&r, n), vec![-1.0; n]);
     assert_eq!(get(&a.buffer, n), new);
-    // 2. Drop the input right after recording; the pool hands its buffer to the next upload.
-    let a = up(&old, &[n]);
-    let r = unary(UnaryOp::Neg, &a).unwrap();
-    drop(a);
-    let before = stats();
-    let c = upload_f32(&new).unwrap();
-    assert_eq!(stats().since(&before).buffers_reused, 1);
-    assert_eq!(get(&r, n), vec![-1.0; n]);
-    assert_eq!(get(&c, n), new);
+    // 2. Drop the input right after recording; the pool hands its buffer to the next upload
+    // (unfused: the kernel was recorded). With fusion the pending chain still holds the buffer,
+    // so the upload gets another one: the same hazard, avoided by keeping it out of the pool.
+    for fused in [false, true] {
+        synchronize().unwrap();
+        // No free buffers in the pool: only `a`'s can be reused.
+        engine().unwrap().empty_cache();
+        let was = fusion_enabled();
+        set_fusion_enabled(fused);
+        let a = up(&old, &[n]);
+        let r = unary(UnaryOp::Neg, &a).unwrap();
+        drop(a);
+        let before = stats();
+        let c = upload_f32(&new).unwrap();
+        let reused = stats().since(&before).buffers_reused;
+        set_fusion_enabled(was);
+        assert_eq!(reused, u64::from(!fused), "fused: {fused}");
+        assert_eq!(get(&r, n), vec![-1.0; n]);
+        assert_eq!(get(&c, n), new);
+    }
 }
 
 /// Turns elementwise fusion off for a test that counts individual dispatches, and back on (to
