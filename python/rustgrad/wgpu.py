@@ -56,8 +56,11 @@ def empty_cache():
 def stats():
     """The engine counters as a dict: ``dispatches``, ``submits``, ``pipelines_compiled``,
     ``buffers_created``, ``buffers_reused``, ``bytes_uploaded``, ``bytes_downloaded`` (cumulative,
-    reset by :func:`reset_stats`) and the gauges ``bytes_allocated``, ``peak_bytes_allocated``,
-    ``bytes_reserved``."""
+    reset by :func:`reset_stats`), the elementwise-fusion counters ``fused_kernels`` (fused
+    chains dispatched), ``fused_stages`` (ops that went into them) and ``stores_elided``
+    (intermediate results never written because nothing could read them), and the gauges
+    ``bytes_allocated``, ``peak_bytes_allocated``, ``bytes_reserved``. Fusion is on unless
+    ``RUSTGRAD_WGPU_FUSION=0`` is set when the engine first records an op."""
     return dict(_C._wgpu_stats())
 
 

@@ -60,6 +60,11 @@ impl GpuBuffer {
         Arc::ptr_eq(&self.slot, &other.slot)
     }
 
+    /// Whether this is the only handle on the buffer (no tensor or kernel can still reach it).
+    pub(crate) fn is_unique(&self) -> bool {
+        Arc::strong_count(&self.slot) == 1
+    }
+
     pub(crate) fn raw(&self) -> &wgpu::Buffer {
         &self.slot.raw
     }

@@ -46,6 +46,9 @@ pub(crate) struct Batch {
     /// The staging chunk small writes are appended to, and its fill level.
     chunk: Option<(GpuBuffer, u64)>,
     staged_bytes: u64,
+    /// Elementwise stages recorded but not yet dispatched (`fusion.rs`); dispatched before
+    /// anything else enters the encoder.
+    pub(crate) chain: super::fusion::Chain,
 }
 
 /// A buffer bound to a kernel, with the byte range the kernel may touch (from offset 0).
@@ -115,6 +118,11 @@ impl Engine {
         }
         self.ctx.check("a host-to-device write")?;
         let mut batch = self.batch.lock();
+        // A write into a fresh buffer (an upload) may go ahead of the pending chain; one into a
+        // buffer the chain reads or produces may not.
+        if batch.chain.references(dst) {
+            self.materialize(&mut batch)?;
+        }
         let (src, src_off) = self.stage(&mut batch, data, 4)?;
         self.encoder(&mut batch)
             .copy_buffer_to_buffer(src.raw(), src_off, dst.raw(), offset, len);
@@ -155,6 +163,7 @@ impl Engine {
         }
         self.ctx.check("a buffer copy")?;
         let mut batch = self.batch.lock();
+        self.materialize(&mut batch)?;
         self.encoder(&mut batch)
             .copy_buffer_to_buffer(src.raw(), src_off, dst.raw(), dst_off, len);
         Ok(())
@@ -167,6 +176,7 @@ impl Engine {
             return Ok(());
         }
         let mut batch = self.batch.lock();
+        self.materialize(&mut batch)?;
         self.encoder(&mut batch)
             .clear_buffer(dst.raw(), 0, Some(len));
         Ok(())
@@ -176,6 +186,21 @@ impl Engine {
     /// `params` bound at binding 0 and `bindings` at 1, 2, ...
     pub(crate) fn dispatch(
         &self,
+        op: &'static str,
+        kernel: &Kernel,
+        params: &[u32],
+        bindings: &[Binding<'_>],
+        workgroups: u64,
+    ) -> Result<()> {
+        let mut batch = self.batch.lock();
+        self.materialize(&mut batch)?;
+        self.dispatch_locked(&mut batch, op, kernel, params, bindings, workgroups)
+    }
+
+    /// [`dispatch`](Self::dispatch) with the batch already locked (and the chain dispatched).
+    pub(crate) fn dispatch_locked(
+        &self,
+        batch: &mut Batch,
         op: &'static str,
         kernel: &Kernel,
         params: &[u32],
@@ -202,9 +227,8 @@ impl Engine {
         let grid = spread_grid(op, workgroups, self.max_workgroups_per_dimension())?;
         self.ctx.check(op)?;
 
-        let mut batch = self.batch.lock();
         let align = self.ctx.limits.min_storage_buffer_offset_alignment as u64;
-        let (pbuf, poff) = self.stage(&mut batch, bytemuck::cast_slice(params), align)?;
+        let (pbuf, poff) = self.stage(batch, bytemuck::cast_slice(params), align)?;
         let pbytes = (params.len() as u64 * 4).max(4);
         let bind_group = self.ctx.scoped(op, || {
             let mut entries = vec![wgpu::BindGroupEntry {
@@ -234,7 +258,7 @@ impl Engine {
                 })
         })?;
         {
-            let enc = self.encoder(&mut batch);
+            let enc = self.encoder(batch);
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(op),
                 timestamp_writes: None,
@@ -249,7 +273,7 @@ impl Engine {
         }
         stats::add(&COUNTERS.dispatches, 1);
         if batch.dispatches >= MAX_DISPATCHES_PER_SUBMIT || batch.staged_bytes > MAX_STAGED_BYTES {
-            self.flush(&mut batch)?;
+            self.flush(batch)?;
         }
         Ok(())
     }
@@ -263,6 +287,7 @@ impl Engine {
 
     /// Submit the open batch (if any). Errors recorded into it surface here, naming its ops.
     pub(crate) fn flush(&self, batch: &mut Batch) -> Result<()> {
+        self.materialize(batch)?;
         let Some(encoder) = batch.encoder.take() else {
             return Ok(());
         };
@@ -334,6 +359,7 @@ impl Engine {
         let end = (offset + len).div_ceil(4) * 4;
         let span = end - start;
         let mut batch = self.batch.lock();
+        self.materialize(&mut batch)?;
         // The device error words ride along in the same readback when a kernel may have set them.
         let flag = super::errors::take_armed();
         let total = span + flag.as_ref().map_or(0, |_| super::errors::BYTES);

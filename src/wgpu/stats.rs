@@ -27,11 +27,17 @@ pub struct Stats {
     /// Bytes of every device buffer the engine holds, live or cached in a pool, like
     /// `reserved_bytes.current`.
     pub bytes_reserved: u64,
+    /// Fused elementwise kernels dispatched (chains of one or more stages; `fusion.rs`).
+    pub fused_kernels: u64,
+    /// Elementwise stages that went into fused chains.
+    pub fused_stages: u64,
+    /// Stage outputs never written because nothing could read them.
+    pub stores_elided: u64,
 }
 
 impl Stats {
     /// Name/value pairs in a fixed order (what `rustgrad.wgpu.stats()` turns into a dict).
-    pub fn to_pairs(&self) -> [(&'static str, u64); 10] {
+    pub fn to_pairs(&self) -> [(&'static str, u64); 13] {
         [
             ("dispatches", self.dispatches),
             ("submits", self.submits),
@@ -43,6 +49,9 @@ impl Stats {
             ("bytes_allocated", self.bytes_allocated),
             ("peak_bytes_allocated", self.peak_bytes_allocated),
             ("bytes_reserved", self.bytes_reserved),
+            ("fused_kernels", self.fused_kernels),
+            ("fused_stages", self.fused_stages),
+            ("stores_elided", self.stores_elided),
         ]
     }
 
@@ -56,6 +65,9 @@ impl Stats {
             buffers_reused: self.buffers_reused - earlier.buffers_reused,
             bytes_uploaded: self.bytes_uploaded - earlier.bytes_uploaded,
             bytes_downloaded: self.bytes_downloaded - earlier.bytes_downloaded,
+            fused_kernels: self.fused_kernels - earlier.fused_kernels,
+            fused_stages: self.fused_stages - earlier.fused_stages,
+            stores_elided: self.stores_elided - earlier.stores_elided,
             ..*self
         }
     }
@@ -72,6 +84,9 @@ pub(crate) struct Counters {
     pub bytes_allocated: AtomicU64,
     pub peak_bytes_allocated: AtomicU64,
     pub bytes_reserved: AtomicU64,
+    pub fused_kernels: AtomicU64,
+    pub fused_stages: AtomicU64,
+    pub stores_elided: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -85,6 +100,9 @@ pub(crate) static COUNTERS: Counters = Counters {
     bytes_allocated: AtomicU64::new(0),
     peak_bytes_allocated: AtomicU64::new(0),
     bytes_reserved: AtomicU64::new(0),
+    fused_kernels: AtomicU64::new(0),
+    fused_stages: AtomicU64::new(0),
+    stores_elided: AtomicU64::new(0),
 };
 
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -114,6 +132,9 @@ pub fn stats() -> Stats {
         bytes_allocated: c.bytes_allocated.load(Relaxed),
         peak_bytes_allocated: c.peak_bytes_allocated.load(Relaxed),
         bytes_reserved: c.bytes_reserved.load(Relaxed),
+        fused_kernels: c.fused_kernels.load(Relaxed),
+        fused_stages: c.fused_stages.load(Relaxed),
+        stores_elided: c.stores_elided.load(Relaxed),
     }
 }
 
@@ -129,6 +150,9 @@ pub fn reset_stats() {
         &c.buffers_reused,
         &c.bytes_uploaded,
         &c.bytes_downloaded,
+        &c.fused_kernels,
+        &c.fused_stages,
+        &c.stores_elided,
     ] {
         a.store(0, Relaxed);
     }

@@ -104,7 +104,7 @@ const SHADER_FILES: &[(&str, &str)] = &[
 
 const OPS_TABLE: &str = include_str!("../../shaders/ops.txt");
 
-fn shader_source(name: &str) -> Result<&'static str> {
+pub(crate) fn shader_source(name: &str) -> Result<&'static str> {
     SHADER_FILES
         .iter()
         .find(|(n, _)| *n == name)

@@ -636,20 +636,52 @@ fn host_writes_are_ordered_after_recorded_work() {
     assert_eq!(stats().since(&before).submits, 0, "still one open batch");
     assert_eq!(get(&r, n), vec![-1.0; n]);
     assert_eq!(get(&a.buffer, n), new);
-    // 2. Drop the input right after recording; the pool hands its buffer to the next upload.
-    let a = up(&old, &[n]);
-    let r = unary(UnaryOp::Neg, &a).unwrap();
-    drop(a);
-    let before = stats();
-    let c = upload_f32(&new).unwrap();
-    assert_eq!(stats().since(&before).buffers_reused, 1);
-    assert_eq!(get(&r, n), vec![-1.0; n]);
-    assert_eq!(get(&c, n), new);
+    // 2. Drop the input right after recording; the pool hands its buffer to the next upload
+    // (unfused: the kernel was recorded). With fusion the pending chain still holds the buffer,
+    // so the upload gets another one: the same hazard, avoided by keeping it out of the pool.
+    for fused in [false, true] {
+        synchronize().unwrap();
+        // No free buffers in the pool: only `a`'s can be reused.
+        engine().unwrap().empty_cache();
+        let was = fusion_enabled();
+        set_fusion_enabled(fused);
+        let a = up(&old, &[n]);
+        let r = unary(UnaryOp::Neg, &a).unwrap();
+        drop(a);
+        let before = stats();
+        let c = upload_f32(&new).unwrap();
+        let reused = stats().since(&before).buffers_reused;
+        set_fusion_enabled(was);
+        assert_eq!(reused, u64::from(!fused), "fused: {fused}");
+        assert_eq!(get(&r, n), vec![-1.0; n]);
+        assert_eq!(get(&c, n), new);
+    }
+}
+
+/// Turns elementwise fusion off for a test that counts individual dispatches, and back on (to
+/// what it was) when dropped.
+struct FusionOff(bool);
+
+impl FusionOff {
+    fn new() -> FusionOff {
+        synchronize().unwrap();
+        let was = fusion_enabled();
+        set_fusion_enabled(false);
+        FusionOff(was)
+    }
+}
+
+impl Drop for FusionOff {
+    fn drop(&mut self) {
+        let _ = synchronize();
+        set_fusion_enabled(self.0);
+    }
 }
 
 #[test]
 fn warm_sequences_compile_nothing_allocate_nothing_and_submit_only_at_sync() {
     let Some(_g) = gpu() else { return };
+    let _off = FusionOff::new();
     let x = data(64 * 48, 17, -1.0, 1.0);
     let step = || {
         let a = up(&x, &[64, 48]);
@@ -688,6 +720,7 @@ fn warm_sequences_compile_nothing_allocate_nothing_and_submit_only_at_sync() {
 #[test]
 fn long_op_chains_submit_every_n_dispatches() {
     let Some(_g) = gpu() else { return };
+    let _off = FusionOff::new();
     synchronize().unwrap();
     let mut v = up(&[1.0, 2.0, 3.0], &[3]);
     let before = stats();
@@ -787,4 +820,117 @@ fn timings() {
         submit_wait * 1e6,
         readback * 1e6
     );
+}
+
+/// A chain of elementwise ops (unary, broadcast binary, constant operands, comparison, where,
+/// cast) run fused and unfused: one dispatch against one per op, bit-identical values, and the
+/// dropped intermediates never stored.
+#[test]
+fn elementwise_chain_fuses_into_one_dispatch() {
+    let Some(_g) = gpu() else { return };
+    let run = |fused: bool| {
+        synchronize().unwrap();
+        let was = fusion_enabled();
+        set_fusion_enabled(fused);
+        let (m, n) = (37, 19);
+        let x = up(&data(m * n, 5, -2.0, 2.0), &[m, n]);
+        let b = up(&data(n, 6, -1.0, 1.0), &[n]);
+        let c = |v: f32| Input::Const {
+            words: [v.to_bits(), 0],
+            dtype: DType::F32,
+        };
+        let v = |buf: GpuBuffer, dt: DType| Input::View(GpuView::contiguous(buf, dt, &[m, n]));
+        let shape = [m, n];
+        synchronize().unwrap();
+        let before = stats();
+        let a = binary_inputs(BinaryOp::Mul, &Input::View(x.clone()), &c(0.5), &shape).unwrap();
+        let a = binary_inputs(
+            BinaryOp::Add,
+            &v(a, DType::F32),
+            &Input::View(b.clone()),
+            &shape,
+        )
+        .unwrap();
+        let a = unary(UnaryOp::Tanh, &GpuView::contiguous(a, DType::F32, &shape)).unwrap();
+        let mask =
+            compare_inputs(CompareOp::Gt, &v(a.clone(), DType::F32), &c(0.0), &shape).unwrap();
+        let a3 = binary_inputs(BinaryOp::Mul, &v(a.clone(), DType::F32), &c(3.0), &shape).unwrap();
+        let w = where_inputs(
+            &v(mask.clone(), DType::Bool),
+            &v(a, DType::F32),
+            &v(a3, DType::F32),
+            &shape,
+        )
+        .unwrap();
+        let f = cast(&GpuView::contiguous(mask, DType::Bool, &shape), DType::F32).unwrap();
+        let out =
+            binary_inputs(BinaryOp::Sub, &v(w, DType::F32), &v(f, DType::F32), &shape).unwrap();
+        let got = get(&out, m * n);
+        let d = stats().since(&before);
+        set_fusion_enabled(was);
+        (got, d)
+    };
+    let (fused, df) = run(true);
+    let (plain, dp) = run(false);
+    assert_eq!(dp.dispatches, 8, "{dp:?}");
+    assert_eq!(dp.fused_kernels, 0, "{dp:?}");
+    assert_eq!(df.dispatches, 1, "{df:?}");
+    assert_eq!((df.fused_kernels, df.fused_stages), (1, 8), "{df:?}");
+    assert_eq!(df.stores_elided, 7, "{df:?}");
+    assert!(
+        df.bytes_uploaded < dp.bytes_uploaded,
+        "constants are not uploaded: {df:?} {dp:?}"
+    );
+    let fb: Vec<u32> = fused.iter().map(|x| x.to_bits()).collect();
+    let pb: Vec<u32> = plain.iter().map(|x| x.to_bits()).collect();
+    assert_eq!(fb, pb);
+}
+
+/// Outputs still held are stored; a transposed read of a pending output ends the chain first;
+/// a write into a buffer the chain reads waits for the chain.
+#[test]
+fn fused_chains_keep_live_outputs_and_order_hazards() {
+    let Some(_g) = gpu() else { return };
+    synchronize().unwrap();
+    let was = fusion_enabled();
+    set_fusion_enabled(true);
+    let xs = data(12, 9, -1.0, 1.0);
+    let x = up(&xs, &[3, 4]);
+    let y = binary(BinaryOp::Add, &x, &x, &[3, 4]).unwrap();
+    let yv = GpuView::contiguous(y.clone(), DType::F32, &[3, 4]);
+    let z = unary(UnaryOp::Neg, &yv).unwrap();
+    // Transposed read of y: the chain [add, neg] is dispatched before this stage joins a new one.
+    let before = stats();
+    let t = unary(UnaryOp::Abs, &yv.transpose(0, 1)).unwrap();
+    assert_eq!(stats().since(&before).fused_kernels, 1);
+    // Overwrite x while `t`'s chain is pending (it does not read x) and after y was computed.
+    write(&x.buffer, 0, bytemuck::cast_slice(&[0.0f32; 12])).unwrap();
+    let y2: Vec<f32> = xs.iter().map(|v| v + v).collect();
+    assert_eq!(get(&y, 12), y2);
+    assert_eq!(get(&z, 12), y2.iter().map(|v| -v).collect::<Vec<_>>());
+    let tt = host_view(&y2, &[4, 3], &[1, 4], 0);
+    assert_eq!(get(&t, 12), tt.iter().map(|v| v.abs()).collect::<Vec<_>>());
+    assert_eq!(get(&x.buffer, 12), vec![0.0; 12]);
+    // int64 words through a fused chain: (a * 3) + a with a beyond 32 bits.
+    let big: Vec<i64> = vec![1 << 40, -5, 7, -(1 << 33)];
+    let a = GpuView::contiguous(
+        upload(bytemuck::cast_slice(&big)).unwrap(),
+        DType::I64,
+        &[4],
+    );
+    let three = Input::Const {
+        words: [3, 0],
+        dtype: DType::I64,
+    };
+    let p = binary_inputs(BinaryOp::Mul, &Input::View(a.clone()), &three, &[4]).unwrap();
+    let q = binary(
+        BinaryOp::Add,
+        &GpuView::contiguous(p, DType::I64, &[4]),
+        &a,
+        &[4],
+    )
+    .unwrap();
+    let got: Vec<i64> = bytemuck::pod_collect_to_vec(&read(&q, 0, 32).unwrap());
+    assert_eq!(got, big.iter().map(|v| v * 4).collect::<Vec<_>>());
+    set_fusion_enabled(was);
 }

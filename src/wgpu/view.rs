@@ -10,8 +10,8 @@ use crate::shape::{contiguous_strides, fmt_shape, Shape, Strides};
 pub const MAX_DIMS: usize = 8;
 const SHAPE0: usize = 2;
 const SCALARS: usize = 10;
-const VIEW0: usize = 18;
-const VIEW_WORDS: usize = 2 + MAX_DIMS;
+pub(crate) const VIEW0: usize = 18;
+pub(crate) const VIEW_WORDS: usize = 2 + MAX_DIMS;
 
 /// A strided view of a device buffer: what a tensor's storage + layout becomes at the seam.
 #[derive(Clone, Debug)]

@@ -44,6 +44,36 @@ pub(crate) fn view_of(t: &Tensor) -> Result<GpuView> {
     ))
 }
 
+/// A tensor as an elementwise kernel input: a CPU scalar (one element, already in the op's
+/// dtype) becomes a constant carried in the kernel's parameters, with no upload; anything else
+/// is a view ([`view_of`]).
+pub(crate) fn input_of(t: &Tensor) -> Result<w::Input> {
+    if t.device().is_cpu() && t.numel() == 1 {
+        let dtype = t.dtype();
+        let d = t.data();
+        let esize = dtype.size();
+        if matches!(
+            dtype,
+            DType::F32 | DType::I32 | DType::I64 | DType::Bool | DType::U8
+        ) {
+            // SAFETY: a CPU tensor of one element at `offset` of its storage.
+            let bytes: &[u8] = unsafe {
+                std::slice::from_raw_parts(d.storage.cpu_ptr().add(d.layout.offset * esize), esize)
+            };
+            let words = match esize {
+                1 => [u32::from(bytes[0]), 0],
+                4 => [u32::from_le_bytes(bytes.try_into().expect("4 bytes")), 0],
+                _ => {
+                    let v = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+                    [v as u32, (v >> 32) as u32]
+                }
+            };
+            return Ok(w::Input::Const { words, dtype });
+        }
+    }
+    view_of(t).map(w::Input::View)
+}
+
 /// A fresh contiguous device tensor over `buf`.
 fn wrap(buf: GpuBuffer, dtype: DType, shape: &[usize]) -> Tensor {
     let n = shape.iter().product();
@@ -285,7 +315,7 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tens
     require_arith(op, g.name(), dtype)?;
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
     let (a, b) = (operand(g.name(), a, dtype)?, operand(g.name(), b, dtype)?);
-    let out = k::binary(g, &view_of(&a)?, &view_of(&b)?, &shape)?;
+    let out = k::binary_inputs(g, &input_of(&a)?, &input_of(&b)?, &shape)?;
     Ok(wrap(out, dtype, &shape))
 }
 
@@ -307,7 +337,7 @@ pub fn bitwise(op: BitOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor
     }
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
     let (a, b) = (operand(g.name(), a, dtype)?, operand(g.name(), b, dtype)?);
-    let out = k::binary(g, &view_of(&a)?, &view_of(&b)?, &shape)?;
+    let out = k::binary_inputs(g, &input_of(&a)?, &input_of(&b)?, &shape)?;
     Ok(wrap(out, dtype, &shape))
 }
 
@@ -323,7 +353,7 @@ pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = crate::ops::result_type2(a, b);
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
     let (a, b) = (operand(g.name(), a, dtype)?, operand(g.name(), b, dtype)?);
-    let out = k::compare(g, &view_of(&a)?, &view_of(&b)?, &shape)?;
+    let out = k::compare_inputs(g, &input_of(&a)?, &input_of(&b)?, &shape)?;
     Ok(wrap(out, DType::Bool, &shape))
 }
 
@@ -364,7 +394,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     let shape = broadcast_shapes(&broadcast_shapes(&cond.shape(), &a.shape())?, &b.shape())?;
     let (a, b) = (operand("where", a, dtype)?, operand("where", b, dtype)?);
-    let out = k::where_(&view_of(cond)?, &view_of(&a)?, &view_of(&b)?, &shape)?;
+    let out = k::where_inputs(&input_of(cond)?, &input_of(&a)?, &input_of(&b)?, &shape)?;
     Ok(wrap(out, dtype, &shape))
 }
 

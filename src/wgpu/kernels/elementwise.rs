@@ -9,6 +9,7 @@ use crate::shape::fmt_shape;
 use crate::wgpu::buffer::{alloc, GpuBuffer};
 use crate::wgpu::encoder::Binding;
 use crate::wgpu::engine::engine;
+use crate::wgpu::fusion::{Input, StageOp};
 use crate::wgpu::ops::{BinaryOp, CompareOp, UnaryOp};
 use crate::wgpu::template::op_body_for;
 use crate::wgpu::view::{broadcast_strides, check_view, device_elem_size, params, GpuView};
@@ -130,34 +131,60 @@ pub fn contiguous(src: &GpuView) -> Result<GpuBuffer> {
     Ok(out)
 }
 
-/// One elementwise launch: `inputs` read through their views broadcast to `out_shape`, one output
-/// element of `out_elem` bytes per logical element, written contiguously after the inputs.
+/// One elementwise op: `inputs` read through their views broadcast to `out_shape` (constants
+/// everywhere), one `out_dtype` element per logical element into a fresh contiguous buffer.
+/// With fusion on the op joins the open batch's chain (`wgpu/fusion.rs`) as `stage`; otherwise
+/// (or when it cannot fuse) it is dispatched alone with `shader` rendered with `vars`.
+#[allow(clippy::too_many_arguments)]
 fn launch(
     name: &'static str,
     shader: &'static str,
     vars: &[(&str, &str)],
-    inputs: &[&GpuView],
+    stage: StageOp,
+    inputs: &[Input],
     out_shape: &[usize],
-    out_elem: u64,
+    out_dtype: DType,
     scalars: &[u32],
 ) -> Result<GpuBuffer> {
-    let mut views = Vec::with_capacity(inputs.len());
-    for v in inputs {
-        check_view(name, v)?;
-        views.push((broadcast_strides(name, v, out_shape)?, v.offset));
+    for input in inputs {
+        if let Input::View(v) = input {
+            check_view(name, v)?;
+            broadcast_strides(name, v, out_shape)?;
+        }
     }
     let n: usize = out_shape.iter().product();
     let bytes = (n as u64)
-        .checked_mul(out_elem)
+        .checked_mul(device_elem_size(out_dtype)?)
         .ok_or_else(|| Error::runtime(format!("wgpu: {name}: output size overflows")))?;
     let out = alloc(bytes)?;
     if n == 0 {
         return Ok(out);
     }
     let e = engine()?;
+    if e.record_stage(stage, inputs, out_shape, &out)? {
+        return Ok(out);
+    }
+    // Alone: constants become uploaded 0-d tensors.
+    let mut owned = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        owned.push(match input {
+            Input::View(v) => v.clone(),
+            Input::Const { words, dtype } => {
+                let elem = device_elem_size(*dtype)?;
+                let buf = alloc(elem)?;
+                let w = &words[..(elem / 4) as usize];
+                e.write(&buf, 0, bytemuck::cast_slice(w))?;
+                GpuView::new(buf, *dtype, &[], &[], 0)
+            }
+        });
+    }
+    let mut views = Vec::with_capacity(owned.len());
+    for v in &owned {
+        views.push((broadcast_strides(name, v, out_shape)?, v.offset));
+    }
     let k = e.kernel(shader, vars)?;
     let p = params(name, out_shape, &views, scalars)?;
-    let mut bind: Vec<Binding> = inputs.iter().map(|v| whole(v)).collect();
+    let mut bind: Vec<Binding> = owned.iter().map(whole).collect();
     bind.push(Binding {
         buffer: &out,
         bytes,
@@ -166,15 +193,35 @@ fn launch(
     Ok(out)
 }
 
+/// The stage a fused chain records for an op: `body` over `arg_names` of word type `arg`.
+fn stage(
+    body: &'static str,
+    arg_names: &'static [&'static str],
+    arg_words: Vec<&'static str>,
+    out: &DeviceType,
+    out_dtype: DType,
+    fparams: Vec<u32>,
+) -> StageOp {
+    StageOp {
+        body,
+        arg_names,
+        arg_words,
+        out_word: out.word,
+        out_dtype,
+        fparams,
+    }
+}
+
 /// Inputs of a binary-shaped op must share a dtype (promotion happens before the kernel).
-fn shared_type(name: &'static str, a: &GpuView, b: &GpuView) -> Result<DeviceType> {
-    if b.dtype != a.dtype {
+fn shared_type(name: &'static str, a: &Input, b: &Input) -> Result<DeviceType> {
+    if b.dtype() != a.dtype() {
         return Err(Error::runtime(format!(
             "wgpu: {name}: operands must share a dtype ({:?} vs {:?}); promote before the kernel",
-            a.dtype, b.dtype
+            a.dtype(),
+            b.dtype()
         )));
     }
-    device_type(name, a.dtype)
+    device_type(name, a.dtype())
 }
 
 /// `src` converted to `to`, into a fresh contiguous buffer (`tensor.to(dtype)`).
@@ -191,13 +238,15 @@ pub fn cast(src: &GpuView, to: DType) -> Result<GpuBuffer> {
         ("CAST", body),
         ("WG", WG_STR),
     ];
+    let st = stage(body, &["x"], vec![from.word], &dst, to, Vec::new());
     launch(
         "to",
         "cast.wgsl",
         &vars,
-        &[src],
+        st,
+        &[Input::View(src.clone())],
         &src.shape.clone(),
-        device_elem_size(to)?,
+        to,
         &[],
     )
 }
@@ -216,70 +265,148 @@ pub fn unary_with(op: UnaryOp, a: &GpuView, params: &[f32]) -> Result<GpuBuffer>
         "unary_param"
     };
     let ty = device_type(name, a.dtype)?;
-    let vars = [
-        ("DTYPE", ty.word),
-        ("WG", WG_STR),
-        ("OP", op_body_for(family, name, ty.tag)?),
-    ];
-    let elem = device_elem_size(a.dtype)?;
+    let body = op_body_for(family, name, ty.tag)?;
+    let vars = [("DTYPE", ty.word), ("WG", WG_STR), ("OP", body)];
     let words: Vec<u32> = params.iter().map(|p| p.to_bits()).collect();
+    let st = stage(body, &["x"], vec![ty.word], &ty, a.dtype, words.clone());
     launch(
         name,
         "unary.wgsl",
         &vars,
-        &[a],
+        st,
+        &[Input::View(a.clone())],
         &a.shape.clone(),
-        elem,
+        a.dtype,
         &words,
     )
 }
 
 /// `op(a, b)` broadcast to `out_shape`, into a fresh contiguous buffer of the operands' dtype.
 pub fn binary(op: BinaryOp, a: &GpuView, b: &GpuView, out_shape: &[usize]) -> Result<GpuBuffer> {
+    binary_inputs(
+        op,
+        &Input::View(a.clone()),
+        &Input::View(b.clone()),
+        out_shape,
+    )
+}
+
+/// [`binary`] over inputs that may be constants (a scalar operand costs no upload).
+pub fn binary_inputs(op: BinaryOp, a: &Input, b: &Input, out_shape: &[usize]) -> Result<GpuBuffer> {
     let name = op.name();
     let ty = shared_type(name, a, b)?;
+    let body = op_body_for("binary", name, ty.tag)?;
     let vars = [
         ("DTYPE", ty.word),
         ("OUT", ty.word),
         ("WG", WG_STR),
-        ("OP", op_body_for("binary", name, ty.tag)?),
+        ("OP", body),
     ];
-    let elem = device_elem_size(a.dtype)?;
-    launch(name, "binary.wgsl", &vars, &[a, b], out_shape, elem, &[])
+    let dtype = a.dtype();
+    let st = stage(body, &["a", "b"], vec![ty.word; 2], &ty, dtype, Vec::new());
+    let inputs = [a.clone(), b.clone()];
+    launch(
+        name,
+        "binary.wgsl",
+        &vars,
+        st,
+        &inputs,
+        out_shape,
+        dtype,
+        &[],
+    )
 }
 
 /// `op(a, b)` broadcast to `out_shape`: a fresh bool tensor (u32 0/1 per element).
 pub fn compare(op: CompareOp, a: &GpuView, b: &GpuView, out_shape: &[usize]) -> Result<GpuBuffer> {
+    compare_inputs(
+        op,
+        &Input::View(a.clone()),
+        &Input::View(b.clone()),
+        out_shape,
+    )
+}
+
+/// [`compare`] over inputs that may be constants.
+pub fn compare_inputs(
+    op: CompareOp,
+    a: &Input,
+    b: &Input,
+    out_shape: &[usize],
+) -> Result<GpuBuffer> {
     let name = op.name();
     let ty = shared_type(name, a, b)?;
+    let body = op_body_for("compare", name, ty.tag)?;
     let vars = [
         ("DTYPE", ty.word),
         ("OUT", "u32"),
         ("WG", WG_STR),
-        ("OP", op_body_for("compare", name, ty.tag)?),
+        ("OP", body),
     ];
-    launch(name, "binary.wgsl", &vars, &[a, b], out_shape, 4, &[])
+    let boolean = DeviceType {
+        word: "u32",
+        tag: "bool",
+    };
+    let st = stage(
+        body,
+        &["a", "b"],
+        vec![ty.word; 2],
+        &boolean,
+        DType::Bool,
+        Vec::new(),
+    );
+    let inputs = [a.clone(), b.clone()];
+    launch(
+        name,
+        "binary.wgsl",
+        &vars,
+        st,
+        &inputs,
+        out_shape,
+        DType::Bool,
+        &[],
+    )
 }
 
 /// `torch.where(cond, a, b)` broadcast to `out_shape` (cond: bool, i.e. u32 on the device).
 pub fn where_(cond: &GpuView, a: &GpuView, b: &GpuView, out_shape: &[usize]) -> Result<GpuBuffer> {
+    where_inputs(
+        &Input::View(cond.clone()),
+        &Input::View(a.clone()),
+        &Input::View(b.clone()),
+        out_shape,
+    )
+}
+
+/// [`where_`] over inputs that may be constants.
+pub fn where_inputs(cond: &Input, a: &Input, b: &Input, out_shape: &[usize]) -> Result<GpuBuffer> {
     let name = "where";
-    if cond.dtype != DType::Bool {
+    if cond.dtype() != DType::Bool {
         return Err(Error::runtime(format!(
             "wgpu: where expected condition to be a boolean tensor, but got a tensor with dtype {:?}",
-            cond.dtype
+            cond.dtype()
         )));
     }
     let ty = shared_type(name, a, b)?;
     let vars = [("DTYPE", ty.word), ("WG", WG_STR)];
-    let elem = device_elem_size(a.dtype)?;
+    let dtype = a.dtype();
+    let st = stage(
+        "select(b, a, c != 0u)",
+        &["c", "a", "b"],
+        vec!["u32", ty.word, ty.word],
+        &ty,
+        dtype,
+        Vec::new(),
+    );
+    let inputs = [cond.clone(), a.clone(), b.clone()];
     launch(
         name,
         "where.wgsl",
         &vars,
-        &[cond, a, b],
+        st,
+        &inputs,
         out_shape,
-        elem,
+        dtype,
         &[],
     )
 }

@@ -23,8 +23,8 @@ pub use conv::{
     conv2d_backward_input, conv2d_backward_weight, conv2d_forward, set_column_budget_override,
 };
 pub use elementwise::{
-    binary, cast, compare, contiguous, copy, copy_strided, fill, fill_f32, fill_words, unary,
-    unary_with, where_,
+    binary, binary_inputs, cast, compare, compare_inputs, contiguous, copy, copy_strided, fill,
+    fill_f32, fill_words, unary, unary_with, where_, where_inputs,
 };
 pub use index::{fold_index, gather, put, scatter_into, Along, IndexCheck, ScatterOp};
 pub use matmul::matmul;
