@@ -3,7 +3,7 @@
 //! operands are never copied; integer products use a plain loop with wrapping arithmetic.
 
 use super::convert::cast_copy;
-use super::threads::{parallel_for, pool, SendPtr};
+use super::threads::{parallel_for, SendPtr};
 use super::view::{CpuView, CpuViewMut};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -159,7 +159,8 @@ fn bmm_float<T: GemmFloat>(a: &CpuView<T>, b: &CpuView<T>, out: &CpuViewMut<T>) 
             (s..e).for_each(run)
         });
     } else {
-        pool().install(|| (0..nb).for_each(run));
+        // Each GEMM enters the pool itself when it is big enough to split.
+        (0..nb).for_each(run);
     }
 }
 

@@ -133,10 +133,18 @@ pub(super) unsafe fn gemm<T: Element>(
         unsafe { scale_c(m, n, beta, c) };
         return;
     }
+    // Called from inside a rayon pool (a kernel's parallel loop, or a test's own pool): split
+    // across that pool. Called from any other thread (Python's): use the library's pool, entered
+    // only when the product is big enough to split; a small product runs right here, because
+    // handing it to a pool thread costs two context switches (tens of microseconds in a VM),
+    // more than the product itself.
+    let in_pool = rayon::current_thread_index().is_some();
     let threads = if m.saturating_mul(n).saturating_mul(k) < PAR_MIN_FLOPS {
         1
-    } else {
+    } else if in_pool {
         rayon::current_num_threads()
+    } else {
+        crate::cpu::threads::num_threads()
     };
     let (m_panels, n_panels) = (m.div_ceil(kern.mr), n.div_ceil(kern.nr));
     let grid = Grid::choose(threads, (m_panels, kern.mr), (n_panels, kern.nr));
@@ -156,8 +164,10 @@ pub(super) unsafe fn gemm<T: Element>(
     let tasks = grid.threads();
     if tasks == 1 {
         work(0);
-    } else {
+    } else if in_pool {
         (0..tasks).into_par_iter().for_each(work);
+    } else {
+        crate::cpu::threads::pool().install(|| (0..tasks).into_par_iter().for_each(work));
     }
 }
 
