@@ -155,7 +155,6 @@ for n in ((64, 128, 256) if QUICK else (256, 1024, 4096)):
     row(f"matmul {n} f32 ({tile})", "GFLOP/s", fl / t_rg, None, fl / t_th if t_th else None)
     row(f"matmul {n} f32 legacy kernel", "GFLOP/s", fl / t_old, None, fl / t_th if t_th else None)
     print(f"#   matmul {n}: relative error {err:.1e}; new/legacy {t_old / t_rg:.2f}x")
-    del ga, gb
 
 cb, cc, chw = (4, 16, 16) if QUICK else (64, 64, 56)
 
@@ -195,7 +194,6 @@ row(f"add {n} f32 (3 x {mib:g} MiB)", "GB/s", gbs(12 * n, t_add), None, gbs(12 *
 row(f"copy {n} f32 (2 x {mib:g} MiB)", "GB/s", gbs(8 * n, t_copy), None, gbs(8 * n, th_copy))
 print(f"#   elementwise add reaches {12 * n / t_add / (8 * n / t_copy):.0%} of the copy bandwidth on rustgrad-wgpu"
       + (f" ({12 * n / th_add / (8 * n / th_copy):.0%} on torch-cuda)" if HAS_CUDA else ""))
-del x, y
 
 
 def cnn_step(lib, device, batch):

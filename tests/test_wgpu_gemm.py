@@ -93,7 +93,9 @@ def test_matmul_zero_sizes(variant):
 
 
 def test_matmul_heuristic_picks_by_size():
+    rg.wgpu.clear_matmul_tuning()  # a cached table from an earlier tuning run would decide instead
     assert rg.wgpu.matmul_tile(8, 8) == "small"
+    assert rg.wgpu.matmul_tile(32, 20000) == "small", "a 32-row output fills no larger tile"
     assert rg.wgpu.matmul_tile(4096, 4096) in ("big", "mid", "small")
     prev = rg.wgpu.matmul_variant("legacy")
     try:

@@ -248,6 +248,9 @@ pub fn addmm_act(
     let (ka, kb) = (SavedTensor::new(a), SavedTensor::new(b));
     let so = SavedTensor::output(&out);
     let sp = pre.as_ref().map(SavedTensor::new);
+    // A higher-order graph (create_graph) recomputes the pre-activation from the inputs so
+    // gradients flow through it; first-order backward uses the kernel's saved copy.
+    let sbias = sp.as_ref().and(bias).map(SavedTensor::new);
     let bias_like = bias.map(|t| (t.shape(), t.dtype()));
     record("AddmmBackward0", &inputs, &[&out], true, move |g, needs| {
         let gp = match act {
@@ -255,6 +258,13 @@ pub fn addmm_act(
             Some(op) => {
                 let y = so.get()?;
                 let x = match &sp {
+                    Some(_) if crate::autograd::is_grad_enabled() => {
+                        let p = bmm_core(&ka.get()?, &kb.get()?)?;
+                        match &sbias {
+                            Some(t) => add(&p, &t.get()?)?,
+                            None => p,
+                        }
+                    }
                     Some(p) => p.get()?,
                     None => y.clone(),
                 };

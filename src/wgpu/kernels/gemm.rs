@@ -189,13 +189,14 @@ pub fn forced() -> Option<String> {
     FORCED.lock().clone()
 }
 
-/// What the heuristic picks without a table: the largest tile that still gives the device
-/// enough workgroups to fill it.
+/// What the heuristic picks without a table: the largest tile that the output fills at least
+/// three quarters of in each dimension and that still gives the device enough workgroups.
 fn heuristic(m: usize, n: usize, batches: usize) -> Tile {
     let [small, mid, big] = TILES;
-    if big.workgroups(m, n, batches) >= 64 {
+    let filled = |t: &Tile| 4 * m >= 3 * t.tm as usize && 4 * n >= 3 * t.tn as usize;
+    if filled(&big) && big.workgroups(m, n, batches) >= 64 {
         big
-    } else if mid.workgroups(m, n, batches) >= 16 {
+    } else if filled(&mid) && mid.workgroups(m, n, batches) >= 16 {
         mid
     } else {
         small
