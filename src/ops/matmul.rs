@@ -184,6 +184,9 @@ pub fn linear_act(
     let xs = x.shape();
     if on_device && w.ndim() == 2 && x.ndim() >= 1 && xs[xs.len() - 1] == w.shape()[1] {
         let k = w.shape()[1] as i64;
+        if x.ndim() == 2 {
+            return addmm_act(bias, x, &transpose(w, 0, 1)?, act);
+        }
         let x2 = reshape(x, &[-1, k])?;
         let y = addmm_act(bias, &x2, &transpose(w, 0, 1)?, act)?;
         let mut shp: Vec<i64> = xs[..xs.len() - 1].iter().map(|&v| v as i64).collect();
@@ -248,23 +251,25 @@ pub fn addmm_act(
     let (ka, kb) = (SavedTensor::new(a), SavedTensor::new(b));
     let so = SavedTensor::output(&out);
     let sp = pre.as_ref().map(SavedTensor::new);
-    // A higher-order graph (create_graph) recomputes the pre-activation from the inputs so
-    // gradients flow through it; first-order backward uses the kernel's saved copy.
-    let sbias = sp.as_ref().and(bias).map(SavedTensor::new);
+    let sbias = act.and(bias).map(SavedTensor::new);
     let bias_like = bias.map(|t| (t.shape(), t.dtype()));
     record("AddmmBackward0", &inputs, &[&out], true, move |g, needs| {
         let gp = match act {
             None => g[0].clone(),
+            // A higher-order graph (create_graph) recomputes the pre-activation and the output
+            // from the inputs so gradients flow through them; first-order backward uses the
+            // kernel's saved output (and pre-activation, for gelu/silu).
+            Some(op) if crate::autograd::is_grad_enabled() => {
+                let p = bmm_core(&ka.get()?, &kb.get()?)?;
+                let p = match &sbias {
+                    Some(t) => add(&p, &t.get()?)?,
+                    None => p,
+                };
+                super::unary::unary_backward(op, &g[0], &p, || unary(op, &p))?
+            }
             Some(op) => {
                 let y = so.get()?;
                 let x = match &sp {
-                    Some(_) if crate::autograd::is_grad_enabled() => {
-                        let p = bmm_core(&ka.get()?, &kb.get()?)?;
-                        match &sbias {
-                            Some(t) => add(&p, &t.get()?)?,
-                            None => p,
-                        }
-                    }
                     Some(p) => p.get()?,
                     None => y.clone(),
                 };
