@@ -176,6 +176,13 @@ pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Option<
     on_device!(device, gpu::zeros(shape, dtype))
 }
 
+/// Whether the first (epilogue-free) matmul/conv kernels were forced, for comparison runs: the
+/// fused forms then run as their composition.
+#[cfg(feature = "wgpu")]
+fn legacy_gemm() -> bool {
+    crate::wgpu::kernels::gemm::forced().as_deref() == Some("legacy")
+}
+
 /// `act(a @ b + bias)` of 2-D float32 device operands in one kernel, and the pre-activation
 /// when `act`'s backward needs it. `Ok(None)` on the CPU, or when the epilogue lacks `act`.
 pub fn addmm_act(
@@ -188,7 +195,7 @@ pub fn addmm_act(
     ts.extend(bias);
     let dev = device_of(&ts)?;
     #[cfg(feature = "wgpu")]
-    if !dev.is_cpu() && a.dtype() == DType::F32 {
+    if !dev.is_cpu() && a.dtype() == DType::F32 && !legacy_gemm() {
         if let Some(k) = gpu::gemm::act_of(act) {
             return gpu::gemm::addmm_act(a, b, bias, k).map(Some);
         }
@@ -210,7 +217,7 @@ pub fn conv2d_forward_act(
     ts.extend(bias);
     let dev = device_of(&ts)?;
     #[cfg(feature = "wgpu")]
-    if !dev.is_cpu() && x.dtype() == DType::F32 {
+    if !dev.is_cpu() && x.dtype() == DType::F32 && !legacy_gemm() {
         if let Some(k) = gpu::gemm::act_of(act) {
             return gpu::gemm::conv_act(x, w, bias, k, g).map(Some);
         }
