@@ -42,7 +42,13 @@ pub fn addmm_act(
         }
         None => None,
     };
-    let (out, pre) = k::matmul_fused(&view_of(a)?, &view_of(b)?, bv.as_ref(), act, act.needs_pre())?;
+    let (out, pre) = k::matmul_fused(
+        &view_of(a)?,
+        &view_of(b)?,
+        bv.as_ref(),
+        act,
+        act.needs_pre(),
+    )?;
     Ok((
         wrap(out, DType::F32, &[m, n]),
         pre.map(|p| wrap(p, DType::F32, &[m, n])),
@@ -50,7 +56,13 @@ pub fn addmm_act(
 }
 
 /// `act(conv2d(x, w) + bias)` of contiguous operands.
-pub fn conv_act(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, act: Act, g: &ConvGeom) -> Result<Tensor> {
+pub fn conv_act(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    act: Act,
+    g: &ConvGeom,
+) -> Result<Tensor> {
     require_f32("conv2d", x.dtype())?;
     let b = bias.map(view_of).transpose()?;
     let out = k::conv2d_forward_act(&view_of(x)?, &view_of(w)?, b.as_ref(), act, g)?;

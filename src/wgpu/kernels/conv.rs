@@ -258,7 +258,9 @@ pub fn conv2d_forward_act(
         return super::conv_gemm::forward((&x.buffer, xo), (&w.buffer, wo), b, act, g);
     }
     if act != Act::None {
-        return Err(Error::runtime("wgpu: the legacy conv2d path has no fused activation"));
+        return Err(Error::runtime(
+            "wgpu: the legacy conv2d path has no fused activation",
+        ));
     }
     let (gr, og, k, l) = (g.groups, g.og(), g.cg() * g.kk(), g.l());
     let total = g.n * g.o * l;
@@ -490,7 +492,9 @@ mod tests {
         // Implicit GEMM (the default; the budget does not apply to it), then the legacy im2col
         // path at the adapter's limit (one chunk), one sample per chunk and two per chunk.
         let runs = [(None, 0), (Some("legacy"), 0), (Some("legacy"), one_sample)];
-        let runs = runs.into_iter().chain([(Some("legacy"), 2 * one_sample + 4)]);
+        let runs = runs
+            .into_iter()
+            .chain([(Some("legacy"), 2 * one_sample + 4)]);
         for (variant, budget) in runs {
             super::super::gemm::force_variant(variant).unwrap();
             set_column_budget_override(budget);

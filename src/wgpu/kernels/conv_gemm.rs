@@ -7,8 +7,8 @@
 //! pass (S = 1 skips it). Everything is deterministic (fixed summation order, no atomics).
 
 use super::gemm::{self, as_refs, Act, Tile};
-use super::window::{words, GEOM0};
 use super::reduce_last;
+use super::window::{words, GEOM0};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::ConvGeom;

@@ -181,7 +181,10 @@ pub fn force_variant(name: Option<&str>) -> Result<Option<String>> {
             )));
         }
     }
-    Ok(std::mem::replace(&mut *FORCED.lock(), name.map(str::to_owned)))
+    Ok(std::mem::replace(
+        &mut *FORCED.lock(),
+        name.map(str::to_owned),
+    ))
 }
 
 /// The forced variant, if any.
@@ -248,10 +251,9 @@ pub fn cache_path() -> Option<std::path::PathBuf> {
 fn load_table(path: &std::path::Path) -> Option<Table> {
     let text = std::fs::read_to_string(path).ok()?;
     let t = parse_flat_json(&text)?;
-    let ok = CLASSES.iter().all(|c| {
-        t.iter()
-            .any(|(k, v)| k == c && Tile::by_name(v).is_some())
-    });
+    let ok = CLASSES
+        .iter()
+        .all(|c| t.iter().any(|(k, v)| k == c && Tile::by_name(v).is_some()));
     ok.then_some(t)
 }
 
@@ -350,7 +352,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("t.json");
         std::fs::write(&p, "{\"s\": \"small\", \"m\": \"huge\", \"l\": \"big\"}").unwrap();
-        assert!(load_table(&p).is_none(), "unknown variant names are rejected");
+        assert!(
+            load_table(&p).is_none(),
+            "unknown variant names are rejected"
+        );
         std::fs::write(&p, [0xffu8, 0xfe, 0x00]).unwrap();
         assert!(load_table(&p).is_none(), "binary garbage is ignored");
         std::fs::write(&p, "{\"s\": \"small\", \"m\": \"mid\", \"l\": \"big\"}").unwrap();

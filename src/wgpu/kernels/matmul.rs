@@ -96,7 +96,12 @@ pub fn matmul_fused(
         st(b, 1) as i32 as u32,
     ];
     let shape: Shape = batch;
-    let mut p = params(op, &shape, &[(sa.clone(), a.offset), (sb.clone(), b.offset)], &scalars)?;
+    let mut p = params(
+        op,
+        &shape,
+        &[(sa.clone(), a.offset), (sb.clone(), b.offset)],
+        &scalars,
+    )?;
     let e = engine()?;
     let Some(tile) = tile else {
         // The legacy kernel has no epilogue: only plain products take it.
@@ -106,7 +111,14 @@ pub fn matmul_fused(
             ));
         }
         let kern = e.kernel("matmul.wgsl", &[("DTYPE", ty), ("WG", WG_STR)])?;
-        let bind = [whole(a), whole(b), Binding { buffer: &out, bytes }];
+        let bind = [
+            whole(a),
+            whole(b),
+            Binding {
+                buffer: &out,
+                bytes,
+            },
+        ];
         let wgs = (batches * m.div_ceil(LEGACY_TILE) * n.div_ceil(LEGACY_TILE)) as u64;
         e.dispatch(op, &kern, &p, &bind, wgs)?;
         return Ok((out, pre));
@@ -124,8 +136,16 @@ pub fn matmul_fused(
     let b_n = st(b, 1) == 1 && m4(st(b, 2)) && n % 4 == 0;
     let b_vec = (b_k || b_n) && sb.iter().all(|&s| m4(s)) && fits(b);
     let vec = a_vec && b_vec && k > 0;
-    let a_k_fast = if vec { true } else { st(a, 1).abs() <= st(a, 2).abs() };
-    let b_k_fast = if vec { b_k } else { st(b, 2).abs() < st(b, 1).abs() };
+    let a_k_fast = if vec {
+        true
+    } else {
+        st(a, 1).abs() <= st(a, 2).abs()
+    };
+    let b_k_fast = if vec {
+        b_k
+    } else {
+        st(b, 2).abs() < st(b, 1).abs()
+    };
     let mut vars = tile.vars(vec, a_k_fast, b_k_fast);
     let (elem, at, bt, at4, bt4) = if vec {
         (
@@ -182,7 +202,14 @@ pub fn matmul_fused(
         ("ACT", act.expr().to_string()),
     ]);
     let kern = e.kernel("gemm_matmul.wgsl", &as_refs(&vars))?;
-    let mut bind = vec![operand(a, vec), operand(b, vec), Binding { buffer: &out, bytes }];
+    let mut bind = vec![
+        operand(a, vec),
+        operand(b, vec),
+        Binding {
+            buffer: &out,
+            bytes,
+        },
+    ];
     if let Some(bv) = bias {
         bind.push(whole(bv));
     }

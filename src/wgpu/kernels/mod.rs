@@ -8,8 +8,8 @@ mod argreduce;
 mod conv;
 mod conv_gemm;
 mod elementwise;
-mod index;
 pub mod gemm;
+mod index;
 mod matmul;
 mod moments;
 mod optim;
@@ -29,8 +29,8 @@ pub use elementwise::{
     binary, cast, compare, contiguous, copy, copy_strided, fill, fill_f32, fill_words, unary,
     unary_with, where_,
 };
-pub use index::{fold_index, gather, put, scatter_into, Along, IndexCheck, ScatterOp};
 pub use gemm::Act;
+pub use index::{fold_index, gather, put, scatter_into, Along, IndexCheck, ScatterOp};
 pub use matmul::{chosen_tile, matmul, matmul_fused};
 pub use moments::var_mean_trailing;
 pub use optim::{fused_step, OptimKernel};
