@@ -189,7 +189,6 @@ fn _wgpu_tune_matmul(py: Python<'_>, scale: usize) -> PyResult<(Py<PyAny>, Optio
             use pyo3::IntoPyObject;
             let rows = py.detach(|| crate::wgpu::kernels::gemm::tune(scale))?;
             let path = crate::wgpu::kernels::gemm::cache_path().map(|p| p.display().to_string());
-            let rows: Vec<(String, String, Vec<(String, f64)>)> = rows;
             Ok((rows.into_pyobject(py)?.into_any().unbind(), path))
         }
         #[cfg(not(feature = "wgpu"))]

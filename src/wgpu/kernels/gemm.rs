@@ -222,6 +222,9 @@ pub fn choose(m: usize, n: usize, batches: usize) -> Option<Tile> {
 
 type Table = Vec<(String, String)>;
 
+/// One class of a tuning run: (class, winning variant, [(variant, seconds)]).
+pub type TuneRow = (String, String, Vec<(String, f64)>);
+
 /// The tuning table of this adapter, loaded from the cache file once.
 fn table() -> &'static Mutex<Option<Table>> {
     static TABLE: OnceLock<Mutex<Option<Table>>> = OnceLock::new();
@@ -276,7 +279,7 @@ fn parse_flat_json(text: &str) -> Option<Table> {
 /// fastest per class (used from then on) and write the table to the cache file (best effort:
 /// an unwritable cache only loses the file). `scale` shrinks the problems (1 = full size).
 /// Returns `(class, variant, [(variant, seconds)])` rows.
-pub fn tune(scale: usize) -> Result<Vec<(String, String, Vec<(String, f64)>)>> {
+pub fn tune(scale: usize) -> Result<Vec<TuneRow>> {
     let scale = scale.max(1);
     let sizes = [
         ("s", 96 / scale.min(8), 8),

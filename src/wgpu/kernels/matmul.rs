@@ -129,7 +129,7 @@ pub fn matmul_fused(
     let m4 = |s: isize| s % 4 == 0;
     let fits = |v: &GpuView| {
         let need = v.buffer.len().div_ceil(16) * 16;
-        need <= v.buffer.capacity() && v.offset % 4 == 0
+        need <= v.buffer.capacity() && v.offset.is_multiple_of(4)
     };
     let a_vec = st(a, 1) == 1 && m4(st(a, 2)) && k % 4 == 0 && sa.iter().all(|&s| m4(s)) && fits(a);
     let b_k = st(b, 2) == 1 && m4(st(b, 1)) && k % 4 == 0;
