@@ -321,6 +321,39 @@ def w_matmul(n):
     return make
 
 
+def w_matmul_legacy(n):
+    """rustgrad-wgpu only: the first (64x64, scalar-load) matmul kernel, beside the matmul row."""
+    def make(name, mod, np):
+        _need(name == "rustgrad" and DEVICE.get("rustgrad") == "wgpu", "rustgrad-wgpu only")
+        a = _tensor(name, mod, _rand(np, (n, n), 1))
+        b = _tensor(name, mod, _rand(np, (n, n), 2))
+
+        def run():
+            prev = mod.wgpu.matmul_variant("legacy")
+            try:
+                return a @ b
+            finally:
+                mod.wgpu.matmul_variant(prev)
+
+        return run
+
+    return make
+
+
+def w_conv_small(name, mod, np):
+    """conv2d 3x3 8x16x16x16 -> 16 forward + backward (input and weight gradients)."""
+    _need(name != "numpy", "no conv")
+    F = mod.nn.functional
+    x = _tensor(name, mod, _rand(np, (8, 16, 16, 16), 1), requires_grad=True)
+    w = _tensor(name, mod, _rand(np, (16, 16, 3, 3), 2), requires_grad=True)
+
+    def run():
+        x.grad = w.grad = None
+        F.conv2d(x, w, padding=1).sum().backward()
+
+    return run
+
+
 def _nn_parts(name, mod):
     _need(name != "numpy", "no autograd")
     nn = getattr(mod, "nn", None)
@@ -413,6 +446,8 @@ def workloads(quick):
     out.append(("softmax [4096,1024] dim=-1", w_softmax_big, "GB/s", 8.0 * 4096 * 1024, False))
     for n in (256, 1024, 2048):
         out.append((f"matmul {n} f32", w_matmul(n), "GFLOP/s", 2.0 * n**3, n >= 2048))
+    out.append(("matmul 256 f32 legacy wgpu kernel", w_matmul_legacy(256), "GFLOP/s", 2.0 * 256**3, False))
+    out.append(("conv2d 3x3 8x16x16x16->16 fwd+bwd", w_conv_small, "ms", None, False))
     out.append(("conv2d 3x3 64x32x28x28->64 fwd+bwd", w_conv_fwd_bwd, "ms", None, False))
     out.append(("MLP step 784-128-10 b64", w_mlp, "ms", None, False))
     out.append(("MLP step 784-128-10 b256", w_mlp256, "ms", None, False))

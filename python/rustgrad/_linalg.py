@@ -128,7 +128,13 @@ def _affine(input, prod, beta, alpha):
 
 @_out.supports_out("addmm", _out.SAME_EXPECTED)
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    """``torch.addmm``: ``beta * input + alpha * (mat1 @ mat2)``."""
+    """``torch.addmm``: ``beta * input + alpha * (mat1 @ mat2)``. On the wgpu device with beta =
+    alpha = 1 the add runs in the GEMM's epilogue (one kernel)."""
+    if (beta == 1 and alpha == 1 and isinstance(input, Tensor) and isinstance(mat1, Tensor)
+            and isinstance(mat2, Tensor) and mat1.dim() == 2 and mat2.dim() == 2
+            and mat1.device.type == "wgpu"):
+        input, mat1, mat2 = _autocast("addmm", input, mat1, mat2)
+        return _C._addmm_act(input, mat1, mat2, "none")
     return _affine(input, mm(mat1, mat2), beta, alpha)
 
 

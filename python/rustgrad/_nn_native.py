@@ -43,6 +43,11 @@ def _same_padding(weight, dilation, n):
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """``F.conv2d`` (NCHW or unbatched CHW); in the autocast dtype inside an autocast region."""
+    return _conv2d_act(input, weight, bias, stride, padding, dilation, groups, "none")
+
+
+def _conv2d_act(input, weight, bias, stride, padding, dilation, groups, act):
+    """``act(F.conv2d(...))``; on the wgpu device relu/sigmoid/tanh run in the conv's epilogue."""
     input, weight, bias = _autocast("conv2d", input, weight, bias)
     x, unb = _batched(input, 4, "conv2d")
     stride, dilation = _pair(stride), _pair(dilation)
@@ -58,7 +63,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     else:
         p = _pair(padding)
         pads = [p[0], p[0], p[1], p[1]]
-    y = _C._conv2d(x, weight, bias, stride, pads, dilation, groups)
+    y = _C._conv2d(x, weight, bias, stride, pads, dilation, groups, act)
     return y.squeeze(0) if unb else y
 
 

@@ -98,3 +98,66 @@ def manual_seed(seed):
 def manual_seed_all(seed):
     """Same as :func:`manual_seed` (there is one device)."""
     manual_seed(seed)
+
+
+# ---------------------------------------------------------------- GEMM kernels (matmul, conv)
+_ACTIVATIONS = ("none", "relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu")
+
+
+def tune_matmul(quick=False):
+    """Time the matmul tile variants (``small`` 32x32, ``mid`` 64x64, ``big`` 128x128 blocks) on
+    this adapter, one representative product per size class, and use the fastest per class from
+    then on. The choice is cached in ``~/.cache/rustgrad/wgpu-tune-<adapter>.json`` (under
+    ``$XDG_CACHE_HOME`` when set) and read by later processes; a corrupt or foreign file is ignored,
+    and ``RUSTGRAD_WGPU_TUNE=0`` ignores the cache. Without tuning a size heuristic chooses.
+    ``quick`` times 16x smaller problems. Returns ``{"path": file or None, "classes": {class:
+    {"winner": name, "seconds": {variant: s}}}}``."""
+    rows, path = _C._wgpu_tune_matmul(16 if quick else 1)
+    return {"path": path,
+            "classes": {c: {"winner": w, "seconds": dict(times)} for c, w, times in rows}}
+
+
+def clear_matmul_tuning():
+    """Forget this process's tuned matmul table (the file stays; the size heuristic applies)."""
+    _C._wgpu_clear_tuning()
+
+
+def matmul_variant(name=None):
+    """Force one GEMM variant for every matmul and convolution (``"small"``, ``"mid"``, ``"big"``,
+    or ``"legacy"``: the first 64x64 matmul kernel and the im2col convolution), or with ``None``
+    choose per problem again. For benchmarks and tests; returns the previous setting."""
+    return _C._wgpu_matmul_variant(name)
+
+
+def matmul_tile(m, n, batches=1):
+    """The variant a ``batches x (m x n)`` product would run with now."""
+    return _C._wgpu_matmul_tile(int(m), int(n), int(batches))
+
+
+def _act_name(activation):
+    name = "none" if activation is None else str(activation)
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"unknown fused activation '{name}' (expected one of {', '.join(_ACTIVATIONS)})")
+    return name
+
+
+def fused_linear(input, weight, bias=None, activation=None):
+    """``activation(F.linear(input, weight, bias))`` in one GEMM on the wgpu device: the bias add and
+    the activation (``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"gelu"``, ``"gelu_tanh"``, ``"silu"``
+    or None) run before the product is stored. Differentiable; on the CPU it is the plain
+    composition of the same ops."""
+    return _C._linear_act(input, weight, bias, _act_name(activation))
+
+
+def fused_addmm(input, mat1, mat2, activation=None):
+    """``activation(torch.addmm(input, mat1, mat2))`` (beta = alpha = 1) in one GEMM on the wgpu
+    device, ``input`` broadcast to ``[m, n]``; the composition elsewhere."""
+    return _C._addmm_act(input, mat1, mat2, _act_name(activation))
+
+
+def fused_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
+    """``activation(F.conv2d(input, weight, bias, ...))``: on the wgpu device the bias and a
+    ``"relu"``, ``"sigmoid"`` or ``"tanh"`` activation run in the implicit-GEMM convolution's
+    epilogue (one kernel); other activations, and the CPU, apply it as a separate op."""
+    from rustgrad._nn_native import _conv2d_act
+    return _conv2d_act(input, weight, bias, stride, padding, dilation, groups, _act_name(activation))

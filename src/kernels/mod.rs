@@ -176,6 +176,56 @@ pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Option<
     on_device!(device, gpu::zeros(shape, dtype))
 }
 
+/// Whether the first (epilogue-free) matmul/conv kernels were forced, for comparison runs: the
+/// fused forms then run as their composition.
+#[cfg(feature = "wgpu")]
+fn legacy_gemm() -> bool {
+    crate::wgpu::kernels::gemm::forced().as_deref() == Some("legacy")
+}
+
+/// `act(a @ b + bias)` of 2-D float32 device operands in one kernel, and the pre-activation
+/// when `act`'s backward needs it. `Ok(None)` on the CPU, or when the epilogue lacks `act`.
+pub fn addmm_act(
+    a: &Tensor,
+    b: &Tensor,
+    bias: Option<&Tensor>,
+    act: Option<UnaryOp>,
+) -> Result<Option<(Tensor, Option<Tensor>)>> {
+    let mut ts = vec![a, b];
+    ts.extend(bias);
+    let dev = device_of(&ts)?;
+    #[cfg(feature = "wgpu")]
+    if !dev.is_cpu() && a.dtype() == DType::F32 && !legacy_gemm() {
+        if let Some(k) = gpu::gemm::act_of(act) {
+            return gpu::gemm::addmm_act(a, b, bias, k).map(Some);
+        }
+    }
+    let _ = (dev, act);
+    Ok(None)
+}
+
+/// `act(conv2d(x, w) + bias)` in one device kernel; `Ok(None)` on the CPU or for an `act` the
+/// epilogue lacks.
+pub fn conv2d_forward_act(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    act: Option<UnaryOp>,
+    g: &ConvGeom,
+) -> Result<Option<Tensor>> {
+    let mut ts = vec![x, w];
+    ts.extend(bias);
+    let dev = device_of(&ts)?;
+    #[cfg(feature = "wgpu")]
+    if !dev.is_cpu() && x.dtype() == DType::F32 && !legacy_gemm() {
+        if let Some(k) = gpu::gemm::act_of(act) {
+            return gpu::gemm::conv_act(x, w, bias, k, g).map(Some);
+        }
+    }
+    let _ = (dev, act, g);
+    Ok(None)
+}
+
 /// Batched product of `[..., m, k]` and `[..., k, n]` with equal batch dims (stride-0 allowed).
 pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
     on_device!(device_of(&[a, b])?, gpu::bmm(a, b))

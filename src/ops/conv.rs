@@ -4,7 +4,7 @@
 //! is the input gradient of the convolution it transposes, and its input gradient that
 //! convolution's forward.
 
-use super::{contiguous, sum};
+use super::{contiguous, sum, UnaryOp};
 use crate::autograd::{record, SavedTensor};
 use crate::error::{Error, Result};
 use crate::kernels::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward};
@@ -123,6 +123,23 @@ pub fn conv2d(
     dilation: [usize; 2],
     groups: usize,
 ) -> Result<Tensor> {
+    conv2d_act(x, w, bias, stride, padding, dilation, groups, None)
+}
+
+/// `act(F.conv2d(...))`. On the wgpu device relu, sigmoid and tanh run in the convolution's
+/// epilogue (their derivative comes from the saved output); any other activation, and the CPU,
+/// apply `act` as its own op after the convolution.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_act(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: [usize; 2],
+    padding: [usize; 4],
+    dilation: [usize; 2],
+    groups: usize,
+    act: Option<UnaryOp>,
+) -> Result<Tensor> {
     same_device(x, w, bias)?;
     check_common(x, w, bias, groups)?;
     let (xs, ws) = (x.shape(), w.shape());
@@ -190,8 +207,18 @@ pub fn conv2d(
         Some(b) => Some(contiguous(&b.detach())?),
         None => None,
     };
-    let y = conv2d_forward(&xc, &wc, bc.as_ref(), &g)?;
+    let epilogue = act.filter(|op| matches!(op, UnaryOp::Relu | UnaryOp::Sigmoid | UnaryOp::Tanh));
+    let fused = match epilogue {
+        Some(op) => crate::kernels::conv2d_forward_act(&xc, &wc, bc.as_ref(), Some(op), &g)?,
+        None => None,
+    };
+    let fused_act = fused.as_ref().and(epilogue);
+    let y = match fused {
+        Some(y) => y,
+        None => conv2d_forward(&xc, &wc, bc.as_ref(), &g)?,
+    };
     let (sx, sw) = (SavedTensor::new(&xc), SavedTensor::new(&wc));
+    let so = fused_act.map(|_| SavedTensor::output(&y));
     let mut inputs = vec![x, w];
     if let Some(b) = bias {
         inputs.push(b);
@@ -202,7 +229,14 @@ pub fn conv2d(
         &[&y],
         true,
         move |gr, needs| {
-            let dy = contiguous(&gr[0].detach())?;
+            let dy = match (fused_act, &so) {
+                (Some(op), Some(so)) => {
+                    let y = so.get()?.detach();
+                    super::unary::unary_backward(op, &gr[0].detach(), &y, || Ok(y.clone()))?
+                }
+                _ => gr[0].clone(),
+            };
+            let dy = contiguous(&dy.detach())?;
             let gx = if needs[0] {
                 Some(conv2d_backward_input(&dy, &sw.get()?, &g)?)
             } else {
@@ -220,7 +254,10 @@ pub fn conv2d(
             Ok(out)
         },
     );
-    Ok(y)
+    match act {
+        Some(op) if fused_act.is_none() => super::unary(op, &y),
+        _ => Ok(y),
+    }
 }
 
 /// Gradient of a per-channel bias: `dy` summed over batch and space (None when not needed).

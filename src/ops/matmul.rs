@@ -2,7 +2,7 @@
 //! messages and the backward rule. The products themselves run in `cpu::matmul` (blocked GEMM
 //! over the operands' own strides) or on the device.
 
-use super::{add, expand, reshape, squeeze, transpose, unsqueeze};
+use super::{add, expand, reshape, squeeze, transpose, unary, unsqueeze, UnaryOp};
 use crate::autograd::{record, SavedTensor};
 // Float element types with a GEMM kernel: the conv and pool kernels name it from here.
 pub(crate) use crate::cpu::matmul::GemmFloat;
@@ -157,13 +157,41 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// `F.linear(x, weight, bias)`: `x @ weight^T + bias`, with the batch dims of `x` folded into
-/// the rows of a single GEMM and the transpose taken as a stride swap.
+/// the rows of a single GEMM and the transpose taken as a stride swap. On the device the bias is
+/// added by the GEMM's epilogue.
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    linear_act(x, w, bias, None)
+}
+
+/// `act(F.linear(x, weight, bias))`. On the wgpu device the bias and the activation (relu,
+/// sigmoid, tanh, gelu, gelu_tanh, silu) run in the GEMM's epilogue, one kernel; elsewhere (or
+/// for other activations) it is the composition of the ops.
+pub fn linear_act(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    act: Option<UnaryOp>,
+) -> Result<Tensor> {
     if w.ndim() != 2 && w.ndim() != 1 {
         return Err(Error::runtime(format!(
             "linear(): weight must be 1-D or 2-D, got {}-D",
             w.ndim()
         )));
+    }
+    let mut ts = vec![x, w];
+    ts.extend(bias);
+    let on_device = !crate::kernels::device_of(&ts)?.is_cpu();
+    let xs = x.shape();
+    if on_device && w.ndim() == 2 && x.ndim() >= 1 && xs[xs.len() - 1] == w.shape()[1] {
+        let k = w.shape()[1] as i64;
+        if x.ndim() == 2 {
+            return addmm_act(bias, x, &transpose(w, 0, 1)?, act);
+        }
+        let x2 = reshape(x, &[-1, k])?;
+        let y = addmm_act(bias, &x2, &transpose(w, 0, 1)?, act)?;
+        let mut shp: Vec<i64> = xs[..xs.len() - 1].iter().map(|&v| v as i64).collect();
+        shp.push(w.shape()[0] as i64);
+        return reshape(&y, &shp);
     }
     let wt = if w.ndim() == 2 {
         transpose(w, 0, 1)?
@@ -171,8 +199,102 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
         w.clone()
     };
     let y = matmul(x, &wt)?;
-    match bias {
-        Some(b) => add(&y, b),
+    let y = match bias {
+        Some(b) => add(&y, b)?,
+        None => y,
+    };
+    match act {
+        Some(op) => unary(op, &y),
         None => Ok(y),
     }
+}
+
+/// `act(a @ b + bias)` for 2-D `a: [m, k]`, `b: [k, n]` and `bias` broadcastable to `[m, n]`
+/// (`torch.addmm(bias, a, b)` with beta = alpha = 1, then the activation). On the wgpu device
+/// it is one GEMM with the bias and activation in the epilogue; its backward applies the
+/// activation's derivative (from the saved output, or the saved pre-activation for gelu/silu)
+/// and then the product's rule. Elsewhere it is the composition of the ops.
+pub fn addmm_act(
+    bias: Option<&Tensor>,
+    a: &Tensor,
+    b: &Tensor,
+    act: Option<UnaryOp>,
+) -> Result<Tensor> {
+    let shapes_fit = a.ndim() == 2
+        && b.ndim() == 2
+        && a.shape()[1] == b.shape()[0]
+        && a.dtype() == b.dtype()
+        && bias.is_none_or(|t| {
+            let mn = [a.shape()[0], b.shape()[1]];
+            t.dtype() == a.dtype()
+                && t.ndim() <= 2
+                && broadcast_shapes(&t.shape(), &mn).is_ok_and(|s| s.as_slice() == mn)
+        });
+    let fused = if shapes_fit {
+        crate::kernels::addmm_act(a, b, bias, act)?
+    } else {
+        None
+    };
+    let Some((out, pre)) = fused else {
+        let y = matmul(a, b)?;
+        let y = match bias {
+            Some(t) => add(&y, t)?,
+            None => y,
+        };
+        return match act {
+            Some(op) => unary(op, &y),
+            None => Ok(y),
+        };
+    };
+    let mut inputs = vec![a, b];
+    inputs.extend(bias);
+    let (ka, kb) = (SavedTensor::new(a), SavedTensor::new(b));
+    let so = SavedTensor::output(&out);
+    let sp = pre.as_ref().map(SavedTensor::new);
+    let sbias = act.and(bias).map(SavedTensor::new);
+    let bias_like = bias.map(|t| (t.shape(), t.dtype()));
+    record("AddmmBackward0", &inputs, &[&out], true, move |g, needs| {
+        let gp = match act {
+            None => g[0].clone(),
+            // A higher-order graph (create_graph) recomputes the pre-activation and the output
+            // from the inputs so gradients flow through them; first-order backward uses the
+            // kernel's saved output (and pre-activation, for gelu/silu).
+            Some(op) if crate::autograd::is_grad_enabled() => {
+                let p = bmm_core(&ka.get()?, &kb.get()?)?;
+                let p = match &sbias {
+                    Some(t) => add(&p, &t.get()?)?,
+                    None => p,
+                };
+                super::unary::unary_backward(op, &g[0], &p, || unary(op, &p))?
+            }
+            Some(op) => {
+                let y = so.get()?;
+                let x = match &sp {
+                    Some(p) => p.get()?,
+                    None => y.clone(),
+                };
+                super::unary::unary_backward(op, &g[0], &x, || Ok(y.clone()))?
+            }
+        };
+        let ga = if needs[0] {
+            Some(bmm_core(&gp, &transpose(&kb.get()?, 0, 1)?)?)
+        } else {
+            None
+        };
+        let gb = if needs[1] {
+            Some(bmm_core(&transpose(&ka.get()?, 0, 1)?, &gp)?)
+        } else {
+            None
+        };
+        let mut grads = vec![ga, gb];
+        if let Some((shape, dtype)) = &bias_like {
+            grads.push(if needs[2] {
+                Some(super::reduce_grad(&gp, shape, *dtype)?)
+            } else {
+                None
+            });
+        }
+        Ok(grads)
+    });
+    Ok(out)
 }

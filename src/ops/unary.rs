@@ -142,7 +142,7 @@ fn sc(v: f64, like: &Tensor) -> Result<Tensor> {
 }
 
 /// d op(x) / dx times g.
-fn unary_backward(
+pub(crate) fn unary_backward(
     op: UnaryOp,
     g: &Tensor,
     x: &Tensor,

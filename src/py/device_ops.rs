@@ -143,6 +143,69 @@ fn _wgpu_bernoulli(
     })
 }
 
+/// Force one matmul/conv kernel variant ("small", "mid", "big", or "legacy" for the first
+/// 64x64 matmul and the im2col convolution) or clear the choice (None). Returns the previous.
+#[pyfunction]
+#[pyo3(signature = (name=None))]
+fn _wgpu_matmul_variant(name: Option<&str>) -> PyResult<Option<String>> {
+    crate::py::errors::guard("matmul_variant", || {
+        #[cfg(feature = "wgpu")]
+        {
+            Ok(crate::wgpu::kernels::gemm::force_variant(name)?)
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            let _ = name;
+            Err(crate::error::Error::runtime("rustgrad was built without the wgpu backend").into())
+        }
+    })
+}
+
+/// The tile variant an `m x n` product over `batches` would use now ("legacy" when forced).
+#[pyfunction]
+fn _wgpu_matmul_tile(m: usize, n: usize, batches: usize) -> PyResult<String> {
+    crate::py::errors::guard("matmul_tile", || {
+        #[cfg(feature = "wgpu")]
+        {
+            Ok(crate::wgpu::kernels::chosen_tile(m, n, batches)
+                .map_or("legacy".to_string(), |t| t.name.to_string()))
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            let _ = (m, n, batches);
+            Err(crate::error::Error::runtime("rustgrad was built without the wgpu backend").into())
+        }
+    })
+}
+
+/// Time the matmul variants on this adapter, keep and cache the fastest per size class.
+/// Returns `(class, winner, {variant: seconds})` rows and the cache path (or None).
+#[pyfunction]
+#[pyo3(signature = (scale=1))]
+fn _wgpu_tune_matmul(py: Python<'_>, scale: usize) -> PyResult<(Py<PyAny>, Option<String>)> {
+    crate::py::errors::guard("tune_matmul", || {
+        #[cfg(feature = "wgpu")]
+        {
+            use pyo3::IntoPyObject;
+            let rows = py.detach(|| crate::wgpu::kernels::gemm::tune(scale))?;
+            let path = crate::wgpu::kernels::gemm::cache_path().map(|p| p.display().to_string());
+            Ok((rows.into_pyobject(py)?.into_any().unbind(), path))
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            let _ = (py, scale);
+            Err(crate::error::Error::runtime("rustgrad was built without the wgpu backend").into())
+        }
+    })
+}
+
+/// Forget the tuned matmul table for this process (the size heuristic applies again).
+#[pyfunction]
+fn _wgpu_clear_tuning() {
+    #[cfg(feature = "wgpu")]
+    crate::wgpu::kernels::gemm::clear_tuning();
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_wgpu_random, m)?)?;
     m.add_function(wrap_pyfunction!(_wgpu_bernoulli, m)?)?;
@@ -152,5 +215,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_wgpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(_wgpu_stats, m)?)?;
     m.add_function(wrap_pyfunction!(_wgpu_reset_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_matmul_variant, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_matmul_tile, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_tune_matmul, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_clear_tuning, m)?)?;
     Ok(())
 }

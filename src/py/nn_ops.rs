@@ -34,9 +34,73 @@ fn _linear(
     })
 }
 
+/// The activation named by the fused bindings ("none", "relu", "sigmoid", "tanh", "gelu",
+/// "gelu_tanh", "silu").
+fn fused_act(name: &str) -> crate::error::Result<Option<ops::UnaryOp>> {
+    use ops::UnaryOp::*;
+    Ok(Some(match name {
+        "none" => return Ok(None),
+        "relu" => Relu,
+        "sigmoid" => Sigmoid,
+        "tanh" => Tanh,
+        "gelu" => Gelu,
+        "gelu_tanh" => GeluTanh,
+        "silu" => Silu,
+        other => {
+            return Err(crate::error::Error::value(format!(
+                "unknown fused activation '{other}' (expected one of none, relu, sigmoid, tanh, \
+                 gelu, gelu_tanh, silu)"
+            )))
+        }
+    }))
+}
+
+/// `act(F.linear(x, w, b))`: one GEMM with the bias and activation in its epilogue on wgpu.
+#[pyfunction]
+#[pyo3(signature = (x, w, b, act))]
+fn _linear_act(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    w: &Bound<'_, PyAny>,
+    b: Option<&Bound<'_, PyAny>>,
+    act: &str,
+) -> PyResult<Py<PyAny>> {
+    crate::py::errors::guard("_linear_act", || {
+        let (x, w) = (as_tensor(x)?, as_tensor(w)?);
+        let b = b.map(as_tensor).transpose()?;
+        let act = fused_act(act)?;
+        wrap(
+            py,
+            maybe_nogil(py, x.numel(), || ops::linear_act(&x, &w, b.as_ref(), act))?,
+        )
+    })
+}
+
+/// `act(bias + a @ b)` for 2-D `a`, `b` (`torch.addmm` with beta = alpha = 1, then `act`).
+#[pyfunction]
+#[pyo3(signature = (bias, a, b, act))]
+fn _addmm_act(
+    py: Python<'_>,
+    bias: Option<&Bound<'_, PyAny>>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    act: &str,
+) -> PyResult<Py<PyAny>> {
+    crate::py::errors::guard("_addmm_act", || {
+        let (a, b) = (as_tensor(a)?, as_tensor(b)?);
+        let bias = bias.map(as_tensor).transpose()?;
+        let act = fused_act(act)?;
+        wrap(
+            py,
+            maybe_nogil(py, a.numel(), || ops::addmm_act(bias.as_ref(), &a, &b, act))?,
+        )
+    })
+}
+
 /// `conv2d(x, w, b, stride, padding(t, b, l, r), dilation, groups)` on 4-D input.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (x, w, b, stride, padding, dilation, groups, act="none"))]
 fn _conv2d(
     py: Python<'_>,
     x: &Bound<'_, PyAny>,
@@ -46,12 +110,14 @@ fn _conv2d(
     padding: [usize; 4],
     dilation: [usize; 2],
     groups: usize,
+    act: &str,
 ) -> PyResult<Py<PyAny>> {
     crate::py::errors::guard("_conv2d", || {
         let (x, w) = (as_tensor(x)?, as_tensor(w)?);
         let b = b.map(as_tensor).transpose()?;
+        let act = fused_act(act)?;
         let r = maybe_nogil(py, x.numel(), || {
-            ops::conv2d(&x, &w, b.as_ref(), stride, padding, dilation, groups)
+            ops::conv2d_act(&x, &w, b.as_ref(), stride, padding, dilation, groups, act)
         })?;
         wrap(py, r)
     })
@@ -167,6 +233,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_adaptive_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(_linear, m)?)?;
+    m.add_function(wrap_pyfunction!(_linear_act, m)?)?;
+    m.add_function(wrap_pyfunction!(_addmm_act, m)?)?;
     m.add_function(wrap_pyfunction!(_conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(_conv_transpose2d, m)?)?;
     Ok(())

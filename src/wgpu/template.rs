@@ -20,6 +20,19 @@ const SHADER_FILES: &[(&str, &str)] = &[
     ("where.wgsl", include_str!("../../shaders/where.wgsl")),
     ("reduce.wgsl", include_str!("../../shaders/reduce.wgsl")),
     ("matmul.wgsl", include_str!("../../shaders/matmul.wgsl")),
+    // The GEMM core and its operand files (src/wgpu/kernels/gemm.rs, matmul.rs, conv_gemm.rs).
+    (
+        "gemm_core.wgsl",
+        include_str!("../../shaders/gemm_core.wgsl"),
+    ),
+    (
+        "gemm_matmul.wgsl",
+        include_str!("../../shaders/gemm_matmul.wgsl"),
+    ),
+    (
+        "gemm_conv.wgsl",
+        include_str!("../../shaders/gemm_conv.wgsl"),
+    ),
     // The index family (src/wgpu/kernels/index.rs, scan.rs).
     ("index.wgsl", include_str!("../../shaders/index.wgsl")),
     ("gather.wgsl", include_str!("../../shaders/gather.wgsl")),

@@ -3,6 +3,7 @@
 //! u32 0/1 words on the device.
 
 pub(super) mod conv;
+pub(super) mod gemm;
 pub(super) mod pool;
 
 use super::{not_implemented, ReduceKind};

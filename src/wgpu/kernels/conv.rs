@@ -1,4 +1,6 @@
-//! Convolutions on the device: im2col (`conv_unfold.wgsl`) into a column buffer, the tiled
+//! Convolutions on the device. The default path is the implicit GEMM of [`super::conv_gemm`]
+//! (no column buffer); with the `legacy` matmul variant forced (`gemm::force_variant`) the first
+//! implementation below runs instead, for comparison: im2col (`conv_unfold.wgsl`) into a column buffer, the tiled
 //! [`matmul`] over (sample, group) batches read through strided views, and col2im in gather form
 //! (`conv_fold.wgsl`) for the input gradient. Every step is deterministic (no float atomics).
 //!
@@ -7,6 +9,7 @@
 //! chunks' products in chunk order. Operands are dense row-major tensors (any offset), as the
 //! convolution ops hand them over.
 
+use super::gemm::Act;
 use super::window::{window_params, words};
 use super::{binary, copy, float_type, matmul, workgroups, WG, WG_STR};
 use crate::dtype::DType;
@@ -230,10 +233,35 @@ pub fn conv2d_forward(
     bias: Option<&GpuView>,
     g: &ConvGeom,
 ) -> Result<GpuBuffer> {
+    conv2d_forward_act(x, w, bias, Act::None, g)
+}
+
+/// Whether the first (im2col) implementation was asked for.
+fn legacy() -> bool {
+    super::gemm::forced().as_deref() == Some("legacy")
+}
+
+/// `act(conv2d(x, w) + bias)` with the bias and activation applied as the output is stored.
+pub fn conv2d_forward_act(
+    x: &GpuView,
+    w: &GpuView,
+    bias: Option<&GpuView>,
+    act: Act,
+    g: &ConvGeom,
+) -> Result<GpuBuffer> {
     let op = "conv2d";
     let xo = dense(op, "input", x, &[g.n, g.c, g.h, g.w])?;
     let wo = dense(op, "weight", w, &[g.o, g.cg(), g.kh, g.kw])?;
     let bo = bias.map(|b| dense(op, "bias", b, &[g.o])).transpose()?;
+    if !legacy() {
+        let b = bias.zip(bo).map(|(b, o)| (&b.buffer, o));
+        return super::conv_gemm::forward((&x.buffer, xo), (&w.buffer, wo), b, act, g);
+    }
+    if act != Act::None {
+        return Err(Error::runtime(
+            "wgpu: the legacy conv2d path has no fused activation",
+        ));
+    }
     let (gr, og, k, l) = (g.groups, g.og(), g.cg() * g.kk(), g.l());
     let total = g.n * g.o * l;
     let mut y = None;
@@ -274,6 +302,9 @@ pub fn conv2d_backward_input(dy: &GpuView, w: &GpuView, g: &ConvGeom) -> Result<
     let op = "conv2d_backward_input";
     let yo = dense(op, "grad_output", dy, &[g.n, g.o, g.oh, g.ow])?;
     let wo = dense(op, "weight", w, &[g.o, g.cg(), g.kh, g.kw])?;
+    if !legacy() {
+        return super::conv_gemm::backward_input((&dy.buffer, yo), (&w.buffer, wo), g);
+    }
     let (gr, og, k, l) = (g.groups, g.og(), g.cg() * g.kk(), g.l());
     let image = g.c * g.h * g.w;
     let total = g.n * image;
@@ -318,6 +349,9 @@ pub fn conv2d_backward_weight(dy: &GpuView, x: &GpuView, g: &ConvGeom) -> Result
     let op = "conv2d_backward_weight";
     let yo = dense(op, "grad_output", dy, &[g.n, g.o, g.oh, g.ow])?;
     let xo = dense(op, "input", x, &[g.n, g.c, g.h, g.w])?;
+    if !legacy() {
+        return super::conv_gemm::backward_weight((&dy.buffer, yo), (&x.buffer, xo), g);
+    }
     let (gr, og, k, l) = (g.groups, g.og(), g.cg() * g.kk(), g.l());
     let total = g.o * k;
     if total == 0 {
@@ -455,8 +489,14 @@ mod tests {
         let bv = at(&b, &[g.o]);
         let dyv = at(&dy, &[g.n, g.o, g.oh, g.ow]);
         let one_sample = ((g.c * g.kk() * g.l()).max(g.o * g.l()) * 4) as u64;
-        // The adapter's limit (one chunk), one sample per chunk, two per chunk (a short last one).
-        for budget in [0, one_sample, 2 * one_sample + 4] {
+        // Implicit GEMM (the default; the budget does not apply to it), then the legacy im2col
+        // path at the adapter's limit (one chunk), one sample per chunk and two per chunk.
+        let runs = [(None, 0), (Some("legacy"), 0), (Some("legacy"), one_sample)];
+        let runs = runs
+            .into_iter()
+            .chain([(Some("legacy"), 2 * one_sample + 4)]);
+        for (variant, budget) in runs {
+            super::super::gemm::force_variant(variant).unwrap();
             set_column_budget_override(budget);
             let got = read_f32(&conv2d_forward(&xv, &wv, Some(&bv), g).unwrap(), 0, ny).unwrap();
             close(&got, &y, &format!("forward (budget {budget})"));
@@ -468,6 +508,7 @@ mod tests {
         set_column_budget_override(one_sample - 4);
         let e = conv2d_forward(&xv, &wv, None, g).unwrap_err();
         set_column_budget_override(0);
+        super::super::gemm::force_variant(None).unwrap();
         assert!(
             e.msg.contains("max_storage_buffer_binding_size"),
             "{}",

@@ -6,7 +6,9 @@
 
 mod argreduce;
 mod conv;
+mod conv_gemm;
 mod elementwise;
+pub mod gemm;
 mod index;
 mod matmul;
 mod moments;
@@ -20,14 +22,16 @@ mod window;
 
 pub use argreduce::{extreme_trailing, place_at_index};
 pub use conv::{
-    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, set_column_budget_override,
+    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, conv2d_forward_act,
+    set_column_budget_override,
 };
 pub use elementwise::{
     binary, binary_inputs, cast, compare, compare_inputs, contiguous, copy, copy_strided, fill,
     fill_f32, fill_words, unary, unary_with, where_, where_inputs,
 };
+pub use gemm::Act;
 pub use index::{fold_index, gather, put, scatter_into, Along, IndexCheck, ScatterOp};
-pub use matmul::matmul;
+pub use matmul::{chosen_tile, matmul, matmul_fused};
 pub use moments::var_mean_trailing;
 pub use optim::{fused_step, OptimKernel};
 pub use pool::{avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward};
