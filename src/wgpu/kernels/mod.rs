@@ -7,6 +7,7 @@
 mod argreduce;
 mod conv;
 mod elementwise;
+pub mod half;
 mod index;
 mod matmul;
 mod moments;
