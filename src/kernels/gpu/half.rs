@@ -46,7 +46,11 @@ pub fn put_offsets_(t: &Tensor, offsets: &Tensor, values: &Tensor) -> Result<()>
     let whole = Tensor::from_parts(storage.clone(), Layout::contiguous(&[storage.len()]));
     let wide = widen::widen(&whole)?;
     // Round the values to the half dtype first so they land exactly as the CPU stores them.
-    let vals = super::materialize(values, t.dtype())?;
+    let vals = if values.device().is_cpu() {
+        crate::ops::materialize(values, t.dtype())?
+    } else {
+        super::materialize(values, t.dtype())?
+    };
     super::index::put_offsets_(&wide, offsets, &widen::widen(&vals)?)?;
     super::copy_into(&whole, &wide)
 }
