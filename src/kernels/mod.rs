@@ -117,18 +117,20 @@ macro_rules! on_device {
 /// Elementwise `op(x)` (the ops with a WGSL body, plus scalar-parameter ops run as a binary op
 /// against an uploaded scalar).
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Option<Tensor>> {
-    on_device!(
-        device_of(&[x])?,
-        widen::on_f32(x, |x| gpu::unary(op, x))
-    )
+    on_device!(device_of(&[x])?, widen::on_f32(x, |x| gpu::unary(op, x)))
 }
 
 /// Broadcasting `a op b` computed in `dtype`.
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
     on_device!(
         device_of(&[a, b])?,
-        widen::in_f32_as(dtype, &[a, b], |t| gpu::binary(op, &t[0], &t[1], DType::F32))
-            .unwrap_or_else(|| gpu::binary(op, a, b, dtype))
+        widen::in_f32_as(dtype, &[a, b], |t| gpu::binary(
+            op,
+            &t[0],
+            &t[1],
+            DType::F32
+        ))
+        .unwrap_or_else(|| gpu::binary(op, a, b, dtype))
     )
 }
 
@@ -154,8 +156,10 @@ pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
 pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
     on_device!(
         device_of(&[cond, a, b])?,
-        widen::in_f32_as(crate::ops::result_type2(a, b), &[a, b], |t| gpu::where_(cond, &t[0], &t[1]))
-            .unwrap_or_else(|| gpu::where_(cond, a, b))
+        widen::in_f32_as(crate::ops::result_type2(a, b), &[a, b], |t| gpu::where_(
+            cond, &t[0], &t[1]
+        ))
+        .unwrap_or_else(|| gpu::where_(cond, a, b))
     )
 }
 
@@ -280,9 +284,7 @@ pub fn max_min_dim(
     cpu_or_device!(
         device_of(&[x])?,
         crate::cpu::reduce::max_min_dim(x, dims, keepdim, want_max),
-        widen::on_f32_pair(x, |x| gpu::reduce::max_min_dim(
-            x, dims, keepdim, want_max
-        ))
+        widen::on_f32_pair(x, |x| gpu::reduce::max_min_dim(x, dims, keepdim, want_max))
     )
 }
 
@@ -307,9 +309,7 @@ pub fn var_mean(
         widen::on_f32_pair(x, |x| crate::cpu::reduce::var_mean(
             x, dims, correction, keepdim
         )),
-        widen::on_f32_pair(x, |x| gpu::reduce::var_mean(
-            x, dims, correction, keepdim
-        ))
+        widen::on_f32_pair(x, |x| gpu::reduce::var_mean(x, dims, correction, keepdim))
     )
 }
 
@@ -397,7 +397,10 @@ pub fn index_add(
 
 /// `gather(x, d, index)` (shapes already checked).
 pub fn gather(x: &Tensor, d: usize, index: &Tensor) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[x, index])?, widen::on_f32(x, |x| gpu::index::gather(x, d, index)))
+    on_device!(
+        device_of(&[x, index])?,
+        widen::on_f32(x, |x| gpu::index::gather(x, d, index))
+    )
 }
 
 /// Out-of-place scatter of `src` (a 0-d `src` with `scalar_src`: one value) into a copy of `x`.
@@ -445,15 +448,21 @@ pub fn fold_index(
 
 /// Inclusive sum (or product) scan of `x` along `d`, from the end when `reverse`.
 pub fn scan(x: &Tensor, d: usize, prod: bool, reverse: bool) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[x])?, widen::on_f32(x, |x| gpu::scan::scan(x, d, prod, reverse)))
+    on_device!(
+        device_of(&[x])?,
+        widen::on_f32(x, |x| gpu::scan::scan(x, d, prod, reverse))
+    )
 }
 
 /// The gradient of `y = cumprod(x, d)` for the output gradient `g`.
 pub fn cumprod_grad(x: &Tensor, y: &Tensor, g: &Tensor, d: usize) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[x, y, g])?, widen::in_f32_as(x.dtype(), &[x, y, g], |t| gpu::scan::cumprod_grad(
+    on_device!(
+        device_of(&[x, y, g])?,
+        widen::in_f32_as(x.dtype(), &[x, y, g], |t| gpu::scan::cumprod_grad(
             &t[0], &t[1], &t[2], d
         ))
-        .unwrap_or_else(|| gpu::scan::cumprod_grad(x, y, g, d)))
+        .unwrap_or_else(|| gpu::scan::cumprod_grad(x, y, g, d))
+    )
 }
 
 // ---- convolution and pooling (ops/conv.rs, ops/pool.rs -> cpu/{conv,pool}.rs, gpu/{conv,pool}.rs)
@@ -531,9 +540,7 @@ pub fn max_pool2d_backward(
         widen::on_f32(gy, |gy| crate::cpu::pool::max_pool2d_backward(
             gy, idx, g, ishape
         )),
-        widen::on_f32(gy, |gy| gpu::pool::max_pool2d_backward(
-            gy, idx, g, ishape
-        ))
+        widen::on_f32(gy, |gy| gpu::pool::max_pool2d_backward(gy, idx, g, ishape))
     )
 }
 
@@ -558,8 +565,6 @@ pub fn avg_pool2d_backward(
         widen::on_f32(gy, |gy| crate::cpu::pool::avg_pool2d_backward(
             gy, g, c, ishape
         )),
-        widen::on_f32(gy, |gy| gpu::pool::avg_pool2d_backward(
-            gy, g, c, ishape
-        ))
+        widen::on_f32(gy, |gy| gpu::pool::avg_pool2d_backward(gy, g, c, ishape))
     )
 }

@@ -105,9 +105,18 @@ const SHADER_FILES: &[(&str, &str)] = &[
         "half_convert.wgsl",
         include_str!("../../shaders/half_convert.wgsl"),
     ),
-    ("half_pack.wgsl", include_str!("../../shaders/half_pack.wgsl")),
-    ("half_widen.wgsl", include_str!("../../shaders/half_widen.wgsl")),
-    ("half_store.wgsl", include_str!("../../shaders/half_store.wgsl")),
+    (
+        "half_pack.wgsl",
+        include_str!("../../shaders/half_pack.wgsl"),
+    ),
+    (
+        "half_widen.wgsl",
+        include_str!("../../shaders/half_widen.wgsl"),
+    ),
+    (
+        "half_store.wgsl",
+        include_str!("../../shaders/half_store.wgsl"),
+    ),
     (
         "matmul_half.wgsl",
         include_str!("../../shaders/matmul_half.wgsl"),

@@ -444,7 +444,9 @@ pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
     let n: usize = shape.iter().product();
     let words = match dtype {
         DType::F64 => return materialize(&Tensor::scalar(0f32)?, DType::F64),
-        DType::F16 | DType::BF16 => return Ok(wrap(w::zeros(k::half::half_bytes(n))?, dtype, shape)),
+        DType::F16 | DType::BF16 => {
+            return Ok(wrap(w::zeros(k::half::half_bytes(n))?, dtype, shape))
+        }
         DType::I64 => 2,
         _ => 1,
     };

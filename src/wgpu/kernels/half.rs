@@ -40,7 +40,10 @@ pub fn half_bytes(n: usize) -> u64 {
 /// converted to the half `kind`: packed halves of that kind as they are, f32 rounded to it.
 fn loader(op: &str, src: DType, kind: &str) -> Result<(&'static str, String)> {
     if src == DType::F32 {
-        return Ok(("f32", format!("return f32_to_{kind}_bits(bitcast<u32>(src[e]));")));
+        return Ok((
+            "f32",
+            format!("return f32_to_{kind}_bits(bitcast<u32>(src[e]));"),
+        ));
     }
     if half_kind(src) == Some(kind) {
         return Ok(("u32", "return half_at(src[e >> 1u], e);".to_owned()));
@@ -76,11 +79,7 @@ pub fn pack(src: &GpuView, to: DType) -> Result<GpuBuffer> {
     }
     let (word, load) = loader(op, src.dtype, kind)?;
     let e = engine()?;
-    let vars = [
-        ("IN", word),
-        ("LOAD", load.as_str()),
-        ("WG", WG_STR),
-    ];
+    let vars = [("IN", word), ("LOAD", load.as_str()), ("WG", WG_STR)];
     let k = e.kernel("half_pack.wgsl", &vars)?;
     let p = params(op, &src.shape, &[(src.strides.clone(), src.offset)], &[])?;
     let bind = [
