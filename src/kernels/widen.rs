@@ -119,10 +119,7 @@ pub fn in_f32_as(
     if !dt.is_half() {
         return None;
     }
-    Some((|| {
-        let wide = ts.iter().map(|t| widen(t)).collect::<Result<Vec<_>>>()?;
-        narrow(f(&wide)?, dt)
-    })())
+    Some(in_f32_all(ts, f).and_then(|r| narrow(r, dt)))
 }
 
 /// `f` on `ts` with every half operand widened to f32 first (for ops whose result is not in the

@@ -165,7 +165,7 @@ pub fn store(src: &GpuView, dst: &GpuView) -> Result<()> {
 /// f32 values round once to the target half.
 pub fn cast(src: &GpuView, to: DType) -> Result<GpuBuffer> {
     let from_half = half_kind(src.dtype).is_some();
-    if from_half && (to == src.dtype) {
+    if from_half && to == src.dtype {
         return pack(src, to);
     }
     if from_half {
