@@ -128,7 +128,7 @@ mod wgpu_io {
         n: usize,
     ) -> Result<Tensor> {
         let d = t.data();
-        let (src, off) = if d.layout.is_contiguous() && d.layout.offset % 2 == 0 {
+        let (src, off) = if d.layout.is_contiguous() && d.layout.offset.is_multiple_of(2) {
             (buf, d.layout.offset)
         } else {
             let v = super::super::gpu::view_of(t)?;

@@ -70,7 +70,7 @@ pub fn pack(src: &GpuView, to: DType) -> Result<GpuBuffer> {
         .iter()
         .zip(src.strides.iter().zip(&row_major))
         .all(|(&d, (s, r))| d == 1 || s == r);
-    if src.dtype == to && plain && src.offset % 2 == 0 {
+    if src.dtype == to && plain && src.offset.is_multiple_of(2) {
         let bytes = half_bytes(n);
         if src.offset as u64 * 2 + bytes <= src.buffer.len() {
             super::copy(&src.buffer, src.offset as u64 * 2, &out, 0, bytes)?;
