@@ -402,7 +402,8 @@ def _softmax(input, dim, dtype, log):
     if dim is _UNSET:
         raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
     dim = _dim_int(dim, name)
-    x = _cast(input, dtype)
+    # Under autocast (wgpu, as CUDA) softmax runs in float32 unless a dtype is given.
+    x = _cast(input, dtype) if dtype is not None else _autocast(name, input)[0]
     if x.numel() == 0 and not x.is_floating_point():
         # nothing to compute: PyTorch returns the empty input (after checking the dim)
         _dims((dim,), x.dim())

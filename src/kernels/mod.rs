@@ -117,12 +117,21 @@ macro_rules! on_device {
 /// Elementwise `op(x)` (the ops with a WGSL body, plus scalar-parameter ops run as a binary op
 /// against an uploaded scalar).
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[x])?, gpu::unary(op, x))
+    on_device!(device_of(&[x])?, widen::on_f32(x, |x| gpu::unary(op, x)))
 }
 
 /// Broadcasting `a op b` computed in `dtype`.
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[a, b])?, gpu::binary(op, a, b, dtype))
+    on_device!(
+        device_of(&[a, b])?,
+        widen::in_f32_as(dtype, &[a, b], |t| gpu::binary(
+            op,
+            &t[0],
+            &t[1],
+            DType::F32
+        ))
+        .unwrap_or_else(|| gpu::binary(op, a, b, dtype))
+    )
 }
 
 /// Bitwise ops on integer/bool tensors, computed in `dtype`.
@@ -132,7 +141,10 @@ pub fn bitwise(op: BitOp, a: &Tensor, b: &Tensor, dtype: DType) -> Result<Option
 
 /// Broadcasting comparison (bool result).
 pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[a, b])?, gpu::compare(op, a, b))
+    on_device!(
+        device_of(&[a, b])?,
+        widen::in_f32_all(&[a, b], |t| gpu::compare(op, &t[0], &t[1]))
+    )
 }
 
 /// `logical_and/or/xor` (bool result).
@@ -142,7 +154,13 @@ pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
 
 /// `where(cond, a, b)` with broadcasting over all three.
 pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[cond, a, b])?, gpu::where_(cond, a, b))
+    on_device!(
+        device_of(&[cond, a, b])?,
+        widen::in_f32_as(crate::ops::result_type2(a, b), &[a, b], |t| gpu::where_(
+            cond, &t[0], &t[1]
+        ))
+        .unwrap_or_else(|| gpu::where_(cond, a, b))
+    )
 }
 
 /// A fresh contiguous copy of `src` in `dtype` (strided copy; dtype conversion where the device
@@ -228,7 +246,7 @@ pub fn conv2d_forward_act(
 
 /// Batched product of `[..., m, k]` and `[..., k, n]` with equal batch dims (stride-0 allowed).
 pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[a, b])?, gpu::bmm(a, b))
+    on_device!(device_of(&[a, b])?, gpu::half::bmm(a, b))
 }
 
 // ---------------------------------------------------------------- reduce family
@@ -270,7 +288,7 @@ pub fn sum(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[x])?,
         widen::on_f32(x, |x| crate::cpu::reduce::sum(x, dims, keepdim)),
-        gpu::reduce(x, dims, keepdim, ReduceKind::Sum)
+        widen::on_f32(x, |x| gpu::reduce(x, dims, keepdim, ReduceKind::Sum))
     )
 }
 
@@ -284,7 +302,7 @@ pub fn amax(x: &Tensor, dims: &[usize], keepdim: bool, want_max: bool) -> Result
     cpu_or_device!(
         device_of(&[x])?,
         crate::cpu::reduce::amax(x, dims, keepdim, want_max),
-        gpu::reduce(x, dims, keepdim, kind)
+        widen::on_f32(x, |x| gpu::reduce(x, dims, keepdim, kind))
     )
 }
 
@@ -293,7 +311,7 @@ pub fn prod(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[x])?,
         widen::on_f32(x, |x| crate::cpu::reduce::prod(x, dims, keepdim)),
-        gpu::reduce::prod(x, dims, keepdim)
+        widen::on_f32(x, |x| gpu::reduce::prod(x, dims, keepdim))
     )
 }
 
@@ -302,7 +320,7 @@ pub fn prod_others(x: &Tensor, dims: &[usize]) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[x])?,
         widen::on_f32(x, |x| crate::cpu::reduce::prod_others(x, dims)),
-        gpu::reduce::prod_others(x, dims)
+        widen::on_f32(x, |x| gpu::reduce::prod_others(x, dims))
     )
 }
 
@@ -316,7 +334,7 @@ pub fn max_min_dim(
     cpu_or_device!(
         device_of(&[x])?,
         crate::cpu::reduce::max_min_dim(x, dims, keepdim, want_max),
-        gpu::reduce::max_min_dim(x, dims, keepdim, want_max)
+        widen::on_f32_pair(x, |x| gpu::reduce::max_min_dim(x, dims, keepdim, want_max))
     )
 }
 
@@ -325,7 +343,7 @@ pub fn max_min_dim(
 pub fn place_at_index(g: &Tensor, idx: &Tensor, dim: usize, n: usize) -> Result<Option<Tensor>> {
     on_device!(
         device_of(&[g, idx])?,
-        gpu::reduce::place_at_index(g, idx, dim, n)
+        widen::on_f32(g, |g| gpu::reduce::place_at_index(g, idx, dim, n))
     )
 }
 
@@ -341,7 +359,7 @@ pub fn var_mean(
         widen::on_f32_pair(x, |x| crate::cpu::reduce::var_mean(
             x, dims, correction, keepdim
         )),
-        gpu::reduce::var_mean(x, dims, correction, keepdim)
+        widen::on_f32_pair(x, |x| gpu::reduce::var_mean(x, dims, correction, keepdim))
     )
 }
 
@@ -350,7 +368,7 @@ pub fn all_any(x: &Tensor, dims: &[usize], keepdim: bool, want_all: bool) -> Res
     cpu_or_device!(
         device_of(&[x])?,
         crate::cpu::reduce::all_any(x, dims, keepdim, want_all),
-        gpu::reduce::all_any(x, dims, keepdim, want_all)
+        widen::on_f32(x, |x| gpu::reduce::all_any(x, dims, keepdim, want_all))
     )
 }
 
@@ -359,7 +377,7 @@ pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[x])?,
         widen::on_f32(x, |x| crate::cpu::softmax::softmax(x, dim, log)),
-        gpu::softmax::softmax(x, dim, log)
+        widen::on_f32(x, |x| gpu::softmax::softmax(x, dim, log))
     )
 }
 
@@ -368,7 +386,7 @@ pub fn softmax(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
 pub fn softmax_backward(g: &Tensor, y: &Tensor, dim: usize, log: bool) -> Result<Option<Tensor>> {
     on_device!(
         device_of(&[g, y])?,
-        gpu::softmax::softmax_backward(g, y, dim, log)
+        widen::on_f32_2(g, y, |g, y| gpu::softmax::softmax_backward(g, y, dim, log))
     )
 }
 
@@ -387,7 +405,9 @@ pub fn fused_update(
             crate::cpu::optim::fused_update(p, g, b, upd);
             Ok(())
         }),
-        gpu::optim::fused_update(param, grad, bufs, upd)
+        widen::update_in_f32(param, grad, bufs, |p, g, b| {
+            gpu::optim::fused_update(p, g, b, upd)
+        })
     )
 }
 
@@ -405,7 +425,7 @@ pub fn index_select(
 ) -> Result<Option<Tensor>> {
     on_device!(
         device_of(&[x, index])?,
-        gpu::index::index_select(x, d, index, out_shape)
+        widen::on_f32(x, |x| gpu::index::index_select(x, d, index, out_shape))
     )
 }
 
@@ -419,13 +439,18 @@ pub fn index_add(
 ) -> Result<Option<Tensor>> {
     on_device!(
         device_of(&[x, index, src])?,
-        gpu::index::index_add(x, d, index, src, alpha)
+        widen::on_f32_2(x, src, |x, src| gpu::index::index_add(
+            x, d, index, src, alpha
+        ))
     )
 }
 
 /// `gather(x, d, index)` (shapes already checked).
 pub fn gather(x: &Tensor, d: usize, index: &Tensor) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[x, index])?, gpu::index::gather(x, d, index))
+    on_device!(
+        device_of(&[x, index])?,
+        widen::on_f32(x, |x| gpu::index::gather(x, d, index))
+    )
 }
 
 /// Out-of-place scatter of `src` (a 0-d `src` with `scalar_src`: one value) into a copy of `x`.
@@ -439,7 +464,9 @@ pub fn scatter(
 ) -> Result<Option<Tensor>> {
     on_device!(
         device_of(&[x, index, src])?,
-        gpu::index::scatter(x, d, index, src, scalar_src, reduce)
+        widen::on_f32_2(x, src, |x, src| gpu::index::scatter(
+            x, d, index, src, scalar_src, reduce
+        ))
     )
 }
 
@@ -448,7 +475,7 @@ pub fn scatter(
 pub fn put_offsets_(t: &Tensor, offsets: &Tensor, values: &Tensor) -> Result<bool> {
     let r: Result<Option<()>> = on_device!(
         device_of(&[t, offsets, values])?,
-        gpu::index::put_offsets_(t, offsets, values)
+        gpu::half::put_offsets_(t, offsets, values)
     );
     Ok(r?.is_some())
 }
@@ -471,12 +498,21 @@ pub fn fold_index(
 
 /// Inclusive sum (or product) scan of `x` along `d`, from the end when `reverse`.
 pub fn scan(x: &Tensor, d: usize, prod: bool, reverse: bool) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[x])?, gpu::scan::scan(x, d, prod, reverse))
+    on_device!(
+        device_of(&[x])?,
+        widen::on_f32(x, |x| gpu::scan::scan(x, d, prod, reverse))
+    )
 }
 
 /// The gradient of `y = cumprod(x, d)` for the output gradient `g`.
 pub fn cumprod_grad(x: &Tensor, y: &Tensor, g: &Tensor, d: usize) -> Result<Option<Tensor>> {
-    on_device!(device_of(&[x, y, g])?, gpu::scan::cumprod_grad(x, y, g, d))
+    on_device!(
+        device_of(&[x, y, g])?,
+        widen::in_f32_as(x.dtype(), &[x, y, g], |t| gpu::scan::cumprod_grad(
+            &t[0], &t[1], &t[2], d
+        ))
+        .unwrap_or_else(|| gpu::scan::cumprod_grad(x, y, g, d))
+    )
 }
 
 // ---- convolution and pooling (ops/conv.rs, ops/pool.rs -> cpu/{conv,pool}.rs, gpu/{conv,pool}.rs)
@@ -511,7 +547,7 @@ pub fn conv2d_forward(
                 crate::cpu::conv::forward(x, w, b32.as_ref(), g)
             })
         },
-        gpu::conv::forward(x, w, bias, g)
+        gpu::half::conv2d_forward(x, w, bias, g)
     )
 }
 
@@ -520,7 +556,7 @@ pub fn conv2d_backward_input(dy: &Tensor, w: &Tensor, g: &ConvGeom) -> Result<Te
     cpu_or_device!(
         device_of(&[dy, w])?,
         widen::on_f32_2(dy, w, |dy, w| crate::cpu::conv::backward_input(dy, w, g)),
-        gpu::conv::backward_input(dy, w, g)
+        widen::on_f32_2(dy, w, |dy, w| gpu::conv::backward_input(dy, w, g))
     )
 }
 
@@ -529,7 +565,7 @@ pub fn conv2d_backward_weight(dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<T
     cpu_or_device!(
         device_of(&[dy, x])?,
         widen::on_f32_2(dy, x, |dy, x| crate::cpu::conv::backward_weight(dy, x, g)),
-        gpu::conv::backward_weight(dy, x, g)
+        widen::on_f32_2(dy, x, |dy, x| gpu::conv::backward_weight(dy, x, g))
     )
 }
 
@@ -538,7 +574,7 @@ pub fn max_pool2d(x: &Tensor, g: &PoolGeom) -> Result<(Tensor, Tensor)> {
     cpu_or_device!(
         device_of(&[x])?,
         widen::on_f32_pair(x, |x| crate::cpu::pool::max_pool2d(x, g)),
-        gpu::pool::max_pool2d(x, g)
+        widen::on_f32_pair(x, |x| gpu::pool::max_pool2d(x, g))
     )
 }
 
@@ -554,7 +590,7 @@ pub fn max_pool2d_backward(
         widen::on_f32(gy, |gy| crate::cpu::pool::max_pool2d_backward(
             gy, idx, g, ishape
         )),
-        gpu::pool::max_pool2d_backward(gy, idx, g, ishape)
+        widen::on_f32(gy, |gy| gpu::pool::max_pool2d_backward(gy, idx, g, ishape))
     )
 }
 
@@ -563,7 +599,7 @@ pub fn avg_pool2d(x: &Tensor, g: &PoolGeom, c: &AvgCfg) -> Result<Tensor> {
     cpu_or_device!(
         device_of(&[x])?,
         widen::on_f32(x, |x| crate::cpu::pool::avg_pool2d(x, g, c)),
-        gpu::pool::avg_pool2d(x, g, c)
+        widen::on_f32(x, |x| gpu::pool::avg_pool2d(x, g, c))
     )
 }
 
@@ -579,6 +615,6 @@ pub fn avg_pool2d_backward(
         widen::on_f32(gy, |gy| crate::cpu::pool::avg_pool2d_backward(
             gy, g, c, ishape
         )),
-        gpu::pool::avg_pool2d_backward(gy, g, c, ishape)
+        widen::on_f32(gy, |gy| gpu::pool::avg_pool2d_backward(gy, g, c, ishape))
     )
 }

@@ -1,7 +1,8 @@
 //! Moving tensors between the CPU and the wgpu device (`tensor.to(device)`, `.cpu()`).
 //!
 //! Device encodings (see `storage::WgpuBuffer`): float32 and int32 as is, bool and uint8 widened
-//! to one u32 per element, int64 raw (two u32 words per element). float64 is refused with a
+//! to one u32 per element, int64 raw (two u32 words per element), float16 and bfloat16 raw (two
+//! elements per u32 word, the buffer padded to a whole word). float64 is refused with a
 //! TypeError, as PyTorch's MPS backend refuses it. Downloads are sync points: the open command
 //! batch is submitted and waited for.
 
@@ -55,17 +56,17 @@ pub(crate) fn upload(t: &Tensor) -> Result<Tensor> {
     wgpu_io::upload(t)
 }
 
-/// The dtypes with no device kernels yet (float16, bfloat16, int8, int16 run on the CPU only):
+/// The dtypes with no device storage yet (int8, int16 run on the CPU only):
 /// a TypeError naming the dtype and the device, in the shape of the float64 message.
 pub fn device_dtype_supported(
     dtype: crate::dtype::DType,
     device: crate::device::Device,
 ) -> Result<()> {
     use crate::dtype::DType;
-    if matches!(dtype, DType::F16 | DType::BF16 | DType::I8 | DType::I16) {
+    if matches!(dtype, DType::I8 | DType::I16) {
         return Err(crate::error::Error::type_error(format!(
             "Cannot convert a {} tensor to {} dtype on the wgpu device: the wgpu backend doesn't support \
-             {} yet (float16, bfloat16, int8 and int16 run on the CPU). Please use float32 (or int32) instead.",
+             {} yet (int8 and int16 run on the CPU). Please use float32 (or int32) instead.",
             device.kind(),
             dtype.name(),
             dtype.name()
@@ -118,6 +119,32 @@ mod wgpu_io {
         ))
     }
 
+    /// Halves come back as their words: a contiguous view at an even offset is read as is, any
+    /// other view is packed on the device first.
+    fn download_half(
+        t: &Tensor,
+        buf: crate::wgpu::GpuBuffer,
+        shape: &[usize],
+        n: usize,
+    ) -> Result<Tensor> {
+        let d = t.data();
+        let (src, off) = if d.layout.is_contiguous() && d.layout.offset.is_multiple_of(2) {
+            (buf, d.layout.offset)
+        } else {
+            let v = super::super::gpu::view_of(t)?;
+            (crate::wgpu::kernels::half::pack(&v, t.dtype())?, 0)
+        };
+        let words = crate::wgpu::read_u32(&src, off / 2, n.div_ceil(2))?;
+        let bits: Vec<u16> = (0..n)
+            .map(|i| (words[i / 2] >> ((i % 2) * 16)) as u16)
+            .collect();
+        if t.dtype() == DType::F16 {
+            Tensor::from_vec(bits.into_iter().map(half::f16::from_bits).collect(), shape)
+        } else {
+            Tensor::from_vec(bits.into_iter().map(half::bf16::from_bits).collect(), shape)
+        }
+    }
+
     pub fn download(t: &Tensor) -> Result<Tensor> {
         let dtype = t.dtype();
         let d = t.data();
@@ -127,6 +154,9 @@ mod wgpu_io {
             return Tensor::empty(&shape, dtype);
         }
         let buf = d.storage.gpu_buffer().expect("a wgpu tensor").clone();
+        if dtype.is_half() {
+            return download_half(t, buf, &shape, n);
+        }
         // Make the view contiguous on the device, then read just its elements.
         let (src, off) = if d.layout.is_contiguous() {
             (buf, d.layout.offset)

@@ -113,6 +113,27 @@ const SHADER_FILES: &[(&str, &str)] = &[
         "optim_rmsprop.wgsl",
         include_str!("../../shaders/optim_rmsprop.wgsl"),
     ),
+    // float16/bfloat16 storage (packed two per word; `kernels/half.rs`).
+    (
+        "half_convert.wgsl",
+        include_str!("../../shaders/half_convert.wgsl"),
+    ),
+    (
+        "half_pack.wgsl",
+        include_str!("../../shaders/half_pack.wgsl"),
+    ),
+    (
+        "half_widen.wgsl",
+        include_str!("../../shaders/half_widen.wgsl"),
+    ),
+    (
+        "half_store.wgsl",
+        include_str!("../../shaders/half_store.wgsl"),
+    ),
+    (
+        "matmul_half.wgsl",
+        include_str!("../../shaders/matmul_half.wgsl"),
+    ),
 ];
 
 const OPS_TABLE: &str = include_str!("../../shaders/ops.txt");

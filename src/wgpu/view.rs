@@ -70,11 +70,14 @@ impl GpuView {
 
 /// Bytes per element on the device. Bool and uint8 are widened to one u32 word (WGSL has no byte
 /// type); int64 is two u32 words, low word first (`vec2<u32>` in WGSL, two's complement), so it
-/// keeps int64 semantics though WGSL has no 64-bit integers.
+/// keeps int64 semantics though WGSL has no 64-bit integers. float16 and bfloat16 are 2 bytes,
+/// two to a word.
 pub fn device_elem_size(dtype: DType) -> Result<u64> {
     match dtype {
         DType::F32 | DType::I32 | DType::Bool | DType::U8 => Ok(4),
         DType::I64 => Ok(8),
+        // Packed two per word (`kernels::half`); buffers round up to whole words.
+        DType::F16 | DType::BF16 => Ok(2),
         other => Err(Error::not_implemented(format!(
             "wgpu: dtype {other:?} is not supported on the device yet"
         ))),

@@ -73,7 +73,9 @@ class GradScaler:
             raise RuntimeError("unscale_() is being called after step().")
         # 1/scale rounded through float64 then float32, as PyTorch computes it.
         inv = float(_C.tensor(1.0 / self._scale, dtype=_C.float32).item())
-        found = False
+        # Whether any gradient is inf/NaN, kept as a bool tensor on the gradients' device: no
+        # sync here, one when step() decides (as PyTorch's found_inf tensor).
+        found = None
         with rustgrad.no_grad():
             for group in optimizer.param_groups:
                 for p in group["params"]:
@@ -83,10 +85,18 @@ class GradScaler:
                     if g.dtype is _C.float16:
                         raise ValueError("Attempting to unscale FP16 gradients.")
                     g.mul_(inv)
-                    if not found and not bool(rustgrad.isfinite(g).all()):
-                        found = True
-        st["found_inf"] = found
+                    bad = rustgrad.isfinite(g).logical_not().any()
+                    found = bad if found is None else found.logical_or(bad.to(found.device))
+        st["found_inf"] = False if found is None else found
         st["stage"] = _UNSCALED
+
+    @staticmethod
+    def _found_inf(st):
+        """The optimizer's inf check as a Python bool (the one sync of a step)."""
+        found = st["found_inf"]
+        if isinstance(found, rustgrad.Tensor):
+            found = st["found_inf"] = bool(found.item())
+        return found
 
     def step(self, optimizer, *args, **kwargs):
         """``optimizer.step(*args, **kwargs)`` after unscaling, unless a gradient was inf/NaN
@@ -102,7 +112,7 @@ class GradScaler:
             self.unscale_(optimizer)
         if st["found_inf"] is None:
             raise AssertionError("No inf checks were recorded for this optimizer.")
-        ret = None if st["found_inf"] else optimizer.step(*args, **kwargs)
+        ret = None if self._found_inf(st) else optimizer.step(*args, **kwargs)
         st["stage"] = _STEPPED
         return ret
 
@@ -121,7 +131,7 @@ class GradScaler:
                                      "torch.FloatTensor with requires_grad=False.")
             self._scale = float(new_scale)
         else:
-            found = [s["found_inf"] for s in self._per_optimizer.values() if s["found_inf"] is not None]
+            found = [self._found_inf(s) for s in self._per_optimizer.values() if s["found_inf"] is not None]
             if not found:
                 raise AssertionError("No inf checks were recorded prior to update.")
             if any(found):

@@ -429,7 +429,8 @@ def instance_norm(
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalizes over the trailing ``normalized_shape`` dims."""
+    """Normalizes over the trailing ``normalized_shape`` dims (in float32 under wgpu autocast)."""
+    input, weight, bias = _autocast("layer_norm", input, weight, bias)
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
@@ -461,6 +462,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalizes over groups of channels (in float32 under wgpu autocast)."""
+    input, weight, bias = _autocast("group_norm", input, weight, bias)
     n, c = input.shape[0], input.shape[1]
     if c % num_groups:
         raise RuntimeError(

@@ -4,6 +4,7 @@
 
 pub(super) mod conv;
 pub(super) mod gemm;
+pub(super) mod half;
 pub(super) mod pool;
 
 use super::{not_implemented, ReduceKind};
@@ -407,7 +408,9 @@ pub fn materialize(src: &Tensor, dtype: DType) -> Result<Tensor> {
         ));
     }
     let v = view_of(src)?;
-    let buf = if src.dtype() == dtype {
+    let buf = if src.dtype().is_half() || dtype.is_half() {
+        k::half::cast(&v, dtype)?
+    } else if src.dtype() == dtype {
         k::contiguous(&v)?
     } else {
         k::cast(&v, dtype)?
@@ -429,6 +432,9 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     }
     .expand(&dl.shape)?;
     let sv = GpuView::new(sv.buffer, sv.dtype, &sl.shape, &sl.strides, sl.offset);
+    if dst.dtype().is_half() {
+        return k::half::store(&sv, &view_of(dst)?);
+    }
     k::copy_strided(&sv, &view_of(dst)?)
 }
 
@@ -453,6 +459,15 @@ fn fill_words(value: Scalar, dtype: DType) -> Result<Vec<u32>> {
 }
 
 pub fn fill(t: &Tensor, value: Scalar) -> Result<()> {
+    if t.dtype().is_half() {
+        // Halves share words: store the value (rounded on the host, as the CPU rounds it).
+        let v = if t.dtype() == DType::F16 {
+            Tensor::scalar(value.cast::<::half::f16>())?
+        } else {
+            Tensor::scalar(value.cast::<::half::bf16>())?
+        };
+        return copy_into(t, &v);
+    }
     k::fill_words(&view_of(t)?, &fill_words(value, t.dtype())?)
 }
 
@@ -460,6 +475,9 @@ pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
     let n: usize = shape.iter().product();
     let words = match dtype {
         DType::F64 => return materialize(&Tensor::scalar(0f32)?, DType::F64),
+        DType::F16 | DType::BF16 => {
+            return Ok(wrap(w::zeros(k::half::half_bytes(n))?, dtype, shape))
+        }
         DType::I64 => 2,
         _ => 1,
     };

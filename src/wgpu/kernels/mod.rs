@@ -9,6 +9,7 @@ mod conv;
 mod conv_gemm;
 mod elementwise;
 pub mod gemm;
+pub mod half;
 mod index;
 mod matmul;
 mod moments;
