@@ -104,7 +104,10 @@ fn with_env_blocking<T>(mut k: Kernel<T>) -> Kernel<T> {
     let Ok(spec) = std::env::var("RUSTGRAD_GEMM_BLOCKING") else {
         return k;
     };
-    let v: Vec<usize> = spec.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let v: Vec<usize> = spec
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     if let [mc, kc, nc] = v[..] {
         if mc > 0 && kc > 0 && nc > 0 {
             k.mc = mc.div_ceil(k.mr) * k.mr;
