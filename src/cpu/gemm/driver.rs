@@ -139,7 +139,9 @@ pub(super) unsafe fn gemm<T: Element>(
     // handing it to a pool thread costs two context switches (tens of microseconds in a VM),
     // more than the product itself.
     let in_pool = rayon::current_thread_index().is_some();
-    let threads = if m.saturating_mul(n).saturating_mul(k) < PAR_MIN_FLOPS {
+    let threads = if m.saturating_mul(n).saturating_mul(k) < PAR_MIN_FLOPS
+        || crate::cpu::threads::in_caller_share()
+    {
         1
     } else if in_pool {
         rayon::current_num_threads()
@@ -167,7 +169,14 @@ pub(super) unsafe fn gemm<T: Element>(
     } else if in_pool {
         (0..tasks).into_par_iter().for_each(work);
     } else {
-        crate::cpu::threads::pool().install(|| (0..tasks).into_par_iter().for_each(work));
+        // The calling thread takes the first rectangle itself (see `threads::parallel_for`).
+        crate::cpu::threads::pool().in_place_scope(|s| {
+            let work = &work;
+            for t in 1..tasks {
+                s.spawn(move |_| work(t));
+            }
+            crate::cpu::threads::as_caller_share(|| work(0));
+        });
     }
 }
 
