@@ -118,16 +118,18 @@ def test_launcher_command_line():
 def test_launcher_sets_torchrun_environment(tmp_path):
     require_mpi()
     script = tmp_path / "show.py"
-    script.write_text("import os, sys\nprint('ENV', os.environ['RANK'], os.environ['WORLD_SIZE'], "
-                      "os.environ['LOCAL_RANK'], os.environ['LOCAL_WORLD_SIZE'], sys.argv[1:])\n")
+    # Each rank writes its own file: mpirun may splice the ranks' stdout mid-line.
+    script.write_text("import os, sys\n"
+                      "line = ' '.join([os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['LOCAL_RANK'],\n"
+                      "                 os.environ['LOCAL_WORLD_SIZE'], repr(sys.argv[1:])])\n"
+                      f"open(os.path.join({str(tmp_path)!r}, 'env' + os.environ['RANK']), 'w').write(line)\n")
     e = env()
     e["RUSTGRAD_MPIRUN_ARGS"] = "--oversubscribe"
     p = subprocess.run([sys.executable, "-m", "rustgrad.distributed.run", "--nproc-per-node", "2", str(script),
                         "--flag", "1"], env=e, capture_output=True, text=True, timeout=90)
     assert p.returncode == 0, p.stderr
-    # the ranks' lines may arrive interleaved on one line of mpirun's output
-    found = sorted(re.findall(r"ENV (\d) 2 (\d) 2 \['--flag', '1'\]", p.stdout))
-    assert found == [("0", "0"), ("1", "1")], p.stdout
+    got = {f.name: f.read_text() for f in tmp_path.glob("env*")}
+    assert got == {"env0": "0 2 0 2 ['--flag', '1']", "env1": "1 2 1 2 ['--flag', '1']"}, (got, p.stdout)
 
 
 def _example(*args, n=None, timeout=300):

@@ -320,6 +320,37 @@ mod tests {
                 ("HAS_P", "false"),
                 ("IDX_T", "i32"),
                 ("IDX_LOAD", "v"),
+                // The GEMM core's tile parameters (kernels/gemm.rs `Tile::vars`, "mid" tile) and
+                // its matmul/conv wrappers' epilogue hooks.
+                ("TM", "64"),
+                ("TN", "64"),
+                ("TK", "16"),
+                ("RM", "4"),
+                ("RN", "4"),
+                ("WX", "16"),
+                ("WY", "16"),
+                ("VEC", "false"),
+                ("A_K_FAST", "false"),
+                ("B_K_FAST", "false"),
+                ("SA_LEN", "272"),
+                ("SB_LEN", "272"),
+                ("ACC_LEN", "4"),
+                ("RA_LEN", "1"),
+                ("RB_LEN", "1"),
+                ("ACT", "v"),
+                ("AT", "f32"),
+                ("AT4", "vec4<f32>"),
+                ("BT", "f32"),
+                ("BT4", "vec4<f32>"),
+                ("ELEM", "f32"),
+                ("BIAS", "0.0"),
+                ("BIAS_DECL", ""),
+                ("PRE_DECL", ""),
+                ("PRE_STORE", ""),
+                ("MODE", "0u"),
+                // The half-precision shaders.
+                ("KIND", "0u"),
+                ("LOAD", "v"),
             ];
             let text = render(name, &vars).unwrap();
             assert!(!text.contains("{{"), "{name}");
