@@ -21,5 +21,6 @@ pub mod select;
 pub mod simd;
 pub mod softmax;
 pub mod sort;
+mod team;
 pub mod threads;
 pub mod view;

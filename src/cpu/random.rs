@@ -19,7 +19,7 @@
 //! values are the same ones.
 #![allow(clippy::excessive_precision)]
 
-use super::threads::{num_threads, pool, GRAIN};
+use super::threads::{num_threads, parallel_for, SendPtr, GRAIN};
 
 /// `2 * pi` as PyTorch's AVX2 kernel holds it: the double constant rounded to float.
 const TWO_PI_F32: f32 = (2.0f64 * std::f64::consts::PI) as f32;
@@ -116,9 +116,15 @@ fn has_fma() -> bool {
 /// thread pool when large. Every element depends only on its own block, so the split does not
 /// change the values.
 fn blocks<T: Send>(data: &mut [T], block: usize, body: impl Fn(&mut [T]) + Sync + Send) {
-    use rayon::prelude::*;
     if data.len() >= 2 * GRAIN && num_threads() > 1 {
-        pool().install(|| data.par_chunks_mut(block).for_each(&body));
+        let (len, ptr) = (data.len(), SendPtr(data.as_mut_ptr()));
+        parallel_for(len.div_ceil(block), 1, |b0, b1| {
+            let ptr = &ptr;
+            let (s, e) = (b0 * block, (b1 * block).min(len));
+            // SAFETY: block ranges of different calls are disjoint and inside `data`, which
+            // stays mutably borrowed by this function until every call returned.
+            body(unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s), e - s) });
+        });
     } else {
         body(data);
     }

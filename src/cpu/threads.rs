@@ -1,18 +1,17 @@
 //! The CPU thread pool, sized by `set_num_threads` (default: available cores).
 
 use parking_lot::RwLock;
-use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::time::Duration;
 
-static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
+use super::team::Team;
 
-fn build(n: usize) -> Arc<ThreadPool> {
-    Arc::new(
-        ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .expect("thread pool creation failed"),
-    )
+static TEAM: RwLock<Option<Arc<Team>>> = RwLock::new(None);
+
+thread_local! {
+    /// A team this thread uses instead of the global one (tests pin thread counts with it).
+    static OVERRIDE: RefCell<Option<Arc<Team>>> = const { RefCell::new(None) };
 }
 
 fn default_threads() -> usize {
@@ -27,96 +26,106 @@ fn default_threads() -> usize {
         })
 }
 
-/// The pool kernels run on.
-pub fn pool() -> Arc<ThreadPool> {
-    if let Some(p) = POOL.read().as_ref() {
-        return p.clone();
+/// How long idle workers spin before parking: long enough to bridge the Python-side gap
+/// between the ops of a training step (a few to a few hundred microseconds), short enough
+/// that an idle process stops using the cores almost at once. `RUSTGRAD_SPIN_US` overrides.
+fn spin() -> Duration {
+    let us = std::env::var("RUSTGRAD_SPIN_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300u64);
+    Duration::from_micros(us)
+}
+
+fn build(n: usize) -> Arc<Team> {
+    Arc::new(Team::new(n, spin()))
+}
+
+/// The team kernels run on (rebuilt in a child process after `fork`, whose workers are gone).
+pub fn team() -> Arc<Team> {
+    if let Some(t) = OVERRIDE.with(|o| o.borrow().clone()) {
+        return t;
     }
-    let mut w = POOL.write();
-    w.get_or_insert_with(|| build(default_threads())).clone()
+    if let Some(t) = TEAM.read().as_ref() {
+        if t.is_live() {
+            return t.clone();
+        }
+    }
+    let mut w = TEAM.write();
+    match w.as_ref() {
+        Some(t) if t.is_live() => t.clone(),
+        old => {
+            let n = old.map_or_else(default_threads, |t| t.size());
+            let t = build(n);
+            *w = Some(t.clone());
+            t
+        }
+    }
 }
 
 pub fn num_threads() -> usize {
-    pool().current_num_threads()
+    team().size()
 }
 
-/// Resize the pool (`torch.set_num_threads`).
+/// Resize the team (`torch.set_num_threads`).
 pub fn set_num_threads(n: usize) {
-    *POOL.write() = Some(build(n.max(1)));
+    let old = TEAM.write().replace(build(n.max(1)));
+    // Joining the old workers happens outside the lock.
+    drop(old);
+}
+
+/// Run `f` with this thread using a team of `n` members instead of the global one.
+#[cfg(test)]
+pub fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    let prev = OVERRIDE.with(|o| o.replace(Some(build(n))));
+    struct Restore(Option<Arc<Team>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OVERRIDE.with(|o| *o.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(prev);
+    f()
 }
 
 /// Elements below which an elementwise loop stays on the calling thread: waking workers costs
 /// more than it saves on small tensors.
 pub const GRAIN: usize = 1 << 15;
 
-thread_local! {
-    /// Set while the caller's thread runs its own share of a parallel loop (below): the workers
-    /// are busy with the other shares, so loops nested in that share run inline.
-    static CALLER_SHARE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// Whether this thread is running a task of a parallel job (nested parallel work should then
+/// stay on this thread: every member is busy with the outer job).
+pub fn in_parallel() -> bool {
+    super::team::in_task()
 }
 
-/// Whether this thread is running its share of a parallel loop started here (nested parallel
-/// work should then stay on this thread).
-pub fn in_caller_share() -> bool {
-    CALLER_SHARE.with(|c| c.get())
-}
-
-/// Run `f` as the caller's share of a parallel loop (see [`in_caller_share`]).
-pub fn as_caller_share<R>(f: impl FnOnce() -> R) -> R {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CALLER_SHARE.with(|c| c.set(self.0));
-        }
-    }
-    let _reset = Reset(CALLER_SHARE.with(|c| c.replace(true)));
-    f()
+/// Run `f(t)` for every `t` in `0..tasks` across the team (the calling thread takes part).
+pub fn run_tasks(tasks: usize, f: impl Fn(usize) + Sync) {
+    team().run(tasks, &f);
 }
 
 /// Run `f(start, end)` over `[0, n)` split into chunks of at least `grain`, in parallel when
 /// there is more than one chunk.
 pub fn parallel_for(n: usize, grain: usize, f: impl Fn(usize, usize) + Sync + Send) {
-    let threads = if n >= 2 * grain && !in_caller_share() {
+    if n == 0 {
+        return;
+    }
+    let threads = if n >= 2 * grain && !in_parallel() {
         num_threads()
     } else {
         1
     };
     if threads <= 1 {
-        if n > 0 {
-            f(0, n);
-        }
-        return;
+        return f(0, n);
     }
+    // A few chunks per member: claimed dynamically, so a member that started late (or a core
+    // shared with another process) takes fewer.
     let chunks = (n / grain).clamp(1, threads * 4);
     let per = n.div_ceil(chunks);
-    let pool = pool();
-    if rayon::current_thread_index().is_some() {
-        // Already on a worker (a nested loop): spread over the pool as usual.
-        pool.install(|| {
-            rayon::scope(|s| {
-                for c in 0..chunks {
-                    let (a, b) = (c * per, ((c + 1) * per).min(n));
-                    if a < b {
-                        let f = &f;
-                        s.spawn(move |_| f(a, b));
-                    }
-                }
-            })
-        });
-        return;
-    }
-    // From the caller's thread (Python's): hand chunks 1.. to the pool and run chunk 0 here
-    // while the workers wake up, instead of sleeping in `install` until they finish. Waking a
-    // worker takes longer than many of these loops; this way the caller's share is done by then.
-    pool.in_place_scope(|s| {
-        for c in 1..chunks {
-            let (a, b) = (c * per, ((c + 1) * per).min(n));
-            if a < b {
-                let f = &f;
-                s.spawn(move |_| f(a, b));
-            }
+    run_tasks(chunks, |c| {
+        let (a, b) = (c * per, ((c + 1) * per).min(n));
+        if a < b {
+            f(a, b);
         }
-        as_caller_share(|| f(0, per.min(n)));
     });
 }
 

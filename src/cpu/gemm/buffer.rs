@@ -81,8 +81,8 @@ pub(super) enum Slot {
 /// Runs `f` with a 64-byte aligned scratch area of at least `len` `T`s.
 ///
 /// The buffer is moved out of the thread-local while `f` runs, so a nested
-/// call on the same thread (rayon may run another GEMM from inside our
-/// parallel region via work stealing) just gets a fresh buffer instead of
+/// call on the same thread (a GEMM inside a kernel that itself runs inside
+/// a GEMM's parallel job) just gets a fresh buffer instead of
 /// aliasing this one.
 pub(super) fn with_buf<T, R>(slot: Slot, len: usize, f: impl FnOnce(*mut T) -> R) -> R {
     let key = match slot {

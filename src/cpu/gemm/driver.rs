@@ -1,4 +1,4 @@
-//! Blocked GEMM driver: cache blocking, packing and the rayon work split.
+//! Blocked GEMM driver: cache blocking, packing and the work split over the CPU team.
 //!
 //! Work split: C is cut into one rectangle per thread (`Grid::choose`), and
 //! each thread runs the whole loop nest on its rectangle with private packing
@@ -11,14 +11,12 @@
 //! micro-kernel. The B micro-panel stays in L1 across the MR loop, the A
 //! block in the thread's L2, and the B block in L2/L3.
 
-use rayon::prelude::*;
-
 use super::blocking::{split, Grid, Kernel};
 use super::buffer::{with_buf, Slot};
 use super::pack::{pack_a, pack_b};
 use super::Element;
 
-/// Below this many multiply-adds the rayon hand-off costs more than it saves.
+/// Below this many multiply-adds handing work to another thread costs more than it saves.
 const PAR_MIN_FLOPS: usize = 96 * 96 * 96;
 
 /// Read-only strided matrix view.
@@ -36,7 +34,7 @@ pub(super) struct MatMut<T> {
 }
 
 // SAFETY: the views are plain pointers. The driver only shares them across
-// rayon tasks that read A/B and write disjoint parts of C (or of a packing
+// team tasks that read A/B and write disjoint parts of C (or of a packing
 // buffer), and the public API requires the caller to keep the memory alive
 // and unaliased for the whole call.
 unsafe impl<T: Sync> Send for MatRef<T> {}
@@ -133,18 +131,11 @@ pub(super) unsafe fn gemm<T: Element>(
         unsafe { scale_c(m, n, beta, c) };
         return;
     }
-    // Called from inside a rayon pool (a kernel's parallel loop, or a test's own pool): split
-    // across that pool. Called from any other thread (Python's): use the library's pool, entered
-    // only when the product is big enough to split; a small product runs right here, because
-    // handing it to a pool thread costs two context switches (tens of microseconds in a VM),
-    // more than the product itself.
-    let in_pool = rayon::current_thread_index().is_some();
+    // Inside another parallel job (a kernel's parallel loop) every thread is already busy.
     let threads = if m.saturating_mul(n).saturating_mul(k) < PAR_MIN_FLOPS
-        || crate::cpu::threads::in_caller_share()
+        || crate::cpu::threads::in_parallel()
     {
         1
-    } else if in_pool {
-        rayon::current_num_threads()
     } else {
         crate::cpu::threads::num_threads()
     };
@@ -163,21 +154,7 @@ pub(super) unsafe fn gemm<T: Element>(
         // rectangle; A and B are only read.
         unsafe { rectangle(kern, rows, cols, k, alpha, a, b, beta, c) };
     };
-    let tasks = grid.threads();
-    if tasks == 1 {
-        work(0);
-    } else if in_pool {
-        (0..tasks).into_par_iter().for_each(work);
-    } else {
-        // The calling thread takes the first rectangle itself (see `threads::parallel_for`).
-        crate::cpu::threads::pool().in_place_scope(|s| {
-            let work = &work;
-            for t in 1..tasks {
-                s.spawn(move |_| work(t));
-            }
-            crate::cpu::threads::as_caller_share(|| work(0));
-        });
-    }
+    crate::cpu::threads::run_tasks(grid.threads(), work);
 }
 
 /// One task's share of C: rows `rows.0..rows.1` by columns `cols.0..cols.1`, the whole depth.

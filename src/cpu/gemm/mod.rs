@@ -2,7 +2,7 @@
 //!
 //! Structure follows the GotoBLAS/BLIS scheme:
 //! * `driver` walks the matrices in cache-sized blocks (NC columns of B, KC
-//!   of the shared dimension, MC rows of A) and splits work over rayon;
+//!   of the shared dimension, MC rows of A) and splits work over the CPU team;
 //! * `pack` copies blocks of A and B into contiguous, kernel-friendly
 //!   micro-panels, which makes arbitrary (transposed, broadcast, negative)
 //!   strides cost the same as contiguous input;
@@ -63,7 +63,7 @@ impl Element for f64 {
 /// `a[i*rsa + j*csa]` (strides in elements, any sign, 0 allowed for
 /// broadcast dimensions); likewise for B and C. When `beta == 0`, C is
 /// write-only (it may hold NaN or garbage). Any of m, n, k may be 0; with
-/// `k == 0` the result is `beta * C`. Work runs on the current rayon pool.
+/// `k == 0` the result is `beta * C`. Work runs on the CPU team (`cpu::threads`).
 ///
 /// # Safety
 /// Every element addressed through the given pointers and strides must be

@@ -423,11 +423,7 @@ fn thread_pools() {
         (13, 500, 140),
     ];
     for threads in [1, 2, 3] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        crate::cpu::threads::with_threads(threads, || {
             for (i, &shape) in shapes.iter().enumerate() {
                 let layouts = (i % 5, (i + 1) % 5, i % 3);
                 let beta = if i % 2 == 0 { 0.0 } else { -1.0 };
@@ -441,14 +437,9 @@ fn thread_pools() {
 /// Concurrent calls from inside a parallel region must not share buffers.
 #[test]
 fn nested_parallel_calls() {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    pool.install(|| {
-        use rayon::prelude::*;
-        (0..6u64).into_par_iter().for_each(|s| {
-            let mut rng = Rng(1000 + s);
+    crate::cpu::threads::with_threads(2, || {
+        crate::cpu::threads::run_tasks(6, |s| {
+            let mut rng = Rng(1000 + s as u64);
             check::<f32>(None, (120, 110, 100), (0, 1, 0), 1.0, 0.0, &mut rng);
         });
     });
