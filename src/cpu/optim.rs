@@ -81,14 +81,66 @@ fn run<T: Fl>(param: &Tensor, grad: &Tensor, bufs: &[Option<Tensor>], upd: Updat
                     .and_then(|o| o.as_ref())
                     .map(|q| std::slice::from_raw_parts_mut(q.0.add(s), len))
             };
-            chunk(p, g, slot(0), slot(1), slot(2), upd);
+            chunk_best(p, g, slot(0), slot(1), slot(2), upd);
         }
     });
+}
+
+/// [`chunk`] compiled for the widest vector ISA this CPU has (chosen at run time). The loops
+/// are plain IEEE arithmetic (Rust never contracts `a * b + c` into an FMA), so every variant
+/// gives the same bits as the portable one.
+fn chunk_best<T: Fl>(
+    p: &mut [T],
+    g: &[T],
+    s0: Option<&mut [T]>,
+    s1: Option<&mut [T]>,
+    s2: Option<&mut [T]>,
+    upd: Update,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked above).
+            return unsafe { chunk_avx512(p, g, s0, s1, s2, upd) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked above).
+            return unsafe { chunk_avx2(p, g, s0, s1, s2, upd) };
+        }
+    }
+    chunk(p, g, s0, s1, s2, upd)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn chunk_avx512<T: Fl>(
+    p: &mut [T],
+    g: &[T],
+    s0: Option<&mut [T]>,
+    s1: Option<&mut [T]>,
+    s2: Option<&mut [T]>,
+    upd: Update,
+) {
+    chunk(p, g, s0, s1, s2, upd)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn chunk_avx2<T: Fl>(
+    p: &mut [T],
+    g: &[T],
+    s0: Option<&mut [T]>,
+    s1: Option<&mut [T]>,
+    s2: Option<&mut [T]>,
+    upd: Update,
+) {
+    chunk(p, g, s0, s1, s2, upd)
 }
 
 /// The update rules, per chunk. Buffer order per algorithm:
 /// sgd: [momentum_buffer]; adam: [exp_avg, exp_avg_sq, max_exp_avg_sq]; adagrad: [sum];
 /// adadelta: [square_avg, acc_delta]; rmsprop: [square_avg, momentum_buffer, grad_avg].
+#[inline(always)]
 fn chunk<T: Fl>(
     p: &mut [T],
     g: &[T],
@@ -159,24 +211,35 @@ fn chunk<T: Fl>(
             let step_size = T::c(lr / bias_correction1);
             let bc2s = T::c(bias_correction2.sqrt());
             let eps = T::c(eps);
-            let mut mx = if amsgrad { s2 } else { None };
-            for i in 0..p.len() {
-                let pv = p[i] * wd_d;
-                let gv = sign * g[i] + wd_c * pv;
-                let m = ea[i] + ob1 * (gv - ea[i]);
-                let v = b2 * eas[i] + ob2 * gv * gv;
-                ea[i] = m;
-                eas[i] = v;
-                let vv = match mx.as_deref_mut() {
-                    Some(mb) => {
-                        let x = if mb[i] > v { mb[i] } else { v };
-                        mb[i] = x;
-                        x
+            // Two straight loops (with and without the AMSGrad maximum) over zipped slices: no
+            // bounds checks or per-element branches, so the sqrt/div chain vectorises.
+            match (amsgrad, s2) {
+                (true, Some(mx)) => {
+                    let it = p.iter_mut().zip(g).zip(ea.iter_mut()).zip(eas.iter_mut());
+                    for ((((p, &g), m), v), mb) in it.zip(mx.iter_mut()) {
+                        let pv = *p * wd_d;
+                        let gv = sign * g + wd_c * pv;
+                        let mn = *m + ob1 * (gv - *m);
+                        let vn = b2 * *v + ob2 * gv * gv;
+                        *m = mn;
+                        *v = vn;
+                        let vmax = if *mb > vn { *mb } else { vn };
+                        *mb = vmax;
+                        *p = pv - step_size * (mn / (vmax.sqrt() / bc2s + eps));
                     }
-                    None => v,
-                };
-                let denom = vv.sqrt() / bc2s + eps;
-                p[i] = pv - step_size * (m / denom);
+                }
+                _ => {
+                    let it = p.iter_mut().zip(g).zip(ea.iter_mut()).zip(eas.iter_mut());
+                    for (((p, &g), m), v) in it {
+                        let pv = *p * wd_d;
+                        let gv = sign * g + wd_c * pv;
+                        let mn = *m + ob1 * (gv - *m);
+                        let vn = b2 * *v + ob2 * gv * gv;
+                        *m = mn;
+                        *v = vn;
+                        *p = pv - step_size * (mn / (vn.sqrt() / bc2s + eps));
+                    }
+                }
             }
         }
         Update::Adagrad {

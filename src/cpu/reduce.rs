@@ -355,11 +355,34 @@ fn amax_rows(x: &Tensor, d: &[usize], shape: &[usize], want_max: bool) -> Result
     if r == 0 {
         return Tensor::empty(shape, dtype);
     }
-    with_dtype!(
-        dtype,
-        T,
-        reduce_rows::<T, T>(&src, rows, r, shape, dtype, |row| extreme(row, want_max).0)
-    )
+    use crate::cpu::simd;
+    // f32/f64 rows go through the vector max/min (NaN-propagating like the scalar scan, which
+    // the other dtypes keep): an order of magnitude faster on the [batch, classes] rows that
+    // softmax-style code reduces.
+    match dtype {
+        // SAFETY (both): each row slice is valid for its r elements.
+        DType::F32 => reduce_rows::<f32, f32>(&src, rows, r, shape, dtype, |row| unsafe {
+            let f = if want_max {
+                simd::max_f32
+            } else {
+                simd::min_f32
+            };
+            f(row.as_ptr(), row.len())
+        }),
+        DType::F64 => reduce_rows::<f64, f64>(&src, rows, r, shape, dtype, |row| unsafe {
+            let f = if want_max {
+                simd::max_f64
+            } else {
+                simd::min_f64
+            };
+            f(row.as_ptr(), row.len())
+        }),
+        _ => with_dtype!(
+            dtype,
+            T,
+            reduce_rows::<T, T>(&src, rows, r, shape, dtype, |row| extreme(row, want_max).0)
+        ),
+    }
 }
 
 /// `amax`/`amin` over `dims` (non-empty runs; the op checked that).
