@@ -117,7 +117,10 @@ pub(super) unsafe fn max_min<T: Elem, const MAX: bool>(x: *const T, n: usize) ->
     // in its own mask instead of inside the chain, which keeps the chain one instruction long.
     const W: usize = 2 * CHUNK;
     let mut acc = [first; W];
-    let mut nan = [false; W];
+    // NaN detection without a per-lane bool (which LLVM widens mask by mask into bytes, slower
+    // than the max itself): `v * 0` is NaN exactly for NaN and infinite v, so a NaN in `chk`
+    // means "maybe a NaN"; the rare rows with an infinity are then rescanned.
+    let mut chk = [T::ZERO; W];
     let mut tail = [first; W];
     #[inline(always)]
     fn pick<T: Elem, const MAX: bool>(acc: T, v: T) -> T {
@@ -142,12 +145,16 @@ pub(super) unsafe fn max_min<T: Elem, const MAX: bool>(x: *const T, n: usize) ->
         };
         for j in 0..W {
             acc[j] = pick::<T, MAX>(acc[j], v[j]);
-            nan[j] |= v[j] != v[j];
+            chk[j] = chk[j] + v[j] * T::ZERO;
         }
         i += m;
     }
-    if nan.iter().any(|&b| b) {
-        return T::NAN;
+    if chk.iter().any(|&c| c != c) {
+        // SAFETY: x is valid for n elements.
+        let xs = unsafe { std::slice::from_raw_parts(x, n) };
+        if xs.iter().any(|&v| v != v) {
+            return T::NAN;
+        }
     }
     let mut r = acc[0];
     for &v in &acc[1..] {
