@@ -588,3 +588,21 @@ def test_double_backward(fn):
     rng = np.random.default_rng(1)
     x = rg.tensor(rng.uniform(-1, 1, (3, 4)), dtype=rg.float64, requires_grad=True)
     assert rg.autograd.gradgradcheck(fn, [x], eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_row_amax_amin_with_infinities_and_nan(dt):
+    # Long rows take the vector path, whose NaN check rescans rows holding an infinity.
+    a = np.random.default_rng(7).standard_normal((6, 300)).astype(dt)
+    a[0, 5] = np.inf
+    a[1, 17] = -np.inf
+    a[2, 299] = np.nan
+    a[3, 3], a[3, 200] = np.inf, np.nan
+    a[4, :] = -np.inf
+    t = rg.from_numpy(a)
+    np.testing.assert_array_equal(rg.amax(t, 1).numpy(), a.max(1))
+    np.testing.assert_array_equal(rg.amin(t, 1).numpy(), a.min(1))
+    sm = rg.softmax(t, 1).numpy()
+    assert np.isnan(sm[0]).all()  # exp(inf - inf), as in PyTorch
+    np.testing.assert_allclose(sm[[1, 5]].sum(1), 1.0, rtol=1e-5)
+    assert sm[1, 17] == 0.0
