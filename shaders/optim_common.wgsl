@@ -25,3 +25,36 @@ fn scalar_f32(k: u32) -> f32 {
 fn flag(bit: u32) -> bool {
     return (scalar(7u) & (1u << bit)) != 0u;
 }
+
+// The accessors the shared update rules (optim_*_rule.wgsl) are written against: operand k
+// (0 p, 1 g, 2 s0, 3 s1, 4 s2) at element i, and the scalar words. A kernel whose rule uses them
+// binds all five buffers (the switch references every one).
+fn ld(k: u32, i: u32) -> f32 {
+    let j = offset_of(k) + i;
+    switch k {
+        case 0u: { return p[j]; }
+        case 1u: { return g[j]; }
+        case 2u: { return s0[j]; }
+        case 3u: { return s1[j]; }
+        default: { return s2[j]; }
+    }
+}
+
+fn st(k: u32, i: u32, v: f32) {
+    let j = offset_of(k) + i;
+    switch k {
+        case 0u: { p[j] = v; }
+        case 2u: { s0[j] = v; }
+        case 3u: { s1[j] = v; }
+        case 4u: { s2[j] = v; }
+        default: {}
+    }
+}
+
+fn sc(k: u32) -> f32 {
+    return scalar_f32(k);
+}
+
+fn fl(bit: u32) -> bool {
+    return flag(bit);
+}

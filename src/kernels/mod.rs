@@ -411,6 +411,39 @@ pub fn fused_update(
     )
 }
 
+/// One parameter of a group update: parameter, gradient, state buffers and its update.
+pub type OptimItem = (Tensor, Tensor, Vec<Option<Tensor>>, crate::ops::optim::Update);
+
+/// One fused optimizer step on every parameter of `items` in place (operands checked by
+/// `ops::optim`). With fusion on, the float32 wgpu parameters of an algorithm with a group kernel
+/// (SGD, Adam/AdamW) are updated by one dispatch per batch of parameters the adapter's binding
+/// limits allow; `RUSTGRAD_WGPU_FUSION=0` and every other parameter take the per-tensor path.
+pub fn fused_update_group(items: &[OptimItem]) -> Result<()> {
+    #[cfg(feature = "wgpu")]
+    if crate::wgpu::fusion_enabled() {
+        let mut grouped = Vec::new();
+        for it in items {
+            let (p, g, bufs, upd) = it;
+            let on_device = !p.device().is_cpu()
+                && gpu::optim::has_group_kernel(upd)
+                && std::iter::once(p)
+                    .chain([g])
+                    .chain(bufs.iter().flatten())
+                    .all(|t| t.dtype() == DType::F32 && t.device() == p.device());
+            if on_device {
+                grouped.push(it.clone());
+            } else {
+                fused_update(p, g, bufs, *upd)?;
+            }
+        }
+        return gpu::optim::fused_update_group(&grouped);
+    }
+    for (p, g, bufs, upd) in items {
+        fused_update(p, g, bufs, *upd)?;
+    }
+    Ok(())
+}
+
 // ---- index family: index_select / index_add, gather / scatter, offset writes, advanced-index
 // folding, cumulative scans (wgpu side in gpu/index.rs and gpu/scan.rs). Out-of-range indices on
 // the device cannot raise inside a kernel: they are skipped and reported through the engine's

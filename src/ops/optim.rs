@@ -84,6 +84,46 @@ pub fn fused_update(
     bufs: &[Option<Tensor>],
     upd: Update,
 ) -> Result<()> {
+    let grad = checked_grad(param, grad, bufs, upd)?;
+    if param.numel() > 0 {
+        crate::kernels::fused_update(param, &grad, bufs, upd)?;
+    }
+    bump_versions(param, bufs);
+    Ok(())
+}
+
+/// [`fused_update`] on every parameter of a group (each with its own gradient, state buffers and
+/// update, e.g. its own step count), checked first and then updated together: on the wgpu
+/// device one dispatch covers many parameters (`kernels::fused_update_group`).
+pub fn fused_update_group(items: &[crate::kernels::OptimItem]) -> Result<()> {
+    let mut ready = Vec::with_capacity(items.len());
+    for (p, g, bufs, upd) in items {
+        let g = checked_grad(p, g, bufs, *upd)?;
+        if p.numel() > 0 {
+            ready.push((p.clone(), g, bufs.clone(), *upd));
+        }
+    }
+    crate::kernels::fused_update_group(&ready)?;
+    for (p, _, bufs, _) in items {
+        bump_versions(p, bufs);
+    }
+    Ok(())
+}
+
+fn bump_versions(param: &Tensor, bufs: &[Option<Tensor>]) {
+    param.bump_version();
+    for b in bufs.iter().flatten() {
+        b.bump_version();
+    }
+}
+
+/// Check one update's operands; the gradient in the parameter's dtype, contiguous.
+fn checked_grad(
+    param: &Tensor,
+    grad: &Tensor,
+    bufs: &[Option<Tensor>],
+    upd: Update,
+) -> Result<Tensor> {
     crate::kernels::device_of(&[param, grad])?;
     let dtype = param.dtype();
     if !dtype.is_float() {
@@ -125,12 +165,5 @@ pub fn fused_update(
             )));
         }
     }
-    if n > 0 {
-        crate::kernels::fused_update(param, &grad, bufs, upd)?;
-    }
-    param.bump_version();
-    for b in bufs.iter().flatten() {
-        b.bump_version();
-    }
-    Ok(())
+    Ok(grad)
 }

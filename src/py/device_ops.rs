@@ -42,6 +42,11 @@ fn _wgpu_adapter_info(py: Python<'_>) -> PyResult<Py<PyDict>> {
                 "max_compute_workgroups_per_dimension",
                 i.max_compute_workgroups_per_dimension,
             )?;
+            d.set_item(
+                "max_storage_buffers_per_shader_stage",
+                i.max_storage_buffers_per_shader_stage,
+            )?;
+            d.set_item("max_bindings_per_bind_group", i.max_bindings_per_bind_group)?;
         }
         #[cfg(not(feature = "wgpu"))]
         {

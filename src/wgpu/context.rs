@@ -27,6 +27,9 @@ pub struct AdapterInfo {
     pub max_storage_buffer_binding_size: u64,
     pub max_buffer_size: u64,
     pub max_compute_workgroups_per_dimension: u32,
+    /// Storage buffers one kernel may bind (sizes the optimizer group kernel's batches).
+    pub max_storage_buffers_per_shader_stage: u32,
+    pub max_bindings_per_bind_group: u32,
 }
 
 /// Features the engine uses when present (f16 kernels, subgroup reductions); never required.
@@ -242,6 +245,8 @@ impl Context {
             max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
             max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+            max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+            max_bindings_per_bind_group: limits.max_bindings_per_bind_group,
         };
         Ok(Context {
             _instance: instance,

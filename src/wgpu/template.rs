@@ -102,6 +102,26 @@ const SHADER_FILES: &[(&str, &str)] = &[
         include_str!("../../shaders/optim_adam.wgsl"),
     ),
     (
+        "optim_sgd_rule.wgsl",
+        include_str!("../../shaders/optim_sgd_rule.wgsl"),
+    ),
+    (
+        "optim_adam_rule.wgsl",
+        include_str!("../../shaders/optim_adam_rule.wgsl"),
+    ),
+    (
+        "optim_group.wgsl",
+        include_str!("../../shaders/optim_group.wgsl"),
+    ),
+    (
+        "optim_group_sgd.wgsl",
+        include_str!("../../shaders/optim_group_sgd.wgsl"),
+    ),
+    (
+        "optim_group_adam.wgsl",
+        include_str!("../../shaders/optim_group_adam.wgsl"),
+    ),
+    (
         "optim_adagrad.wgsl",
         include_str!("../../shaders/optim_adagrad.wgsl"),
     ),
@@ -351,6 +371,12 @@ mod tests {
                 // The half-precision shaders.
                 ("KIND", "0u"),
                 ("LOAD", "v"),
+                // The optimizer group kernels (kernels/optim.rs `group_vars`).
+                ("SLOTS", "1"),
+                ("NOPS", "3"),
+                ("BINDINGS", ""),
+                ("LOADS", ""),
+                ("STORES", ""),
             ];
             let text = render(name, &vars).unwrap();
             assert!(!text.contains("{{"), "{name}");

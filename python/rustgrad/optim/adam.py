@@ -39,6 +39,7 @@ class Adam(Optimizer):
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
+            params, grads, avgs, sqs, maxes, steps = [], [], [], [], [], []
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -49,10 +50,17 @@ class Adam(Optimizer):
                     state["exp_avg_sq"] = _zeros(p)
                     if amsgrad:
                         state["max_exp_avg_sq"] = _zeros(p)
-                step = _bump_step(state)
-                _C._adam_update(p, p.grad, state["exp_avg"], state["exp_avg_sq"],
-                                state.get("max_exp_avg_sq") if amsgrad else None, step,
-                                float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
-                                float(group["weight_decay"]), bool(amsgrad), bool(group["maximize"]),
-                                self._decoupled)
+                steps.append(_bump_step(state))
+                params.append(p)
+                grads.append(p.grad)
+                avgs.append(state["exp_avg"])
+                sqs.append(state["exp_avg_sq"])
+                maxes.append(state.get("max_exp_avg_sq") if amsgrad else None)
+            if params:
+                # One call per group: on the wgpu device the whole group is one kernel launch
+                # (or a few, within the adapter's binding limits).
+                _C._adam_update_group(params, grads, avgs, sqs, maxes, steps, float(group["lr"]),
+                                      float(beta1), float(beta2), float(group["eps"]),
+                                      float(group["weight_decay"]), bool(amsgrad),
+                                      bool(group["maximize"]), self._decoupled)
         return loss

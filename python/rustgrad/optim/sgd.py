@@ -29,6 +29,7 @@ class SGD(Optimizer):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             momentum = group["momentum"]
+            params, grads, bufs, firsts = [], [], [], []
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -42,7 +43,14 @@ class SGD(Optimizer):
                 elif momentum == 0:
                     buf = None
                     state.setdefault("momentum_buffer", None)
-                _C._sgd_update(p, p.grad, buf, float(group["lr"]), float(momentum),
-                               float(group["dampening"]), float(group["weight_decay"]),
-                               bool(group["nesterov"]), bool(group["maximize"]), first)
+                params.append(p)
+                grads.append(p.grad)
+                bufs.append(buf)
+                firsts.append(first)
+            if params:
+                # One call per group: on the wgpu device the whole group is one kernel launch
+                # (or a few, within the adapter's binding limits).
+                _C._sgd_update_group(params, grads, bufs, float(group["lr"]), float(momentum),
+                                     float(group["dampening"]), float(group["weight_decay"]),
+                                     bool(group["nesterov"]), bool(group["maximize"]), firsts)
         return loss

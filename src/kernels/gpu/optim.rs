@@ -3,7 +3,7 @@
 //! dispatch updates the parameter and its state in place.
 
 use super::{require_f32, view_of};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::optim::Update;
 use crate::tensor::Tensor;
 use crate::wgpu::kernels::{self as k, OptimKernel};
@@ -19,13 +19,9 @@ fn bits(flags: &[bool]) -> u32 {
         .fold(0, |acc, (i, &b)| acc | (u32::from(b) << i))
 }
 
-pub fn fused_update(
-    param: &Tensor,
-    grad: &Tensor,
-    bufs: &[Option<Tensor>],
-    upd: Update,
-) -> Result<()> {
-    require_f32(upd.name(), param.dtype())?;
+/// The kernel and scalar words of `upd` for a parameter with state buffers `bufs`; `None` when a
+/// required state buffer is missing (the CPU rules do nothing then).
+fn kernel_words(bufs: &[Option<Tensor>], upd: Update) -> Option<(OptimKernel, [u32; 8])> {
     let has = |i: usize| bufs.get(i).is_some_and(|b| b.is_some());
     let (kernel, scalars) = match upd {
         Update::Sgd {
@@ -146,11 +142,67 @@ pub fn fused_update(
         OptimKernel::Adadelta | OptimKernel::Adam => 2,
     };
     if (0..required).any(|i| !has(i)) {
-        return Ok(());
+        return None;
     }
-    let state = bufs
-        .iter()
+    Some((kernel, scalars))
+}
+
+fn state_views(bufs: &[Option<Tensor>]) -> Result<Vec<Option<crate::wgpu::GpuView>>> {
+    bufs.iter()
         .map(|b| b.as_ref().map(view_of).transpose())
-        .collect::<Result<Vec<_>>>()?;
-    k::fused_step(kernel, &view_of(param)?, &view_of(grad)?, &state, &scalars)
+        .collect()
+}
+
+/// One update of one parameter (one dispatch).
+pub fn fused_update(
+    param: &Tensor,
+    grad: &Tensor,
+    bufs: &[Option<Tensor>],
+    upd: Update,
+) -> Result<()> {
+    require_f32(upd.name(), param.dtype())?;
+    let Some((kernel, scalars)) = kernel_words(bufs, upd) else {
+        return Ok(());
+    };
+    k::fused_step(
+        kernel,
+        &view_of(param)?,
+        &view_of(grad)?,
+        &state_views(bufs)?,
+        &scalars,
+    )
+}
+
+/// Whether [`fused_update_group`] runs `upd` as group dispatches.
+pub fn has_group_kernel(upd: &Update) -> bool {
+    matches!(upd, Update::Sgd { .. } | Update::Adam { .. })
+}
+
+/// One update of every f32 parameter of `items` (parameter, gradient, state buffers, update; all
+/// updates of one algorithm), in as few dispatches as the adapter's binding limits allow.
+pub fn fused_update_group(items: &[crate::kernels::OptimItem]) -> Result<()> {
+    let mut kernel = None;
+    let mut group = Vec::with_capacity(items.len());
+    for (param, grad, bufs, upd) in items {
+        require_f32(upd.name(), param.dtype())?;
+        let Some((kern, scalars)) = kernel_words(bufs, *upd) else {
+            continue;
+        };
+        if kernel.is_some_and(|k0| k0 != kern) {
+            return Err(Error::runtime(
+                "optimizer group update: every parameter must use the same algorithm",
+            ));
+        }
+        kernel = Some(kern);
+        group.push(k::GroupItem {
+            p: view_of(param)?,
+            g: view_of(grad)?,
+            state: state_views(bufs)?,
+            scalars,
+        });
+    }
+    match kernel {
+        Some(kern) => k::fused_group_step(kern, &group),
+        None => Ok(()),
+    }
 }

@@ -34,7 +34,7 @@ pub use gemm::Act;
 pub use index::{fold_index, gather, put, scatter_into, Along, IndexCheck, ScatterOp};
 pub use matmul::{chosen_tile, matmul, matmul_fused};
 pub use moments::var_mean_trailing;
-pub use optim::{fused_step, OptimKernel};
+pub use optim::{fused_group_step, fused_step, group_slots, GroupItem, OptimKernel};
 pub use pool::{avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward};
 pub use random::{bernoulli, random, Dist};
 pub use reduce::{
