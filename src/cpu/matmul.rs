@@ -256,3 +256,67 @@ pub fn bmm_into(a: &Tensor, b: &Tensor, shape: &[usize], dest: Option<&Tensor>) 
         )),
     }
 }
+
+/// `a @ b + bias` for 2-D float `a: [m, k]`, `b: [k, n]` (any strides) and `bias` of `[n]` or
+/// `[1, n]` (contiguous) or none: the bias rows are written first and the GEMM accumulates onto
+/// them (beta = 1), one pass over the output instead of a product and a broadcast add. `None`
+/// for dtypes or bias shapes this does not cover (the caller composes).
+pub fn addmm(a: &Tensor, b: &Tensor, bias: Option<&Tensor>) -> Result<Option<Tensor>> {
+    fn run<T: GemmFloat>(a: &Tensor, b: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let (va, vb) = (CpuView::<T>::of(a)?, CpuView::<T>::of(b)?);
+        let g = geometry(va.layout(), vb.layout());
+        let (m, k, n) = (g.m, g.k, g.n);
+        let (out, vo) = super::elementwise::output::<T>(&[m, n], None)?;
+        let c = vo.start();
+        let beta = match bias {
+            Some(t) => {
+                // SAFETY: the caller checked that bias is contiguous with n elements of T; out
+                // is fresh with m * n.
+                unsafe {
+                    let row = std::slice::from_raw_parts(super::rows::base_ptr::<T>(t), n);
+                    for i in 0..m {
+                        std::ptr::copy_nonoverlapping(row.as_ptr(), c.add(i * n), n);
+                    }
+                }
+                T::ONE
+            }
+            None => T::ZERO,
+        };
+        // SAFETY: the views checked their spans (elements from the layout offset on); out is a
+        // fresh contiguous [m, n].
+        unsafe {
+            T::gemm(
+                m,
+                n,
+                k,
+                T::ONE,
+                va.base().add(va.layout().offset),
+                g.rsa,
+                g.csa,
+                vb.base().add(vb.layout().offset),
+                g.rsb,
+                g.csb,
+                beta,
+                c,
+                n as isize,
+                1,
+            )
+        };
+        Ok(out)
+    }
+    let n = b.shape().get(1).copied().unwrap_or(0);
+    let bias_ok = bias.is_none_or(|t| {
+        t.dtype() == a.dtype()
+            && t.is_contiguous()
+            && t.numel() == n
+            && (t.ndim() == 1 || (t.ndim() == 2 && t.shape()[0] == 1))
+    });
+    if a.ndim() != 2 || b.ndim() != 2 || a.dtype() != b.dtype() || !bias_ok {
+        return Ok(None);
+    }
+    match a.dtype() {
+        DType::F32 => run::<f32>(a, b, bias).map(Some),
+        DType::F64 => run::<f64>(a, b, bias).map(Some),
+        _ => Ok(None),
+    }
+}

@@ -202,7 +202,8 @@ fn legacy_gemm() -> bool {
 }
 
 /// `act(a @ b + bias)` of 2-D float32 device operands in one kernel, and the pre-activation
-/// when `act`'s backward needs it. `Ok(None)` on the CPU, or when the epilogue lacks `act`.
+/// when `act`'s backward needs it. On the CPU only without `act` (bias rows, then the GEMM
+/// accumulating onto them); `Ok(None)` where neither applies (the caller composes).
 pub fn addmm_act(
     a: &Tensor,
     b: &Tensor,
@@ -217,6 +218,9 @@ pub fn addmm_act(
         if let Some(k) = gpu::gemm::act_of(act) {
             return gpu::gemm::addmm_act(a, b, bias, k).map(Some);
         }
+    }
+    if dev.is_cpu() && act.is_none() {
+        return Ok(crate::cpu::matmul::addmm(a, b, bias)?.map(|t| (t, None)));
     }
     let _ = (dev, act);
     Ok(None)
@@ -412,7 +416,12 @@ pub fn fused_update(
 }
 
 /// One parameter of a group update: parameter, gradient, state buffers and its update.
-pub type OptimItem = (Tensor, Tensor, Vec<Option<Tensor>>, crate::ops::optim::Update);
+pub type OptimItem = (
+    Tensor,
+    Tensor,
+    Vec<Option<Tensor>>,
+    crate::ops::optim::Update,
+);
 
 /// One fused optimizer step on every parameter of `items` in place (operands checked by
 /// `ops::optim`). With fusion on, the float32 wgpu parameters of an algorithm with a group kernel

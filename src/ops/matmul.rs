@@ -182,7 +182,10 @@ pub fn linear_act(
     ts.extend(bias);
     let on_device = !crate::kernels::device_of(&ts)?.is_cpu();
     let xs = x.shape();
-    if on_device && w.ndim() == 2 && x.ndim() >= 1 && xs[xs.len() - 1] == w.shape()[1] {
+    // One GEMM with the bias folded in (PyTorch's addmm; on the CPU for 2-D and batched input,
+    // where a vector input stays a matrix-vector product as in PyTorch).
+    let fold = on_device || (act.is_none() && bias.is_some() && x.ndim() >= 2);
+    if fold && w.ndim() == 2 && x.ndim() >= 1 && xs[xs.len() - 1] == w.shape()[1] {
         let k = w.shape()[1] as i64;
         if x.ndim() == 2 {
             return addmm_act(bias, x, &transpose(w, 0, 1)?, act);
