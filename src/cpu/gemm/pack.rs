@@ -37,9 +37,25 @@ unsafe fn pack_panel<T: Element>(
     unsafe {
         if s == T::ONE && si == 1 {
             // Unscaled and contiguous along the panel width (row-major B,
-            // column-major A): one block copy per step of k.
-            for p in 0..kc {
-                std::ptr::copy_nonoverlapping(src.offset(p as isize * sp), dst.add(p * w), rows);
+            // column-major A): one block copy per step of k. Full panels copy in
+            // fixed 8-element pieces, which compile to vector moves; a copy of
+            // run-time length is a libc memcpy call per step, whose overhead
+            // rivals the 64-128 bytes it moves.
+            if rows == w && w % 8 == 0 {
+                for p in 0..kc {
+                    let (from, to) = (src.offset(p as isize * sp), dst.add(p * w));
+                    for c in (0..w).step_by(8) {
+                        std::ptr::copy_nonoverlapping(from.add(c), to.add(c), 8);
+                    }
+                }
+            } else {
+                for p in 0..kc {
+                    std::ptr::copy_nonoverlapping(
+                        src.offset(p as isize * sp),
+                        dst.add(p * w),
+                        rows,
+                    );
+                }
             }
         } else if sp == 1 && si != 1 && rows >= 4 && s == T::ONE && is_f32::<T>() {
             // Row-major f32 A (the common case): 4x4 register transposes.
