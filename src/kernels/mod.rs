@@ -415,6 +415,44 @@ pub fn fused_update(
     )
 }
 
+/// The fused cross entropy forward on the wgpu device: `Some((loss, saved))` (flat loss values,
+/// and what [`cross_entropy_backward`] reads), `None` for CPU operands (the caller composes).
+pub fn cross_entropy(
+    x: &Tensor,
+    t: &Tensor,
+    w: Option<&Tensor>,
+    cfg: &crate::ops::cross_entropy::CrossEntropy,
+) -> Result<Option<(Tensor, Tensor)>> {
+    let mut ts = vec![x, t];
+    ts.extend(w);
+    match device_of(&ts)? {
+        Device::Cpu => Ok(None),
+        #[cfg(feature = "wgpu")]
+        Device::Wgpu(_) => gpu::cross_entropy::cross_entropy(x, t, w, cfg).map(Some),
+        #[cfg(not(feature = "wgpu"))]
+        Device::Wgpu(_) => unreachable!("wgpu storage exists only with the wgpu feature"),
+    }
+}
+
+/// The logits' gradient of the fused cross entropy (flat), from the forward's saved values.
+pub fn cross_entropy_backward(
+    x: &Tensor,
+    t: &Tensor,
+    w: Option<&Tensor>,
+    aux: &Tensor,
+    g: &Tensor,
+    cfg: &crate::ops::cross_entropy::CrossEntropy,
+) -> Result<Tensor> {
+    #[cfg(feature = "wgpu")]
+    {
+        gpu::cross_entropy::cross_entropy_backward(x, t, w, aux, g, cfg)
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        Err(Error::runtime("cross_entropy_backward: no device kernels in this build"))
+    }
+}
+
 /// One parameter of a group update: parameter, gradient, state buffers and its update.
 pub type OptimItem = (
     Tensor,

@@ -8,6 +8,7 @@ mod bitwise;
 mod conv;
 mod convert;
 mod creation;
+pub mod cross_entropy;
 mod index;
 mod inplace;
 mod join;

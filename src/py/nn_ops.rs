@@ -226,7 +226,40 @@ fn _adaptive_max_pool2d(
     })
 }
 
+/// `cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)` fused on the
+/// wgpu device (class-index targets, C at dim 1); `None` where the fused kernels do not apply.
+#[pyfunction]
+#[pyo3(signature = (x, target, weight, ignore_index, reduction, label_smoothing))]
+fn _cross_entropy_fused(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    target: &Bound<'_, PyAny>,
+    weight: Option<&Bound<'_, PyAny>>,
+    ignore_index: i64,
+    reduction: &str,
+    label_smoothing: f64,
+) -> PyResult<Option<Py<PyAny>>> {
+    crate::py::errors::guard("_cross_entropy_fused", || {
+        let (x, t) = (as_tensor(x)?, as_tensor(target)?);
+        let w = match weight {
+            Some(w) if !w.is_none() => Some(as_tensor(w)?),
+            _ => None,
+        };
+        let red = crate::ops::cross_entropy::Reduction::parse(reduction)?;
+        let out = crate::ops::cross_entropy::cross_entropy_fused(
+            &x,
+            &t,
+            w.as_ref(),
+            ignore_index,
+            red,
+            label_smoothing,
+        )?;
+        out.map(|t| wrap(py, t)).transpose()
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_cross_entropy_fused, m)?)?;
     m.add_function(wrap_pyfunction!(_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_avg_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_adaptive_avg_pool2d, m)?)?;

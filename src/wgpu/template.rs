@@ -90,6 +90,18 @@ const SHADER_FILES: &[(&str, &str)] = &[
         include_str!("../../shaders/softmax_backward.wgsl"),
     ),
     (
+        "cross_entropy.wgsl",
+        include_str!("../../shaders/cross_entropy.wgsl"),
+    ),
+    (
+        "cross_entropy_backward.wgsl",
+        include_str!("../../shaders/cross_entropy_backward.wgsl"),
+    ),
+    (
+        "cross_entropy_common.wgsl",
+        include_str!("../../shaders/cross_entropy_common.wgsl"),
+    ),
+    (
         "optim_common.wgsl",
         include_str!("../../shaders/optim_common.wgsl"),
     ),

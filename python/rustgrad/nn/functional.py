@@ -773,8 +773,8 @@ def _class_last(x):
     return x.movedim(1, -1) if x.dim() > 2 else x
 
 
-def _nll_core(logp, target, weight, ignore_index, reduction):
-    """Shared by nll_loss and cross_entropy: ``logp`` has the class dim at 1 (or 0 when unbatched)."""
+def _check_nll_args(logp, target, weight):
+    """nll_loss's argument checks (PyTorch's errors); returns the number of classes."""
     if logp.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {logp.dim()})")
     if target.dtype not in (rustgrad.int64, rustgrad.int32, rustgrad.uint8):
@@ -801,6 +801,12 @@ def _nll_core(logp, target, weight, ignore_index, reduction):
             f"weight tensor should be defined either for all {n_classes} classes or no classes but got weight tensor "
             f"of shape: {list(weight.shape)}"
         )
+    return n_classes
+
+
+def _nll_core(logp, target, weight, ignore_index, reduction):
+    """Shared by nll_loss and cross_entropy: ``logp`` has the class dim at 1 (or 0 when unbatched)."""
+    n_classes = _check_nll_args(logp, target, weight)
     if target.dtype != rustgrad.int64:
         target = target.long()
     lo = hi = None
@@ -869,6 +875,14 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     class_dim = 0 if input.dim() == 1 else 1
+    if input.device.type == "wgpu" and class_dim == 1 and not target.is_floating_point():
+        # Class-index targets on the device: log_softmax + nll_loss as one fused kernel (and one
+        # for the backward); None where it does not apply (dtypes, RUSTGRAD_WGPU_FUSION=0).
+        _check_nll_args(input, target, weight)
+        fused = _C._cross_entropy_fused(input, target, weight, int(ignore_index), reduction,
+                                        float(label_smoothing))
+        if fused is not None:
+            return fused
     logp = rustgrad.log_softmax(input, class_dim)
     n_classes = input.shape[class_dim]
     wshape = [1] * input.dim()

@@ -19,6 +19,7 @@ use crate::tensor::Tensor;
 use crate::wgpu::{self as w, kernels as k, GpuBuffer, GpuView};
 use std::sync::Arc;
 
+pub(super) mod cross_entropy;
 pub mod index;
 pub(super) mod optim;
 pub(super) mod reduce;

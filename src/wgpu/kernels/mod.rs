@@ -7,6 +7,7 @@
 mod argreduce;
 mod conv;
 mod conv_gemm;
+mod cross_entropy;
 mod elementwise;
 pub mod gemm;
 pub mod half;
@@ -25,6 +26,9 @@ pub use argreduce::{extreme_trailing, place_at_index};
 pub use conv::{
     conv2d_backward_input, conv2d_backward_weight, conv2d_forward, conv2d_forward_act,
     set_column_budget_override,
+};
+pub use cross_entropy::{
+    cross_entropy_backward, cross_entropy_forward, CeConfig, CeReduction,
 };
 pub use elementwise::{
     binary, binary_inputs, cast, compare, compare_inputs, contiguous, copy, copy_strided, fill,
