@@ -5,6 +5,7 @@
 
 pub mod conv;
 pub mod convert;
+pub mod cross_entropy;
 pub mod elementwise;
 pub mod fill;
 pub mod gemm;

@@ -415,8 +415,8 @@ pub fn fused_update(
     )
 }
 
-/// The fused cross entropy forward on the wgpu device: `Some((loss, saved))` (flat loss values,
-/// and what [`cross_entropy_backward`] reads), `None` for CPU operands (the caller composes).
+/// The fused cross entropy forward: `Some((loss, saved))` (flat loss values, and what
+/// [`cross_entropy_backward`] reads).
 pub fn cross_entropy(
     x: &Tensor,
     t: &Tensor,
@@ -426,7 +426,7 @@ pub fn cross_entropy(
     let mut ts = vec![x, t];
     ts.extend(w);
     match device_of(&ts)? {
-        Device::Cpu => Ok(None),
+        Device::Cpu => crate::cpu::cross_entropy::forward(x, t, w, cfg).map(Some),
         #[cfg(feature = "wgpu")]
         Device::Wgpu(_) => gpu::cross_entropy::cross_entropy(x, t, w, cfg).map(Some),
         #[cfg(not(feature = "wgpu"))]
@@ -443,13 +443,18 @@ pub fn cross_entropy_backward(
     g: &Tensor,
     cfg: &crate::ops::cross_entropy::CrossEntropy,
 ) -> Result<Tensor> {
+    if x.device().is_cpu() {
+        return crate::cpu::cross_entropy::backward(x, t, w, aux, g, cfg);
+    }
     #[cfg(feature = "wgpu")]
     {
         gpu::cross_entropy::cross_entropy_backward(x, t, w, aux, g, cfg)
     }
     #[cfg(not(feature = "wgpu"))]
     {
-        Err(Error::runtime("cross_entropy_backward: no device kernels in this build"))
+        Err(Error::runtime(
+            "cross_entropy_backward: no device kernels in this build",
+        ))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Fused cross entropy on class-index targets: log_softmax + nll_loss (class weights,
 //! ignore_index, label smoothing, reduction) as one forward kernel and one backward kernel, on
-//! the wgpu device. Elsewhere (`Ok(None)`) `nn.functional.cross_entropy` composes the same loss
-//! from log_softmax and gathers, which stays the reference the fused kernels are tested against.
+//! the wgpu device (float32) and the CPU (float32/float64). Elsewhere (`Ok(None)`: other dtypes,
+//! 1-D input, soft targets) `nn.functional.cross_entropy` composes the same loss from log_softmax
+//! and gathers.
 
 use super::{
     arange, compare, contiguous, index_select, mul, mul_scalar, reshape, scalar_tensor, softmax,
@@ -48,7 +49,8 @@ pub struct CrossEntropy {
 
 /// `cross_entropy(x, target, weight, ignore_index=, reduction=, label_smoothing=)` for logits `x`
 /// of shape `[N, C, d1...]` (C at dim 1) and integer class targets `[N, d1...]`, fused, when `x`
-/// is a float32 wgpu tensor; `Ok(None)` when the fused kernels do not apply (the caller composes).
+/// is a float32 wgpu tensor or a float32/float64 CPU tensor; `Ok(None)` when the fused kernels do
+/// not apply (the caller composes).
 /// The argument checks of `nll_loss` (shapes, weight length) are the caller's.
 pub fn cross_entropy_fused(
     x: &Tensor,
@@ -58,17 +60,19 @@ pub fn cross_entropy_fused(
     reduction: Reduction,
     label_smoothing: f64,
 ) -> Result<Option<Tensor>> {
-    // RUSTGRAD_WGPU_FUSION=0 keeps the composed ops (for debugging and before/after counts).
+    // RUSTGRAD_WGPU_FUSION=0 keeps the composed ops on the device (for debugging and
+    // before/after counts).
     #[cfg(feature = "wgpu")]
-    if !crate::wgpu::fusion_enabled() {
+    if !x.device().is_cpu() && !crate::wgpu::fusion_enabled() {
         return Ok(None);
     }
     let int_target = matches!(target.dtype(), DType::I64 | DType::I32 | DType::U8);
-    if x.device().is_cpu()
-        || x.dtype() != DType::F32
+    // float32 on the device; float32 and float64 on the CPU (float64 is what gradcheck runs).
+    let float_ok = x.dtype() == DType::F32 || (x.device().is_cpu() && x.dtype() == DType::F64);
+    if !float_ok
         || x.ndim() < 2
         || !int_target
-        || weight.is_some_and(|w| w.dtype() != DType::F32 || w.device() != x.device())
+        || weight.is_some_and(|w| w.dtype() != x.dtype() || w.device() != x.device())
         || target.device() != x.device()
     {
         return Ok(None);
@@ -112,7 +116,13 @@ pub fn cross_entropy_fused(
         return Ok(Some(loss));
     }
     let sx = SavedTensor::new(x);
-    record("NllLossBackward0", &[x], &[&loss], true, move |g, _| {
+    // PyTorch's node: nll_loss for [N, C], nll_loss2d (on a 4-D view) for more dims.
+    let node = if x.ndim() == 2 {
+        "NllLossBackward0"
+    } else {
+        "NllLoss2DBackward0"
+    };
+    record(node, &[x], &[&loss], true, move |g, _| {
         // A higher-order graph differentiates the same gradient written in tensor ops.
         if is_grad_enabled() {
             let gx = composite_grad(&sx.get()?, &tc, wc.as_ref(), &g[0], &cfg)?;

@@ -875,9 +875,10 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     class_dim = 0 if input.dim() == 1 else 1
-    if input.device.type == "wgpu" and class_dim == 1 and not target.is_floating_point():
-        # Class-index targets on the device: log_softmax + nll_loss as one fused kernel (and one
-        # for the backward); None where it does not apply (dtypes, RUSTGRAD_WGPU_FUSION=0).
+    if class_dim == 1 and not target.is_floating_point():
+        # Class-index targets: log_softmax + nll_loss as one fused kernel (and one for the
+        # backward), on the CPU and the device; None where it does not apply (dtypes,
+        # RUSTGRAD_WGPU_FUSION=0 on the device).
         _check_nll_args(input, target, weight)
         fused = _C._cross_entropy_fused(input, target, weight, int(ignore_index), reduction,
                                         float(label_smoothing))
