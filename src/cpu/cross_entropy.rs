@@ -165,8 +165,7 @@ fn fwd<T: Fl>(
         let (xp, pp, lp) = (&xp, &pp, &lp);
         let mut buf = vec![T::of(0.0); c];
         let mut scratch = vec![T::of(0.0); c];
-        for r in a..b {
-            let target = tv[r];
+        for (r, &target) in tv.iter().enumerate().take(b).skip(a) {
             if target == cfg.ignore_index {
                 continue;
             }

@@ -186,7 +186,7 @@ impl Team {
         let mut spins = 0u32;
         while job.done.load(Ordering::Acquire) < tasks {
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 && start.elapsed() > sh.spin {
+            if spins.is_multiple_of(64) && start.elapsed() > sh.spin {
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
@@ -234,7 +234,7 @@ fn worker(sh: &Shared) {
                 break;
             }
             spins = spins.wrapping_add(1);
-            if spins % 128 == 0 && start.elapsed() > sh.spin {
+            if spins.is_multiple_of(128) && start.elapsed() > sh.spin {
                 // Park until the epoch moves.
                 let mut l = sh.sleep.lock();
                 sh.sleepers.fetch_add(1, Ordering::SeqCst);

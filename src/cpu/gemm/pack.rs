@@ -41,7 +41,7 @@ unsafe fn pack_panel<T: Element>(
             // fixed 8-element pieces, which compile to vector moves; a copy of
             // run-time length is a libc memcpy call per step, whose overhead
             // rivals the 64-128 bytes it moves.
-            if rows == w && w % 8 == 0 {
+            if rows == w && w.is_multiple_of(8) {
                 for p in 0..kc {
                     let (from, to) = (src.offset(p as isize * sp), dst.add(p * w));
                     for c in (0..w).step_by(8) {
