@@ -194,3 +194,46 @@ def test_errors():
         F.conv2d(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 3, 3))
     with pytest.raises(RuntimeError, match="pad should be at most half"):
         F.max_pool2d(torch.ones(1, 1, 5, 5), 2, padding=2)
+
+
+def _np_conv2d(x, w, stride, padding, dilation):
+    """Direct NumPy conv2d (groups=1) and a function giving the input gradient for an output
+    gradient, both tap by tap."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    taps = [(i, j, (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)))
+            for i in range(kh) for j in range(kw)]
+    y = np.zeros((n, o, oh, ow))
+    for i, j, (si, sj) in taps:
+        y += np.einsum("ncyx,oc->noyx", xp[:, :, si, sj], w[:, :, i, j])
+
+    def input_grad(g):
+        dxp = np.zeros_like(xp)
+        for i, j, (si, sj) in taps:
+            dxp[:, :, si, sj] += np.einsum("noyx,oc->ncyx", g, w[:, :, i, j])
+        return dxp[:, :, ph:ph + h, pw:pw + wd]
+
+    return y, input_grad
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [((1, 1), (1, 1), (1, 1)), ((2, 1), (2, 0), (1, 2)),
+                                                     ((1, 3), (0, 3), (2, 1))])
+def test_conv2d_with_many_output_row_bands(stride, padding, dilation):
+    # Big enough that the CPU kernels unfold the image in several bands of output rows (the last
+    # one partial), in both float64 and float32.
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 24, 61, 67))
+    w = rng.standard_normal((5, 24, 3, 3)) * 0.2
+    y_ref, input_grad = _np_conv2d(x, w, stride, padding, dilation)
+    g = rng.standard_normal(y_ref.shape)
+    for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 2e-4)):
+        xt = torch.tensor(x, dtype=dtype, requires_grad=True)
+        wt = torch.tensor(w, dtype=dtype)
+        y = torch.nn.functional.conv2d(xt, wt, stride=stride, padding=padding, dilation=dilation)
+        np.testing.assert_allclose(y.detach().numpy(), y_ref, rtol=tol, atol=tol)
+        y.backward(torch.tensor(g, dtype=dtype))
+        np.testing.assert_allclose(xt.grad.numpy(), input_grad(g), rtol=tol, atol=tol * 10)

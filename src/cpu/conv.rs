@@ -23,12 +23,13 @@ fn valid_cols(ow: usize, w: usize, stride: usize, off: isize) -> (usize, usize) 
 }
 
 /// Unfold `cg` channels of one sample (`x` points at its first channel) into `col`
-/// (`[cg*kh*kw, oh*ow]`, rows `ld` apart), with zeros where the window hits the padding.
+/// (`[cg*kh*kw, (oy1-oy0)*ow]`, rows `ld` apart) for the output rows `oy0..oy1`, with zeros
+/// where the window hits the padding.
 ///
 /// # Safety
-/// `col` must be valid for writes at `r * ld + i` for every row `r < cg*kh*kw` and `i < oh*ow`,
-/// and nothing else may access those elements during the call.
-unsafe fn im2col<T: GemmFloat>(x: &[T], g: &Geom, col: *mut T, ld: usize) {
+/// `col` must be valid for writes at `r * ld + i` for every row `r < cg*kh*kw` and
+/// `i < (oy1-oy0)*ow`, and nothing else may access those elements during the call.
+unsafe fn im2col<T: GemmFloat>(x: &[T], g: &Geom, col: *mut T, ld: usize, oys: (usize, usize)) {
     for c in 0..g.cg() {
         let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
         for ki in 0..g.kh {
@@ -37,10 +38,11 @@ unsafe fn im2col<T: GemmFloat>(x: &[T], g: &Geom, col: *mut T, ld: usize) {
                 let off = (kj * g.dw) as isize - g.pw as isize;
                 // The in-bounds run of each output row is the same for every oy.
                 let (lo, hi) = valid_cols(g.ow, g.w, g.sw, off);
-                for oy in 0..g.oh {
+                for oy in oys.0..oys.1 {
                     // SAFETY: one output row of `col` row `row / ld`, inside the caller's range.
-                    let dst =
-                        unsafe { std::slice::from_raw_parts_mut(col.add(row + oy * g.ow), g.ow) };
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(col.add(row + (oy - oys.0) * g.ow), g.ow)
+                    };
                     let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
                     if iy < 0 || iy >= g.h as isize || lo >= hi {
                         dst.fill(T::ZERO);
@@ -64,26 +66,27 @@ unsafe fn im2col<T: GemmFloat>(x: &[T], g: &Geom, col: *mut T, ld: usize) {
     }
 }
 
-/// Fold `col` back onto the (zeroed) planes `x`, adding overlapping windows.
-fn col2im<T: GemmFloat>(col: &[T], g: &Geom, x: &mut [T]) {
-    let l = g.l();
+/// Fold `col` (`[cg*kh*kw, (oy1-oy0)*ow]`, rows `ld` apart, the output rows `oy0..oy1`) back
+/// onto the planes `x`, adding overlapping windows.
+fn col2im<T: GemmFloat>(col: &[T], g: &Geom, x: &mut [T], ld: usize, oys: (usize, usize)) {
     for c in 0..g.cg() {
         let plane = &mut x[c * g.h * g.w..(c + 1) * g.h * g.w];
         for ki in 0..g.kh {
             for kj in 0..g.kw {
-                let row = ((c * g.kh + ki) * g.kw + kj) * l;
+                let row = ((c * g.kh + ki) * g.kw + kj) * ld;
                 let off = (kj * g.dw) as isize - g.pw as isize;
                 let (lo, hi) = valid_cols(g.ow, g.w, g.sw, off);
                 if lo >= hi {
                     continue;
                 }
                 let start = ((lo * g.sw) as isize + off) as usize;
-                for oy in 0..g.oh {
+                for oy in oys.0..oys.1 {
                     let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
                     if iy < 0 || iy >= g.h as isize {
                         continue;
                     }
-                    let src = &col[row + oy * g.ow + lo..row + oy * g.ow + hi];
+                    let at = row + (oy - oys.0) * g.ow;
+                    let src = &col[at + lo..at + hi];
                     let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
                     if g.sw == 1 {
                         for (d, &v) in dst[start..start + src.len()].iter_mut().zip(src) {
@@ -100,41 +103,64 @@ fn col2im<T: GemmFloat>(col: &[T], g: &Geom, x: &mut [T]) {
     }
 }
 
+/// Bytes of column matrix the forward and input-gradient kernels unfold at a time: a band of
+/// output rows whose columns (and the GEMM's packed copy of them) stay in the core's L2, instead
+/// of a whole sample's im2col matrix streaming through L3 twice.
+const BAND_BYTES: usize = 256 << 10;
+
+/// Output rows per band (at least one).
+fn band_rows<T>(g: &Geom) -> usize {
+    (BAND_BYTES / (g.cg() * g.kk() * g.ow * size_of::<T>()).max(1)).clamp(1, g.oh.max(1))
+}
+
 /// `y[n] = W · im2col(x[n]) (+ bias)`; x `[n,c,h,w]`, w `[o,c/g,kh,kw]`, both contiguous.
 fn fwd_kernel<T: GemmFloat>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geom, y: &mut [T]) {
     let (cg, og, kk, l) = (g.cg(), g.og(), g.kk(), g.l());
     let (xs, ys) = (g.c * g.h * g.w, g.o * l);
+    let band = band_rows::<T>(g);
     let yp = SendPtr(y.as_mut_ptr());
     parallel_for(g.n, 1, |s, e| {
         let yp = &yp;
         let mut col = if g.pointwise() {
             Vec::new()
         } else {
-            vec![T::ZERO; cg * kk * l]
+            vec![T::ZERO; cg * kk * band * g.ow]
         };
         for n in s..e {
             for gi in 0..g.groups {
                 let xg = &x[n * xs + gi * cg * g.h * g.w..];
-                let cp = group_columns(xg, g, &mut col);
-                // SAFETY: w holds o*cg*kk elements, col cg*kk*l, y's sample slice og*l per group;
-                // each sample's output region is written by one chunk only.
-                unsafe {
+                let wg = w[gi * og * cg * kk..].as_ptr();
+                // SAFETY (both GEMMs): w holds o*cg*kk elements, the column block cg*kk rows of
+                // `cols` values `ld` apart, y's sample slice og*l per group; each sample's output
+                // region is written by one chunk only.
+                let gemm = |b: *const T, ld: usize, cols: usize, at: usize| unsafe {
                     T::gemm(
                         og,
-                        l,
+                        cols,
                         cg * kk,
                         T::ONE,
-                        w.as_ptr().add(gi * og * cg * kk),
+                        wg,
                         (cg * kk) as isize,
                         1,
-                        cp,
-                        l as isize,
+                        b,
+                        ld as isize,
                         1,
                         T::ZERO,
-                        yp.0.add(n * ys + gi * og * l),
+                        yp.0.add(n * ys + gi * og * l + at),
                         l as isize,
                         1,
-                    );
+                    )
+                };
+                if g.pointwise() {
+                    gemm(xg.as_ptr(), l, l, 0);
+                    continue;
+                }
+                for oy0 in (0..g.oh).step_by(band) {
+                    let oys = (oy0, (oy0 + band).min(g.oh));
+                    let bw = (oys.1 - oys.0) * g.ow;
+                    // SAFETY: `col` holds cg*kk rows of band*ow >= bw elements, exclusively ours.
+                    unsafe { im2col(xg, g, col.as_mut_ptr(), bw, oys) };
+                    gemm(col.as_ptr(), bw, bw, oy0 * g.ow);
                 }
             }
             if let Some(b) = bias {
@@ -153,10 +179,18 @@ fn fwd_kernel<T: GemmFloat>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geom, y: &
 fn bwd_input_kernel<T: GemmFloat>(dy: &[T], w: &[T], g: &Geom, dx: &mut [T]) {
     let (cg, og, kk, l) = (g.cg(), g.og(), g.kk(), g.l());
     let (xs, ys) = (g.c * g.h * g.w, g.o * l);
+    let band = band_rows::<T>(g);
     let xp = SendPtr(dx.as_mut_ptr());
     parallel_for(g.n, 1, |s, e| {
         let xp = &xp;
-        let mut col = vec![T::ZERO; if g.pointwise() { 0 } else { cg * kk * l }];
+        let mut col = vec![
+            T::ZERO;
+            if g.pointwise() {
+                0
+            } else {
+                cg * kk * band * g.ow
+            }
+        ];
         for n in s..e {
             for gi in 0..g.groups {
                 let dyp = dy[n * ys + gi * og * l..].as_ptr();
@@ -168,49 +202,40 @@ fn bwd_input_kernel<T: GemmFloat>(dy: &[T], w: &[T], g: &Geom, dx: &mut [T]) {
                         cg * g.h * g.w,
                     )
                 };
-                let (cp, rs) = if g.pointwise() {
-                    (dxg.as_mut_ptr(), l as isize)
-                } else {
-                    (col.as_mut_ptr(), l as isize)
-                };
-                // SAFETY: sizes as in fwd_kernel, with W read transposed through its strides.
-                unsafe {
+                // SAFETY (both GEMMs): sizes as in fwd_kernel, W read transposed through its
+                // strides, `dy` columns `at..at+cols` with row stride l, C `cols` wide, `ld` apart.
+                let gemm = |at: usize, cols: usize, c: *mut T, ld: usize| unsafe {
                     T::gemm(
                         cg * kk,
-                        l,
+                        cols,
                         og,
                         T::ONE,
                         wp,
                         1,
                         (cg * kk) as isize,
-                        dyp,
+                        dyp.add(at),
                         l as isize,
                         1,
                         T::ZERO,
-                        cp,
-                        rs,
+                        c,
+                        ld as isize,
                         1,
-                    );
+                    )
+                };
+                if g.pointwise() {
+                    gemm(0, l, dxg.as_mut_ptr(), l);
+                    continue;
                 }
-                if !g.pointwise() {
-                    dxg.fill(T::ZERO);
-                    col2im(&col, g, dxg);
+                dxg.fill(T::ZERO);
+                for oy0 in (0..g.oh).step_by(band) {
+                    let oys = (oy0, (oy0 + band).min(g.oh));
+                    let bw = (oys.1 - oys.0) * g.ow;
+                    gemm(oy0 * g.ow, bw, col.as_mut_ptr(), bw);
+                    col2im(&col, g, dxg, bw, oys);
                 }
             }
         }
     });
-}
-
-/// The column matrix of one group of one sample: the input itself for pointwise (1x1, unpadded,
-/// stride-1) kernels, else its im2col expansion written into `col`.
-fn group_columns<T: GemmFloat>(xg: &[T], g: &Geom, col: &mut [T]) -> *const T {
-    if g.pointwise() {
-        xg.as_ptr()
-    } else {
-        // SAFETY: `col` holds cg*kk rows of l elements, exclusively ours.
-        unsafe { im2col(xg, g, col.as_mut_ptr(), g.l()) };
-        col.as_ptr()
-    }
 }
 
 /// Bytes of column matrix the weight gradient unfolds at a time.
@@ -243,7 +268,13 @@ fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
                     // SAFETY: sample j writes columns j*l..(j+1)*l of every row of `col` (and of
                     // `dyc`), disjoint from the other samples; both hold their full size.
                     unsafe {
-                        im2col(&x[n * xs + gi * cg * g.h * g.w..], g, cp.0.add(j * l), ld);
+                        im2col(
+                            &x[n * xs + gi * cg * g.h * g.w..],
+                            g,
+                            cp.0.add(j * l),
+                            ld,
+                            (0, g.oh),
+                        );
                         if gather {
                             for o in 0..og {
                                 let src = &dy[n * ys + (gi * og + o) * l..][..l];
