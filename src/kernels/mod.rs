@@ -445,12 +445,19 @@ pub fn cross_entropy_backward(
     }
     #[cfg(not(feature = "wgpu"))]
     {
-        Err(Error::runtime("cross_entropy_backward: no device kernels in this build"))
+        Err(Error::runtime(
+            "cross_entropy_backward: no device kernels in this build",
+        ))
     }
 }
 
 /// One parameter of a group update: parameter, gradient, state buffers and its update.
-pub type OptimItem = (Tensor, Tensor, Vec<Option<Tensor>>, crate::ops::optim::Update);
+pub type OptimItem = (
+    Tensor,
+    Tensor,
+    Vec<Option<Tensor>>,
+    crate::ops::optim::Update,
+);
 
 /// One fused optimizer step on every parameter of `items` in place (operands checked by
 /// `ops::optim`). With fusion on, the float32 wgpu parameters of an algorithm with a group kernel

@@ -27,9 +27,7 @@ pub use conv::{
     conv2d_backward_input, conv2d_backward_weight, conv2d_forward, conv2d_forward_act,
     set_column_budget_override,
 };
-pub use cross_entropy::{
-    cross_entropy_backward, cross_entropy_forward, CeConfig, CeReduction,
-};
+pub use cross_entropy::{cross_entropy_backward, cross_entropy_forward, CeConfig, CeReduction};
 pub use elementwise::{
     binary, binary_inputs, cast, compare, compare_inputs, contiguous, copy, copy_strided, fill,
     fill_f32, fill_words, unary, unary_with, where_, where_inputs,
