@@ -12,7 +12,7 @@
 // 8 SW, 9 PH, 10 PW, 11 DH, 12 DW, 13 CG, 14 OG, 15 batch N, 16 offset of X (or dY in mode 1 as
 // the "B" image), 17 offset of W (mode 0/1) or dY (mode 2), 18 groups.
 // Bindings: 0 params, 1 A source (W, or dY in mode 2), 2 B source (X, or dY in mode 1), 3 dst,
-// 4 bias (BIAS_DECL variants).
+// 4 bias (BIAS_DECL variants). FAST_DIV: every address index is below 2^22 (see `divmod`).
 
 //!include strided.wgsl
 //!include geometry.wgsl
@@ -24,13 +24,59 @@
 {{BIAS_DECL}}
 
 const MODE: u32 = {{MODE}}u;
+// Address arithmetic: every index below 2^22 (the host checks) lets divisions go through an f32
+// reciprocal with one correction step (`divmod`), exact, and cheap where u32 division is not
+// (lavapipe lowers it to one scalar divide per lane).
+const FAST_DIV: bool = {{FAST_DIV}};
 
 var<private> grp: u32;
 var<private> split: u32;
+// Reciprocals of the divisors, set once per invocation.
+var<private> r_kk2: f32;
+var<private> r_kw: f32;
+var<private> r_ow: f32;
+var<private> r_lall: f32;
+var<private> r_w: f32;
+var<private> r_hw: f32;
+var<private> r_sh: f32;
+var<private> r_sw: f32;
+
+// The decomposition of the last B column this invocation loaded. The core keeps an invocation on
+// the same column(s) for the whole K loop, so the per-column (n, oy, ox) / (c, ky, kx) work is
+// done once, not once per tile element; another column simply recomputes.
+var<private> col_key: u32 = 0xffffffffu;
+var<private> col_base: u32;
+var<private> col_y: i32;
+var<private> col_x: i32;
+
+fn divmod(a: u32, b: u32, rb: f32) -> vec2<u32> {
+    if (!FAST_DIV) {
+        return vec2<u32>(a / b, a % b);
+    }
+    // The estimate is off by at most one for a < 2^22 (relative error of f32(a) * rb < 2^-22).
+    var q = u32(f32(a) * rb);
+    var r = i32(a) - i32(q * b);
+    if (r < 0) {
+        q = q - 1u;
+        r = r + i32(b);
+    } else if (r >= i32(b)) {
+        q = q + 1u;
+        r = r - i32(b);
+    }
+    return vec2<u32>(q, u32(r));
+}
 
 fn gemm_begin(bt: u32) {
     grp = bt % geom(18u);
     split = bt / geom(18u);
+    r_kk2 = 1.0 / f32(geom(3u) * geom(4u));
+    r_kw = 1.0 / f32(geom(4u));
+    r_ow = 1.0 / f32(geom(6u));
+    r_lall = 1.0 / f32(geom(5u) * geom(6u));
+    r_w = 1.0 / f32(geom(2u));
+    r_hw = 1.0 / f32(geom(1u) * geom(2u));
+    r_sh = 1.0 / f32(geom(7u));
+    r_sw = 1.0 / f32(geom(8u));
 }
 
 fn k_range(bt: u32) -> vec2<u32> {
@@ -42,20 +88,13 @@ fn k_range(bt: u32) -> vec2<u32> {
     return vec2<u32>(0u, scalar(2u));
 }
 
-// Image value X[n, c, iy, ix] (c within the group) for output position l and tap t of the
-// kernel plane, or 0 in the padding.
-fn image_tap(n: u32, c: u32, l: u32, t: u32) -> f32 {
-    let ow = geom(6u);
-    let kw = geom(4u);
-    let iy = i32((l / ow) * geom(7u) + (t / kw) * geom(11u)) - geom_i(9u);
-    let ix = i32((l % ow) * geom(8u) + (t % kw) * geom(12u)) - geom_i(10u);
-    let h = geom_i(1u);
-    let w = geom_i(2u);
-    if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+// X at channel offset `base` (element of channel 0 of this plane set) and row/column (iy, ix),
+// or 0 in the padding.
+fn image_at(base: u32, iy: i32, ix: i32) -> f32 {
+    if (iy < 0 || iy >= geom_i(1u) || ix < 0 || ix >= geom_i(2u)) {
         return 0.0;
     }
-    let ch = n * geom(0u) + grp * geom(13u) + c;
-    return bsrc[geom(16u) + (ch * geom(1u) + u32(iy)) * geom(2u) + u32(ix)];
+    return bsrc[base + u32(iy) * geom(2u) + u32(ix)];
 }
 
 fn load_a(row: u32, kk: u32) -> f32 {
@@ -68,45 +107,74 @@ fn load_a(row: u32, kk: u32) -> f32 {
     }
     if (MODE == 1u) {
         // W[grp * og + o, row, tap] with kk = (o, tap).
-        let o = kk / kk2;
-        return asrc[geom(17u) + ((grp * og + o) * cg + row) * kk2 + kk % kk2];
+        let ot = divmod(kk, kk2, r_kk2);
+        return asrc[geom(17u) + ((grp * og + ot.x) * cg + row) * kk2 + ot.y];
     }
     // dY[n, grp * og + row, l] with kk = (n, l).
     let l_all = geom(5u) * geom(6u);
-    let n = kk / l_all;
-    return asrc[geom(17u) + (n * geom(18u) * og + grp * og + row) * l_all + kk % l_all];
+    let nl = divmod(kk, l_all, r_lall);
+    return asrc[geom(17u) + (nl.x * geom(18u) * og + grp * og + row) * l_all + nl.y];
 }
 
 fn load_b(kk: u32, col: u32) -> f32 {
     let kk2 = geom(3u) * geom(4u);
     let l_all = geom(5u) * geom(6u);
+    let hw = geom(1u) * geom(2u);
     if (MODE == 0u) {
-        return image_tap(col / l_all, kk / kk2, col % l_all, kk % kk2);
+        // Column (n, oy, ox): the image plane of n and the window's top-left corner.
+        if (col != col_key) {
+            col_key = col;
+            let nl = divmod(col, l_all, r_lall);
+            let yx = divmod(nl.y, geom(6u), r_ow);
+            col_base = geom(16u) + (nl.x * geom(0u) + grp * geom(13u)) * hw;
+            col_y = i32(yx.x * geom(7u)) - geom_i(9u);
+            col_x = i32(yx.y * geom(8u)) - geom_i(10u);
+        }
+        // Row (c, ky, kx).
+        let ct = divmod(kk, kk2, r_kk2);
+        let kyx = divmod(ct.y, geom(4u), r_kw);
+        return image_at(col_base + ct.x * hw, col_y + i32(kyx.x * geom(11u)), col_x + i32(kyx.y * geom(12u)));
     }
     if (MODE == 2u) {
-        return image_tap(kk / l_all, col / kk2, kk % l_all, col % kk2);
+        // Column (c, ky, kx): the channel plane and the tap's offsets.
+        if (col != col_key) {
+            col_key = col;
+            let ct = divmod(col, kk2, r_kk2);
+            let kyx = divmod(ct.y, geom(4u), r_kw);
+            col_base = geom(16u) + (grp * geom(13u) + ct.x) * hw;
+            col_y = i32(kyx.x * geom(11u)) - geom_i(9u);
+            col_x = i32(kyx.y * geom(12u)) - geom_i(10u);
+        }
+        // Row (n, oy, ox).
+        let nl = divmod(kk, l_all, r_lall);
+        let yx = divmod(nl.y, geom(6u), r_ow);
+        return image_at(col_base + nl.x * geom(0u) * hw, col_y + i32(yx.x * geom(7u)), col_x + i32(yx.y * geom(8u)));
     }
     // dY[n, grp * og + o, oy, ox] where (iy, ix) = col's position is tap (ki, kj) of (oy, ox).
-    let hw = geom(1u) * geom(2u);
-    let n = col / hw;
-    let p = col % hw;
-    let o = kk / kk2;
-    let t = kk % kk2;
-    let kw = geom(4u);
-    let ty = i32(p / geom(2u)) + geom_i(9u) - i32((t / kw) * geom(11u));
-    let tx = i32(p % geom(2u)) + geom_i(10u) - i32((t % kw) * geom(12u));
-    let sh = geom_i(7u);
-    let sw = geom_i(8u);
-    if (ty < 0 || tx < 0 || ty % sh != 0 || tx % sw != 0) {
+    if (col != col_key) {
+        // Column (n, iy, ix): dY's plane of n in this group and (iy + ph, ix + pw).
+        col_key = col;
+        let np = divmod(col, hw, r_hw);
+        let yx = divmod(np.y, geom(2u), r_w);
+        col_base = (np.x * geom(18u) + grp) * geom(14u);
+        col_y = i32(yx.x) + geom_i(9u);
+        col_x = i32(yx.y) + geom_i(10u);
+    }
+    // Row (o, ki, kj).
+    let ot = divmod(kk, kk2, r_kk2);
+    let kyx = divmod(ot.y, geom(4u), r_kw);
+    let ty = col_y - i32(kyx.x * geom(11u));
+    let tx = col_x - i32(kyx.y * geom(12u));
+    if (ty < 0 || tx < 0) {
         return 0.0;
     }
-    let oy = ty / sh;
-    let ox = tx / sw;
-    if (oy >= geom_i(5u) || ox >= geom_i(6u)) {
+    let qy = divmod(u32(ty), geom(7u), r_sh);
+    let qx = divmod(u32(tx), geom(8u), r_sw);
+    if (qy.y != 0u || qx.y != 0u || qy.x >= geom(5u) || qx.x >= geom(6u)) {
         return 0.0;
     }
-    let ch = n * geom(18u) * geom(14u) + grp * geom(14u) + o;
-    return bsrc[geom(16u) + (ch * geom(5u) + u32(oy)) * geom(6u) + u32(ox)];
+    let ch = col_base + ot.x;
+    return bsrc[geom(16u) + (ch * geom(5u) + qy.x) * geom(6u) + qx.x];
 }
 
 fn load_a4(row: u32, kk: u32) -> vec4<f32> {

@@ -380,6 +380,7 @@ mod tests {
                 ("PRE_DECL", ""),
                 ("PRE_STORE", ""),
                 ("MODE", "0u"),
+                ("FAST_DIV", "true"),
                 // The half-precision shaders.
                 ("KIND", "0u"),
                 ("LOAD", "v"),

@@ -918,7 +918,7 @@ def cross_entropy(
     if reduction == "mean":
         if weight is not None:
             tv = rustgrad.where(valid, target.long(), rustgrad.zeros_like(target.long()))
-            onehot = tv.unsqueeze(-1) == rustgrad.arange(n_classes)
+            onehot = tv.unsqueeze(-1) == rustgrad.arange(n_classes, device=tv.device)
             wsum = rustgrad.where(onehot & valid.unsqueeze(-1), weight, rustgrad.zeros((), dtype=weight.dtype)).sum()
             smooth = smooth.sum() / wsum
         else:

@@ -30,6 +30,9 @@ fn whole(b: &GpuBuffer) -> Binding<'_> {
 const TARGET_WORKGROUPS: u64 = 256;
 /// Smallest K range of one split.
 const MIN_SPLIT_K: usize = 512;
+/// Address indices below this divide exactly through an f32 reciprocal (`gemm_conv.wgsl`
+/// `divmod`); larger problems take the u32 division variant.
+const FAST_DIV_LIMIT: usize = 1 << 22;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -107,8 +110,12 @@ fn run(
         ),
         None => ("", "0.0"),
     };
+    // Every address index the loads divide is below the GEMM extents or the padded image size.
+    let bound = m.max(n).max(k).max(g.h + g.ph).max(g.w + g.pw);
+    let fast_div = bound < FAST_DIV_LIMIT;
     vars.extend([
         ("MODE", (mode as u32).to_string()),
+        ("FAST_DIV", fast_div.to_string()),
         ("BIAS_DECL", decl.to_string()),
         ("BIAS", expr.to_string()),
         ("ACT", act.expr().to_string()),

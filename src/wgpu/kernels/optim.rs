@@ -335,3 +335,30 @@ pub fn fused_group_step(kernel: OptimKernel, items: &[GroupItem]) -> Result<()> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_slots_follow_the_limits() {
+        // WebGPU's default of 8 storage buffers: binding 0 is the parameters buffer.
+        assert_eq!(group_slots(8, 1000, 3), 2);
+        assert_eq!(group_slots(8, 1000, 5), 1);
+        assert_eq!(group_slots(4, 1000, 5), 0);
+        // The bind group's binding limit counts too, and the slot count is capped.
+        assert_eq!(group_slots(1000, 10, 3), 3);
+        assert_eq!(group_slots(1 << 20, 1 << 20, 3), MAX_GROUP_SLOTS);
+    }
+
+    #[test]
+    fn group_vars_bind_every_operand_and_never_store_the_gradient() {
+        let (decl, loads, stores) = group_vars(2, 3);
+        assert_eq!(decl.matches("var<storage, read_write>").count(), 6);
+        assert!(decl.contains("@binding(6) var<storage, read_write> b5"));
+        assert_eq!(loads.matches("case").count(), 6);
+        // Operand 1 of each slot (b1, b4) is the gradient.
+        assert_eq!(stores.matches("case").count(), 4);
+        assert!(!stores.contains("b1[") && !stores.contains("b4["));
+    }
+}
