@@ -4,11 +4,10 @@ against PyTorch where installed, and the errors of the composed path."""
 
 import numpy as np
 import pytest
-
 import rustgrad
 import rustgrad.nn.functional as F
-from rustgrad.autograd import gradcheck, gradgradcheck
 from conftest import requires_torch, torch
+from rustgrad.autograd import gradcheck, gradgradcheck
 
 CASES = [
     dict(),
