@@ -269,6 +269,24 @@ def test_default_convert():
     assert isinstance(c["b"][0], rustgrad.Tensor) and c["s"] == "x"
 
 
+class ThreadCount(Dataset):
+    """Reports the compute threads of the process that loads each item."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return rustgrad.tensor(rustgrad.get_num_threads())
+
+
+def test_process_workers_run_one_compute_thread():
+    # PyTorch's workers call set_num_threads(1); the training process keeps its own count.
+    before = rustgrad.get_num_threads()
+    dl = DataLoader(ThreadCount(), batch_size=2, num_workers=2, multiprocessing_context="spawn")
+    assert [b.tolist() for b in dl] == [[1, 1], [1, 1]]
+    assert rustgrad.get_num_threads() == before
+
+
 def test_process_workers_spawn_match_single():
     rustgrad.manual_seed(4)
     ref = [(_np(x).tolist(), _np(y).tolist()) for x, y in DataLoader(Squares(9), batch_size=2, shuffle=True)]

@@ -28,6 +28,7 @@ import queue
 import threading
 
 from rustgrad import _random
+from rustgrad import _rustgrad as _C
 from rustgrad.utils.data.collate import default_collate, default_convert
 from rustgrad.utils.data.dataset import IterableDataset
 from rustgrad.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -453,6 +454,9 @@ def _process_worker_init(counter, num_workers, seed, dataset, collate_fn, worker
         wid = counter.value
         counter.value += 1
     _worker_local.info = WorkerInfo(wid, num_workers, seed + wid, dataset)
+    # As PyTorch's workers do: one compute thread each, so N workers do not start N CPU teams
+    # whose idle threads spin beside the training process.
+    _C.set_num_threads(1)
     _random.manual_seed(seed + wid)
     _proc_state.update(dataset=dataset, collate_fn=collate_fn)
     if worker_init_fn is not None:
