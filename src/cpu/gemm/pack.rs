@@ -62,34 +62,14 @@ unsafe fn pack_panel<T: Element>(
             #[cfg(target_arch = "x86_64")]
             transpose_rows_f32(rows, w, kc, src as *const f32, si, dst as *mut f32);
             #[cfg(not(target_arch = "x86_64"))]
-            transpose_rows_scalar(rows, w, kc, src, si, dst);
-        } else if sp == 1 && si != 1 && rows > 1 && s == T::ONE {
-            // Unscaled, contiguous along k (row-major A): as the scaled branch
-            // below, minus the multiply in its store-bound inner loop.
-            let mut p0 = 0;
-            while p0 < kc {
-                let pe = (p0 + K_CHUNK).min(kc);
-                for i in 0..rows {
-                    let row = src.offset(i as isize * si);
-                    for p in p0..pe {
-                        *dst.add(p * w + i) = *row.add(p);
-                    }
-                }
-                p0 = pe;
-            }
+            scatter_along_k(rows, w, kc, src, si, dst, |v| v);
         } else if sp == 1 && si != 1 && rows > 1 {
-            // Source contiguous along k (row-major A / column-major B): read
-            // runs along k, scatter with stride w, one L1-sized chunk at a time.
-            let mut p0 = 0;
-            while p0 < kc {
-                let pe = (p0 + K_CHUNK).min(kc);
-                for i in 0..rows {
-                    let row = src.offset(i as isize * si);
-                    for p in p0..pe {
-                        *dst.add(p * w + i) = s * *row.add(p);
-                    }
-                }
-                p0 = pe;
+            // Source contiguous along k (row-major A / column-major B). The unscaled case is
+            // its own instantiation: no multiply in the store-bound inner loop.
+            if s == T::ONE {
+                scatter_along_k(rows, w, kc, src, si, dst, |v| v);
+            } else {
+                scatter_along_k(rows, w, kc, src, si, dst, |v| s * v);
             }
         } else if si == 1 {
             // Source contiguous along the panel width: straight copies that
@@ -125,27 +105,34 @@ fn is_f32<T: 'static>() -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
 }
 
-/// `dst[p*w + i] = src[i*si + p]` for `i < rows`, `p < kc`, one element at a time.
+/// `dst[p*w + i] = f(src[i*si + p])` for `i < rows`, `p < kc`: reads run along k, writes
+/// scatter with stride w, one L1-sized chunk of k at a time.
 ///
 /// # Safety
 /// As `pack_panel`.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-unsafe fn transpose_rows_scalar<T: Copy>(
+#[inline(always)]
+unsafe fn scatter_along_k<T: Copy>(
     rows: usize,
     w: usize,
     kc: usize,
     src: *const T,
     si: isize,
     dst: *mut T,
+    f: impl Fn(T) -> T,
 ) {
-    for i in 0..rows {
-        // SAFETY: forwarded contract.
-        unsafe {
-            let row = src.offset(i as isize * si);
-            for p in 0..kc {
-                *dst.add(p * w + i) = *row.add(p);
+    let mut p0 = 0;
+    while p0 < kc {
+        let pe = (p0 + K_CHUNK).min(kc);
+        for i in 0..rows {
+            // SAFETY: forwarded contract.
+            unsafe {
+                let row = src.offset(i as isize * si);
+                for p in p0..pe {
+                    *dst.add(p * w + i) = f(*row.add(p));
+                }
             }
         }
+        p0 = pe;
     }
 }
 
@@ -193,12 +180,16 @@ unsafe fn transpose_rows_f32(
             }
             i0 += 4;
         }
-        for i in i0..rows {
-            let row = src.offset(i as isize * si);
-            for p in 0..kc {
-                *dst.add(p * w + i) = *row.add(p);
-            }
-        }
+        // The last rows % 4 rows, one element at a time.
+        scatter_along_k(
+            rows - i0,
+            w,
+            kc,
+            src.offset(i0 as isize * si),
+            si,
+            dst.add(i0),
+            |v| v,
+        );
     }
 }
 
