@@ -89,6 +89,17 @@ impl Fl for f64 {
     }
 }
 
+/// The class weights (contiguous, `c` elements of `T`) as f64, when given.
+fn class_weights<T: Fl>(w: Option<&Tensor>, c: usize) -> Option<Vec<f64>> {
+    w.map(|w| {
+        // SAFETY: the op checked that w is contiguous with C elements of x's dtype.
+        unsafe { std::slice::from_raw_parts(base_ptr::<T>(w) as *const T, c) }
+            .iter()
+            .map(|v| v.f())
+            .collect()
+    })
+}
+
 /// Loss (`rows` values for `none`, else one) and the saved `aux`; `x` `[N, C, inner]`, `t` int64
 /// `[rows]`, `w` `[C]`, all contiguous and of one float dtype (f32 or f64).
 pub fn forward(
@@ -140,13 +151,7 @@ fn fwd<T: Fl>(
     let xp = SendPtr(base_ptr::<T>(x));
     // SAFETY: t is contiguous int64 with `rows` elements; w contiguous with C (checked by the op).
     let tv = unsafe { std::slice::from_raw_parts(base_ptr::<i64>(t) as *const i64, rows) };
-    let wv: Option<Vec<f64>> = w.map(|w| {
-        // SAFETY: as above.
-        unsafe { std::slice::from_raw_parts(base_ptr::<T>(w) as *const T, c) }
-            .iter()
-            .map(|v| v.f())
-            .collect()
-    });
+    let wv = class_weights::<T>(w, c);
     // PyTorch checks every target before computing: a bad one is an IndexError naming it.
     if let Some(&bad) = tv
         .iter()
@@ -242,13 +247,7 @@ fn bwd<T: Fl>(
             std::slice::from_raw_parts(base_ptr::<T>(g) as *const T, g.numel()),
         )
     };
-    let wv: Option<Vec<f64>> = w.map(|w| {
-        // SAFETY: w is contiguous with C elements.
-        unsafe { std::slice::from_raw_parts(base_ptr::<T>(w) as *const T, c) }
-            .iter()
-            .map(|v| v.f())
-            .collect()
-    });
+    let wv = class_weights::<T>(w, c);
     let (denom, wsum) = (av[rows].f(), av[rows + 1].f());
     let ls = cfg.label_smoothing;
     let grain = (GRAIN / c.max(1)).max(1);
