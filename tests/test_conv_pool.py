@@ -217,7 +217,13 @@ def _np_conv2d(x, w, stride, padding, dilation):
             dxp[:, :, si, sj] += np.einsum("noyx,oc->ncyx", g, w[:, :, i, j])
         return dxp[:, :, ph:ph + h, pw:pw + wd]
 
-    return y, input_grad
+    def weight_grad(g):
+        dw = np.zeros_like(w)
+        for i, j, (si, sj) in taps:
+            dw[:, :, i, j] = np.einsum("noyx,ncyx->oc", g, xp[:, :, si, sj])
+        return dw
+
+    return y, input_grad, weight_grad
 
 
 @pytest.mark.parametrize("stride,padding,dilation", [((1, 1), (1, 1), (1, 1)), ((2, 1), (2, 0), (1, 2)),
@@ -228,7 +234,7 @@ def test_conv2d_with_many_output_row_bands(stride, padding, dilation):
     rng = np.random.default_rng(11)
     x = rng.standard_normal((2, 24, 61, 67))
     w = rng.standard_normal((5, 24, 3, 3)) * 0.2
-    y_ref, input_grad = _np_conv2d(x, w, stride, padding, dilation)
+    y_ref, input_grad, _ = _np_conv2d(x, w, stride, padding, dilation)
     g = rng.standard_normal(y_ref.shape)
     for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 2e-4)):
         xt = torch.tensor(x, dtype=dtype, requires_grad=True)
@@ -237,3 +243,25 @@ def test_conv2d_with_many_output_row_bands(stride, padding, dilation):
         np.testing.assert_allclose(y.detach().numpy(), y_ref, rtol=tol, atol=tol)
         y.backward(torch.tensor(g, dtype=dtype))
         np.testing.assert_allclose(xt.grad.numpy(), input_grad(g), rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups", [((1, 1), (1, 1), (1, 1), 1), ((2, 1), (2, 0), (1, 2), 2),
+                                                            ((1, 3), (0, 3), (2, 1), 3)])
+def test_conv2d_weight_grad_over_many_samples(stride, padding, dilation, groups):
+    # The CPU weight gradient is one GEMM whose depth runs over every pixel of every sample, its
+    # operands unfolded block by block straight from x and dy: here the depth blocks start and end
+    # inside output rows and inside samples, which a small gradcheck never reaches.
+    rng = np.random.default_rng(12)
+    n, cg, og = 9, 4, 3
+    x = rng.standard_normal((n, cg * groups, 13, 11))
+    w = rng.standard_normal((og * groups, cg, 3, 2)) * 0.3
+    refs = [_np_conv2d(x[:, gi * cg:(gi + 1) * cg], w[gi * og:(gi + 1) * og], stride, padding, dilation)
+            for gi in range(groups)]
+    g = rng.standard_normal((n, og * groups) + refs[0][0].shape[2:])
+    dw_ref = np.concatenate([r[2](g[:, gi * og:(gi + 1) * og]) for gi, r in enumerate(refs)])
+    for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 1e-3)):
+        wt = torch.tensor(w, dtype=dtype, requires_grad=True)
+        y = torch.nn.functional.conv2d(torch.tensor(x, dtype=dtype), wt, stride=stride, padding=padding,
+                                       dilation=dilation, groups=groups)
+        y.backward(torch.tensor(g, dtype=dtype))
+        np.testing.assert_allclose(wt.grad.numpy(), dw_ref, rtol=tol, atol=tol)

@@ -3,6 +3,7 @@
 //! gradient, weight gradient) also serve the transposed convolution, whose forward is the input
 //! gradient of a convolution (`ops/conv.rs` decides which runs when).
 
+use crate::cpu::gemm::{gemm_panels, with_scratch, MatRef, Panels};
 use crate::cpu::threads::{parallel_for, SendPtr};
 use crate::dtype::DType;
 use crate::error::Result;
@@ -238,81 +239,181 @@ fn bwd_input_kernel<T: GemmFloat>(dy: &[T], w: &[T], g: &Geom, dx: &mut [T]) {
     });
 }
 
-/// Bytes of column matrix the weight gradient unfolds at a time.
-const COL_BUDGET: usize = 8 << 20;
+/// One group's input over the whole batch, unfolded, as a GEMM operand packed on the fly:
+/// element (r, q) is tap r = (c, ki, kj) of output pixel q % l of sample q / l (zero where the
+/// window hits the padding). The weight gradient multiplies it by the output gradient without
+/// ever storing the `[cg*kh*kw, n*l]` column matrix.
+struct Unfolded<'a, T> {
+    x: &'a [T],
+    g: &'a Geom,
+    gi: usize,
+}
 
-/// `dW = sum_n dy[n] · im2col(x[n])^T` as one GEMM per chunk of samples: the chunk's columns sit
-/// side by side in one `[cg*kh*kw, nb*l]` matrix, so the samples' sum is the GEMM's own depth
-/// loop (accumulated in the micro-kernel's registers) and the GEMM splits its output across
-/// threads; no per-thread partial sums to add up afterwards.
-fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
-    let (cg, og, kk, l) = (g.cg(), g.og(), g.kk(), g.l());
-    let (xs, ys) = (g.c * g.h * g.w, g.o * l);
-    let kdim = cg * kk;
-    let per_sample = (kdim * l * size_of::<T>()).max(1);
-    let chunks = g.n.div_ceil((COL_BUDGET / per_sample).max(1)).max(1);
-    let nb = g.n.div_ceil(chunks);
-    let mut col = vec![T::ZERO; kdim * nb * l];
-    let mut dyc = vec![T::ZERO; if nb > 1 { og * nb * l } else { 0 }];
-    for (ci, n0) in (0..g.n).step_by(nb).enumerate() {
-        let cnt = nb.min(g.n - n0);
-        let ld = cnt * l;
-        for gi in 0..g.groups {
-            let cp = SendPtr(col.as_mut_ptr());
-            let dp = SendPtr(dyc.as_mut_ptr());
-            let gather = cnt > 1;
-            parallel_for(cnt, 1, |s, e| {
-                let (cp, dp) = (&cp, &dp);
-                for j in s..e {
-                    let n = n0 + j;
-                    // SAFETY: sample j writes columns j*l..(j+1)*l of every row of `col` (and of
-                    // `dyc`), disjoint from the other samples; both hold their full size.
-                    unsafe {
-                        im2col(
-                            &x[n * xs + gi * cg * g.h * g.w..],
-                            g,
-                            cp.0.add(j * l),
-                            ld,
-                            (0, g.oh),
-                        );
-                        if gather {
-                            for o in 0..og {
-                                let src = &dy[n * ys + (gi * og + o) * l..][..l];
-                                std::ptr::copy_nonoverlapping(
-                                    src.as_ptr(),
-                                    dp.0.add(o * ld + j * l),
-                                    l,
-                                );
-                            }
-                        }
+impl<T: GemmFloat> Unfolded<'_, T> {
+    /// Writes taps `r` of the depth range `p0..p0+kc` to `out[0..kc]`, one output row (a run of
+    /// ox) at a time.
+    ///
+    /// # Safety
+    /// `out` is valid for `kc` writes; the tap and the range lie inside the operand.
+    unsafe fn unfold_tap(&self, r: usize, p0: usize, kc: usize, out: *mut T) {
+        let g = self.g;
+        let (l, kk, plane) = (g.l(), g.kk(), g.h * g.w);
+        let (c, ki, kj) = (r / kk, r % kk / g.kw, r % g.kw);
+        let off = (kj * g.dw) as isize - g.pw as isize;
+        let (lo, hi) = valid_cols(g.ow, g.w, g.sw, off);
+        let base = (self.gi * g.cg() + c) * plane;
+        // Position of depth p0, then advanced run by run (no division per run).
+        let (mut n, pix) = (p0 / l, p0 % l);
+        let (mut oy, mut ox0) = (pix / g.ow, pix % g.ow);
+        let mut done = 0;
+        while done < kc {
+            let ox1 = (ox0 + kc - done).min(g.ow);
+            // SAFETY: this run fills out[done .. done+ox1-ox0], inside the caller's kc slots.
+            let d = unsafe { std::slice::from_raw_parts_mut(out.add(done), ox1 - ox0) };
+            let iy = (oy * g.sh + ki * g.dh) as isize - g.ph as isize;
+            let (a, b) = if iy < 0 || iy >= g.h as isize {
+                (ox1, ox1)
+            } else {
+                (lo.clamp(ox0, ox1), hi.clamp(ox0, ox1))
+            };
+            d[..a - ox0].fill(T::ZERO);
+            d[b - ox0..].fill(T::ZERO);
+            if a < b {
+                let start = n * g.c * plane + base + iy as usize * g.w;
+                let first = ((a * g.sw) as isize + off) as usize;
+                let src = &self.x[start..start + g.w];
+                let dst = &mut d[a - ox0..b - ox0];
+                if g.sw == 1 {
+                    copy_short(&src[first..first + dst.len()], dst);
+                } else {
+                    for (k, v) in dst.iter_mut().enumerate() {
+                        *v = src[first + k * g.sw];
                     }
                 }
-            });
-            let a = if gather {
-                dyc.as_ptr()
-            } else {
-                dy[n0 * ys + gi * og * l..].as_ptr()
-            };
-            let beta = if ci == 0 { T::ZERO } else { T::ONE };
-            // SAFETY: a is [og, ld] with row stride ld (or l == ld for one sample), col is
-            // [kdim, ld] read transposed, dw's group block is [og, kdim].
+            }
+            done += ox1 - ox0;
+            ox0 = 0;
+            oy += 1;
+            if oy == g.oh {
+                oy = 0;
+                n += 1;
+            }
+        }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for the short runs of an image row: fixed 8-element pieces that
+/// compile to vector moves, where a run-time-length copy would be a libc call per run.
+fn copy_short<T: Copy>(src: &[T], dst: &mut [T]) {
+    let mut s8 = src.chunks_exact(8);
+    let mut d8 = dst.chunks_exact_mut(8);
+    for (d, s) in (&mut d8).zip(&mut s8) {
+        d.copy_from_slice(s);
+    }
+    for (d, s) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
+        *d = *s;
+    }
+}
+
+impl<T: GemmFloat> Panels<T> for Unfolded<'_, T> {
+    unsafe fn pack(
+        &self,
+        i0: usize,
+        rows: usize,
+        p0: usize,
+        kc: usize,
+        w: usize,
+        s: T,
+        dst: *mut T,
+    ) {
+        // Each tap's run is unfolded contiguously into scratch, then the strided packer (4x4
+        // register transposes for f32) interleaves the rows into the panel.
+        with_scratch(rows * kc, |tmp: *mut T| {
+            // SAFETY: tmp holds rows*kc values; row i is tmp[i*kc..(i+1)*kc].
             unsafe {
-                T::gemm(
-                    og,
-                    kdim,
-                    ld,
-                    T::ONE,
-                    a,
-                    ld as isize,
-                    1,
-                    col.as_ptr(),
-                    1,
-                    ld as isize,
-                    beta,
-                    dw.as_mut_ptr().add(gi * og * kdim),
-                    kdim as isize,
-                    1,
-                );
+                for i in 0..rows {
+                    self.unfold_tap(i0 + i, p0, kc, tmp.add(i * kc));
+                }
+                MatRef::new(tmp as *const T, kc as isize, 1).pack(0, rows, 0, kc, w, s, dst)
+            }
+        })
+    }
+}
+
+/// One group's output gradient over the whole batch as a GEMM operand: element (o, q) is
+/// channel o of output pixel q % l of sample q / l, packed straight from `dy` (no gathered copy).
+struct GradRows<'a, T> {
+    dy: &'a [T],
+    g: &'a Geom,
+    gi: usize,
+}
+
+impl<T: GemmFloat> Panels<T> for GradRows<'_, T> {
+    unsafe fn pack(
+        &self,
+        i0: usize,
+        rows: usize,
+        p0: usize,
+        kc: usize,
+        w: usize,
+        s: T,
+        dst: *mut T,
+    ) {
+        let g = self.g;
+        let l = g.l();
+        let ys = g.o * l;
+        let mut q = p0;
+        while q < p0 + kc {
+            // One sample's stretch of the depth range: rows l apart, contiguous along q.
+            let (n, pix) = (q / l, q % l);
+            let len = (l - pix).min(p0 + kc - q);
+            let at = n * ys + (self.gi * g.og() + i0) * l + pix;
+            // SAFETY: rows i0..i0+rows of sample n's group block, pixels pix..pix+len, are
+            // inside dy; the destination run is inside the panel.
+            unsafe {
+                MatRef::new(self.dy.as_ptr().add(at), l as isize, 1).pack(
+                    0,
+                    rows,
+                    0,
+                    len,
+                    w,
+                    s,
+                    dst.add((q - p0) * w),
+                )
+            };
+            q += len;
+        }
+    }
+}
+
+/// `dW = sum_n dy[n] · im2col(x[n])^T`, computed transposed as one GEMM per group over the whole
+/// batch (depth n*l): A is the unfolded input (taps × pixels) and B the output gradient, both
+/// packed panel by panel straight from `x` and `dy`. The samples' sum is the GEMM's own depth
+/// loop, the GEMM splits the taps across threads, and nothing but the small `[kdim, og]` result
+/// is written: no column matrix, no per-thread partial sums.
+fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
+    let (og, kdim) = (g.og(), g.cg() * g.kk());
+    let mut dwt = vec![T::ZERO; kdim * og];
+    for gi in 0..g.groups {
+        // SAFETY: both operands cover kdim (og) by n*l elements of x (dy); dwt is [kdim, og].
+        unsafe {
+            gemm_panels(
+                kdim,
+                og,
+                g.n * g.l(),
+                T::ONE,
+                &Unfolded { x, g, gi },
+                &GradRows { dy, g, gi },
+                T::ZERO,
+                dwt.as_mut_ptr(),
+                og as isize,
+                1,
+            )
+        };
+        let block = &mut dw[gi * og * kdim..(gi + 1) * og * kdim];
+        for (o, row) in block.chunks_exact_mut(kdim).enumerate() {
+            for (r, v) in row.iter_mut().enumerate() {
+                *v = dwt[r * og + o];
             }
         }
     }

@@ -13,6 +13,7 @@ use crate::tensor::Tensor;
 /// Float element types with a GEMM kernel; shared by the conv and pool kernels.
 pub(crate) trait GemmFloat:
     Element
+    + super::gemm::Element
     + Copy
     + Send
     + Sync
@@ -22,8 +23,6 @@ pub(crate) trait GemmFloat:
     + std::ops::AddAssign
     + 'static
 {
-    const ZERO: Self;
-    const ONE: Self;
     const NEG_INF: Self;
     /// `C = alpha*A·B + beta*C` with element strides; see `cpu::gemm::sgemm`.
     ///
@@ -52,8 +51,6 @@ pub(crate) trait GemmFloat:
 macro_rules! impl_gemm_float {
     ($t:ty, $f:path) => {
         impl GemmFloat for $t {
-            const ZERO: Self = 0.0;
-            const ONE: Self = 1.0;
             const NEG_INF: Self = <$t>::NEG_INFINITY;
             unsafe fn gemm(
                 m: usize,

@@ -68,6 +68,7 @@ impl Drop for AlignedBuf {
 thread_local! {
     static A_BUF: Cell<AlignedBuf> = Cell::new(AlignedBuf::default());
     static B_BUF: Cell<AlignedBuf> = Cell::new(AlignedBuf::default());
+    static OPERAND_BUF: Cell<AlignedBuf> = Cell::new(AlignedBuf::default());
 }
 
 /// Which per-thread buffer to borrow. A and B use separate buffers because
@@ -76,6 +77,8 @@ thread_local! {
 pub(super) enum Slot {
     A,
     B,
+    /// Scratch of an operand that packs itself (`Panels`), live while A or B is being packed.
+    Operand,
 }
 
 /// Runs `f` with a 64-byte aligned scratch area of at least `len` `T`s.
@@ -88,6 +91,7 @@ pub(super) fn with_buf<T, R>(slot: Slot, len: usize, f: impl FnOnce(*mut T) -> R
     let key = match slot {
         Slot::A => &A_BUF,
         Slot::B => &B_BUF,
+        Slot::Operand => &OPERAND_BUF,
     };
     let mut buf = key.take();
     let bytes = len

@@ -13,14 +13,14 @@
 
 use super::blocking::{split, Grid, Kernel};
 use super::buffer::{with_buf, Slot};
-use super::pack::{pack_a, pack_b};
+use super::pack::{pack_a, pack_b, Panels};
 use super::Element;
 
 /// Below this many multiply-adds handing work to another thread costs more than it saves.
 const PAR_MIN_FLOPS: usize = 96 * 96 * 96;
 
 /// Read-only strided matrix view.
-pub(super) struct MatRef<T> {
+pub(crate) struct MatRef<T> {
     pub ptr: *const T,
     pub rs: isize,
     pub cs: isize,
@@ -72,8 +72,9 @@ impl<T> MatRef<T> {
             .wrapping_offset(j as isize * self.cs)
     }
 
-    fn sub(self, i: usize, j: usize) -> Self {
-        MatRef::new(self.offset(i, j), self.rs, self.cs)
+    /// The same elements seen transposed (how the driver reads B: columns outer).
+    pub fn t(self) -> Self {
+        MatRef::new(self.ptr, self.cs, self.rs)
     }
 }
 
@@ -116,8 +117,8 @@ pub(super) unsafe fn gemm<T: Element>(
     n: usize,
     k: usize,
     alpha: T,
-    a: MatRef<T>,
-    b: MatRef<T>,
+    a: &impl Panels<T>,
+    bt: &impl Panels<T>,
     beta: T,
     c: MatMut<T>,
 ) {
@@ -152,7 +153,7 @@ pub(super) unsafe fn gemm<T: Element>(
         let cols = (n0 * kern.nr, (n1 * kern.nr).min(n));
         // SAFETY: this task writes only rows × cols of C, disjoint from every other task's
         // rectangle; A and B are only read.
-        unsafe { rectangle(kern, rows, cols, k, alpha, a, b, beta, c) };
+        unsafe { rectangle(kern, rows, cols, k, alpha, a, bt, beta, c) };
     };
     crate::cpu::threads::run_tasks(grid.threads(), work);
 }
@@ -168,8 +169,8 @@ unsafe fn rectangle<T: Element>(
     cols: (usize, usize),
     k: usize,
     alpha: T,
-    a: MatRef<T>,
-    b: MatRef<T>,
+    a: &impl Panels<T>,
+    bt: &impl Panels<T>,
     beta: T,
     c: MatMut<T>,
 ) {
@@ -187,7 +188,7 @@ unsafe fn rectangle<T: Element>(
                 let beta = if pc == 0 { beta } else { T::ONE };
                 // SAFETY: the block is inside B; `bbuf` holds `b_len >= n_panels*nr*kc` values.
                 unsafe {
-                    pack_b(kc, nc, b.sub(pc, jc), kern.nr, (0, n_panels), bbuf);
+                    pack_b(bt, (jc, nc), (pc, kc), kern.nr, (0, n_panels), bbuf);
                     row_range(
                         kern,
                         rows,
@@ -222,7 +223,7 @@ unsafe fn row_range<T: Element>(
     jc: usize,
     nc: usize,
     alpha: T,
-    a: MatRef<T>,
+    a: &impl Panels<T>,
     bpack: *const T,
     beta: T,
     c: MatMut<T>,
@@ -236,7 +237,7 @@ unsafe fn row_range<T: Element>(
         for ic in (rows.0..rows.1).step_by(kern.mc) {
             let mc = kern.mc.min(rows.1 - ic);
             // SAFETY: the A block is inside A; `apack` holds `a_len` values.
-            unsafe { pack_a(mc, kc, a.sub(ic, pc), alpha, kern.mr, apack) };
+            unsafe { pack_a(a, (ic, mc), (pc, kc), alpha, kern.mr, apack) };
             for jp in panels.0..panels.1 {
                 let j0 = jp * kern.nr;
                 let nr = kern.nr.min(nc - j0);

@@ -29,7 +29,9 @@ mod tests;
 use std::ops::{Add, Mul};
 
 use self::blocking::Kernel;
-use self::driver::{MatMut, MatRef};
+use self::driver::MatMut;
+pub(crate) use self::driver::MatRef;
+pub(crate) use self::pack::Panels;
 
 /// Floating-point types the GEMM driver is generic over.
 pub(crate) trait Element:
@@ -95,8 +97,8 @@ pub unsafe fn sgemm(
             n,
             k,
             alpha,
-            MatRef::new(a, rsa, csa),
-            MatRef::new(b, rsb, csb),
+            &MatRef::new(a, rsa, csa),
+            &MatRef::new(b, rsb, csb).t(),
             beta,
             MatMut::new(c, rsc, csc),
         )
@@ -132,12 +134,53 @@ pub unsafe fn dgemm(
             n,
             k,
             alpha,
-            MatRef::new(a, rsa, csa),
-            MatRef::new(b, rsb, csb),
+            &MatRef::new(a, rsa, csa),
+            &MatRef::new(b, rsb, csb).t(),
             beta,
             MatMut::new(c, rsc, csc),
         )
     }
+}
+
+/// `C = alpha * A·B + beta * C` for operands that pack themselves: `a` is A (m×k) and `bt` is B
+/// seen transposed (n×k), each asked for one micro-panel at a time, so an operand that exists only
+/// implicitly (the convolution's unfolded image) is never stored whole. C as in [`sgemm`].
+///
+/// # Safety
+/// `a` and `bt` must be packable over their whole m×k and n×k ranges; C as in [`sgemm`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_panels<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &impl Panels<T>,
+    bt: &impl Panels<T>,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        driver::gemm(
+            T::kernel(),
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            bt,
+            beta,
+            MatMut::new(c, rsc, csc),
+        )
+    }
+}
+
+/// Runs `f` with this thread's reusable, 64-byte aligned scratch of at least `len` `T`s, for
+/// operands that stage a panel before handing it to the packer.
+pub(crate) fn with_scratch<T, R>(len: usize, f: impl FnOnce(*mut T) -> R) -> R {
+    buffer::with_buf(buffer::Slot::Operand, len, f)
 }
 
 /// Name of the micro-kernel in use for f32 (for benchmarks and logs).

@@ -193,33 +193,67 @@ unsafe fn transpose_rows_f32(
     }
 }
 
-/// Packs the `mc × kc` block of A at `a` (already offset to the block's
-/// origin) into panels of `mr` rows, folding `alpha` in so the kernel does
-/// not have to scale.
+/// An operand the driver packs panel by panel: a strided matrix, or one computed on the fly
+/// (the convolution's unfolded image, which is never stored whole). Seen as an `outer × depth`
+/// matrix: A's rows or B's columns by the shared dimension.
+pub(crate) trait Panels<T>: Sync {
+    /// Writes `dst[p*w + i] = s * op(i0 + i, p0 + p)` for `i < rows`, `p < kc`, and zero for
+    /// `rows <= i < w`.
+    ///
+    /// # Safety
+    /// The ranges lie inside the operand; `dst` is valid for `w * kc` writes.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pack(
+        &self,
+        i0: usize,
+        rows: usize,
+        p0: usize,
+        kc: usize,
+        w: usize,
+        s: T,
+        dst: *mut T,
+    );
+}
+
+impl<T: Element> Panels<T> for MatRef<T> {
+    unsafe fn pack(
+        &self,
+        i0: usize,
+        rows: usize,
+        p0: usize,
+        kc: usize,
+        w: usize,
+        s: T,
+        dst: *mut T,
+    ) {
+        // SAFETY: forwarded; the view addresses (i, p) at `ptr + i*rs + p*cs`.
+        unsafe { pack_panel(rows, w, kc, self.offset(i0, p0), self.rs, self.cs, s, dst) }
+    }
+}
+
+/// Packs rows `i0..i0+mc` by depth `p0..p0+kc` of A into panels of `mr` rows, folding
+/// `alpha` in so the kernel does not have to scale.
 ///
 /// # Safety
-/// `a` must be readable over the block; `dst` must hold
-/// `mc.div_ceil(mr) * mr * kc` values.
+/// The block lies inside `a`; `dst` must hold `mc.div_ceil(mr) * mr * kc` values.
 pub(super) unsafe fn pack_a<T: Element>(
-    mc: usize,
-    kc: usize,
-    a: MatRef<T>,
+    a: &impl Panels<T>,
+    (i0, mc): (usize, usize),
+    (p0, kc): (usize, usize),
     alpha: T,
     mr: usize,
     dst: *mut T,
 ) {
-    for (panel, i0) in (0..mc).step_by(mr).enumerate() {
-        let rows = mr.min(mc - i0);
-        // SAFETY: panel `panel` lies inside `dst` by the size contract, and
-        // its source rows i0..i0+rows are inside the block.
+    for (panel, r0) in (0..mc).step_by(mr).enumerate() {
+        // SAFETY: panel `panel` lies inside `dst` by the size contract, and its rows are
+        // inside the block.
         unsafe {
-            pack_panel(
-                rows,
-                mr,
+            a.pack(
+                i0 + r0,
+                mr.min(mc - r0),
+                p0,
                 kc,
-                a.offset(i0, 0),
-                a.rs,
-                a.cs,
+                mr,
                 alpha,
                 dst.add(panel * mr * kc),
             )
@@ -227,33 +261,30 @@ pub(super) unsafe fn pack_a<T: Element>(
     }
 }
 
-/// Packs micro-panels `panels.0..panels.1` (each `nr` columns wide) of the
-/// `kc × nc` block of B at `b` (offset to the block's origin) into `dst`,
-/// which is the start of the whole packed block.
+/// Packs micro-panels `panels.0..panels.1` (each `nr` columns wide) of the block of B at
+/// columns `j0..j0+nc`, depth `p0..p0+kc`, into `dst`, the start of the whole packed block.
+/// `bt` is B seen transposed (columns as the outer index).
 ///
 /// # Safety
-/// `b` must be readable over the block; `dst` must hold
-/// `nc.div_ceil(nr) * nr * kc` values.
+/// The block lies inside B; `dst` must hold `nc.div_ceil(nr) * nr * kc` values.
 pub(super) unsafe fn pack_b<T: Element>(
-    kc: usize,
-    nc: usize,
-    b: MatRef<T>,
+    bt: &impl Panels<T>,
+    (j0, nc): (usize, usize),
+    (p0, kc): (usize, usize),
     nr: usize,
     panels: (usize, usize),
     dst: *mut T,
 ) {
     for panel in panels.0..panels.1 {
-        let j0 = panel * nr;
-        let cols = nr.min(nc - j0);
+        let c0 = panel * nr;
         // SAFETY: as in `pack_a`, with B's columns playing the role of rows.
         unsafe {
-            pack_panel(
-                cols,
-                nr,
+            bt.pack(
+                j0 + c0,
+                nr.min(nc - c0),
+                p0,
                 kc,
-                b.offset(0, j0),
-                b.cs,
-                b.rs,
+                nr,
                 T::ONE,
                 dst.add(panel * nr * kc),
             )

@@ -144,7 +144,7 @@ fn check<T: TestElem>(
     // SAFETY: the views cover buffers built for exactly these shapes.
     unsafe {
         match kern {
-            Some(kern) => driver::gemm(kern, m, n, k, al, av, bv, be, cv),
+            Some(kern) => driver::gemm(kern, m, n, k, al, &av, &bv.t(), be, cv),
             None => public_gemm::<T>(m, n, k, al, av, bv, be, cv),
         }
     }
