@@ -265,3 +265,22 @@ def test_conv2d_weight_grad_over_many_samples(stride, padding, dilation, groups)
                                        dilation=dilation, groups=groups)
         y.backward(torch.tensor(g, dtype=dtype))
         np.testing.assert_allclose(wt.grad.numpy(), dw_ref, rtol=tol, atol=tol)
+
+
+def test_conv2d_weight_grad_with_inf_in_input():
+    # Stride-1 weight gradients read the taps from a padded copy of x over "virtual" output
+    # columns whose gradient is zero; an inf there would turn into inf * 0 = NaN in taps that the
+    # real convolution never multiplies by it. Such inputs take the exact path: taps (kj == 0)
+    # whose windows never reach the last column stay finite, as in the reference.
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 3, 6, 7))
+    x[1, 2, 3, 6] = np.inf
+    w = rng.standard_normal((4, 3, 3, 3))
+    _, _, weight_grad = _np_conv2d(x, w, (1, 1), (1, 1), (1, 1))
+    g = rng.standard_normal((2, 4, 6, 7))
+    ref = weight_grad(g)
+    assert np.isfinite(ref[:, 2, :, 0]).all() and not np.isfinite(ref[:, 2, :, 1:]).all()
+    for dtype in (torch.float64, torch.float32):
+        wt = torch.tensor(w, dtype=dtype, requires_grad=True)
+        torch.nn.functional.conv2d(torch.tensor(x, dtype=dtype), wt, padding=1).backward(torch.tensor(g, dtype=dtype))
+        np.testing.assert_allclose(wt.grad.numpy(), ref, rtol=1e-4, atol=1e-4)

@@ -3,7 +3,7 @@
 //! gradient, weight gradient) also serve the transposed convolution, whose forward is the input
 //! gradient of a convolution (`ops/conv.rs` decides which runs when).
 
-use crate::cpu::gemm::{gemm_panels, with_scratch, MatRef, Panels};
+use crate::cpu::gemm::{gemm_panels, pack_rows, with_scratch, MatRef, Panels};
 use crate::cpu::threads::{parallel_for, SendPtr};
 use crate::dtype::DType;
 use crate::error::Result;
@@ -340,15 +340,18 @@ impl<T: GemmFloat> Panels<T> for Unfolded<'_, T> {
     }
 }
 
-/// One group's output gradient over the whole batch as a GEMM operand: element (o, q) is
-/// channel o of output pixel q % l of sample q / l, packed straight from `dy` (no gathered copy).
-struct GradRows<'a, T> {
-    dy: &'a [T],
-    g: &'a Geom,
-    gi: usize,
+/// Rows of per-sample blocks as a GEMM operand whose depth runs over the samples: element
+/// (i, q) is `data[(q / len) * sample + (first + i) * row + q % len]`. The weight gradient's
+/// output-gradient operand, packed straight from `dy` (no gathered copy).
+struct SampleRows<'a, T> {
+    data: &'a [T],
+    sample: usize,
+    row: usize,
+    len: usize,
+    first: usize,
 }
 
-impl<T: GemmFloat> Panels<T> for GradRows<'_, T> {
+impl<T: GemmFloat> Panels<T> for SampleRows<'_, T> {
     unsafe fn pack(
         &self,
         i0: usize,
@@ -359,24 +362,21 @@ impl<T: GemmFloat> Panels<T> for GradRows<'_, T> {
         s: T,
         dst: *mut T,
     ) {
-        let g = self.g;
-        let l = g.l();
-        let ys = g.o * l;
         let mut q = p0;
         while q < p0 + kc {
-            // One sample's stretch of the depth range: rows l apart, contiguous along q.
-            let (n, pix) = (q / l, q % l);
-            let len = (l - pix).min(p0 + kc - q);
-            let at = n * ys + (self.gi * g.og() + i0) * l + pix;
-            // SAFETY: rows i0..i0+rows of sample n's group block, pixels pix..pix+len, are
-            // inside dy; the destination run is inside the panel.
+            // One sample's stretch of the depth range: rows `row` apart, contiguous along q.
+            let (n, j) = (q / self.len, q % self.len);
+            let len = (self.len - j).min(p0 + kc - q);
+            let at = n * self.sample + (self.first + i0) * self.row + j;
+            // SAFETY: rows first+i0.. first+i0+rows of sample n, positions j..j+len, lie inside
+            // `data` (the operand's extent); the destination run is inside the panel.
             unsafe {
-                MatRef::new(self.dy.as_ptr().add(at), l as isize, 1).pack(
-                    0,
+                let base = self.data.as_ptr().add(at);
+                pack_rows(
                     rows,
-                    0,
-                    len,
                     w,
+                    len,
+                    |i| base.add(i * self.row),
                     s,
                     dst.add((q - p0) * w),
                 )
@@ -386,30 +386,199 @@ impl<T: GemmFloat> Panels<T> for GradRows<'_, T> {
     }
 }
 
-/// `dW = sum_n dy[n] · im2col(x[n])^T`, computed transposed as one GEMM per group over the whole
-/// batch (depth n*l): A is the unfolded input (taps × pixels) and B the output gradient, both
-/// packed panel by panel straight from `x` and `dy`. The samples' sum is the GEMM's own depth
-/// loop, the GEMM splits the taps across threads, and nothing but the small `[kdim, og]` result
-/// is written: no column matrix, no per-thread partial sums.
-fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
-    let (og, kdim) = (g.og(), g.cg() * g.kk());
-    let mut dwt = vec![T::ZERO; kdim * og];
-    for gi in 0..g.groups {
-        // SAFETY: both operands cover kdim (og) by n*l elements of x (dy); dwt is [kdim, og].
+/// Stride-1 weight gradients unfold nothing: with the input zero-padded into planes `sp` wide
+/// (its padded width), tap (c, ki, kj) of output pixel (oy, ox) sits at a fixed offset from
+/// `oy*sp + ox`, so each tap's row of the column matrix is a contiguous run of the padded input.
+/// The depth then runs over `oh*sp` "virtual" pixels per sample, the last `sp - ow` of each
+/// output row not real: the output gradient is zero there (`pad_rows`), so whatever finite
+/// value those taps read adds nothing. Non-finite inputs (inf * 0 = NaN) take the exact path.
+struct PaddedTaps<'a, T> {
+    xp: &'a [T],
+    /// Offset of each tap within a sample's padded block.
+    offs: Vec<usize>,
+    sample: usize,
+    len: usize,
+}
+
+impl<T: GemmFloat> Panels<T> for PaddedTaps<'_, T> {
+    unsafe fn pack(
+        &self,
+        i0: usize,
+        rows: usize,
+        p0: usize,
+        kc: usize,
+        w: usize,
+        s: T,
+        dst: *mut T,
+    ) {
+        let mut q = p0;
+        while q < p0 + kc {
+            let (n, j) = (q / self.len, q % self.len);
+            let len = (self.len - j).min(p0 + kc - q);
+            // SAFETY: every tap's run ends inside the sample's padded block (its spare row
+            // covers the overhang of the last output row); the destination run is in the panel.
+            unsafe {
+                let base = self.xp.as_ptr().add(n * self.sample + j);
+                pack_rows(
+                    rows,
+                    w,
+                    len,
+                    |i| base.add(self.offs[i0 + i]),
+                    s,
+                    dst.add((q - p0) * w),
+                )
+            };
+            q += len;
+        }
+    }
+}
+
+/// The stride-1 operands of group `gi` (see `PaddedTaps`): the zero-padded input with one spare
+/// row per plane, and the output gradient with rows widened to the padded width by zeros.
+/// `None` when the group's input holds inf or NaN.
+fn padded_operands<T: GemmFloat>(
+    x: &[T],
+    dy: &[T],
+    g: &Geom,
+    gi: usize,
+) -> Option<(Vec<T>, Vec<T>, usize)> {
+    let (cg, og) = (g.cg(), g.og());
+    let sp = g.w + 2 * g.pw;
+    let plane = (g.h + 2 * g.ph + 1) * sp;
+    let lv = g.oh * sp;
+    // Written element by element below (each exactly once), not zero-filled first: a calloc of
+    // this size is a memset, as the allocator recycles freed blocks.
+    let (xlen, dlen) = (g.n * cg * plane, g.n * og * lv);
+    let mut xp: Vec<T> = Vec::with_capacity(xlen);
+    let mut dyp: Vec<T> = Vec::with_capacity(dlen);
+    let (xs, ys) = (g.c * g.h * g.w, g.o * g.l());
+    let finite = std::sync::atomic::AtomicBool::new(true);
+    let (xpp, dpp) = (SendPtr(xp.as_mut_ptr()), SendPtr(dyp.as_mut_ptr()));
+    // Zero runs are written as zero bytes: +0.0 is all zero bits in f32 and f64.
+    // SAFETY: only called on runs inside the reserved capacity (see the loop below).
+    let zero = |p: *mut T, len: usize| unsafe { std::ptr::write_bytes(p, 0, len) };
+    parallel_for(g.n, 1, |s, e| {
+        let (xpp, dpp) = (&xpp, &dpp);
+        // `v * 0` is zero for finite v and NaN otherwise (an OR of compares, which vectorises).
+        let mut bad = false;
+        // SAFETY: sample n's planes (and gradient rows) lie inside the reserved capacity and
+        // belong to this task only; every write below stays in them.
         unsafe {
-            gemm_panels(
-                kdim,
-                og,
-                g.n * g.l(),
-                T::ONE,
-                &Unfolded { x, g, gi },
-                &GradRows { dy, g, gi },
-                T::ZERO,
-                dwt.as_mut_ptr(),
-                og as isize,
-                1,
-            )
-        };
+            for n in s..e {
+                for c in 0..cg {
+                    let src = &x[n * xs + (gi * cg + c) * g.h * g.w..][..g.h * g.w];
+                    let pl = xpp.0.add((n * cg + c) * plane);
+                    zero(pl, g.ph * sp + g.pw);
+                    for (y, line) in src.chunks_exact(g.w).enumerate() {
+                        let at = pl.add((y + g.ph) * sp + g.pw);
+                        std::ptr::copy_nonoverlapping(line.as_ptr(), at, g.w);
+                        bad |= line
+                            .iter()
+                            .fold(false, |b, &v| b | (v * T::ZERO != T::ZERO));
+                        // Right pad of this row and left pad of the next.
+                        zero(at.add(g.w), 2 * g.pw);
+                    }
+                    let done = (g.ph + g.h) * sp + g.pw;
+                    zero(pl.add(done), plane - done);
+                }
+                for o in 0..og {
+                    let src = &dy[n * ys + (gi * og + o) * g.l()..][..g.l()];
+                    let rows = dpp.0.add((n * og + o) * lv);
+                    for (y, line) in src.chunks_exact(g.ow).enumerate() {
+                        std::ptr::copy_nonoverlapping(line.as_ptr(), rows.add(y * sp), g.ow);
+                        zero(rows.add(y * sp + g.ow), sp - g.ow);
+                    }
+                }
+            }
+        }
+        if bad {
+            finite.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    // SAFETY: every element of both buffers was written above.
+    unsafe {
+        xp.set_len(xlen);
+        dyp.set_len(dlen);
+    }
+    finite.into_inner().then_some((xp, dyp, lv))
+}
+
+/// `dW = sum_n dy[n] · im2col(x[n])^T`, computed transposed as one GEMM per group over the whole
+/// batch: A is the unfolded input (taps × pixels), B the output gradient, both packed panel by
+/// panel (stride-1 convolutions read the taps straight from a padded copy of the input, others
+/// unfold them per panel). The samples' sum is the GEMM's own depth loop, the GEMM splits the
+/// taps across threads, and nothing but the small `[kdim, og]` result is written: no column
+/// matrix, no per-thread partial sums.
+fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
+    let (og, kdim, l) = (g.og(), g.cg() * g.kk(), g.l());
+    let mut dwt = vec![T::ZERO; kdim * og];
+    let stride_one = g.sh == 1 && g.sw == 1;
+    for gi in 0..g.groups {
+        let c = dwt.as_mut_ptr();
+        // SAFETY (both): the operands cover kdim (og) rows by the whole depth; dwt is [kdim, og].
+        match stride_one.then(|| padded_operands(x, dy, g, gi)).flatten() {
+            Some((xp, dyp, lv)) => {
+                let sp = g.w + 2 * g.pw;
+                let plane = (g.h + 2 * g.ph + 1) * sp;
+                let offs = (0..kdim)
+                    .map(|r| {
+                        let (ch, ki, kj) = (r / g.kk(), r % g.kk() / g.kw, r % g.kw);
+                        ch * plane + ki * g.dh * sp + kj * g.dw
+                    })
+                    .collect();
+                let taps = PaddedTaps {
+                    xp: &xp,
+                    offs,
+                    sample: g.cg() * plane,
+                    len: lv,
+                };
+                let grads = SampleRows {
+                    data: &dyp,
+                    sample: og * lv,
+                    row: lv,
+                    len: lv,
+                    first: 0,
+                };
+                unsafe {
+                    gemm_panels(
+                        kdim,
+                        og,
+                        g.n * lv,
+                        T::ONE,
+                        &taps,
+                        &grads,
+                        T::ZERO,
+                        c,
+                        og as isize,
+                        1,
+                    )
+                };
+            }
+            None => {
+                let grads = SampleRows {
+                    data: dy,
+                    sample: g.o * l,
+                    row: l,
+                    len: l,
+                    first: gi * og,
+                };
+                let taps = Unfolded { x, g, gi };
+                unsafe {
+                    gemm_panels(
+                        kdim,
+                        og,
+                        g.n * l,
+                        T::ONE,
+                        &taps,
+                        &grads,
+                        T::ZERO,
+                        c,
+                        og as isize,
+                        1,
+                    )
+                };
+            }
+        }
         let block = &mut dw[gi * og * kdim..(gi + 1) * og * kdim];
         for (o, row) in block.chunks_exact_mut(kdim).enumerate() {
             for (r, v) in row.iter_mut().enumerate() {

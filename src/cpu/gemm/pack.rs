@@ -57,20 +57,10 @@ unsafe fn pack_panel<T: Element>(
                     );
                 }
             }
-        } else if sp == 1 && si != 1 && rows >= 4 && s == T::ONE && is_f32::<T>() {
-            // Row-major f32 A (the common case): 4x4 register transposes.
-            #[cfg(target_arch = "x86_64")]
-            transpose_rows_f32(rows, w, kc, src as *const f32, si, dst as *mut f32);
-            #[cfg(not(target_arch = "x86_64"))]
-            scatter_along_k(rows, w, kc, src, si, dst, |v| v);
         } else if sp == 1 && si != 1 && rows > 1 {
-            // Source contiguous along k (row-major A / column-major B). The unscaled case is
-            // its own instantiation: no multiply in the store-bound inner loop.
-            if s == T::ONE {
-                scatter_along_k(rows, w, kc, src, si, dst, |v| v);
-            } else {
-                scatter_along_k(rows, w, kc, src, si, dst, |v| s * v);
-            }
+            // Source contiguous along k (row-major A / column-major B); pads the panel itself.
+            pack_rows(rows, w, kc, |i| src.offset(i as isize * si), s, dst);
+            return;
         } else if si == 1 {
             // Source contiguous along the panel width: straight copies that
             // the compiler vectorises.
@@ -105,18 +95,17 @@ fn is_f32<T: 'static>() -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
 }
 
-/// `dst[p*w + i] = f(src[i*si + p])` for `i < rows`, `p < kc`: reads run along k, writes
+/// `dst[p*w + i] = f(row(i)[p])` for `i < rows`, `p < kc`: reads run along k, writes
 /// scatter with stride w, one L1-sized chunk of k at a time.
 ///
 /// # Safety
-/// As `pack_panel`.
+/// As `pack_rows`.
 #[inline(always)]
 unsafe fn scatter_along_k<T: Copy>(
     rows: usize,
     w: usize,
     kc: usize,
-    src: *const T,
-    si: isize,
+    row: impl Fn(usize) -> *const T,
     dst: *mut T,
     f: impl Fn(T) -> T,
 ) {
@@ -126,9 +115,9 @@ unsafe fn scatter_along_k<T: Copy>(
         for i in 0..rows {
             // SAFETY: forwarded contract.
             unsafe {
-                let row = src.offset(i as isize * si);
+                let from = row(i);
                 for p in p0..pe {
-                    *dst.add(p * w + i) = f(*row.add(p));
+                    *dst.add(p * w + i) = f(*from.add(p));
                 }
             }
         }
@@ -136,28 +125,27 @@ unsafe fn scatter_along_k<T: Copy>(
     }
 }
 
-/// `dst[p*w + i] = src[i*si + p]` for f32: groups of four rows are read four k at a time and
+/// `dst[p*w + i] = row(i)[p]` for f32: groups of four rows are read four k at a time and
 /// transposed in SSE registers (baseline on x86_64, so no feature detection), which turns the
 /// strided scalar stores of the plain loop into one 16-byte store per k.
 ///
 /// # Safety
-/// As `pack_panel`.
+/// `row(i)` is readable for `kc` values for every `i < rows`; `dst` as `pack_panel`.
 #[cfg(target_arch = "x86_64")]
 unsafe fn transpose_rows_f32(
     rows: usize,
     w: usize,
     kc: usize,
-    src: *const f32,
-    si: isize,
+    row: impl Fn(usize) -> *const f32,
     dst: *mut f32,
 ) {
     use std::arch::x86_64::*;
     let k4 = kc / 4 * 4;
     let mut i0 = 0;
-    // SAFETY: reads stay at src + i*si + p (i < rows, p < kc), writes at dst + p*w + i (i < rows).
+    // SAFETY: reads stay at row(i) + p (i < rows, p < kc), writes at dst + p*w + i (i < rows).
     unsafe {
         while i0 + 4 <= rows {
-            let r: [*const f32; 4] = std::array::from_fn(|q| src.offset((i0 + q) as isize * si));
+            let r: [*const f32; 4] = std::array::from_fn(|q| row(i0 + q));
             let mut p = 0;
             while p < k4 {
                 let (a, b) = (_mm_loadu_ps(r[0].add(p)), _mm_loadu_ps(r[1].add(p)));
@@ -174,22 +162,50 @@ unsafe fn transpose_rows_f32(
                 p += 4;
             }
             for p in k4..kc {
-                for (q, row) in r.iter().enumerate() {
-                    *dst.add(p * w + i0 + q) = *row.add(p);
+                for (q, from) in r.iter().enumerate() {
+                    *dst.add(p * w + i0 + q) = *from.add(p);
                 }
             }
             i0 += 4;
         }
         // The last rows % 4 rows, one element at a time.
-        scatter_along_k(
-            rows - i0,
-            w,
-            kc,
-            src.offset(i0 as isize * si),
-            si,
-            dst.add(i0),
-            |v| v,
-        );
+        scatter_along_k(rows - i0, w, kc, |i| row(i0 + i), dst.add(i0), |v| v);
+    }
+}
+
+/// Packs one panel from rows given by pointer, each contiguous along k:
+/// `dst[p*w + i] = s * row(i)[p]` for `i < rows`, `p < kc`, zero for `rows <= i < w`. For
+/// operands whose rows sit at offsets no single stride describes (the taps of an image).
+///
+/// # Safety
+/// `row(i)` is readable for `kc` values for every `i < rows`; `dst` valid for `w * kc` writes.
+pub(crate) unsafe fn pack_rows<T: Element>(
+    rows: usize,
+    w: usize,
+    kc: usize,
+    row: impl Fn(usize) -> *const T,
+    s: T,
+    dst: *mut T,
+) {
+    // SAFETY: reads and writes as the contract allows.
+    unsafe {
+        if s == T::ONE && rows >= 4 && is_f32::<T>() {
+            // Row-major f32 A (the common case): 4x4 register transposes.
+            #[cfg(target_arch = "x86_64")]
+            transpose_rows_f32(rows, w, kc, |i| row(i) as *const f32, dst as *mut f32);
+            #[cfg(not(target_arch = "x86_64"))]
+            scatter_along_k(rows, w, kc, row, dst, |v| v);
+        } else if s == T::ONE {
+            // The unscaled case is its own instantiation: no multiply in the store-bound loop.
+            scatter_along_k(rows, w, kc, row, dst, |v| v);
+        } else {
+            scatter_along_k(rows, w, kc, row, dst, |v| s * v);
+        }
+        for p in 0..kc {
+            for i in rows..w {
+                *dst.add(p * w + i) = T::ZERO;
+            }
+        }
     }
 }
 
