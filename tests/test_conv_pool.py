@@ -246,8 +246,8 @@ def test_conv2d_with_many_output_row_bands(stride, padding, dilation):
 
 
 @pytest.mark.parametrize("stride,padding,dilation,groups", [((1, 1), (1, 1), (1, 1), 1), ((2, 1), (2, 0), (1, 2), 2),
-                                                            ((1, 3), (0, 3), (2, 1), 3)])
-def test_conv2d_weight_grad_over_many_samples(stride, padding, dilation, groups):
+                                                            ((1, 3), (0, 3), (2, 1), 3), ((1, 1), (0, 2), (2, 1), 2)])
+def test_conv2d_forward_and_weight_grad_over_many_samples(stride, padding, dilation, groups):
     # The CPU weight gradient is one GEMM whose depth runs over every pixel of every sample, its
     # operands unfolded block by block straight from x and dy: here the depth blocks start and end
     # inside output rows and inside samples, which a small gradcheck never reaches.
@@ -259,10 +259,12 @@ def test_conv2d_weight_grad_over_many_samples(stride, padding, dilation, groups)
             for gi in range(groups)]
     g = rng.standard_normal((n, og * groups) + refs[0][0].shape[2:])
     dw_ref = np.concatenate([r[2](g[:, gi * og:(gi + 1) * og]) for gi, r in enumerate(refs)])
+    y_ref = np.concatenate([r[0] for r in refs], axis=1)
     for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 1e-3)):
         wt = torch.tensor(w, dtype=dtype, requires_grad=True)
         y = torch.nn.functional.conv2d(torch.tensor(x, dtype=dtype), wt, stride=stride, padding=padding,
                                        dilation=dilation, groups=groups)
+        np.testing.assert_allclose(y.detach().numpy(), y_ref, rtol=tol, atol=tol)
         y.backward(torch.tensor(g, dtype=dtype))
         np.testing.assert_allclose(wt.grad.numpy(), dw_ref, rtol=tol, atol=tol)
 
