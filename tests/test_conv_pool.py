@@ -286,3 +286,27 @@ def test_conv2d_weight_grad_with_inf_in_input():
         wt = torch.tensor(w, dtype=dtype, requires_grad=True)
         torch.nn.functional.conv2d(torch.tensor(x, dtype=dtype), wt, padding=1).backward(torch.tensor(g, dtype=dtype))
         np.testing.assert_allclose(wt.grad.numpy(), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel,dilation", [((4, 2), (1, 1)), ((3, 4), (2, 1))])
+def test_conv2d_same_padding_even_kernel_all_gradients(kernel, dilation):
+    # padding="same" with an even kernel pads one more at the bottom/right than at the top/left;
+    # the CPU kernels that read taps from padded planes must size those planes for it. Reference:
+    # NumPy on an explicitly (asymmetrically) padded input.
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((3, 4, 9, 8))
+    w = rng.standard_normal((5, 4) + kernel) * 0.3
+    total = [d * (k - 1) for d, k in zip(dilation, kernel)]
+    pads = [(t // 2, t - t // 2) for t in total]
+    xpad = np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
+    y_ref, input_grad, weight_grad = _np_conv2d(xpad, w, (1, 1), (0, 0), dilation)
+    g = rng.standard_normal(y_ref.shape)
+    dx_ref = input_grad(g)[:, :, pads[0][0]:pads[0][0] + 9, pads[1][0]:pads[1][0] + 8]
+    for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 1e-3)):
+        xt = torch.tensor(x, dtype=dtype, requires_grad=True)
+        wt = torch.tensor(w, dtype=dtype, requires_grad=True)
+        y = torch.nn.functional.conv2d(xt, wt, padding="same", dilation=dilation)
+        np.testing.assert_allclose(y.detach().numpy(), y_ref, rtol=tol, atol=tol)
+        y.backward(torch.tensor(g, dtype=dtype))
+        np.testing.assert_allclose(xt.grad.numpy(), dx_ref, rtol=tol, atol=tol)
+        np.testing.assert_allclose(wt.grad.numpy(), weight_grad(g), rtol=tol, atol=tol)

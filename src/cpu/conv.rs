@@ -116,15 +116,18 @@ fn band_rows<T>(g: &Geom) -> usize {
     (BAND_BYTES / (g.cg() * g.kk() * g.ow * size_of::<T>()).max(1)).clamp(1, g.oh.max(1))
 }
 
-/// Width of a zero-padded input row (see `pad_planes`).
+/// Width of a zero-padded input row (see `pad_planes`): `pw` zeros on the left and as many on
+/// the right as the last output column's window needs (more than `pw` when the padding is
+/// asymmetric, as with `padding="same"` and an even kernel).
 fn padded_width(g: &Geom) -> usize {
-    g.w + 2 * g.pw
+    (g.w + 2 * g.pw).max(g.ow + g.dw * (g.kw - 1))
 }
 
-/// Elements of one zero-padded input plane: `ph` zero rows above, `ph + 1` below (the spare row
-/// takes the overhang of taps read past the last row, see `PaddedTaps`).
+/// Elements of one zero-padded input plane: `ph` zero rows above, below as many as the last
+/// output row's window needs plus one spare row, which takes the overhang of taps read past the
+/// last row (see `PaddedTaps`).
 fn padded_plane(g: &Geom) -> usize {
-    (g.h + 2 * g.ph + 1) * padded_width(g)
+    ((g.h + 2 * g.ph).max(g.oh + g.dh * (g.kh - 1)) + 1) * padded_width(g)
 }
 
 /// Offset of each tap (c, ki, kj) of a kernel from its output pixel's position in the padded
@@ -162,7 +165,7 @@ unsafe fn pad_planes<T: GemmFloat>(src: &[T], cg: usize, g: &Geom, dst: *mut T) 
                     .iter()
                     .fold(false, |b, &v| b | (v * T::ZERO != T::ZERO));
                 // Right pad of this row and left pad of the next.
-                zero(at.add(g.w), 2 * g.pw);
+                zero(at.add(g.w), sp - g.w);
             }
             let done = (g.ph + g.h) * sp + g.pw;
             zero(pl.add(done), plane - done);
@@ -192,6 +195,9 @@ impl<T: GemmFloat> Panels<T> for VirtualPixels<'_, T> {
         dst: *mut T,
     ) {
         let full = rows == w && w.is_multiple_of(8) && s == T::ONE;
+        debug_assert!(self.offs[p0..p0 + kc]
+            .iter()
+            .all(|&o| o + i0 + rows <= self.xp.len()));
         for p in 0..kc {
             // SAFETY: pixel runs i0..i0+rows of every tap lie inside the padded planes (the
             // spare row covers the last row's overhang); the panel holds w*kc values.
@@ -574,6 +580,9 @@ impl<T: GemmFloat> Panels<T> for PaddedTaps<'_, T> {
         while q < p0 + kc {
             let (n, j) = (q / self.len, q % self.len);
             let len = (self.len - j).min(p0 + kc - q);
+            debug_assert!(self.offs[i0..i0 + rows]
+                .iter()
+                .all(|&o| n * self.sample + j + o + len <= self.xp.len()));
             // SAFETY: every tap's run ends inside the sample's padded block (its spare row
             // covers the overhang of the last output row); the destination run is in the panel.
             unsafe {
