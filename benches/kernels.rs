@@ -1,12 +1,17 @@
-//! Kernel benchmarks: elementwise, reductions and matmul through the public op API.
+//! Kernel benchmarks: elementwise, reductions, matmul and convolution through the public op API.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rustgrad::ops;
 use rustgrad::{DType, Tensor};
 
 fn filled(n: usize) -> Tensor {
+    shaped(&[n])
+}
+
+fn shaped(shape: &[usize]) -> Tensor {
+    let n = shape.iter().product();
     let v: Vec<f32> = (0..n).map(|i| ((i % 1000) as f32) * 0.001 - 0.5).collect();
-    Tensor::from_vec(v, &[n]).unwrap()
+    Tensor::from_vec(v, shape).unwrap()
 }
 
 fn elementwise(c: &mut Criterion) {
@@ -59,5 +64,57 @@ fn dtype_cast(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, elementwise, reductions, dtype_cast);
+fn matmul(c: &mut Criterion) {
+    let mut g = c.benchmark_group("matmul");
+    for &n in &[256usize, 1024] {
+        let a = shaped(&[n, n]);
+        let b = shaped(&[n, n]);
+        g.throughput(Throughput::Elements((2 * n * n * n) as u64));
+        g.bench_with_input(BenchmarkId::new("sgemm", n), &n, |bch, _| {
+            bch.iter(|| ops::matmul(&a, &b).unwrap())
+        });
+    }
+    g.finish();
+}
+
+/// The conv row (3x3, padding 1, 32 -> 64 channels, 28x28) at batch 16: forward, input
+/// gradient and weight gradient, each on its own.
+fn conv(c: &mut Criterion) {
+    let (n, ci, hw, co) = (16, 32, 28, 64);
+    let x = shaped(&[n, ci, hw, hw]);
+    let w = shaped(&[co, ci, 3, 3]);
+    let dy = shaped(&[n, co, hw, hw]);
+    let geom = ops::ConvGeom {
+        n,
+        c: ci,
+        h: hw,
+        w: hw,
+        o: co,
+        kh: 3,
+        kw: 3,
+        oh: hw,
+        ow: hw,
+        sh: 1,
+        sw: 1,
+        ph: 1,
+        pw: 1,
+        dh: 1,
+        dw: 1,
+        groups: 1,
+    };
+    let mut g = c.benchmark_group("conv3x3_16x32x28x28_64");
+    g.throughput(Throughput::Elements((2 * n * co * hw * hw * ci * 9) as u64));
+    g.bench_function("forward", |bch| {
+        bch.iter(|| ops::conv2d(&x, &w, None, [1, 1], [1, 1, 1, 1], [1, 1], 1).unwrap())
+    });
+    g.bench_function("input_grad", |bch| {
+        bch.iter(|| rustgrad::kernels::conv2d_backward_input(&dy, &w, &geom).unwrap())
+    });
+    g.bench_function("weight_grad", |bch| {
+        bch.iter(|| rustgrad::kernels::conv2d_backward_weight(&dy, &x, &geom).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, elementwise, reductions, dtype_cast, matmul, conv);
 criterion_main!(benches);
