@@ -5,6 +5,10 @@ shapes: forward, input gradient and weight gradient must match the CPU, and matc
 reciprocal variant bit for bit (the two differ only in how addresses are decomposed). Also
 strides on both sides of the limit.
 
+The limit itself (dividends just below 2^22 through the reciprocal) is checked exhaustively by
+the Rust test `fast_divmod_is_exact_below_its_limit` (src/wgpu/tests.rs): a conv with 2^22 GEMM
+columns takes lavapipe minutes.
+
 Skips when no adapter exists, unless RUSTGRAD_REQUIRE_WGPU=1 (CI), which makes that a failure.
 """
 
@@ -136,3 +140,4 @@ def test_huge_stride(stride):
     assert cpu[0].shape == (2, 2, 1, 1)
     for name, c, d in zip(["y", "dx", "dw"], cpu, dev):
         np.testing.assert_allclose(d, c, rtol=1e-4, atol=1e-5, err_msg=name)
+
