@@ -7,13 +7,18 @@
 // through the device error flag (like gather).
 // Input x: contiguous [N, C, inner]; row r = n * inner + s, its class c at (n * C + c) * inner + s.
 // Scalars: 0 C, 1 inner, 2 rows, 3/4 ignore_index words (lo, hi), 5 label smoothing (f32 bits),
-// 6 flags: bit 0 class weights bound, bit 1 reduce (one workgroup strides over every row and
-// folds), bit 2 mean.
+// 6 flags: bit 0 class weights bound, bit 1 reduce, bit 2 mean, bit 3 partials (below),
+// 7 chunk: rows per workgroup when reducing.
+// Reducing (WGSL has no float atomics): workgroup g folds rows [g * chunk, (g + 1) * chunk) in a
+// fixed order (invocation lid takes rows lid, lid + WG, ..., then a shared-memory tree). With one
+// workgroup (rows <= chunk) it writes the loss itself; with G > 1 (bit 3) it writes its loss sum to
+// partials[g] and its weight sum to partials[G + g], and cross_entropy_reduce.wgsl folds those in
+// a second dispatch. Nothing depends on timing, so every run gives the same bits.
 // Outputs: loss (rows values, or 1 when reducing); aux: lse of each row (0 where ignored), then
 // the mean's denominator, then sum_c w[c] (what the backward kernel needs).
 // Words 18..22: element offsets of x, the targets, w and g (backward).
 // Bindings: 0 params, 1 x, 2 idx (int64 targets), 3 w (a dummy without weights), 4 loss, 5 aux,
-// 6 err.
+// 6 err, 7 partials (a dummy unless bit 3).
 
 //!include strided.wgsl
 //!include math.wgsl
@@ -23,6 +28,7 @@
 @group(0) @binding(4) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(5) var<storage, read_write> aux: array<f32>;
 @group(0) @binding(6) var<storage, read_write> err: array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read_write> partials: array<f32>;
 
 // The class row r's target names; -1 when it is ignore_index or out of range (reported).
 fn target_of(r: u32, classes: u32) -> i32 {
@@ -56,10 +62,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         aux[rows + 1u] = wsum;
     }
-    let stride = {{WG}}u * nwg.x * nwg.y * nwg.z;
+    // `none`: one row per invocation over the grid. Reducing: this workgroup's chunk of rows.
+    let wg = workgroup_linear(wid, nwg);
+    var first = gid;
+    var end = rows;
+    var stride = {{WG}}u * nwg.x * nwg.y * nwg.z;
+    let chunk = scalar(7u);
+    if (reduce) {
+        // The grid may be spread into more workgroups than chunks; those get an empty range.
+        let start = min(wg * chunk, rows);
+        first = start + lid;
+        end = start + min(chunk, rows - start);
+        stride = {{WG}}u;
+    }
     var acc_l = 0.0;
     var acc_w = 0.0;
-    for (var r = gid; r < rows; r = r + stride) {
+    for (var r = first; r < end; r = r + stride) {
         let n = r / inner;
         let base = n * classes * inner + (r - n * inner);
         let t = target_of(r, classes);
@@ -108,8 +126,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         s = s / 2u;
     }
     if (reduce && lid == 0u) {
-        let d = part_w[0];
-        aux[rows] = d;
-        loss[0] = select(part_l[0], part_l[0] / d, (scalar(6u) & 4u) != 0u);
+        if ((scalar(6u) & 8u) != 0u) {
+            let groups = rows / chunk + select(0u, 1u, rows % chunk != 0u);
+            if (wg < groups) {
+                partials[wg] = part_l[0];
+                partials[groups + wg] = part_w[0];
+            }
+        } else {
+            let d = part_w[0];
+            aux[rows] = d;
+            loss[0] = select(part_l[0], part_l[0] / d, (scalar(6u) & 4u) != 0u);
+        }
     }
 }

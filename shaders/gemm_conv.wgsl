@@ -10,13 +10,17 @@
 // params: numel = batch entries (groups * splits), scalars 0 M, 1 N, 2 K, 3 K per split (mode 2),
 // 4 bias offset; geometry words (geometry.wgsl): 0 C, 1 H, 2 W, 3 KH, 4 KW, 5 OH, 6 OW, 7 SH,
 // 8 SW, 9 PH, 10 PW, 11 DH, 12 DW, 13 CG, 14 OG, 15 batch N, 16 offset of X (or dY in mode 1 as
-// the "B" image), 17 offset of W (mode 0/1) or dY (mode 2), 18 groups.
+// the "B" image), 17 offset of W (mode 0/1) or dY (mode 2), 18 groups, 19..26 the f32 bits of
+// 1 / (KH * KW), 1 / KW, 1 / OW, 1 / (OH * OW), 1 / W, 1 / (H * W), 1 / SH, 1 / SW.
 // Bindings: 0 params, 1 A source (W, or dY in mode 2), 2 B source (X, or dY in mode 1), 3 dst,
-// 4 bias (BIAS_DECL variants). FAST_DIV: every address index is below 2^22 (see `divmod`).
+// 4 bias (BIAS_DECL variants). FAST_DIV: every address index and divisor is below 2^22 (see
+// fast_divmod.wgsl); false takes exact u32 division (also forced by
+// rustgrad.wgpu.force_exact_conv_division for tests).
 
 //!include strided.wgsl
 //!include geometry.wgsl
 //!include math.wgsl
+//!include fast_divmod.wgsl
 
 @group(0) @binding(1) var<storage, read> asrc: array<f32>;
 @group(0) @binding(2) var<storage, read> bsrc: array<f32>;
@@ -24,14 +28,14 @@
 {{BIAS_DECL}}
 
 const MODE: u32 = {{MODE}}u;
-// Address arithmetic: every index below 2^22 (the host checks) lets divisions go through an f32
-// reciprocal with one correction step (`divmod`), exact, and cheap where u32 division is not
-// (lavapipe lowers it to one scalar divide per lane).
+// Address arithmetic: every index and divisor below 2^22 (the host checks) lets divisions go
+// through an f32 reciprocal with one correction step (fast_divmod.wgsl), exact, and cheap where u32
+// division is not (lavapipe lowers it to one scalar divide per lane).
 const FAST_DIV: bool = {{FAST_DIV}};
 
 var<private> grp: u32;
 var<private> split: u32;
-// Reciprocals of the divisors, set once per invocation.
+// Reciprocals of the divisors (computed on the host, correctly rounded: fast_divmod.wgsl).
 var<private> r_kk2: f32;
 var<private> r_kw: f32;
 var<private> r_ow: f32;
@@ -53,30 +57,20 @@ fn divmod(a: u32, b: u32, rb: f32) -> vec2<u32> {
     if (!FAST_DIV) {
         return vec2<u32>(a / b, a % b);
     }
-    // The estimate is off by at most one for a < 2^22 (relative error of f32(a) * rb < 2^-22).
-    var q = u32(f32(a) * rb);
-    var r = i32(a) - i32(q * b);
-    if (r < 0) {
-        q = q - 1u;
-        r = r + i32(b);
-    } else if (r >= i32(b)) {
-        q = q + 1u;
-        r = r - i32(b);
-    }
-    return vec2<u32>(q, u32(r));
+    return divmod_fast(a, b, rb);
 }
 
 fn gemm_begin(bt: u32) {
     grp = bt % geom(18u);
     split = bt / geom(18u);
-    r_kk2 = 1.0 / f32(geom(3u) * geom(4u));
-    r_kw = 1.0 / f32(geom(4u));
-    r_ow = 1.0 / f32(geom(6u));
-    r_lall = 1.0 / f32(geom(5u) * geom(6u));
-    r_w = 1.0 / f32(geom(2u));
-    r_hw = 1.0 / f32(geom(1u) * geom(2u));
-    r_sh = 1.0 / f32(geom(7u));
-    r_sw = 1.0 / f32(geom(8u));
+    r_kk2 = bitcast<f32>(geom(19u));
+    r_kw = bitcast<f32>(geom(20u));
+    r_ow = bitcast<f32>(geom(21u));
+    r_lall = bitcast<f32>(geom(22u));
+    r_w = bitcast<f32>(geom(23u));
+    r_hw = bitcast<f32>(geom(24u));
+    r_sh = bitcast<f32>(geom(25u));
+    r_sw = bitcast<f32>(geom(26u));
 }
 
 fn k_range(bt: u32) -> vec2<u32> {

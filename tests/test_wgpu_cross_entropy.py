@@ -181,3 +181,111 @@ def test_dispatches():
         assert s1 - s0 == 1, s1 - s0
         assert s2 - s1 <= 2, s2 - s1
         xt.grad = None
+
+
+# ---------------------------------------------------------------- long batches (two-pass reduction)
+# A mean/sum over more rows than one workgroup's chunk (1024 rows) is folded as one partial per
+# workgroup plus a second one-workgroup pass in a fixed order.
+
+CHUNK = 1024
+LONG_CASES = [
+    dict(),
+    dict(reduction="sum"),
+    dict(ignore_index=1),
+    dict(weight=True, ignore_index=2, reduction="sum"),
+    dict(weight=True, label_smoothing=0.2, ignore_index=0),
+    dict(label_smoothing=0.1, reduction="sum"),
+]
+
+
+def _numpy_ce(x, t, w, ignore_index=-100, label_smoothing=0.0, reduction="mean", weight=False):
+    """The loss in float64 NumPy: x [N, C, *], t [N, *]."""
+    x = np.moveaxis(x.astype(np.float64), 1, -1).reshape(-1, x.shape[1])
+    t = t.reshape(-1)
+    c = x.shape[1]
+    w = w.astype(np.float64) if weight else np.ones(c)
+    m = x.max(axis=1, keepdims=True)
+    logp = x - (m + np.log(np.exp(x - m).sum(axis=1, keepdims=True)))
+    valid = t != ignore_index
+    tt = np.where(valid, t, 0)
+    nll = -w[tt] * logp[np.arange(len(t)), tt]
+    smooth = -(logp * w).sum(axis=1)
+    per_row = np.where(valid, (1 - label_smoothing) * nll + label_smoothing / c * smooth, 0.0)
+    if reduction == "sum":
+        return per_row.sum()
+    return per_row.sum() / np.where(valid, w[tt], 0.0).sum()
+
+
+def _long_data(shape, seed, ignore_index=None):
+    x, t, w = _data(shape, seed)
+    if ignore_index is not None:
+        # About one row in ten ignored (ignore_index may also be a real class, which stays used).
+        t = np.where(np.random.default_rng(seed + 1).random(t.shape) < 0.1, ignore_index, t)
+    return x, t, w
+
+
+@pytest.mark.parametrize("shape", [(5000, 3), (12, 3, 700)], ids=str)
+@pytest.mark.parametrize("kw", LONG_CASES, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()) or "mean")
+def test_long_batch_matches_cpu_and_numpy(shape, kw):
+    x, t, w = _long_data(shape, 3, kw.get("ignore_index"))
+    cl, cg = _loss_and_grad(x, t, w, "cpu", kw)
+    dl, dg = _loss_and_grad(x, t, w, "wgpu", kw)
+    assert dl.shape == cl.shape == ()
+    np.testing.assert_allclose(dl, cl, rtol=1e-5)
+    np.testing.assert_allclose(dl, _numpy_ce(x, t, w, **kw), rtol=1e-5)
+    # p - onehot cancels: absolute f32 rounding of the largest gradient entries.
+    np.testing.assert_allclose(dg, cg, rtol=1e-5, atol=1e-6 * np.abs(cg).max())
+
+
+def test_long_batch_matches_torch():
+    torch = pytest.importorskip("torch")
+    x, t, w = _long_data((5000, 3), 4, 1)
+    kw = dict(weight=True, ignore_index=1, label_smoothing=0.15)
+    dl, dg = _loss_and_grad(x, t, w, "wgpu", kw)
+    xt = torch.tensor(x, requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(xt, torch.tensor(t), weight=torch.tensor(w), ignore_index=1,
+                                             label_smoothing=0.15)
+    loss.backward(torch.tensor(np.random.default_rng(1).normal(size=()).astype(np.float32)))
+    np.testing.assert_allclose(dl, loss.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(dg, xt.grad.numpy(), rtol=1e-5, atol=1e-6 * np.abs(dg).max())
+
+
+@pytest.mark.parametrize("rows", [CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 256 * CHUNK + 5])
+def test_chunk_boundaries(rows):
+    """One chunk exactly, one row over it, and more partials (257) than the second pass's
+    workgroup has invocations (256): the loss still matches NumPy (forward only; long rows)."""
+    x, t, w = _long_data((rows, 2), rows, 0)
+    xd, td = rg.tensor(x, device="wgpu"), rg.tensor(t, device="wgpu")
+    for red in ("mean", "sum"):
+        got = F.cross_entropy(xd, td, ignore_index=0, reduction=red).item()
+        np.testing.assert_allclose(got, _numpy_ce(x, t, w, ignore_index=0, reduction=red), rtol=2e-5)
+
+
+def test_long_batch_is_deterministic():
+    """The partials are folded in a fixed order: every run gives the same bits."""
+    x, t, w = _long_data((20000, 5), 7, 3)
+    xd, td, wd = (rg.tensor(a, device="wgpu") for a in (x, t, w))
+    for red in ("mean", "sum"):
+        vals = {F.cross_entropy(xd, td, weight=wd, ignore_index=3, reduction=red).cpu().numpy().tobytes()
+                for _ in range(4)}
+        assert len(vals) == 1
+
+
+@pytest.mark.skipif(not FUSION, reason="RUSTGRAD_WGPU_FUSION=0 composes the loss")
+@pytest.mark.parametrize("rows,want", [(CHUNK, 1), (CHUNK + 1, 2), (5000, 2)])
+def test_long_batch_dispatches(rows, want):
+    """Up to one chunk the forward is one kernel; beyond it one more (the fold of the partials);
+    the backward stays one kernel (plus the seed fill)."""
+    x, t, _ = _long_data((rows, 3), 9)
+    xt = rg.tensor(x, device="wgpu", requires_grad=True)
+    tt = rg.tensor(t, device="wgpu")
+    rg.wgpu.synchronize()
+    s0 = rg.wgpu.stats()["dispatches"]
+    loss = F.cross_entropy(xt, tt)
+    rg.wgpu.synchronize()
+    s1 = rg.wgpu.stats()["dispatches"]
+    loss.backward()
+    rg.wgpu.synchronize()
+    s2 = rg.wgpu.stats()["dispatches"]
+    assert s1 - s0 == want, s1 - s0
+    assert s2 - s1 <= 2, s2 - s1

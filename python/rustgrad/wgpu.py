@@ -134,6 +134,14 @@ def matmul_tile(m, n, batches=1):
     return _C._wgpu_matmul_tile(int(m), int(n), int(batches))
 
 
+def force_exact_conv_division(force=True):
+    """Test switch: with ``force`` every implicit-GEMM convolution built from now on decomposes its
+    addresses with exact integer division, the variant real problems take only when an address
+    index reaches 2^22 (below that an f32 reciprocal is exact and cheaper; see
+    ``shaders/fast_divmod.wgsl``). ``False`` chooses by size again. Returns the previous setting."""
+    return _C._wgpu_conv_exact_division(bool(force))
+
+
 def _act_name(activation):
     name = "none" if activation is None else str(activation)
     if name not in _ACTIVATIONS:

@@ -166,6 +166,23 @@ fn _wgpu_matmul_variant(name: Option<&str>) -> PyResult<Option<String>> {
     })
 }
 
+/// Force the exact u32-division variant of the implicit-GEMM convolutions (true) or choose by
+/// size again (false); returns the previous setting. A test switch.
+#[pyfunction]
+fn _wgpu_conv_exact_division(force: bool) -> PyResult<bool> {
+    crate::py::errors::guard("force_exact_conv_division", || {
+        #[cfg(feature = "wgpu")]
+        {
+            Ok(crate::wgpu::kernels::conv_gemm::force_exact_division(force))
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            let _ = force;
+            Err(crate::error::Error::runtime("rustgrad was built without the wgpu backend").into())
+        }
+    })
+}
+
 /// The tile variant an `m x n` product over `batches` would use now ("legacy" when forced).
 #[pyfunction]
 fn _wgpu_matmul_tile(m: usize, n: usize, batches: usize) -> PyResult<String> {
@@ -222,6 +239,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_wgpu_reset_stats, m)?)?;
     m.add_function(wrap_pyfunction!(_wgpu_matmul_variant, m)?)?;
     m.add_function(wrap_pyfunction!(_wgpu_matmul_tile, m)?)?;
+    m.add_function(wrap_pyfunction!(_wgpu_conv_exact_division, m)?)?;
     m.add_function(wrap_pyfunction!(_wgpu_tune_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(_wgpu_clear_tuning, m)?)?;
     Ok(())

@@ -33,6 +33,10 @@ const SHADER_FILES: &[(&str, &str)] = &[
         "gemm_conv.wgsl",
         include_str!("../../shaders/gemm_conv.wgsl"),
     ),
+    (
+        "fast_divmod.wgsl",
+        include_str!("../../shaders/fast_divmod.wgsl"),
+    ),
     // The index family (src/wgpu/kernels/index.rs, scan.rs).
     ("index.wgsl", include_str!("../../shaders/index.wgsl")),
     ("gather.wgsl", include_str!("../../shaders/gather.wgsl")),
@@ -96,6 +100,10 @@ const SHADER_FILES: &[(&str, &str)] = &[
     (
         "cross_entropy_backward.wgsl",
         include_str!("../../shaders/cross_entropy_backward.wgsl"),
+    ),
+    (
+        "cross_entropy_reduce.wgsl",
+        include_str!("../../shaders/cross_entropy_reduce.wgsl"),
     ),
     (
         "cross_entropy_common.wgsl",

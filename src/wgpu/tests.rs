@@ -934,3 +934,73 @@ fn fused_chains_keep_live_outputs_and_order_hazards() {
     assert_eq!(got, big.iter().map(|v| v * 4).collect::<Vec<_>>());
     set_fusion_enabled(was);
 }
+
+/// Runs `fast_divmod.wgsl` on the adapter for every `a` in `[0, count)` against each
+/// `(b, rb bits)`; returns (mismatches, smallest failing a).
+fn divmod_failures(count: u32, divisors: &[(u32, u32)]) -> (u32, u32) {
+    let e = engine().unwrap();
+    let main = "@group(0) @binding(0) var<storage, read> params: array<u32>;\n\
+        @group(0) @binding(1) var<storage, read_write> out: array<atomic<u32>>;\n\
+        //!include fast_divmod.wgsl\n\
+        @compute @workgroup_size(256)\n\
+        fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
+                @builtin(local_invocation_index) lid: u32) {\n\
+            let a = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;\n\
+            if (a >= params[0]) { return; }\n\
+            for (var i = 1u; i + 1u < arrayLength(&params); i = i + 2u) {\n\
+                let b = params[i];\n\
+                let got = divmod_fast(a, b, bitcast<f32>(params[i + 1u]));\n\
+                if (got.x != a / b || got.y != a % b) {\n\
+                    atomicAdd(&out[0], 1u);\n\
+                    atomicMin(&out[1], a);\n\
+                }\n\
+            }\n\
+        }\n";
+    let src = template::render_with("divmod_check.wgsl", &[], &|n| {
+        if n == "divmod_check.wgsl" {
+            Ok(main.to_string())
+        } else {
+            template::shader_source(n).map(str::to_owned)
+        }
+    })
+    .unwrap();
+    let k = e.compile("divmod_check", &src).unwrap();
+    let out = upload(bytemuck::cast_slice(&[0u32, u32::MAX])).unwrap();
+    let mut p = vec![count];
+    for &(b, rb) in divisors {
+        p.extend([b, rb]);
+    }
+    let bind = [encoder::Binding {
+        buffer: &out,
+        bytes: 8,
+    }];
+    e.dispatch("divmod_check", &k, &p, &bind, (count as u64).div_ceil(256))
+        .unwrap();
+    let r = read_u32(&out, 0, 2).unwrap();
+    (r[0], r[1])
+}
+
+/// The f32-reciprocal divmod of the implicit-GEMM conv (`shaders/fast_divmod.wgsl`) is exact for
+/// every dividend below the host's limit (2^22), with the host-rounded reciprocal, for the
+/// divisors where the estimate's error is largest (small ones, where a / b is large, and ones
+/// just below or above powers of two, whose reciprocals sit at the ends of a binade), and the
+/// check does catch a reciprocal that is a little off.
+#[test]
+fn fast_divmod_is_exact_below_its_limit() {
+    let Some(_g) = gpu() else { return };
+    let limit = kernels::conv_gemm::FAST_DIV_LIMIT as u32;
+    let mut bs: Vec<u32> = (1..=13).collect();
+    bs.extend([
+        25, 49, 63, 100, 127, 255, 257, 1000, 4095, 65535, 65537, 99991,
+    ]);
+    bs.extend([(1 << 20) + 1, 3 << 19, 1_234_567, (1 << 21) - 1, limit - 1]);
+    let with_recip: Vec<(u32, u32)> = bs
+        .iter()
+        .map(|&b| (b, (1.0f32 / b as f32).to_bits()))
+        .collect();
+    assert_eq!(divmod_failures(limit, &with_recip), (0, u32::MAX));
+    // A reciprocal 2^-12 too big is caught (near a = 2^12 * 3 already).
+    let off = (1.0f32 / 3.0 * (1.0 + 1.0 / 4096.0)).to_bits();
+    let (bad, first) = divmod_failures(limit, &[(3, off)]);
+    assert!(bad > 0 && first < limit, "{bad} {first}");
+}

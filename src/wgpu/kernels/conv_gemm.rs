@@ -18,6 +18,7 @@ use crate::wgpu::engine::engine;
 use crate::wgpu::ops::ReduceOp;
 use crate::wgpu::view::{params, GpuView};
 use crate::wgpu::zeros;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 fn whole(b: &GpuBuffer) -> Binding<'_> {
     Binding {
@@ -30,9 +31,28 @@ fn whole(b: &GpuBuffer) -> Binding<'_> {
 const TARGET_WORKGROUPS: u64 = 256;
 /// Smallest K range of one split.
 const MIN_SPLIT_K: usize = 512;
-/// Address indices below this divide exactly through an f32 reciprocal (`gemm_conv.wgsl`
-/// `divmod`); larger problems take the u32 division variant.
-const FAST_DIV_LIMIT: usize = 1 << 22;
+/// Address indices and divisors below this divide exactly through an f32 reciprocal with one
+/// correction step (`shaders/fast_divmod.wgsl` has the error bound: within 0.75 of the quotient
+/// up to here); larger problems take the exact u32 division variant.
+pub(crate) const FAST_DIV_LIMIT: usize = 1 << 22;
+
+/// Test switch: build every implicit-GEMM conv with exact u32 division (see
+/// [`force_exact_division`]).
+static EXACT_DIV: AtomicBool = AtomicBool::new(false);
+
+/// Make every implicit-GEMM convolution from now on use the exact u32 division variant (`true`)
+/// or choose by size again (`false`); returns the previous setting. The variant is part of the
+/// pipeline key, so both stay cached. For tests of the path real problems reach only above 2^22
+/// address indices.
+pub fn force_exact_division(on: bool) -> bool {
+    EXACT_DIV.swap(on, Ordering::Relaxed)
+}
+
+/// Whether the f32-reciprocal divisions are exact for a problem whose largest divided index or
+/// divisor is `bound`.
+fn fast_division(bound: usize) -> bool {
+    bound < FAST_DIV_LIMIT && !EXACT_DIV.load(Ordering::Relaxed)
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -95,6 +115,10 @@ fn run(
             g.groups,
         ],
     )?);
+    // The divisors' reciprocals, rounded once here: a shader's own 1.0 / x may be 2.5 ULP off,
+    // which the exactness argument of `fast_divmod.wgsl` has no room for.
+    let recip = |v: usize| (1.0f32 / v as f32).to_bits();
+    p.extend([g.kk(), g.kw, g.ow, g.l(), g.w, g.h * g.w, g.sh, g.sw].map(recip));
     // Forward: W rows are k-contiguous, image columns run along ox. Input gradient: W^T rows
     // step over taps, dY columns along ix. Weight gradient: dY and the image both along (n, l).
     let (a_k_fast, b_k_fast) = match mode {
@@ -110,9 +134,19 @@ fn run(
         ),
         None => ("", "0.0"),
     };
-    // Every address index the loads divide is below the GEMM extents or the padded image size.
-    let bound = m.max(n).max(k).max(g.h + g.ph).max(g.w + g.pw);
-    let fast_div = bound < FAST_DIV_LIMIT;
+    // Every address index the loads divide is below the GEMM extents (the core loads only
+    // row < M, col < N, k < K) or the padded image size (the input gradient's tap offsets). The
+    // divisors (KH * KW, KW, OH * OW, OW, H * W, W) are at most those extents, except the strides
+    // the input gradient divides by, which may exceed them all; the exactness argument
+    // (`fast_divmod.wgsl`) needs divisors below the limit too, so they join the bound.
+    let bound = m
+        .max(n)
+        .max(k)
+        .max(g.h + g.ph)
+        .max(g.w + g.pw)
+        .max(g.sh)
+        .max(g.sw);
+    let fast_div = fast_division(bound);
     vars.extend([
         ("MODE", (mode as u32).to_string()),
         ("FAST_DIV", fast_div.to_string()),

@@ -2,10 +2,12 @@
 //! `cross_entropy_backward.wgsl`): log_softmax + nll_loss forward in one dispatch and its
 //! gradient with respect to the logits in one more.
 //!
-//! With a mean or sum reduction the forward runs as a single workgroup that strides over every row
-//! and folds its partial sums in shared memory, so the loss needs no second reduction pass (WGSL
-//! has no float atomics to combine workgroups). A classifier's batch is a few hundred rows, which
-//! one workgroup covers in a few iterations; `none` uses one invocation per row across the grid.
+//! `none` uses one invocation per row across the grid. With a mean or sum reduction each
+//! workgroup folds a contiguous chunk of [`CHUNK`] rows; a batch that fits one chunk (a
+//! classifier's few hundred rows) writes the loss from that one workgroup, a longer one (language
+//! model tokens) writes one partial per workgroup that a second one-workgroup pass
+//! (`cross_entropy_reduce.wgsl`) folds in a fixed order. WGSL has no float atomics, and the fixed
+//! order keeps the loss bit-for-bit the same from run to run.
 
 use super::{whole, workgroups, WG, WG_STR};
 use crate::dtype::DType;
@@ -15,6 +17,11 @@ use crate::wgpu::encoder::Binding;
 use crate::wgpu::engine::engine;
 use crate::wgpu::errors;
 use crate::wgpu::view::{check_view, GpuView};
+
+/// Rows one workgroup folds when reducing: four per invocation, so the per-workgroup tree and
+/// the partials stay small against the rows' own work while long batches still spread over
+/// `rows / CHUNK` workgroups.
+const CHUNK: usize = 4 * WG as usize;
 
 /// How the per-row losses are combined (PyTorch's `reduction`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,11 +49,12 @@ impl CeConfig {
         let u = |v: usize| u32::try_from(v).map_err(|_| too_big());
         let flags = u32::from(w.is_some())
             | (u32::from(self.reduction != CeReduction::None) << 1)
-            | (u32::from(self.reduction == CeReduction::Mean) << 2);
+            | (u32::from(self.reduction == CeReduction::Mean) << 2)
+            | (u32::from(self.reduce_groups() > 1) << 3);
         let mut p = vec![0u32; 22];
         p[0] = u(x.numel())?;
         let ii = self.ignore_index as u64;
-        p[10..17].copy_from_slice(&[
+        p[10..18].copy_from_slice(&[
             u(self.classes)?,
             u(self.inner)?,
             u(self.rows)?,
@@ -54,11 +62,21 @@ impl CeConfig {
             (ii >> 32) as u32,
             self.label_smoothing.to_bits(),
             flags,
+            CHUNK as u32,
         ]);
         p[18] = u(x.offset)?;
         p[19] = u(t.offset)?;
         p[20] = u(w.map_or(0, |w| w.offset))?;
         Ok(p)
+    }
+
+    /// Workgroups of the forward's first pass when reducing (more than one needs the second).
+    fn reduce_groups(&self) -> usize {
+        if self.reduction == CeReduction::None {
+            0
+        } else {
+            self.rows.div_ceil(CHUNK).max(1)
+        }
     }
 }
 
@@ -114,6 +132,12 @@ pub fn cross_entropy_forward(
     let dummy = alloc(4)?;
     let wbuf = w.map_or(&dummy, |w| &w.buffer);
     let flag = errors::buffer()?;
+    let groups = cfg.reduce_groups();
+    let partials = if groups > 1 {
+        alloc(8 * groups as u64)?
+    } else {
+        alloc(4)?
+    };
     let bind = [
         whole(x),
         whole(t),
@@ -133,14 +157,36 @@ pub fn cross_entropy_forward(
             buffer: &flag,
             bytes: errors::BYTES,
         },
+        Binding {
+            buffer: &partials,
+            bytes: partials.len(),
+        },
     ];
-    let groups = if reduce {
-        1
+    let grid = if reduce {
+        groups as u64
     } else {
         workgroups(cfg.rows, WG).max(1)
     };
-    e.dispatch(op, &k, &p, &bind, groups)?;
+    e.dispatch(op, &k, &p, &bind, grid)?;
     errors::arm();
+    if groups > 1 {
+        let fold = e.kernel("cross_entropy_reduce.wgsl", &[("WG", WG_STR)])?;
+        let bind = [
+            Binding {
+                buffer: &partials,
+                bytes: partials.len(),
+            },
+            Binding {
+                buffer: &loss,
+                bytes: loss.len(),
+            },
+            Binding {
+                buffer: &aux,
+                bytes: aux.len(),
+            },
+        ];
+        e.dispatch("cross_entropy_reduce", &fold, &p, &bind, 1)?;
+    }
     Ok((loss, aux))
 }
 

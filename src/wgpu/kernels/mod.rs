@@ -6,7 +6,7 @@
 
 mod argreduce;
 mod conv;
-mod conv_gemm;
+pub mod conv_gemm;
 mod cross_entropy;
 mod elementwise;
 pub mod gemm;
