@@ -125,7 +125,7 @@ fn padded_width(g: &Geom) -> usize {
 
 /// Elements of one zero-padded input plane: `ph` zero rows above, below as many as the last
 /// output row's window needs plus one spare row, which takes the overhang of taps read past the
-/// last row (see `PaddedTaps`).
+/// last row (see `SampleRows`).
 fn padded_plane(g: &Geom) -> usize {
     ((g.h + 2 * g.ph).max(g.oh + g.dh * (g.kh - 1)) + 1) * padded_width(g)
 }
@@ -506,14 +506,19 @@ impl<T: GemmFloat> Panels<T> for Unfolded<'_, T> {
 }
 
 /// Rows of per-sample blocks as a GEMM operand whose depth runs over the samples: element
-/// (i, q) is `data[(q / len) * sample + (first + i) * row + q % len]`. The weight gradient's
-/// output-gradient operand, packed straight from `dy` (no gathered copy).
+/// (i, q) is `data[(q / len) * sample + offs[i] + q % len]`, each row contiguous within a sample.
+/// Serves the weight gradient twice: as the output gradient (`offs[i]` = channel i's row), packed
+/// straight from `dy` with no gathered copy, and, for stride 1, as the taps of the padded input
+/// (`offs` from `tap_offsets`: tap (c, ki, kj) of output pixel (oy, ox) sits at a fixed offset
+/// from `oy*sp + ox` in planes `sp` wide, so each tap's row is a contiguous run). There the depth
+/// runs over `oh*sp` "virtual" pixels per sample, the last `sp - ow` of each output row not real:
+/// the output gradient is zero at those (`padded_operands`), so whatever finite value the taps
+/// read there adds nothing. Non-finite inputs (inf * 0 = NaN) take the exact `Unfolded` path.
 struct SampleRows<'a, T> {
     data: &'a [T],
+    offs: Vec<usize>,
     sample: usize,
-    row: usize,
     len: usize,
-    first: usize,
 }
 
 impl<T: GemmFloat> Panels<T> for SampleRows<'_, T> {
@@ -529,69 +534,22 @@ impl<T: GemmFloat> Panels<T> for SampleRows<'_, T> {
     ) {
         let mut q = p0;
         while q < p0 + kc {
-            // One sample's stretch of the depth range: rows `row` apart, contiguous along q.
+            // One sample's stretch of the depth range.
             let (n, j) = (q / self.len, q % self.len);
             let len = (self.len - j).min(p0 + kc - q);
-            let at = n * self.sample + (self.first + i0) * self.row + j;
-            // SAFETY: rows first+i0.. first+i0+rows of sample n, positions j..j+len, lie inside
-            // `data` (the operand's extent); the destination run is inside the panel.
-            unsafe {
-                let base = self.data.as_ptr().add(at);
-                pack_rows(
-                    rows,
-                    w,
-                    len,
-                    |i| base.add(i * self.row),
-                    s,
-                    dst.add((q - p0) * w),
-                )
-            };
-            q += len;
-        }
-    }
-}
-
-/// Stride-1 weight gradients unfold nothing: with the input zero-padded into planes `sp` wide
-/// (its padded width), tap (c, ki, kj) of output pixel (oy, ox) sits at a fixed offset from
-/// `oy*sp + ox`, so each tap's row of the column matrix is a contiguous run of the padded input.
-/// The depth then runs over `oh*sp` "virtual" pixels per sample, the last `sp - ow` of each
-/// output row not real: the output gradient is zero there (`pad_rows`), so whatever finite
-/// value those taps read adds nothing. Non-finite inputs (inf * 0 = NaN) take the exact path.
-struct PaddedTaps<'a, T> {
-    xp: &'a [T],
-    /// Offset of each tap within a sample's padded block.
-    offs: Vec<usize>,
-    sample: usize,
-    len: usize,
-}
-
-impl<T: GemmFloat> Panels<T> for PaddedTaps<'_, T> {
-    unsafe fn pack(
-        &self,
-        i0: usize,
-        rows: usize,
-        p0: usize,
-        kc: usize,
-        w: usize,
-        s: T,
-        dst: *mut T,
-    ) {
-        let mut q = p0;
-        while q < p0 + kc {
-            let (n, j) = (q / self.len, q % self.len);
-            let len = (self.len - j).min(p0 + kc - q);
+            let base = n * self.sample + j;
             debug_assert!(self.offs[i0..i0 + rows]
                 .iter()
-                .all(|&o| n * self.sample + j + o + len <= self.xp.len()));
-            // SAFETY: every tap's run ends inside the sample's padded block (its spare row
+                .all(|&o| base + o + len <= self.data.len()));
+            // SAFETY: every row's run lies inside `data` (for padded taps, the planes' spare row
             // covers the overhang of the last output row); the destination run is in the panel.
             unsafe {
-                let base = self.xp.as_ptr().add(n * self.sample + j);
+                let from = self.data.as_ptr().add(base);
                 pack_rows(
                     rows,
                     w,
                     len,
-                    |i| base.add(self.offs[i0 + i]),
+                    |i| from.add(self.offs[i0 + i]),
                     s,
                     dst.add((q - p0) * w),
                 )
@@ -601,7 +559,7 @@ impl<T: GemmFloat> Panels<T> for PaddedTaps<'_, T> {
     }
 }
 
-/// The stride-1 operands of group `gi` (see `PaddedTaps`): the zero-padded input with one spare
+/// The stride-1 operands of group `gi` (see `SampleRows`): the zero-padded input with one spare
 /// row per plane, and the output gradient with rows widened to the padded width by zeros.
 /// `None` when the group's input holds inf or NaN.
 fn padded_operands<T: GemmFloat>(
@@ -667,18 +625,17 @@ fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
         // SAFETY (both): the operands cover kdim (og) rows by the whole depth; dwt is [kdim, og].
         match stride_one.then(|| padded_operands(x, dy, g, gi)).flatten() {
             Some((xp, dyp, lv)) => {
-                let taps = PaddedTaps {
-                    xp: &xp,
+                let taps = SampleRows {
+                    data: &xp,
                     offs: tap_offsets(g),
                     sample: g.cg() * padded_plane(g),
                     len: lv,
                 };
                 let grads = SampleRows {
                     data: &dyp,
+                    offs: (0..og).map(|o| o * lv).collect(),
                     sample: og * lv,
-                    row: lv,
                     len: lv,
-                    first: 0,
                 };
                 unsafe {
                     gemm_panels(
@@ -698,10 +655,9 @@ fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
             None => {
                 let grads = SampleRows {
                     data: dy,
+                    offs: (0..og).map(|o| (gi * og + o) * l).collect(),
                     sample: g.o * l,
-                    row: l,
                     len: l,
-                    first: gi * og,
                 };
                 let taps = Unfolded { x, g, gi };
                 unsafe {
