@@ -310,3 +310,16 @@ def test_conv2d_same_padding_even_kernel_all_gradients(kernel, dilation):
         y.backward(torch.tensor(g, dtype=dtype))
         np.testing.assert_allclose(xt.grad.numpy(), dx_ref, rtol=tol, atol=tol)
         np.testing.assert_allclose(wt.grad.numpy(), weight_grad(g), rtol=tol, atol=tol)
+
+
+def test_conv2d_weight_grad_in_sample_chunks():
+    # Large enough in float64 that the stride-1 weight gradient's padded copies (32 MB budget)
+    # take the batch in two chunks of samples (6 + 2), the second chunk's product added to the first.
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((8, 64, 100, 100))
+    w = rng.standard_normal((2, 64, 3, 3)) * 0.1
+    _, _, weight_grad = _np_conv2d(x, w, (1, 1), (1, 1), (1, 1))
+    g = rng.standard_normal((8, 2, 100, 100))
+    wt = torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(torch.tensor(x), wt, padding=1).backward(torch.tensor(g))
+    np.testing.assert_allclose(wt.grad.numpy(), weight_grad(g), rtol=1e-10, atol=1e-9)

@@ -8,7 +8,7 @@
 mod padded;
 mod unfold;
 
-use self::padded::{fwd_stride_one, padded_operands, padded_plane, tap_offsets};
+use self::padded::{fwd_stride_one, padded_operands, padded_plane, padded_width, tap_offsets};
 use self::unfold::{bwd_input_kernel, fwd_kernel, Unfolded};
 use crate::cpu::gemm::{gemm_panels, pack_rows, Panels};
 use crate::dtype::DType;
@@ -70,6 +70,11 @@ impl<T: GemmFloat> Panels<T> for SampleRows<'_, T> {
     }
 }
 
+/// Bytes of padded copies (input planes and widened output-gradient rows) the stride-1 weight
+/// gradient holds at once: the batch goes through in chunks of samples so that the copies stay
+/// bounded beside the activations, however large those are.
+const PADDED_BYTES: usize = 32 << 20;
+
 /// `dW = sum_n dy[n] · im2col(x[n])^T`, computed transposed as one GEMM per group over the whole
 /// batch: A is the unfolded input (taps × pixels), B the output gradient, both packed panel by
 /// panel (stride-1 convolutions read the taps straight from a padded copy of the input, others
@@ -78,62 +83,82 @@ impl<T: GemmFloat> Panels<T> for SampleRows<'_, T> {
 /// matrix, no per-thread partial sums.
 fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
     let (og, kdim, l) = (g.og(), g.cg() * g.kk(), g.l());
+    let (xs, ys) = (g.c * g.h * g.w, g.o * l);
     let mut dwt = vec![T::ZERO; kdim * og];
     let stride_one = g.sh == 1 && g.sw == 1;
+    // Stride 1 copies each chunk of samples into padded planes first; the chunks' GEMMs add up.
+    let per_sample = (g.cg() * padded_plane(g) + og * g.oh * padded_width(g)) * size_of::<T>();
+    let nb = if stride_one {
+        (PADDED_BYTES / per_sample.max(1)).clamp(1, g.n.max(1))
+    } else {
+        g.n.max(1)
+    };
     for gi in 0..g.groups {
         let c = dwt.as_mut_ptr();
-        // SAFETY (both): the operands cover kdim (og) rows by the whole depth; dwt is [kdim, og].
-        match stride_one.then(|| padded_operands(x, dy, g, gi)).flatten() {
-            Some((xp, dyp, lv)) => {
-                let taps = SampleRows {
-                    data: &xp,
-                    offs: tap_offsets(g),
-                    sample: g.cg() * padded_plane(g),
-                    len: lv,
-                };
-                let grads = SampleRows {
-                    data: &dyp,
-                    offs: (0..og).map(|o| o * lv).collect(),
-                    sample: og * lv,
-                    len: lv,
-                };
-                unsafe {
-                    gemm_panels(
-                        kdim,
-                        og,
-                        g.n * lv,
-                        T::ONE,
-                        &taps,
-                        &grads,
-                        T::ZERO,
-                        c,
-                        og as isize,
-                        1,
-                    )
-                };
-            }
-            None => {
-                let grads = SampleRows {
-                    data: dy,
-                    offs: (0..og).map(|o| (gi * og + o) * l).collect(),
-                    sample: g.o * l,
-                    len: l,
-                };
-                let taps = Unfolded { x, g, gi };
-                unsafe {
-                    gemm_panels(
-                        kdim,
-                        og,
-                        g.n * l,
-                        T::ONE,
-                        &taps,
-                        &grads,
-                        T::ZERO,
-                        c,
-                        og as isize,
-                        1,
-                    )
-                };
+        for (ci, n0) in (0..g.n).step_by(nb).enumerate() {
+            let gc = Geom {
+                n: nb.min(g.n - n0),
+                ..*g
+            };
+            let (xc, dyc) = (&x[n0 * xs..], &dy[n0 * ys..]);
+            let beta = if ci == 0 { T::ZERO } else { T::ONE };
+            // SAFETY (both): the operands cover kdim (og) rows by the chunk's whole depth; dwt
+            // is [kdim, og].
+            match stride_one
+                .then(|| padded_operands(xc, dyc, &gc, gi))
+                .flatten()
+            {
+                Some((xp, dyp, lv)) => {
+                    let taps = SampleRows {
+                        data: &xp,
+                        offs: tap_offsets(g),
+                        sample: g.cg() * padded_plane(g),
+                        len: lv,
+                    };
+                    let grads = SampleRows {
+                        data: &dyp,
+                        offs: (0..og).map(|o| o * lv).collect(),
+                        sample: og * lv,
+                        len: lv,
+                    };
+                    unsafe {
+                        gemm_panels(
+                            kdim,
+                            og,
+                            gc.n * lv,
+                            T::ONE,
+                            &taps,
+                            &grads,
+                            beta,
+                            c,
+                            og as isize,
+                            1,
+                        )
+                    };
+                }
+                None => {
+                    let grads = SampleRows {
+                        data: dyc,
+                        offs: (0..og).map(|o| (gi * og + o) * l).collect(),
+                        sample: ys,
+                        len: l,
+                    };
+                    let taps = Unfolded { x: xc, g: &gc, gi };
+                    unsafe {
+                        gemm_panels(
+                            kdim,
+                            og,
+                            gc.n * l,
+                            T::ONE,
+                            &taps,
+                            &grads,
+                            beta,
+                            c,
+                            og as isize,
+                            1,
+                        )
+                    };
+                }
             }
         }
         let block = &mut dw[gi * og * kdim..(gi + 1) * og * kdim];

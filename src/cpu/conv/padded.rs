@@ -10,7 +10,7 @@ use crate::ops::{ConvGeom as Geom, GemmFloat};
 /// Width of a zero-padded input row (see `pad_planes`): `pw` zeros on the left and as many on
 /// the right as the last output column's window needs (more than `pw` when the padding is
 /// asymmetric, as with `padding="same"` and an even kernel).
-fn padded_width(g: &Geom) -> usize {
+pub(super) fn padded_width(g: &Geom) -> usize {
     (g.w + 2 * g.pw).max(g.ow + g.dw * (g.kw - 1))
 }
 
