@@ -24,6 +24,7 @@
 //!include math.wgsl
 //!include index.wgsl
 //!include cross_entropy_common.wgsl
+//!include pair_sum.wgsl
 
 @group(0) @binding(4) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(5) var<storage, read_write> aux: array<f32>;
@@ -43,8 +44,6 @@ fn target_of(r: u32, classes: u32) -> i32 {
     return c;
 }
 
-var<workgroup> part_l: array<f32, {{WG}}>;
-var<workgroup> part_w: array<f32, {{WG}}>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -113,18 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         acc_l = acc_l + row_loss;
     }
-    part_l[lid] = acc_l;
-    part_w[lid] = acc_w;
-    workgroupBarrier();
-    var s = {{WG}}u / 2u;
-    while (s > 0u) {
-        if (lid < s) {
-            part_l[lid] = part_l[lid] + part_l[lid + s];
-            part_w[lid] = part_w[lid] + part_w[lid + s];
-        }
-        workgroupBarrier();
-        s = s / 2u;
-    }
+    pair_sum(lid, acc_l, acc_w);
     if (reduce && lid == 0u) {
         if ((scalar(6u) & 8u) != 0u) {
             let groups = rows / chunk + select(0u, 1u, rows % chunk != 0u);

@@ -7,13 +7,12 @@
 // Bindings: 0 params, 1 partials (G loss sums, then G weight sums), 2 loss, 3 aux.
 
 //!include strided.wgsl
+//!include pair_sum.wgsl
 
 @group(0) @binding(1) var<storage, read> partials: array<f32>;
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> aux: array<f32>;
 
-var<workgroup> part_l: array<f32, {{WG}}>;
-var<workgroup> part_w: array<f32, {{WG}}>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(local_invocation_index) lid: u32) {
@@ -26,18 +25,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         acc_l = acc_l + partials[g];
         acc_w = acc_w + partials[groups + g];
     }
-    part_l[lid] = acc_l;
-    part_w[lid] = acc_w;
-    workgroupBarrier();
-    var s = {{WG}}u / 2u;
-    while (s > 0u) {
-        if (lid < s) {
-            part_l[lid] = part_l[lid] + part_l[lid + s];
-            part_w[lid] = part_w[lid] + part_w[lid + s];
-        }
-        workgroupBarrier();
-        s = s / 2u;
-    }
+    pair_sum(lid, acc_l, acc_w);
     if (lid == 0u) {
         let d = part_w[0];
         aux[rows] = d;

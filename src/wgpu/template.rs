@@ -109,6 +109,7 @@ const SHADER_FILES: &[(&str, &str)] = &[
         "cross_entropy_common.wgsl",
         include_str!("../../shaders/cross_entropy_common.wgsl"),
     ),
+    ("pair_sum.wgsl", include_str!("../../shaders/pair_sum.wgsl")),
     (
         "optim_common.wgsl",
         include_str!("../../shaders/optim_common.wgsl"),

@@ -93,6 +93,11 @@ fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
     } else {
         g.n.max(1)
     };
+    let taps_at = if stride_one {
+        tap_offsets(g)
+    } else {
+        Vec::new()
+    };
     for gi in 0..g.groups {
         let c = dwt.as_mut_ptr();
         for (ci, n0) in (0..g.n).step_by(nb).enumerate() {
@@ -111,7 +116,7 @@ fn bwd_weight_kernel<T: GemmFloat>(dy: &[T], x: &[T], g: &Geom, dw: &mut [T]) {
                 Some((xp, dyp, lv)) => {
                     let taps = SampleRows {
                         data: &xp,
-                        offs: tap_offsets(g),
+                        offs: taps_at.clone(),
                         sample: g.cg() * padded_plane(g),
                         len: lv,
                     };

@@ -3,7 +3,7 @@
 //! GEMM reads each tap's run straight from the planes (forward: `VirtualPixels`; weight gradient:
 //! the offsets feed `SampleRows` in the parent module).
 
-use crate::cpu::gemm::{gemm_panels, MatRef, Panels};
+use crate::cpu::gemm::{copy_short, gemm_panels, MatRef, Panels};
 use crate::cpu::threads::{parallel_for, SendPtr};
 use crate::ops::{ConvGeom as Geom, GemmFloat};
 
@@ -85,30 +85,26 @@ impl<T: GemmFloat> Panels<T> for VirtualPixels<'_, T> {
         s: T,
         dst: *mut T,
     ) {
-        let full = rows == w && w.is_multiple_of(8) && s == T::ONE;
         debug_assert!(self.offs[p0..p0 + kc]
             .iter()
             .all(|&o| o + i0 + rows <= self.xp.len()));
         for p in 0..kc {
             // SAFETY: pixel runs i0..i0+rows of every tap lie inside the padded planes (the
             // spare row covers the last row's overhang); the panel holds w*kc values.
-            unsafe {
-                let from = self.xp.as_ptr().add(self.offs[p0 + p] + i0);
-                let to = dst.add(p * w);
-                if full {
-                    // Fixed 8-element pieces compile to vector moves (no memcpy call per step).
-                    for c in (0..w).step_by(8) {
-                        std::ptr::copy_nonoverlapping(from.add(c), to.add(c), 8);
-                    }
-                } else {
-                    for i in 0..rows {
-                        *to.add(i) = s * *from.add(i);
-                    }
-                    for i in rows..w {
-                        *to.add(i) = T::ZERO;
-                    }
+            let (from, to) = unsafe {
+                (
+                    &self.xp[self.offs[p0 + p] + i0..][..rows],
+                    std::slice::from_raw_parts_mut(dst.add(p * w), w),
+                )
+            };
+            if s == T::ONE {
+                copy_short(from, &mut to[..rows]);
+            } else {
+                for (d, &v) in to.iter_mut().zip(from) {
+                    *d = s * v;
                 }
             }
+            to[rows..].fill(T::ZERO);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! convolutions, col2im for the input gradient, and `Unfolded`, the weight gradient's exact
 //! operand that unfolds taps panel by panel (any stride, any input values).
 
-use crate::cpu::gemm::{with_scratch, MatRef, Panels};
+use crate::cpu::gemm::{copy_short, with_scratch, MatRef, Panels};
 use crate::cpu::threads::{parallel_for, SendPtr};
 use crate::ops::{ConvGeom as Geom, GemmFloat};
 
@@ -301,19 +301,6 @@ impl<T: GemmFloat> Unfolded<'_, T> {
                 n += 1;
             }
         }
-    }
-}
-
-/// `dst.copy_from_slice(src)` for the short runs of an image row: fixed 8-element pieces that
-/// compile to vector moves, where a run-time-length copy would be a libc call per run.
-fn copy_short<T: Copy>(src: &[T], dst: &mut [T]) {
-    let mut s8 = src.chunks_exact(8);
-    let mut d8 = dst.chunks_exact_mut(8);
-    for (d, s) in (&mut d8).zip(&mut s8) {
-        d.copy_from_slice(s);
-    }
-    for (d, s) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
-        *d = *s;
     }
 }
 

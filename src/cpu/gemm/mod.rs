@@ -31,7 +31,7 @@ use std::ops::{Add, Mul};
 use self::blocking::Kernel;
 use self::driver::MatMut;
 pub(crate) use self::driver::MatRef;
-pub(crate) use self::pack::{pack_rows, Panels};
+pub(crate) use self::pack::{copy_short, pack_rows, Panels};
 
 /// Floating-point types the GEMM driver is generic over.
 pub(crate) trait Element:

@@ -43,10 +43,8 @@ unsafe fn pack_panel<T: Element>(
             // rivals the 64-128 bytes it moves.
             if rows == w && w.is_multiple_of(8) {
                 for p in 0..kc {
-                    let (from, to) = (src.offset(p as isize * sp), dst.add(p * w));
-                    for c in (0..w).step_by(8) {
-                        std::ptr::copy_nonoverlapping(from.add(c), to.add(c), 8);
-                    }
+                    let from = std::slice::from_raw_parts(src.offset(p as isize * sp), w);
+                    copy_short(from, std::slice::from_raw_parts_mut(dst.add(p * w), w));
                 }
             } else {
                 for p in 0..kc {
@@ -88,6 +86,20 @@ unsafe fn pack_panel<T: Element>(
                 }
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for short runs (a panel step, a run of an image row): fixed
+/// 8-element pieces that compile to vector moves, where a copy of run-time length is a libc
+/// `memcpy` call whose overhead rivals the few cache lines it moves.
+pub(crate) fn copy_short<T: Copy>(src: &[T], dst: &mut [T]) {
+    let mut s8 = src.chunks_exact(8);
+    let mut d8 = dst.chunks_exact_mut(8);
+    for (d, s) in (&mut d8).zip(&mut s8) {
+        d.copy_from_slice(s);
+    }
+    for (d, s) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
+        *d = *s;
     }
 }
 
